@@ -1,0 +1,1 @@
+"""One module per `patchsmith` subcommand; see patchsmith.cli."""

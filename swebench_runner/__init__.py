@@ -1,0 +1,1 @@
+"""swebench_runner."""
