@@ -1,1 +1,56 @@
-"""reproduce."""
+"""reproduce: reproduction scripts and regression-test selection (a stage).
+
+It imports the leaves (repo_index, sandbox) and never patchsmith. The model and the sandbox reach
+it as arguments: see reproduce.ports for the interfaces it needs of them.
+
+    report = sample_and_run(issue_text, locations, runner, model, index=index)   # every sample
+    test = write_and_select(issue_text, locations, runner, model, index=index)   # ReproTest | None
+    run = run_script(runner, test.script, timeout=test.timeout)                  # after a fix
+    selection = select_regression_tests(index, locations, CommandTestRunner(runner, cmd, "pytest"), model=model, issue_text=issue_text)
+    broken = broken_tests(test_runner, selection)                                # after a fix
+"""
+
+from reproduce.discovery import related_test_files
+from reproduce.normalize import majority_groups, normalize_script
+from reproduce.ports import CommandResult, Model, Runner
+from reproduce.regression import (
+    CommandTestRunner,
+    RegressionSettings,
+    TestRun,
+    TestRunner,
+    broken_tests,
+    django_label,
+    select_regression_tests,
+)
+from reproduce.results import ERROR, REPRODUCED, RESOLVED, RegressionSet, ReproReport, ReproTest, ScriptRun
+from reproduce.scripts import ReproSettings, extract_script, run_script, sample_and_run, write_and_select
+from reproduce.verdict import judge
+
+__all__ = [
+    "CommandResult",
+    "CommandTestRunner",
+    "ERROR",
+    "Model",
+    "REPRODUCED",
+    "RESOLVED",
+    "RegressionSet",
+    "RegressionSettings",
+    "ReproReport",
+    "ReproSettings",
+    "ReproTest",
+    "Runner",
+    "ScriptRun",
+    "TestRun",
+    "TestRunner",
+    "broken_tests",
+    "django_label",
+    "extract_script",
+    "judge",
+    "majority_groups",
+    "normalize_script",
+    "related_test_files",
+    "run_script",
+    "sample_and_run",
+    "select_regression_tests",
+    "write_and_select",
+]

@@ -1,0 +1,65 @@
+"""The localized code, as text for a prompt, within a character budget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def location_paths(locations: object) -> list[str]:
+    """The repository paths named by localize's result (or by a plain list of paths), in order, once each."""
+    paths: list[str] = []
+    for item in _items(locations):
+        path = item if isinstance(item, str) else getattr(item, "path", None)
+        if isinstance(path, str) and path and path not in paths:
+            paths.append(path)
+    return paths
+
+
+def _items(locations: object) -> Iterable[object]:
+    if locations is None:
+        return ()
+    if isinstance(locations, str):
+        return (locations,)
+    for attribute in ("locations", "files", "edits"):
+        inner = getattr(locations, attribute, None)
+        if inner is not None and not callable(inner):
+            return list(inner)
+    return list(locations)  # type: ignore[call-overload]
+
+
+def _ranges(item: object) -> list[tuple[int, int]]:
+    ranges = getattr(item, "ranges", None) or getattr(item, "line_ranges", None)
+    if ranges:
+        return [(int(start), int(end)) for start, end in ranges]
+    start, end = getattr(item, "start", 0), getattr(item, "end", 0)
+    return [(int(start), int(end))] if start and end else []
+
+
+def code_context(index: object | None, locations: object, max_chars: int) -> str:
+    """Line-numbered snippets of the located lines (or each file's skeleton when no lines are
+    known), best location first, stopping before `max_chars`. Without an index, just the paths."""
+    paths = location_paths(locations)
+    if index is None or not paths:
+        return "\n".join(f"- {path}" for path in paths)
+    import repo_index
+
+    ranges: dict[str, list[tuple[int, int]]] = {path: [] for path in paths}
+    for item in _items(locations):
+        path = item if isinstance(item, str) else getattr(item, "path", None)
+        if path in ranges and not isinstance(item, str):
+            ranges[path].extend(_ranges(item))
+    sections: list[str] = []
+    used = 0
+    for path in paths:
+        if path not in getattr(index, "files", {}):
+            continue
+        if ranges[path]:
+            body = repo_index.line_snippets(index, path, ranges[path])
+        else:
+            body = repo_index.file_skeleton(index, path)
+        section = f"## {path}\n```python\n{body.rstrip()}\n```"
+        if used + len(section) > max_chars:
+            break
+        sections.append(section)
+        used += len(section)
+    return "\n\n".join(sections) or "\n".join(f"- {path}" for path in paths)

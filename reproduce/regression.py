@@ -1,0 +1,177 @@
+"""Regression tests: related tests that pass at the base commit, minus those the fix may change,
+within a time budget."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from reproduce.context import location_paths
+from reproduce.discovery import related_test_files
+from reproduce.ports import Model, Runner
+from reproduce.results import RegressionSet
+
+STAGE = "regression"
+PASSING = ("PASSED", "XFAIL")  # as graded by SWE-bench: an expected failure counts as passing
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """One run of some test files: {test id: status} as the log parser read it."""
+
+    __test__ = False  # not a pytest class
+
+    statuses: dict[str, str]
+    log: str
+    seconds: float
+    timed_out: bool
+
+
+@runtime_checkable
+class TestRunner(Protocol):
+    """Runs the repository's tests in the sandbox; `command` and `parser` are recorded in the result."""
+
+    command: str
+    parser: str
+
+    def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRun: ...
+
+
+def path_label(path: str) -> str:
+    return path
+
+
+def django_label(path: str) -> str:
+    """Django's runner takes dotted labels relative to its tests folder: tests/a/b.py -> a.b."""
+    label = path[len("tests/"):] if path.startswith("tests/") else path
+    return label.removesuffix(".py").replace("/", ".")
+
+
+class CommandTestRunner:
+    """A test command with the files appended, run through the sandbox and read by a sandbox log parser."""
+
+    def __init__(self, runner: Runner, command: str, parser: str, label: Callable[[str], str] = path_label) -> None:
+        self.runner, self.command, self.parser, self.label = runner, command, parser, label
+
+    def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRun:
+        from sandbox.log_parsers import parse_log
+
+        command = " ".join([self.command, *(_quote(self.label(f)) for f in files)])
+        result = self.runner.run(command, timeout=timeout)
+        statuses = {test: getattr(status, "value", str(status)) for test, status in parse_log(result.output, self.parser).items()}
+        return TestRun(statuses, result.output, result.seconds, result.timed_out)
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+@dataclass(frozen=True)
+class RegressionSettings:
+    budget_seconds: float = 120.0  # the selected files must run within this, at base
+    discovery_seconds: float = 600.0  # all test runs at base together stop starting new files after this
+    max_files: int = 10  # related test files tried, most related first
+    ask_model: bool = True  # let the model name tests the fix may legitimately change
+    max_prompt_tests: int = 400  # tests listed to the model (the rest are kept)
+
+
+_REMOVAL_PROMPT = """# Issue
+
+{issue}
+
+# Existing tests that pass before the fix
+
+{tests}
+
+# Question
+
+A correct fix for the issue will be checked against the tests above, which all pass today. Some of
+them may assert the very behaviour the issue reports as wrong; a correct fix is allowed to change
+their outcome. Name only those, one test id per line, exactly as listed. If there are none, answer NONE."""
+
+
+def ask_removals(model: Model, issue_text: str, tests: Sequence[str], limit: int) -> tuple[str, ...]:
+    """Tests the model says the fix may legitimately change; only ids it was shown count."""
+    shown = list(tests)[:limit]
+    if not shown:
+        return ()
+    prompt = _REMOVAL_PROMPT.format(issue=issue_text.strip(), tests="\n".join(shown))
+    answer = model.complete([{"role": "user", "content": prompt}], stage=STAGE, n=1, temperature=0.0)[0]
+    known = set(shown)
+    removed: list[str] = []
+    for line in answer.splitlines():
+        candidate = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s*", "", line).strip().strip("`'\",").strip()
+        if candidate in known and candidate not in removed:
+            removed.append(candidate)
+    return tuple(removed)
+
+
+def select_regression_tests(
+    index: object,
+    locations: object,
+    tests: TestRunner,
+    *,
+    model: Model | None = None,
+    issue_text: str = "",
+    settings: RegressionSettings = RegressionSettings(),
+) -> RegressionSet:
+    """Run the tests related to the localized files at the base commit, one file at a time (so a
+    file that fails to import costs only itself and each file's time is known), keep the passing
+    tests, drop the ones the model names, and keep whole files, most related first, within the budget."""
+    candidates = related_test_files(index, location_paths(locations), settings.max_files)  # type: ignore[arg-type]
+    started = time.monotonic()
+    passing: dict[str, list[str]] = {}
+    failing: list[str] = []
+    file_seconds: list[tuple[str, float]] = []
+    for path in candidates:
+        remaining = settings.discovery_seconds - (time.monotonic() - started)
+        if remaining <= 0:
+            break
+        # A file that alone outlasts the budget could never be selected: stop it there.
+        run = tests.run_tests([path], timeout=min(remaining, settings.budget_seconds))
+        file_seconds.append((path, round(run.seconds, 3)))
+        if run.timed_out:
+            continue
+        passing[path] = [t for t, status in run.statuses.items() if status in PASSING]
+        failing.extend(t for t, status in run.statuses.items() if status not in PASSING)
+    all_passing = [test for path in passing for test in passing[path]]
+    removed = ask_removals(model, issue_text, all_passing, settings.max_prompt_tests) if model and settings.ask_model else ()
+    kept_files: list[str] = []
+    dropped: list[str] = []
+    used = 0.0
+    for path, seconds in file_seconds:
+        if path not in passing or not passing[path]:
+            continue
+        if used + seconds <= settings.budget_seconds:
+            kept_files.append(path)
+            used += seconds
+        else:
+            dropped.append(path)
+    removed_set = set(removed)
+    selected = tuple(t for path in kept_files for t in passing[path] if t not in removed_set)
+    return RegressionSet(
+        tests=selected,
+        test_files=tuple(kept_files),
+        parser=tests.parser,
+        command=tests.command,
+        seconds_at_base=round(used, 3),
+        budget_seconds=settings.budget_seconds,
+        candidates=tuple(candidates),
+        failing_at_base=tuple(failing),
+        removed_by_model=tuple(removed),
+        dropped_for_budget=tuple(dropped),
+        file_seconds=tuple(file_seconds),
+    )
+
+
+def broken_tests(tests: TestRunner, selection: RegressionSet, *, timeout: float | None = None) -> tuple[str, ...]:
+    """The selected tests that no longer pass (after a candidate fix): what `repair` checks."""
+    if not selection.test_files:
+        return ()
+    run = tests.run_tests(selection.test_files, timeout=timeout or max(60.0, 3 * selection.seconds_at_base))
+    return tuple(t for t in selection.tests if run.statuses.get(t) not in PASSING)
