@@ -80,11 +80,15 @@ def _drop_docstrings(tree: ast.AST) -> None:
 
 def _without_comments(source: str) -> str:
     """Fallback for text that does not parse: drop comments and blank lines, collapse blanks."""
+    kept: list[tuple[int, str]] = []
     try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type != tokenize.COMMENT]
-        source = tokenize.untokenize(tokens)
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type != tokenize.COMMENT:
+                kept.append((token.type, token.string))
     except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
+        pass  # keep what was read before the error (an unclosed bracket fails only at the end)
+    if kept:
+        source = tokenize.untokenize(kept)
     return "\n".join(" ".join(line.split()) for line in source.splitlines() if line.strip())
 
 
