@@ -1,18 +1,18 @@
 """reproduce: reproduction scripts and regression-test selection (a stage).
 
 It imports the leaves (repo_index, sandbox) and never patchsmith. The model and the sandbox reach
-it as arguments: see reproduce.ports for the interfaces it needs of them.
+it as arguments (patchsmith.llm.Model, sandbox.Container): reproduce.ports names what it uses of them.
 
-    report = sample_and_run(issue_text, locations, runner, model, index=index)   # every sample
-    test = write_and_select(issue_text, locations, runner, model, index=index)   # ReproTest | None
-    run = run_script(runner, test.script, timeout=test.timeout)                  # after a fix
-    selection = select_regression_tests(index, locations, CommandTestRunner(runner, cmd, "pytest"), model=model, issue_text=issue_text)
+    report = sample_and_run(issue_text, locations, sandbox, model, index=index)   # every sample
+    test = write_and_select(issue_text, locations, sandbox, model, index=index)   # ReproTest | None
+    run = run_script(sandbox, test.script, timeout=test.timeout)                  # after a fix
+    selection = select_regression_tests(index, locations, CommandTestRunner(sandbox, cmd, "pytest"), model=model, issue_text=issue_text)
     broken = broken_tests(test_runner, selection)                                # after a fix
 """
 
 from reproduce.discovery import related_test_files
 from reproduce.normalize import majority_groups, normalize_script
-from reproduce.ports import CommandResult, Model, Runner
+from reproduce.ports import ExecOutcome, Model, Sandbox
 from reproduce.regression import (
     CommandTestRunner,
     RegressionSettings,
@@ -27,7 +27,7 @@ from reproduce.scripts import ReproSettings, extract_script, run_script, sample_
 from reproduce.verdict import judge
 
 __all__ = [
-    "CommandResult",
+    "ExecOutcome",
     "CommandTestRunner",
     "ERROR",
     "Model",
@@ -38,7 +38,7 @@ __all__ = [
     "ReproReport",
     "ReproSettings",
     "ReproTest",
-    "Runner",
+    "Sandbox",
     "ScriptRun",
     "TestRun",
     "TestRunner",

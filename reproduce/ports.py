@@ -1,13 +1,13 @@
 """The small typed interfaces through which the model and the sandbox reach this stage.
 
-The pipeline passes real objects (patchsmith's model gateway, a sandbox container); tests pass the
-same real objects driven by a scripted model. Nothing here imports either side.
+The pipeline passes real objects: patchsmith.llm's `Model` and a `sandbox.Container` holding the
+repository at the base commit (working directory: the repository root). Both satisfy these
+protocols as they are; nothing here imports either side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
@@ -18,21 +18,20 @@ class Model(Protocol):
     def complete(self, messages: Sequence[dict], *, stage: str, n: int = 1, temperature: float = 0.0) -> list[str]: ...
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    """A command run in the sandbox: its interleaved output, exit status, and whether it was killed."""
+class ExecOutcome(Protocol):
+    """A command's interleaved output, exit status, run time, and whether its time limit killed it."""
 
+    exit_code: int
     output: str
-    exit_code: int | None  # None when it was killed for running too long
+    duration: float
     timed_out: bool
-    seconds: float
 
 
 @runtime_checkable
-class Runner(Protocol):
-    """Runs shell commands in a container holding the repository at the base commit (working
-    directory: the repository root), with a time limit that kills the whole command."""
+class Sandbox(Protocol):
+    """Runs shell commands in the repository root of a container, with a time limit that kills
+    the whole command, and writes files into it."""
 
-    def run(self, command: str, *, timeout: float) -> CommandResult: ...
+    def exec(self, command: str, *, timeout: float | None = None) -> ExecOutcome: ...
 
-    def write_file(self, path: str, text: str) -> None: ...
+    def put_file(self, path: str, content: bytes | str, mode: int = 0o644) -> None: ...

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from reproduce.context import location_paths
 from reproduce.discovery import related_test_files
-from reproduce.ports import Model, Runner
+from reproduce.ports import Model, Sandbox
 from reproduce.results import RegressionSet
 
 STAGE = "regression"
@@ -53,16 +53,16 @@ def django_label(path: str) -> str:
 class CommandTestRunner:
     """A test command with the files appended, run through the sandbox and read by a sandbox log parser."""
 
-    def __init__(self, runner: Runner, command: str, parser: str, label: Callable[[str], str] = path_label) -> None:
-        self.runner, self.command, self.parser, self.label = runner, command, parser, label
+    def __init__(self, sandbox: Sandbox, command: str, parser: str, label: Callable[[str], str] = path_label) -> None:
+        self.sandbox, self.command, self.parser, self.label = sandbox, command, parser, label
 
     def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRun:
         from sandbox.log_parsers import parse_log
 
         command = " ".join([self.command, *(_quote(self.label(f)) for f in files)])
-        result = self.runner.run(command, timeout=timeout)
+        result = self.sandbox.exec(command, timeout=timeout)
         statuses = {test: getattr(status, "value", str(status)) for test, status in parse_log(result.output, self.parser).items()}
-        return TestRun(statuses, result.output, result.seconds, result.timed_out)
+        return TestRun(statuses, result.output, result.duration, result.timed_out)
 
 
 def _quote(text: str) -> str:

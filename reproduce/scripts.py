@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from reproduce.context import code_context
 from reproduce.normalize import majority_groups
-from reproduce.ports import Model, Runner
+from reproduce.ports import Model, Sandbox
 from reproduce.results import ERROR, REPRODUCED, ReproReport, ReproTest, ScriptRun
 from reproduce.verdict import MARKER, judge
 
@@ -67,16 +67,16 @@ def extract_script(answer: str) -> str:
     return max(blocks, key=len) + "\n" if blocks else ""
 
 
-def run_script(runner: Runner, script: str, *, timeout: float, sample: int = 0, python: str = "python") -> ScriptRun:
+def run_script(sandbox: Sandbox, script: str, *, timeout: float, sample: int = 0, python: str = "python") -> ScriptRun:
     """Run one script in the sandbox and judge its output. `repair` calls this after each candidate."""
     if not script.strip():
         return ScriptRun(sample, script, ERROR, "the answer held no script", "", None, False, 0.0)
     path = f"/tmp/patchsmith_repro_{sample}.py"
-    runner.write_file(path, script)
+    sandbox.put_file(path, script)
     # The repository root goes first on the path, so the script imports the code under test
     # even when the environment did not install it.
     command = f'PYTHONPATH="$PWD${{PYTHONPATH:+:$PYTHONPATH}}" {python} {path}'
-    result = runner.run(command, timeout=timeout)
+    result = sandbox.exec(command, timeout=timeout)
     verdict, reason = judge(result.output, result.exit_code, result.timed_out, timeout)
     return ScriptRun(
         sample=sample,
@@ -84,9 +84,9 @@ def run_script(runner: Runner, script: str, *, timeout: float, sample: int = 0, 
         verdict=verdict,
         reason=reason,
         output=result.output[-OUTPUT_KEEP:],
-        exit_code=result.exit_code,
+        exit_code=None if result.timed_out else result.exit_code,
         timed_out=result.timed_out,
-        seconds=round(result.seconds, 3),
+        seconds=round(result.duration, 3),
     )
 
 
@@ -110,7 +110,7 @@ def choose(runs: Sequence[ScriptRun], timeout: float) -> ReproTest | None:
 def sample_and_run(
     issue_text: str,
     locations: object,
-    runner: Runner,
+    sandbox: Sandbox,
     model: Model,
     settings: ReproSettings = ReproSettings(),
     *,
@@ -124,7 +124,7 @@ def sample_and_run(
     scripts = [extract_script(answer) for answer in answers]
 
     def run_one(sample: int) -> ScriptRun:
-        return run_script(runner, scripts[sample], timeout=settings.timeout, sample=sample, python=settings.python)
+        return run_script(sandbox, scripts[sample], timeout=settings.timeout, sample=sample, python=settings.python)
 
     with ThreadPoolExecutor(max_workers=max(1, settings.parallel)) as pool:
         runs = tuple(pool.map(run_one, range(len(scripts))))
@@ -141,7 +141,7 @@ def sample_and_run(
 def write_and_select(
     issue_text: str,
     locations: object,
-    sandbox: Runner,
+    sandbox: Sandbox,
     model: Model,
     settings: ReproSettings = ReproSettings(),
     *,
