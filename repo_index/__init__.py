@@ -1,5 +1,16 @@
 """repo_index: tree-sitter index of a repository (leaf: imports nothing of ours)."""
 
+from repo_index.build import build_index, read_text
 from repo_index.model import Definition, FileEntry, RepoIndex, RepoIndexError, SearchHit
+from repo_index.settings import IndexSettings
 
-__all__ = ["Definition", "FileEntry", "RepoIndex", "RepoIndexError", "SearchHit"]
+__all__ = [
+    "Definition",
+    "FileEntry",
+    "IndexSettings",
+    "RepoIndex",
+    "RepoIndexError",
+    "SearchHit",
+    "build_index",
+    "read_text",
+]

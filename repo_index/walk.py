@@ -1,0 +1,176 @@
+"""Which files an index covers: a working tree (honouring .gitignore) or a commit read without checkout."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from fnmatch import fnmatch
+
+from repo_index.model import RepoIndexError
+from repo_index.settings import IndexSettings
+
+
+@dataclass(frozen=True)
+class Source:
+    root: str  # absolute path of what was asked for
+    git_dir: str | None  # the repository's git directory, when there is one
+    commit: str | None  # full commit id when reading a commit, None for a working tree
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str  # repository-relative, "/"-separated
+    size: int
+    blob_id: str | None = None  # known up front when reading a commit
+    stat_key: tuple[int, int, int] | None = None  # (mtime_ns, size, inode) of a working-tree file
+
+
+def blob_id_of(data: bytes) -> str:
+    """The id git gives these bytes as a blob, computed without git."""
+    digest = hashlib.sha1(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _git(args: list[str], cwd: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True)
+
+
+def open_source(root: str, commit: str | None) -> Source:
+    """Check what `root` is and resolve `commit`; every problem here is the user's, in one sentence."""
+    import git  # GitPython: repository discovery and revision names
+
+    path = os.path.abspath(os.path.expanduser(str(root)))
+    if not os.path.exists(path):
+        raise RepoIndexError(f"{root} does not exist.")
+    if not os.path.isdir(path):
+        raise RepoIndexError(f"{root} is not a folder.")
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        repo = None
+    if repo is None:
+        if commit is not None:
+            raise RepoIndexError(f"{root} is not a git repository, so --commit {commit} cannot be read from it.")
+        return Source(path, None, None)
+    git_dir = os.path.abspath(repo.git_dir)
+    if commit is None and (repo.bare or os.path.realpath(git_dir) == os.path.realpath(path)):
+        commit = "HEAD"  # a git directory has no working tree: read what HEAD names
+    if commit is None:
+        return Source(path, git_dir, None)
+    # --git-dir rather than GitPython's cwd-based call: mirrors without a config file are still readable so.
+    out = _git(["--git-dir", git_dir, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"])
+    if out.returncode != 0:
+        raise RepoIndexError(f"{commit} is not a commit of the repository at {root}.")
+    full = out.stdout.decode()
+    return Source(path, git_dir, full.strip())
+
+
+def _skipped(path: str, settings: IndexSettings) -> bool:
+    parts = path.split("/")
+    if any(part in settings.vendored_dirs for part in parts[:-1]):
+        return True
+    name = parts[-1]
+    if any(fnmatch(name, pattern) for pattern in settings.skip_globs):
+        return True
+    if settings.only_parsed:
+        from repo_index.languages import language_of
+
+        language = language_of(path)
+        return not language or (language if language != "tsx" else "typescript") not in settings.languages
+    return False
+
+
+def list_files(source: Source, settings: IndexSettings) -> list[Candidate]:
+    """The files to index, sorted by path, before binary detection (which needs the bytes)."""
+    if source.commit is not None:
+        return _list_commit(source, settings)
+    return _list_working_tree(source, settings)
+
+
+def _list_commit(source: Source, settings: IndexSettings) -> list[Candidate]:
+    out = _git(["--git-dir", source.git_dir, "ls-tree", "-r", "-l", "-z", "--full-tree", source.commit])
+    if out.returncode != 0:
+        raise RepoIndexError(f"git could not list commit {source.commit}: {out.stderr.decode(errors='replace').strip()}")
+    found = []
+    for record in out.stdout.split(b"\0"):
+        if not record:
+            continue
+        meta, _, raw_path = record.partition(b"\t")
+        mode, kind, blob_id, size = meta.split()
+        # Regular files only: a symlink (120000) is never followed, a submodule (160000) is not ours.
+        if kind != b"blob" or mode not in (b"100644", b"100755"):
+            continue
+        path = raw_path.decode("utf-8", errors="surrogateescape")
+        if int(size) > settings.max_file_bytes or _skipped(path, settings):
+            continue
+        found.append(Candidate(path, int(size), blob_id=blob_id.decode()))
+    found.sort(key=lambda c: c.path)
+    return found
+
+
+def _ls_files(source: Source) -> list[str]:
+    """Paths git would consider: tracked ones and untracked ones that no .gitignore excludes."""
+    if source.git_dir is not None:
+        out = _git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=source.root)
+    else:
+        # A folder outside git: borrow an empty repository so git itself applies the .gitignore rules.
+        with tempfile.TemporaryDirectory(prefix="repo-index-") as empty:
+            _git(["init", "-q", "--bare", empty])
+            out = _git(["--git-dir", empty, "--work-tree", ".", "ls-files", "-z", "--others", "--exclude-standard"], cwd=source.root)
+    if out.returncode != 0:
+        raise RepoIndexError(f"git could not list the files of {source.root}: {out.stderr.decode(errors='replace').strip()}")
+    return list(dict.fromkeys(p for p in out.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p))
+
+
+def _list_working_tree(source: Source, settings: IndexSettings) -> list[Candidate]:
+    root = source.root
+    real_root = os.path.realpath(root)
+    found = []
+    for path in _ls_files(source):
+        if _skipped(path, settings):
+            continue
+        full = os.path.join(root, path)
+        try:
+            info = os.lstat(full)
+            if stat.S_ISLNK(info.st_mode):
+                target = os.path.realpath(full)
+                if os.path.commonpath([real_root, target]) != real_root:
+                    continue  # never follow a link out of the tree
+                info = os.stat(target)
+        except (OSError, ValueError):
+            continue  # vanished since listing, or a dangling link
+        if not stat.S_ISREG(info.st_mode) or info.st_size > settings.max_file_bytes:
+            continue
+        found.append(Candidate(path, info.st_size, stat_key=(info.st_mtime_ns, info.st_size, info.st_ino)))
+    found.sort(key=lambda c: c.path)
+    return found
+
+
+def read_blobs(git_dir: str, blob_ids: list[str]) -> list[bytes | None]:
+    """Contents of many blobs with one `git cat-file --batch`, in the order asked (None: absent from the store)."""
+    if not blob_ids:
+        return []
+    out = subprocess.run(
+        ["git", "--git-dir", git_dir, "cat-file", "--batch"],
+        input="\n".join(blob_ids).encode() + b"\n",
+        capture_output=True,
+        check=True,
+    ).stdout
+    contents = []
+    at = 0
+    for _ in blob_ids:
+        header_end = out.index(b"\n", at)
+        header = out[at:header_end].split()
+        if header[-1] == b"missing":
+            contents.append(None)
+            at = header_end + 1
+            continue
+        size = int(header[2])
+        contents.append(out[header_end + 1 : header_end + 1 + size])
+        at = header_end + 1 + size + 1  # the content is followed by a newline
+    return contents
