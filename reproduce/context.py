@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+FALLBACK_FILES = 3  # files of the ranking used when localization named no lines
+
 
 def location_paths(locations: object) -> list[str]:
     """The repository paths named by localize's result (or by a plain list of paths), in order, once each."""
@@ -16,14 +18,21 @@ def location_paths(locations: object) -> list[str]:
 
 
 def _items(locations: object) -> Iterable[object]:
+    """Location items from localize's results (Localization, EditLocations, FileLocations) or a
+    plain sequence of paths or objects with a `path`. Edit locations are preferred: they are where
+    the fix goes; without any, the top files of the file ranking stand in."""
     if locations is None:
         return ()
     if isinstance(locations, str):
         return (locations,)
-    for attribute in ("locations", "files", "edits"):
-        inner = getattr(locations, attribute, None)
-        if inner is not None and not callable(inner):
-            return list(inner)
+    edits = getattr(locations, "edits", locations)
+    if getattr(edits, "union", None):
+        return list(edits.union)
+    files = getattr(locations, "files", locations)
+    if hasattr(files, "paths"):
+        return list(files.paths[:FALLBACK_FILES])
+    if hasattr(locations, "union") or hasattr(locations, "files"):
+        return ()
     return list(locations)  # type: ignore[call-overload]
 
 

@@ -79,8 +79,12 @@ def _target(index: RepoIndex, path: str) -> _Target:
 def _score(test: FileEntry, imports: set[str], target: _Target) -> float:
     score = 0.0
     test_path = PurePosixPath(test.path)
+    parents = {m.rsplit(".", k)[0] for m in target.modules for k in range(1, m.count(".") + 1)}
+    imports_parent = bool(imports & parents)
     if any(imp == m or imp.startswith(m + ".") for imp in imports for m in target.modules):
         score += 4  # imports the module itself (or something inside it)
+    elif imports_parent and target.stem in test.references:
+        score += 4  # `from package import module`
     if test_path.stem in (f"test_{target.stem}", f"{target.stem}_test", f"{target.stem}_tests", f"tests_{target.stem}"):
         score += 3  # named after it
     elif target.stem in test_path.parts[:-1] or f"{target.stem}_tests" in test_path.parts[:-1]:
@@ -88,8 +92,7 @@ def _score(test: FileEntry, imports: set[str], target: _Target) -> float:
     if str(test_path.parent) in (f"{target.package_dir}/tests", f"{target.package_dir}/test"):
         score += 1  # in the tests folder of the module's own package
     used = target.names.intersection(test.references)
-    parents = {m.rsplit(".", k)[0] for m in target.modules for k in range(1, m.count(".") + 1)}
-    if used and imports & parents:
+    if used and imports_parent:
         score += 2 + min(len(used), 5) * 0.2  # imports its package and uses what the module defines
     return score
 
