@@ -1,1 +1,23 @@
-"""repair."""
+"""repair: candidate edits from a model's answer, applied to the base files, checked, as a diff.
+
+A stage: it imports leaves only, never patchsmith. The edit format is documented in repair/edits.py.
+"""
+
+from repair.apply import EditOutcome, apply_edits
+from repair.candidate import EditResult, EditSettings, apply_answer
+from repair.diff import check_diff, unified_diff
+from repair.edits import Edit, ParsedAnswer, format_edits, parse_edits
+
+__all__ = [
+    "Edit",
+    "EditOutcome",
+    "EditResult",
+    "EditSettings",
+    "ParsedAnswer",
+    "apply_answer",
+    "apply_edits",
+    "check_diff",
+    "format_edits",
+    "parse_edits",
+    "unified_diff",
+]

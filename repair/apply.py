@@ -1,0 +1,286 @@
+"""Applying SEARCH/REPLACE edits to the files they name.
+
+Each edit is located in its file's current text (edits apply in order, so a
+later one may build on an earlier one):
+
+1. Exact: the SEARCH lines equal lines of the file (line ends aside).
+2. Whitespace-insensitive: they equal after stripping each line's leading and
+   trailing whitespace. The replacement is then re-indented: it is written
+   either in the file's indentation (its unchanged lines indent like the file)
+   or in the SEARCH side's (the model shifted both sides alike), and the
+   unchanged lines it shares with the SEARCH side are kept byte for byte as the
+   file has them.
+
+A match must be unique. When several places match, only evidence picks one:
+the line hint, or, for a single exact match among whitespace-insensitive ones,
+that no other place fits the replacement's indentation better. Without such
+evidence the edit is refused, never guessed. Nothing here raises on bad input:
+an edit that cannot be applied gets an outcome with the reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from repair.edits import Edit
+
+
+@dataclass(frozen=True)
+class EditOutcome:
+    path: str
+    applied: bool
+    match: str = ""  # "exact" | "whitespace" | "new file"; "" when not applied
+    line: int = 0  # 1-based line where the SEARCH text was found, in the file as it was then
+    reason: str = ""  # why it was not applied
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their "\\n" kept, split on "\\n" only (str.splitlines also splits on \\f, \\x1c, ...)."""
+    lines = text.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def _body(line: str) -> str:
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _reindent(indent: str, source: str, target: str) -> str | None:
+    """Map an indentation from the frame where `source` is the reference to the one where `target` is."""
+    if indent.startswith(source):
+        return target + indent[len(source) :]
+    missing = len(source) - len(indent)
+    if source.startswith(indent) and missing <= len(target):
+        return target[: len(target) - missing]
+    return None
+
+
+@dataclass
+class _Match:
+    start: int  # index of the first matched line
+    exact: bool
+
+
+def _windows(keys: list[str], needle: list[str]) -> list[int]:
+    first, size = needle[0], len(needle)
+    return [
+        i
+        for i in range(len(keys) - size + 1)
+        if keys[i] == first and keys[i : i + size] == needle
+    ]
+
+
+def _anchors(replace: list[str], search: list[str]) -> list[tuple[int, int]]:
+    """Pairs (replace index, search index) of lines the edit keeps, compared without whitespace."""
+    matcher = difflib.SequenceMatcher(
+        None, [line.strip() for line in search], [line.strip() for line in replace], autojunk=False
+    )
+    return [
+        (block.b + k, block.a + k)
+        for block in matcher.get_matching_blocks()
+        for k in range(block.size)
+    ]
+
+
+def _fit(file_lines: list[str], start: int, replace: list[str], anchors: list[tuple[int, int]]) -> int:
+    """How many kept lines of the replacement indent exactly as the file does at `start`."""
+    return sum(
+        1
+        for j, i in anchors
+        if replace[j].strip() and _indent(replace[j]) == _indent(_body(file_lines[start + i]))
+    )
+
+
+def _nearest(candidates: list[int], hint_index: int, size: int) -> int | None:
+    """The one candidate strictly nearest the hinted line, or None on a tie."""
+
+    def distance(start: int) -> int:
+        if start <= hint_index < start + size:
+            return 0
+        return min(abs(hint_index - start), abs(hint_index - (start + size - 1)))
+
+    ranked = sorted(candidates, key=distance)
+    if len(ranked) > 1 and distance(ranked[0]) == distance(ranked[1]):
+        return None
+    return ranked[0]
+
+
+def _locate(
+    file_lines: list[str], search: list[str], replace: list[str], hint_index: int | None
+) -> _Match | str:
+    exact = _windows([_body(line) for line in file_lines], search)
+    loose = _windows([line.strip() for line in file_lines], [line.strip() for line in search])
+    if not loose:
+        return f"SEARCH text not found (first line: {search[0].strip()[:60]!r})."
+    pool = exact or loose
+    chosen: int | None
+    if len(pool) == 1:
+        chosen = pool[0]
+    elif hint_index is not None:
+        chosen = _nearest(pool, hint_index, len(search))
+        if chosen is None:
+            return f"SEARCH text matches {len(pool)} places equally near the line hint."
+    else:
+        where = ", ".join(str(i + 1) for i in pool[:5])
+        return f"SEARCH text is not unique: it matches {len(pool)} places (lines {where}); add context lines."
+    if len(loose) > 1 and hint_index is not None:
+        nearest = _nearest(loose, hint_index, len(search))
+        if nearest is not None and nearest != chosen:
+            return f"SEARCH text matches line {chosen + 1} exactly, but the line hint points at line {nearest + 1}."
+    if len(loose) > 1 and hint_index is None and len(exact) == 1:
+        # An exact match may still be the wrong place when the SEARCH side's whitespace was
+        # mistyped; the lines the replacement keeps then indent like the right place.
+        anchors = _anchors(replace, search)
+        best = max(loose, key=lambda start: _fit(file_lines, start, replace, anchors))
+        if _fit(file_lines, best, replace, anchors) > _fit(file_lines, chosen, replace, anchors):
+            return (
+                f"SEARCH text matches line {chosen + 1} exactly, but the replacement's indentation "
+                f"fits line {best + 1}; add context lines."
+            )
+    return _Match(start=chosen, exact=chosen in exact)
+
+
+def _shift(search: list[str], window: list[str]) -> tuple[str, str] | None:
+    """(source, target) indentation that maps every SEARCH line onto the file, if one does."""
+    pairs = [(_indent(s), _indent(f)) for s, f in zip(search, window) if s.strip()]
+    if not pairs:
+        return None
+    source, target = pairs[0]
+    if all(_reindent(s, source, target) == f for s, f in pairs):
+        return source, target
+    return None
+
+
+def _frame(window: list[str], search: list[str], replace: list[str], anchors) -> tuple[str, str] | None | str:
+    """How to indent the replacement: None to keep it as written (it is in the file's indentation),
+    (source, target) to re-indent it like the SEARCH side, or a sentence when that cannot be told."""
+    shift = _shift(search, [_body(line) for line in window])
+    if shift is not None and shift[0] == shift[1]:
+        return None  # the SEARCH side indents like the file: only trailing whitespace differed
+    kept = [(replace[j], _body(window[i])) for j, i in anchors if replace[j].strip()]
+    as_file = sum(1 for r, f in kept if _indent(r) == _indent(f))
+    as_search = 0
+    if shift is not None:
+        as_search = sum(1 for r, f in kept if _reindent(_indent(r), *shift) == _indent(f))
+    if as_file or as_search:
+        return None if as_file > as_search else shift
+    if not kept and shift is not None:
+        return shift  # nothing kept to compare: both sides were written in one indentation
+    if not kept:
+        first_new = next((line for line in replace if line.strip()), "")
+        first_old = next((_body(line) for line in window if line.strip()), "")
+        if _indent(first_new) == _indent(first_old):
+            return None
+    return "cannot tell how to indent the replacement: its indentation fits neither the file nor the SEARCH side."
+
+
+def _new_lines(window: list[str], search: list[str], replace: list[str], eol: str) -> list[str] | str:
+    """The replacement for a whitespace-insensitive match, in the file's indentation."""
+    anchors = _anchors(replace, search)
+    frame = _frame(window, search, replace, anchors)
+    if isinstance(frame, str):
+        return frame
+    kept_at = dict(anchors)
+    out: list[str] = []
+    for j, line in enumerate(replace):
+        if frame is not None and line.strip():
+            indent = _reindent(_indent(line), *frame)
+            if indent is None:
+                return f"cannot re-indent replacement line {line.strip()[:60]!r}."
+            line = indent + line.lstrip()
+        i = kept_at.get(j)
+        if i is not None and line.rstrip() == _body(window[i]).rstrip():
+            out.append(window[i])  # unchanged: keep the file's own bytes
+        else:
+            out.append(line + eol)
+    return out
+
+
+def _eol(lines: list[str]) -> str:
+    crlf = sum(1 for line in lines if line.endswith("\r\n"))
+    return "\r\n" if crlf * 2 > len(lines) else "\n"
+
+
+def _apply_one(text: str, edit: Edit, hint_index: int | None) -> tuple[str, EditOutcome]:
+    file_lines = split_lines(text)
+    search = [_body(line) for line in split_lines(edit.search)]
+    replace = [_body(line) for line in split_lines(edit.replace)]
+    found = _locate(file_lines, search, replace, hint_index)
+    if isinstance(found, str):
+        return text, EditOutcome(edit.path, False, reason=found)
+    eol = _eol(file_lines)
+    start, stop = found.start, found.start + len(search)
+    window = file_lines[start:stop]
+    if found.exact:
+        new = [line + eol for line in replace]
+    else:
+        new = _new_lines(window, search, replace, eol)
+        if isinstance(new, str):
+            return text, EditOutcome(edit.path, False, reason=new)
+    if stop == len(file_lines) and not file_lines[-1].endswith("\n") and new:
+        new[-1] = new[-1].removesuffix("\n").removesuffix("\r")  # keep "no newline at end of file"
+    result = "".join(file_lines[:start] + new + file_lines[stop:])
+    match = "exact" if found.exact else "whitespace"
+    return result, EditOutcome(edit.path, True, match=match, line=start + 1)
+
+
+def safe_path(path: str) -> bool:
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and ".." not in parts and ":" not in parts[0]
+
+
+def apply_edits(
+    files: Mapping[str, str], edits: Sequence[Edit]
+) -> tuple[dict[str, str], tuple[EditOutcome, ...]]:
+    """Apply `edits` in order to `files` ({path: text}); the files changed or created, and one outcome per edit.
+
+    `files` may be a lazy mapping (read from git on demand); it is never modified.
+    """
+    changed: dict[str, str] = {}
+    outcomes: list[EditOutcome] = []
+    # Per file, (first line, lines removed, lines added) of each edit applied, to move later hints.
+    shifts: dict[str, list[tuple[int, int, int]]] = {}
+    for edit in edits:
+        path = edit.path
+        if not safe_path(path):
+            outcomes.append(EditOutcome(path, False, reason=f"unsafe path {path[:80]!r}."))
+            continue
+        if path not in changed and path not in files:
+            for prefix in ("a/", "b/"):  # a path copied from a diff header
+                if path.startswith(prefix) and path[2:] in files:
+                    path = path[2:]
+        text = changed[path] if path in changed else files.get(path)
+        if not edit.search:
+            if text:
+                outcomes.append(EditOutcome(path, False, reason="empty SEARCH, but the file already exists."))
+            elif not edit.replace:
+                outcomes.append(EditOutcome(path, False, reason="empty SEARCH and empty REPLACE."))
+            else:
+                changed[path] = edit.replace
+                outcomes.append(EditOutcome(path, True, match="new file", line=1))
+            continue
+        if text is None:
+            outcomes.append(EditOutcome(path, False, reason=f"file not found: {path[:120]}."))
+            continue
+        hint_index = None
+        if edit.line_hint > 0:
+            hint_index = edit.line_hint - 1
+            for first, removed, added in shifts.get(path, []):
+                if first <= hint_index:
+                    hint_index += added - removed
+        new_text, outcome = _apply_one(text, edit, hint_index)
+        if outcome.applied:
+            changed[path] = new_text
+            shifts.setdefault(path, []).append(
+                (outcome.line - 1, len(split_lines(edit.search)), len(split_lines(edit.replace)))
+            )
+        outcomes.append(outcome)
+    return changed, tuple(outcomes)

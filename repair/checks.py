@@ -1,0 +1,136 @@
+"""Checks an edited file must pass: it still parses, and the change is more than whitespace.
+
+Syntax is judged by tree-sitter rather than `compile`: `compile` accepts exactly the grammar of
+the Python running patchsmith (3.11 here), while the repository under repair may target another
+version (`print` statements, `async` as a name, `match` statements); a tree-sitter grammar does
+not depend on the host interpreter, and it covers the other languages we index too.
+tree-sitter's Python grammar does not check indentation, though (an unexpected indent parses
+cleanly), and indentation is what a whitespace-insensitive edit can get wrong. So Python files
+are also compiled to an AST, and only IndentationError counts: those rules have not changed
+across Python 3 versions, unlike the rest of the grammar.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from collections.abc import Iterator
+
+from tree_sitter import Language, Node, Parser
+
+# File suffix -> (grammar module, function returning its language).
+GRAMMARS = {
+    ".py": ("tree_sitter_python", "language"),
+    ".pyi": ("tree_sitter_python", "language"),
+    ".js": ("tree_sitter_javascript", "language"),
+    ".mjs": ("tree_sitter_javascript", "language"),
+    ".cjs": ("tree_sitter_javascript", "language"),
+    ".jsx": ("tree_sitter_javascript", "language"),
+    ".ts": ("tree_sitter_typescript", "language_typescript"),
+    ".tsx": ("tree_sitter_typescript", "language_tsx"),
+    ".go": ("tree_sitter_go", "language"),
+    ".java": ("tree_sitter_java", "language"),
+    ".rs": ("tree_sitter_rust", "language"),
+}
+WHITESPACE = re.compile(r"\s+")
+
+
+@functools.cache
+def _parser(suffix: str) -> Parser | None:
+    grammar = GRAMMARS.get(suffix)
+    if grammar is None:
+        return None
+    module_name, function = grammar
+    module = __import__(module_name)
+    return Parser(Language(getattr(module, function)()))
+
+
+def parser_for(path: str) -> Parser | None:
+    """A tree-sitter parser for the file's language, or None when we have no grammar for it."""
+    dot = path.rfind(".")
+    return _parser(path[dot:].lower()) if dot > path.rfind("/") else None
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", errors="surrogateescape")
+
+
+def _nodes(node: Node) -> Iterator[Node]:
+    cursor = node.walk()
+    while True:
+        yield cursor.node
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return
+
+
+def syntax_errors(path: str, text: str) -> int | None:
+    """How many ERROR or MISSING nodes tree-sitter finds in the file; None when its language is not parsed."""
+    parser = parser_for(path)
+    if parser is None:
+        return None
+    root = parser.parse(_encode(text)).root_node
+    if not root.has_error:
+        return 0
+    return sum(1 for node in _nodes(root) if node.is_error or node.is_missing)
+
+
+def indentation_error(path: str, text: str) -> str:
+    """The IndentationError a Python file raises when compiled, as a sentence; "" when none (or not Python)."""
+    if not path.endswith((".py", ".pyi")):
+        return ""
+    try:
+        compile(text, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except IndentationError as error:  # TabError included
+        return f"{error.msg} (line {error.lineno})"
+    except (SyntaxError, ValueError):
+        return ""  # other syntax is version-dependent; tree-sitter judges it
+    return ""
+
+
+def syntax_problem(path: str, before: str | None, after: str) -> str:
+    """"" unless the edit leaves the file with more syntax errors than it had; then a sentence."""
+    indentation = indentation_error(path, after)
+    if indentation and not (before is not None and indentation_error(path, before)):
+        return f"{path} has an indentation error after the edit: {indentation}."
+    errors = syntax_errors(path, after)
+    if not errors:
+        return ""
+    had = syntax_errors(path, before) if before is not None else 0
+    if had and errors <= had:
+        return ""  # the file did not parse before either (a test fixture, say); the edit made it no worse
+    return f"{path} has syntax errors after the edit."
+
+
+def _shape(path: str, text: str) -> list[tuple[str, str]] | str:
+    parser = parser_for(path)
+    if parser is None:
+        return WHITESPACE.sub(" ", text).strip()
+    source = _encode(text)
+    shape: list[tuple[str, str]] = []
+    for node in _nodes(parser.parse(source).root_node):
+        # Leaves carry text; so do strings with escapes or interpolations inside, whose spaces
+        # sit between their children.
+        if node.child_count and "string" not in node.type:
+            shape.append((node.type, ""))
+            continue
+        leaf = source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+        if "comment" in node.type:
+            leaf = WHITESPACE.sub(" ", leaf).strip()
+        shape.append((node.type, leaf))
+    return shape
+
+
+def whitespace_only(path: str, before: str, after: str) -> bool:
+    """True when the edit changes only whitespace that carries no meaning.
+
+    With a grammar, the syntax trees (node kinds and leaf texts) are compared, so re-indenting a
+    Python statement into or out of a block, or spaces inside a string, count as real changes.
+    Without one, runs of whitespace are collapsed.
+    """
+    if WHITESPACE.sub("", before) != WHITESPACE.sub("", after):
+        return False  # a visible character changed: no need to parse
+    return _shape(path, before) == _shape(path, after)

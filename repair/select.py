@@ -1,0 +1,94 @@
+"""Choosing one candidate by the evidence: regression failures, the reproduction verdict, then a
+majority vote over normalized patches, the earliest sample breaking ties.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ValidatedCandidate:
+    """What selection needs to know of one candidate that produced a diff."""
+
+    number: int  # sample order: lower is earlier
+    diff: str
+    new_sources: tuple[tuple[str, str], ...]  # (path, full text after the edit) for each edited file
+    regression_failures: int | None  # None: not run
+    repro_verdict: str | None  # "resolved" | "reproduced" | "error" | None: no reproduction script
+
+
+@dataclass(frozen=True)
+class Verdict:
+    chosen: int | None  # the chosen candidate's number
+    reason: str
+    votes: tuple[tuple[int, int], ...] = ()  # (candidate number, size of its normalized group)
+    considered: tuple[int, ...] = ()
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Verdict":
+        return cls(
+            chosen=data["chosen"],
+            reason=data["reason"],
+            votes=tuple(tuple(v) for v in data.get("votes", ())),
+            considered=tuple(data.get("considered", ())),
+        )
+
+
+def normalize_python(source: str) -> str:
+    """The code with comments, docstrings and formatting removed, so that patches differing only
+    in those count as the same vote. Text that does not parse is compared with blank lines and
+    trailing spaces removed."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return "\n".join(line.rstrip() for line in source.splitlines() if line.strip())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+def patch_key(candidate: ValidatedCandidate) -> str:
+    normalized = {path: normalize_python(text) if path.endswith(".py") else text for path, text in candidate.new_sources}
+    return json.dumps(normalized, sort_keys=True)
+
+
+def choose(candidates: list[ValidatedCandidate]) -> Verdict:
+    if not candidates:
+        return Verdict(chosen=None, reason="no candidate produced a valid diff")
+    pool = list(candidates)
+    steps: list[str] = []
+
+    ran = [c for c in pool if c.regression_failures is not None]
+    if ran:
+        fewest = min(c.regression_failures for c in ran)
+        pool = [c for c in ran if c.regression_failures == fewest]
+        steps.append(f"{len(pool)} of {len(candidates)} with the fewest regression failures ({fewest})")
+
+    resolved = [c for c in pool if c.repro_verdict == "resolved"]
+    if resolved:
+        pool = resolved
+        steps.append(f"{len(pool)} the reproduction script calls resolved")
+    elif any(c.repro_verdict is not None for c in pool):
+        steps.append("none the reproduction script calls resolved")
+
+    groups = Counter(patch_key(c) for c in pool)
+    votes = tuple((c.number, groups[patch_key(c)]) for c in pool)
+    # Most votes first, then the earliest sample.
+    best = min(pool, key=lambda c: (-groups[patch_key(c)], c.number))
+    steps.append(f"majority vote: {groups[patch_key(best)]} of {len(pool)} agree on candidate {best.number}")
+    return Verdict(chosen=best.number, reason="; ".join(steps), votes=votes, considered=tuple(c.number for c in pool))
