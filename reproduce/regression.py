@@ -4,6 +4,7 @@ within a time budget."""
 from __future__ import annotations
 
 import re
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,22 +54,28 @@ def django_label(path: str) -> str:
 class CommandTestRunner:
     """A test command with the files appended, run through the sandbox and read by a sandbox log parser."""
 
-    def __init__(self, sandbox: Sandbox, command: str, parser: str, label: Callable[[str], str] = path_label) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        command: str,
+        parser: str,
+        label: Callable[[str], str] = path_label,
+        *,
+        shorten_path_ids: bool = False,
+    ) -> None:
         self.sandbox, self.command, self.parser, self.label = sandbox, command, parser, label
+        self.shorten_path_ids = shorten_path_ids  # ids carrying temporary paths (see sandbox.log_parsers)
 
     def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRun:
-        from sandbox.log_parsers import parse_log
+        from sandbox.log_parsers import parse_log, shorten_path_parameters
 
-        command = " ".join([self.command, *(_quote(self.label(f)) for f in files)])
+        command = " ".join([self.command, *(shlex.quote(self.label(f)) for f in files)])
         result = self.sandbox.exec(command, timeout=timeout)
-        statuses = {test: getattr(status, "value", str(status)) for test, status in parse_log(result.output, self.parser).items()}
+        parsed = parse_log(result.output, self.parser)
+        if self.shorten_path_ids:
+            parsed = shorten_path_parameters(parsed)
+        statuses = {test: getattr(status, "value", str(status)) for test, status in parsed.items()}
         return TestRun(statuses, result.output, result.duration, result.timed_out)
-
-
-def _quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ def select_regression_tests(
     passing: dict[str, list[str]] = {}
     failing: list[str] = []
     file_seconds: list[tuple[str, float]] = []
+    over_budget: list[str] = []  # files stopped at the budget: they can never be selected
     for path in candidates:
         remaining = settings.discovery_seconds - (time.monotonic() - started)
         if remaining <= 0:
@@ -136,13 +144,14 @@ def select_regression_tests(
         run = tests.run_tests([path], timeout=min(remaining, settings.budget_seconds))
         file_seconds.append((path, round(run.seconds, 3)))
         if run.timed_out:
+            over_budget.append(path)
             continue
         passing[path] = [t for t, status in run.statuses.items() if status in PASSING]
         failing.extend(t for t, status in run.statuses.items() if status not in PASSING)
     all_passing = [test for path in passing for test in passing[path]]
     removed = ask_removals(model, issue_text, all_passing, settings.max_prompt_tests) if model and settings.ask_model else ()
     kept_files: list[str] = []
-    dropped: list[str] = []
+    dropped: list[str] = list(over_budget)
     used = 0.0
     for path, seconds in file_seconds:
         if path not in passing or not passing[path]:

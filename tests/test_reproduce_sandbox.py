@@ -1,0 +1,256 @@
+"""The reproduce stage end to end: a scripted model through the real litellm code path, scripts and
+tests run in one real sandbox container holding a fixture repository with a known bug
+(examples/shopcart: bulk tiers start one item too late)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from patchsmith.llm import Model, ModelSettings
+from reproduce import (
+    ERROR,
+    REPRODUCED,
+    RESOLVED,
+    CommandTestRunner,
+    RegressionSettings,
+    ReproSettings,
+    broken_tests,
+    run_script,
+    sample_and_run,
+    select_regression_tests,
+)
+from tests.scripted_model import ScriptedModel
+
+pytestmark = pytest.mark.docker
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shopcart"
+
+# The known fix of the fixture's bug.
+FIX = """\
+--- a/shopcart/pricing.py
++++ b/shopcart/pricing.py
+@@ -27,7 +27,7 @@ def bulk_unit_price(unit_price, quantity: int) -> Decimal:
+     price = Decimal(str(unit_price))
+     for threshold, discount in BULK_TIERS:
+-        if quantity > threshold:
++        if quantity >= threshold:
+             return to_money(price * (1 - discount))
+     return to_money(price)
+"""
+
+# A test that pins the buggy behaviour (the fix may change it), one failing at base, a slow one.
+EXTRA_TESTS = {
+    "tests/test_tiers.py": '''from decimal import Decimal
+
+from shopcart.pricing import bulk_unit_price
+
+
+def test_ten_items_pay_full_price():
+    assert bulk_unit_price("2.00", 10) == Decimal("2.00")
+
+
+def test_eleven_items_get_five_percent():
+    assert bulk_unit_price("2.00", 11) == Decimal("1.90")
+
+
+def test_known_broken():
+    assert bulk_unit_price("2.00", 1) == Decimal("0")
+''',
+    "tests/test_pricing_slow.py": '''import time
+
+from shopcart import pricing
+
+
+def test_slow_rounding():
+    time.sleep(9)
+    assert str(pricing.to_money("0.005")) == "0.01"
+''',
+}
+
+ISSUE = (EXAMPLE / "ISSUE.md").read_text()
+
+
+def _script(verdict_expr: str, extra: str = "") -> str:
+    return f"from shopcart import bulk_unit_price\n{extra}print({verdict_expr})\n"
+
+
+GOOD = _script('"PATCHSMITH_VERDICT: " + ("reproduced" if price == "2.00" else "resolved")', 'price = str(bulk_unit_price("2.00", 10))\n')
+# The same script as GOOD up to names, comments and a docstring: it votes with GOOD.
+GOOD_RENAMED = '''"""Ten items must get the 5% tier."""
+from shopcart import bulk_unit_price
+
+got = str(bulk_unit_price("2.00", 10))  # the issue's example
+print("PATCHSMITH_VERDICT: " + ("reproduced" if got == "2.00" else "resolved"))
+'''
+OTHER = _script('"PATCHSMITH_VERDICT: " + ("reproduced" if str(bulk_unit_price("10.00", 50)) != "8.80" else "resolved")')
+CRASH = "import shopcart\nraise RuntimeError('boom')\nprint('PATCHSMITH_VERDICT: reproduced')\n"
+HANG = "import time\nprint('PATCHSMITH_VERDICT: reproduced', flush=True)\ntime.sleep(600)\n"
+SILENT = "import shopcart\n"
+TWICE = "print('PATCHSMITH_VERDICT: reproduced')\nprint('PATCHSMITH_VERDICT: resolved')\n"
+
+
+def fenced(script: str) -> str:
+    return f"Here is a script.\n\n```python\n{script}```\n"
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def fixture_repo(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("shopcart")
+    shutil.copytree(EXAMPLE, repo, dirs_exist_ok=True)
+    for path, text in EXTRA_TESTS.items():
+        (repo / path).write_text(text)
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def repro_env_image() -> str:
+    """The bookworm base image with pytest added (PyPI through the host's CA bundle)."""
+    from sandbox import engine
+    from sandbox.base import ensure_base_image
+    from sandbox.container import Container
+
+    base = ensure_base_image()
+    tag = "patchsmith-test-reproduce:pytest-" + base.rsplit("-", 1)[-1]
+    client = engine.client()
+    try:
+        client.images.get(tag)
+        return tag
+    except Exception:  # noqa: BLE001 - absent: build it below
+        pass
+    with Container(base, network=True, ca_bundle="auto", kind="build") as builder:
+        builder.check("python -m pip install -q --break-system-packages 'pytest>=7'", "install pytest")
+        client.api.commit(builder.id, repository=tag.split(":")[0], tag=tag.split(":")[1],
+                          conf={"Labels": engine.labels("env")})
+    return tag
+
+
+@pytest.fixture(scope="module")
+def container(fixture_repo, repro_env_image):
+    from sandbox.container import Container
+
+    with Container(repro_env_image).start(repo=fixture_repo, commit="HEAD") as running:
+        yield running
+
+
+@pytest.fixture
+def server():
+    with ScriptedModel() as running:
+        yield running
+
+
+def scripted_model(server: ScriptedModel, tmp_path) -> Model:
+    settings = ModelSettings(model="openai/scripted", api_base=server.url, api_key="test-key", backoff=0.01, timeout=10.0)
+    return Model(settings, cache_dir=tmp_path / "model-cache")
+
+
+def test_samples_are_judged_and_the_majority_is_chosen(container, server, tmp_path):
+    answers = [fenced(s) for s in (CRASH, HANG, SILENT, TWICE, OTHER, GOOD, GOOD_RENAMED)] + ["I cannot write that."]
+    server.add(answers)
+    settings = ReproSettings(samples=len(answers), timeout=4.0, parallel=2)
+    started = time.monotonic()
+    report = sample_and_run(ISSUE, ["shopcart/pricing.py"], container, scripted_model(server, tmp_path), settings)
+    elapsed = time.monotonic() - started
+
+    judged = {run.sample: (run.verdict, run.reason) for run in report.runs}
+    assert judged[0] == (ERROR, "exited with status 1")
+    assert judged[1] == (ERROR, "timed out after 4 s")
+    assert judged[2] == (ERROR, "printed no verdict line")
+    assert judged[3] == (ERROR, "printed 2 verdict lines")
+    assert judged[4][0] == judged[5][0] == judged[6][0] == REPRODUCED
+    assert judged[7] == (ERROR, "the answer held no script")
+    assert "boom" in report.runs[0].output
+    # The hung script was killed at its limit, not left to sleep 600 s.
+    assert report.runs[1].timed_out and report.runs[1].seconds < 4.0 + 3
+    assert elapsed < 60
+    # GOOD and GOOD_RENAMED normalize alike and outvote OTHER, the earlier sample.
+    chosen = report.chosen
+    assert (chosen.sample, chosen.votes, chosen.script) == (5, 2, GOOD)
+    assert chosen.runners_up == (OTHER,)
+    assert "PATCHSMITH_VERDICT: reproduced" in chosen.output_at_base
+    # The model saw the issue and the localized file's path.
+    prompt = server.requests[0]["messages"][-1]["content"]
+    assert "Bulk discount is not applied" in prompt and "shopcart/pricing.py" in prompt
+
+
+def test_reproduced_at_base_and_resolved_after_the_known_fix(container, server, tmp_path):
+    server.add([fenced(GOOD), fenced(OTHER)])
+    report = sample_and_run(ISSUE, ["shopcart/pricing.py"], container, scripted_model(server, tmp_path), ReproSettings(samples=2))
+    assert report.chosen is not None and report.chosen.script == GOOD
+    try:
+        assert container.apply_diff(FIX).applied
+        after = run_script(container, report.chosen.script, timeout=report.chosen.timeout)
+        assert (after.verdict, after.reason) == (RESOLVED, "")
+    finally:
+        container.reset()
+    again = run_script(container, report.chosen.script, timeout=report.chosen.timeout)
+    assert again.verdict == REPRODUCED
+
+
+def test_nothing_reproducing_is_recorded(container, server, tmp_path):
+    server.add([fenced(TWICE), fenced(_script('"PATCHSMITH_VERDICT: resolved"'))])
+    report = sample_and_run(ISSUE, ["shopcart/pricing.py"], container, scripted_model(server, tmp_path), ReproSettings(samples=2))
+    assert report.chosen is None
+    assert [run.verdict for run in report.runs] == [ERROR, RESOLVED]
+    assert report.note.startswith("no sample reproduced the issue")
+
+
+PYTEST = "python -m pytest -rA -p no:cacheprovider"
+
+
+def test_regression_selection_discovers_runs_asks_and_budgets(fixture_repo, container, server, tmp_path):
+    import repo_index
+
+    index = repo_index.build_index(fixture_repo)
+    tests = CommandTestRunner(container, PYTEST, "pytest")
+    removal = "These pin the old behaviour:\n- tests/test_tiers.py::test_ten_items_pay_full_price\n- tests/test_made_up.py::test_x\n"
+    server.add(removal)
+    model = scripted_model(server, tmp_path)
+    selection = select_regression_tests(
+        index,
+        ["shopcart/pricing.py"],
+        tests,
+        model=model,
+        issue_text=ISSUE,
+        settings=RegressionSettings(budget_seconds=6.0),
+    )
+    # Related: the files that import pricing or its package's names; not test_cart.py.
+    assert set(selection.candidates) == {"tests/test_pricing.py", "tests/test_tiers.py", "tests/test_pricing_slow.py"}
+    assert "tests/test_tiers.py::test_known_broken" in selection.failing_at_base
+    # The model's removal is honoured; the id it invented is ignored.
+    assert selection.removed_by_model == ("tests/test_tiers.py::test_ten_items_pay_full_price",)
+    assert "tests/test_tiers.py::test_ten_items_pay_full_price" not in selection.tests
+    # The slow file (9 s) does not fit a 6 s budget, and was stopped there; the others fit.
+    assert selection.dropped_for_budget == ("tests/test_pricing_slow.py",)
+    assert set(selection.test_files) == {"tests/test_pricing.py", "tests/test_tiers.py"}
+    assert selection.seconds_at_base <= 6.0
+    assert dict(selection.file_seconds)["tests/test_pricing_slow.py"] < 6.0 + 3
+    assert "tests/test_tiers.py::test_eleven_items_get_five_percent" in selection.tests
+    assert "tests/test_pricing.py::test_percentage_coupon" in selection.tests
+    assert not any(t.startswith("tests/test_cart.py") for t in selection.tests)
+
+    # After the known fix nothing selected breaks; after a bad change, the selection notices.
+    try:
+        assert container.apply_diff(FIX).applied
+        assert broken_tests(tests, selection) == ()
+    finally:
+        container.reset()
+    bad = FIX.replace("if quantity >= threshold:", "if quantity >= 0:")  # every order gets the top tier
+    try:
+        assert container.apply_diff(bad).applied
+        broken = broken_tests(tests, selection)
+        assert "tests/test_pricing.py::test_no_discount_for_few_items" in broken
+        assert "tests/test_tiers.py::test_ten_items_pay_full_price" not in broken  # removed, not checked
+    finally:
+        container.reset()
