@@ -1,1 +1,38 @@
-"""localize."""
+"""localize: where an issue should be fixed, narrowed from files to elements to lines (a stage).
+
+Imports repo_index and nothing of patchsmith: the model arrives as an argument (see
+`LanguageModel`).
+"""
+
+from localize.elements import localize_elements
+from localize.files import localize_files
+from localize.lines import localize_lines
+from localize.results import (
+    EditLocation,
+    EditLocations,
+    Element,
+    ElementLocations,
+    FileLocations,
+    Localization,
+    RankedFile,
+    StepReport,
+)
+from localize.settings import LanguageModel, LocalizeSettings
+from localize.stage import localize
+
+__all__ = [
+    "EditLocation",
+    "EditLocations",
+    "Element",
+    "ElementLocations",
+    "FileLocations",
+    "LanguageModel",
+    "Localization",
+    "LocalizeSettings",
+    "RankedFile",
+    "StepReport",
+    "localize",
+    "localize_elements",
+    "localize_files",
+    "localize_lines",
+]

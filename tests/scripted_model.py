@@ -55,7 +55,7 @@ class ScriptedModel:
         server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="scripted-model", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="scripted-model", daemon=True)
 
     @property
     def url(self) -> str:

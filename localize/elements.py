@@ -1,0 +1,82 @@
+"""Element level: the model reads the top files' skeletons and names classes, functions and variables."""
+
+from __future__ import annotations
+
+import repo_index
+from repo_index import Definition, RepoIndex
+
+from localize.answers import PathResolver, find_definition, parse_elements
+from localize.budget import take_ranked
+from localize.files import issue_for_prompt, prompt_budget
+from localize.prompts import elements_prompt
+from localize.results import Element, ElementLocations, FileLocations, StepReport
+from localize.settings import LanguageModel, LocalizeSettings
+
+STAGE = "localize.elements"
+
+
+def _element(d: Definition) -> Element:
+    return Element(d.path, d.qualname, d.kind, d.start, d.end)
+
+
+def retrieval_elements(index: RepoIndex, issue: str, paths: list[str], limit: int) -> list[Element]:
+    """The definitions repo_index's ranker finds for the issue inside `paths`, best first."""
+    wanted = set(paths)
+    hits = repo_index.search_definitions(index, issue, k=max(50, limit * 5))
+    found: list[Element] = []
+    for hit in hits:
+        if hit.path not in wanted:
+            continue
+        definition = find_definition(index, hit.path, hit.qualname)
+        if definition is not None and _element(definition) not in found:
+            found.append(_element(definition))
+    return found[:limit]
+
+
+def named_elements(
+    index: RepoIndex, answer: str, shown: list[str], resolver: PathResolver
+) -> tuple[list[Element], list[str]]:
+    """The definitions an answer names, checked against the index, and the names it does not know."""
+    found: list[Element] = []
+    dropped: list[str] = []
+    for named in parse_elements(answer):
+        path = resolver.resolve(named.path, shown) if named.path else None
+        # A name under a wrong or missing path is looked for in the files the model was shown.
+        candidates = ([path] if path else []) + [p for p in shown if p != path]
+        definition = next((d for p in candidates if (d := find_definition(index, p, named.name))), None)
+        if definition is None:
+            dropped.append(f"{named.path}::{named.name}" if named.path else named.name)
+        elif _element(definition) not in found:
+            found.append(_element(definition))
+    return found, dropped
+
+
+def localize_elements(
+    index: RepoIndex, issue: str, files: FileLocations, model: LanguageModel, settings: LocalizeSettings
+) -> ElementLocations:
+    top = [p for p in files.paths if p in index.files][: settings.top_files]
+    budget = prompt_budget(model, settings.elements_tokens, settings)
+    issue_text = issue_for_prompt(issue, model, settings, budget)
+    fixed = model.count_tokens(elements_prompt(issue_text, []))
+    blocks = [f"### {path}\n{repo_index.file_skeleton(index, path).rstrip()}" for path in top]
+    kept = take_ranked(blocks, budget - fixed, model.count_tokens)
+    shown = top[: len(kept)]
+    messages = elements_prompt(issue_text, kept)
+    tokens = model.count_tokens(messages)
+    answers = model.complete(messages, stage=STAGE, n=1, temperature=0.0) if kept else []
+
+    found, dropped = named_elements(index, answers[0], shown, PathResolver(index.files)) if answers else ([], [])
+    fallback = ""
+    if not kept:
+        fallback, tokens = "no file to outline", 0
+    elif not answers:
+        fallback = "no answer from the model"
+    elif not found:
+        fallback = "the answer named nothing the index knows"
+    if fallback:
+        found = retrieval_elements(index, issue, shown or top, settings.max_elements)
+    return ElementLocations(
+        elements=tuple(found[: settings.max_elements]),
+        dropped=tuple(dropped),
+        report=StepReport("elements", tokens, 1 if kept else 0, fallback),
+    )

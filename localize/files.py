@@ -1,0 +1,87 @@
+"""File level: the model ranks files from the issue and the tree; retrieval ranks them too; both fuse."""
+
+from __future__ import annotations
+
+import repo_index
+from repo_index import RepoIndex
+
+from localize.answers import PathResolver, answer_lines
+from localize.budget import head_and_tail, truncate
+from localize.prompts import files_prompt
+from localize.results import FileLocations, RankedFile, StepReport
+from localize.settings import LanguageModel, LocalizeSettings
+
+STAGE = "localize.files"
+
+
+def retrieval_ranking(index: RepoIndex, issue: str, k: int) -> list[str]:
+    """The repository's files as repo_index's ranker orders them for the issue, best first."""
+    return [hit.path for hit in repo_index.search_files(index, issue, k=k)]
+
+
+def fuse(rankings: list[list[str]], k: int) -> list[tuple[str, float, set[int]]]:
+    """Reciprocal rank fusion: each ranking gives a file 1 / (k + rank). Ties keep first-seen order,
+    so the first ranking given wins them."""
+    scores: dict[str, float] = {}
+    sources: dict[str, set[int]] = {}
+    for which, ranking in enumerate(rankings):
+        for rank, path in enumerate(ranking, start=1):
+            scores[path] = scores.get(path, 0.0) + 1.0 / (k + rank)
+            sources.setdefault(path, set()).add(which)
+    order = sorted(scores, key=lambda p: -scores[p])  # sorted() is stable: first-seen order on ties
+    return [(p, scores[p], sources[p]) for p in order]
+
+
+def prompt_budget(model: LanguageModel, step_tokens: int, settings: LocalizeSettings) -> int:
+    """A step's prompt budget: its own setting, and never beyond the model's context window."""
+    return max(256, min(step_tokens, model.context_window - settings.answer_reserve))
+
+
+def issue_for_prompt(issue: str, model: LanguageModel, settings: LocalizeSettings, budget: int) -> str:
+    """The issue as prompts show it: at most `issue_tokens`, and at most half of the step's budget."""
+    return head_and_tail(issue, min(settings.issue_tokens, budget // 2), model.count_tokens)
+
+
+def model_paths(answer: str, resolver: PathResolver, prefer: list[str], limit: int) -> tuple[list[str], list[str]]:
+    """The real paths an answer names, in its order, and what it named that matches no file."""
+    found: list[str] = []
+    dropped: list[str] = []
+    for line in answer_lines(answer):
+        written = line.split()[0] if line.split() else ""
+        path = resolver.resolve(written, prefer)
+        if path is None:
+            if "." in written or "/" in written:  # something meant as a path, not prose
+                dropped.append(written)
+        elif path not in found:
+            found.append(path)
+    return found[:limit], dropped
+
+
+def localize_files(index: RepoIndex, issue: str, model: LanguageModel, settings: LocalizeSettings) -> FileLocations:
+    retrieval = retrieval_ranking(index, issue, settings.retrieval_files)
+    hints = retrieval[: settings.retrieval_hint]
+    budget = prompt_budget(model, settings.files_tokens, settings)
+    issue_text = issue_for_prompt(issue, model, settings, budget)
+    fixed = model.count_tokens(files_prompt(issue_text, "", hints, settings.model_files))
+    tree = truncate(repo_index.tree_view(index), budget - fixed, model.count_tokens)
+    messages = files_prompt(issue_text, tree, hints, settings.model_files)
+    tokens = model.count_tokens(messages)
+    answers = model.complete(messages, stage=STAGE, n=1, temperature=0.0)
+
+    resolver = PathResolver(index.files)
+    chosen, dropped = model_paths(answers[0], resolver, retrieval, settings.model_files) if answers else ([], [])
+    if not answers:
+        fallback = "no answer from the model"
+    elif not chosen:
+        fallback = "the answer named no file of the repository"
+    else:
+        fallback = ""
+    fused = fuse([chosen, retrieval], settings.rrf_k)
+    names = ("model", "retrieval")
+    return FileLocations(
+        files=tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused),
+        model_files=tuple(chosen),
+        retrieval_files=tuple(retrieval),
+        dropped=tuple(dropped),
+        report=StepReport("files", tokens, 1, fallback),
+    )

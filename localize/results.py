@@ -1,0 +1,136 @@
+"""What localization finds, as frozen values that round-trip through JSON.
+
+Lines are 1-based and inclusive, as in repo_index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RankedFile:
+    path: str
+    score: float  # the fused reciprocal-rank score: higher is better
+    sources: tuple[str, ...]  # "model", "retrieval": which rankings named the file
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """How one step went: its prompt size, and why it fell back to retrieval when it did."""
+
+    step: str  # "files" | "elements" | "lines"
+    prompt_tokens: int  # 0 when the step asked no model
+    samples: int  # answers asked for
+    fallback: str = ""  # empty when the model's answer was used
+
+
+@dataclass(frozen=True)
+class FileLocations:
+    files: tuple[RankedFile, ...]  # fused ranking, best first
+    model_files: tuple[str, ...]  # the model's ranking after mapping to real paths
+    retrieval_files: tuple[str, ...]  # retrieval's ranking
+    dropped: tuple[str, ...]  # paths the model named that match no file in the repository
+    report: StepReport
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(f.path for f in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "FileLocations":
+        return cls(
+            files=tuple(RankedFile(f["path"], f["score"], tuple(f["sources"])) for f in data["files"]),
+            model_files=tuple(data["model_files"]),
+            retrieval_files=tuple(data["retrieval_files"]),
+            dropped=tuple(data["dropped"]),
+            report=StepReport(**data["report"]),
+        )
+
+
+@dataclass(frozen=True)
+class Element:
+    """A class, function, method or module-level variable that the index knows."""
+
+    path: str
+    qualname: str
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ElementLocations:
+    elements: tuple[Element, ...]  # best first
+    dropped: tuple[str, ...]  # names the model gave that the index does not know
+    report: StepReport
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ElementLocations":
+        return cls(
+            elements=tuple(Element(**e) for e in data["elements"]),
+            dropped=tuple(data["dropped"]),
+            report=StepReport(**data["report"]),
+        )
+
+
+@dataclass(frozen=True)
+class EditLocation:
+    path: str
+    start: int
+    end: int
+    element: str = ""  # qualname of the enclosing definition, "" at module level
+
+
+@dataclass(frozen=True)
+class EditLocations:
+    samples: tuple[tuple[EditLocation, ...], ...]  # one location set per usable sample
+    union: tuple[EditLocation, ...]  # every sample's locations, overlapping ranges merged
+    report: StepReport
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "EditLocations":
+        return cls(
+            samples=tuple(tuple(EditLocation(**loc) for loc in sample) for sample in data["samples"]),
+            union=tuple(EditLocation(**loc) for loc in data["union"]),
+            report=StepReport(**data["report"]),
+        )
+
+
+@dataclass(frozen=True)
+class Localization:
+    """The stage's result: the three steps in order."""
+
+    files: FileLocations
+    elements: ElementLocations
+    edits: EditLocations
+
+    @property
+    def reports(self) -> tuple[StepReport, ...]:
+        return (self.files.report, self.elements.report, self.edits.report)
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Tokens of the three prompts, each counted once (a request with n answers sends it once)."""
+        return sum(r.prompt_tokens for r in self.reports)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files": self.files.to_json(), "elements": self.elements.to_json(), "edits": self.edits.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Localization":
+        return cls(
+            files=FileLocations.from_json(data["files"]),
+            elements=ElementLocations.from_json(data["elements"]),
+            edits=EditLocations.from_json(data["edits"]),
+        )

@@ -1,0 +1,42 @@
+"""The stage's knobs, and the small interface a model must offer it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class LanguageModel(Protocol):
+    """What localization needs of a model; patchsmith.llm.Model and DryRunModel provide it."""
+
+    name: str
+    context_window: int  # prompt tokens the model accepts
+
+    def complete(
+        self, messages: Sequence[dict[str, str]], *, stage: str, n: int = 1, temperature: float = 0.0
+    ) -> list[str]: ...
+
+    def count_tokens(self, messages: Sequence[dict[str, str]] | str) -> int: ...
+
+
+@dataclass(frozen=True)
+class LocalizeSettings:
+    # Prompt budgets in tokens, one per step; each is also held below the model's context window
+    # less `answer_reserve`. Material is dropped from the lowest rank up to fit.
+    issue_tokens: int = 3_000  # the issue text in every prompt; a longer issue keeps its head and tail
+    files_tokens: int = 10_000
+    elements_tokens: int = 8_000
+    lines_tokens: int = 7_000
+    answer_reserve: int = 4_096  # tokens left in the context window for the answer
+
+    retrieval_files: int = 50  # files retrieval ranks for fusion
+    retrieval_hint: int = 15  # of those, shown to the model in the file prompt
+    model_files: int = 10  # files the model is asked to rank
+    rrf_k: int = 60  # reciprocal rank fusion: score = sum of 1 / (rrf_k + rank)
+    top_files: int = 5  # files whose skeletons the element step shows
+    max_elements: int = 12  # elements kept for the line step
+    context_lines: int = 10  # lines of context around each element in the line step
+    max_element_lines: int = 250  # a longer element is shown from its first line this far
+    line_samples: int = 4  # answers asked for at the line step (separate location sets)
+    temperature: float = 0.8  # for line samples when there are several; one sample is greedy

@@ -1,0 +1,132 @@
+"""`patchsmith localize`: where an issue should be fixed in a repository, and what finding it cost."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+class LocalizeCommandError(Exception):
+    user_error = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", required=True, help="a working tree or git directory")
+    parser.add_argument("--commit", default=None, help="a revision to read without checking it out")
+    parser.add_argument("--issue", required=True, help="a file holding the issue, or the issue's text")
+    parser.add_argument("--model", required=True, help="a litellm model string, e.g. anthropic/claude-sonnet-4-5")
+    parser.add_argument("--api-base", default=None, help="the server of a self-hosted model (hosted_vllm, ollama, ...)")
+    parser.add_argument("--samples", type=int, default=None, help="answers asked for at the line step (default 4)")
+    parser.add_argument("--cost-cap", type=float, default=None, help="stop when this many dollars are spent")
+    parser.add_argument("--price", default=None, metavar="IN,OUT",
+                        help="dollars per million input and output tokens, for a model litellm has no price for")
+    parser.add_argument("--context-window", type=int, default=None, help="the model's context window, when litellm does not know it")
+    parser.add_argument("--out", type=Path, default=None, help="the run folder (default ./patchsmith-runs/<run-id>)")
+    parser.add_argument("--dry-run", action="store_true", help="count each prompt's tokens; call no model")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def read_issue(value: str) -> str:
+    """The issue text: the file's contents when `value` names a file, else `value` itself."""
+    path = Path(value)
+    try:
+        is_file = len(value) < 4096 and path.is_file()
+    except OSError:
+        is_file = False
+    text = path.read_text(encoding="utf-8", errors="replace") if is_file else value
+    if not text.strip():
+        raise LocalizeCommandError("the issue is empty: give its text or a file that holds it")
+    return text
+
+
+def parse_price(value: str | None) -> tuple[float, float] | None:
+    """'3,15' (dollars per million input, output tokens) as dollars per token."""
+    if value is None:
+        return None
+    try:
+        price_in, price_out = (float(part) / 1_000_000 for part in value.split(","))
+    except ValueError:
+        raise LocalizeCommandError(f"--price takes two numbers, IN,OUT in dollars per million tokens, not {value!r}") from None
+    return price_in, price_out
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import time
+    from dataclasses import replace
+
+    import repo_index
+    from localize import LocalizeSettings, localize
+    from patchsmith.llm import DryRunModel, Model, ModelSettings
+    from patchsmith.settings import cache_root
+
+    issue = read_issue(args.issue)
+    price = parse_price(args.price)
+    settings = LocalizeSettings()
+    if args.samples is not None:
+        if args.samples < 1:
+            raise LocalizeCommandError("--samples must be at least 1")
+        settings = replace(settings, line_samples=args.samples)
+    index = repo_index.build_index(args.repo, commit=args.commit, cache_dir=cache_root() / "index")
+
+    if args.dry_run:
+        model = DryRunModel(args.model, context_window=args.context_window)
+        result = localize(index, issue, model, settings)
+        print_dry_run(result, model, as_json=args.json)
+        return 0
+
+    out = args.out or Path("patchsmith-runs") / (time.strftime("%Y%m%d-%H%M%S") + "-localize")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "issue.md").write_text(issue, encoding="utf-8")
+    model_settings = ModelSettings(
+        model=args.model, api_base=args.api_base, context_window=args.context_window, price_per_token=price
+    )
+    model = Model(model_settings, ledger_path=out / "model_calls.jsonl", cost_cap=args.cost_cap)
+    result = localize(index, issue, model, settings)
+    (out / "localize.json").write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print_result(result)
+    prompt, completion = model.ledger.tokens()
+    unknown = model.ledger.unknown_cost_calls
+    cost = f"${model.spent:.4f}" + (f" (+ {unknown} calls of unknown price)" if unknown else "")
+    print(f"cost: {cost}; tokens: {prompt} prompt, {completion} completion; run folder: {out}")
+    return 0
+
+
+def print_result(result) -> None:  # noqa: ANN001 - localize.Localization, imported lazily
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    files = Table(title="files", show_edge=False)
+    for column in ("#", "path", "from", "score"):
+        files.add_column(column)
+    for rank, ranked in enumerate(result.files.files[:10], start=1):
+        files.add_row(str(rank), ranked.path, "+".join(ranked.sources), f"{ranked.score:.4f}")
+    console.print(files)
+    if result.files.dropped:
+        console.print(f"paths the model invented (dropped): {', '.join(result.files.dropped)}")
+    console.print("elements: " + (", ".join(f"{e.path}::{e.qualname}" for e in result.elements.elements) or "none"))
+    console.print(f"edit locations ({len(result.edits.samples)} sample sets, union shown):")
+    for location in result.edits.union:
+        name = f"  {location.element}" if location.element else ""
+        console.print(f"  {location.path}:{location.start}-{location.end}{name}")
+    for report in result.reports:
+        how = f"fell back to retrieval: {report.fallback}" if report.fallback else "model answer used"
+        console.print(f"step {report.step}: {report.prompt_tokens} prompt tokens, {how}")
+
+
+def print_dry_run(result, model, *, as_json: bool) -> None:  # noqa: ANN001 - lazily imported types
+    import json
+
+    steps = {r.step: r.prompt_tokens for r in result.reports}
+    if as_json:
+        print(json.dumps({"model": model.name, "context_window": model.context_window, "prompt_tokens": steps,
+                          "total": result.prompt_tokens}))
+        return
+    print(f"dry run for {model.name} (context window {model.context_window}): no model called")
+    for step, tokens in steps.items():
+        print(f"  {step:<9} {tokens:>7} prompt tokens")
+    print(f"  {'total':<9} {result.prompt_tokens:>7} prompt tokens")
