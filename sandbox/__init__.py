@@ -1,1 +1,43 @@
-"""sandbox."""
+"""sandbox: Docker images built without a registry, and running code in them.
+
+Images
+    ensure_base_image(BaseSpec(suite="bookworm"), cache_dir=..., log_path=...) -> tag
+        debootstrap --variant=minbase | docker import (bookworm 3.11, bullseye 3.9, trixie 3.13),
+        or BaseSpec(registry_image="python:3.11-slim"). The tag is a hash of the recipe.
+    infer_recipe(read_dependency_files(repo, commit)) -> EnvRecipe
+        from pyproject.toml / setup.py / setup.cfg / requirements*.txt / tox.ini, overridden by
+        [tool.patchsmith.sandbox] in pyproject.toml or .patchsmith.toml.
+    build_env_image(repo, commit, recipe=None, cache_dir=..., log_path=..., ca_bundle="auto") -> EnvImage
+        base + recipe; the repository lives at /testbed, its virtual environment at /opt/venv.
+
+Containers (network off and resource limits by default)
+    with Container(image).start(repo, commit) as c:
+        c.exec(cmd, timeout=60) -> ExecResult (timed_out when the process group was killed)
+        c.put_files({...}); c.get_file(path); c.copy_out(path, dest)
+        c.apply_diff(diff) -> ApplyResult (git apply, git apply --3way, patch --fuzz)
+        c.diff() -> str; c.reset()
+    ContainerPool(image, repo, commit, size=N).acquire() lends a warm container, reset on return.
+    run_tests(container, command, tests, parser="pytest") -> TestRun (via sandbox.log_parsers)
+
+Clean-up: every container and temporary image carries engine.LABEL_OWNER; context managers,
+atexit, Ctrl-C and SIGTERM remove them; prune() removes what crashed runs left.
+Errors a user can cause are SandboxError subclasses with user_error = True.
+"""
+
+from sandbox.base import SUITE_PYTHON, BaseSpec, ensure_base_image, image_exists, suite_for_python
+from sandbox.certs import host_ca_bundle
+from sandbox.container import ApplyResult, Container, ExecResult, Limits, git_archive
+from sandbox.engine import install_signal_handlers, prune
+from sandbox.env import EnvImage, base_spec_for, build_env_image
+from sandbox.errors import BuildFailed, DiskFull, DockerUnavailable, RecipeError, SandboxError
+from sandbox.pool import ContainerPool
+from sandbox.recipe import DEFAULT_TEST_COMMAND, EnvRecipe, infer_recipe, read_dependency_files
+from sandbox.testrun import TestRun, run_tests
+
+__all__ = [
+    "SUITE_PYTHON", "BaseSpec", "ensure_base_image", "image_exists", "suite_for_python", "host_ca_bundle",
+    "ApplyResult", "Container", "ExecResult", "Limits", "git_archive", "install_signal_handlers", "prune",
+    "EnvImage", "base_spec_for", "build_env_image", "BuildFailed", "DiskFull", "DockerUnavailable",
+    "RecipeError", "SandboxError", "ContainerPool", "DEFAULT_TEST_COMMAND", "EnvRecipe", "infer_recipe",
+    "read_dependency_files", "TestRun", "run_tests",
+]

@@ -1,0 +1,419 @@
+"""One running container: exec with a time limit, copy in and out, apply a diff, reset.
+
+A container made from an environment image holds the repository under `workdir`, committed
+to a throw-away git repository at start ("the base state"). Candidates are applied on top,
+read back as a diff, and wiped with `reset()`, so that one container validates many
+candidates in turn.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import tarfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import docker.errors
+
+from sandbox import engine
+from sandbox.certs import CONTAINER_CA_PATH, ca_environment, resolve_ca_bundle
+from sandbox.errors import SandboxError
+
+# Files tests and installs leave behind that are never part of a candidate's diff.
+_ALWAYS_IGNORED = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".eggs/", ".tox/", ".coverage", ".hypothesis/")
+_GIT = "git -c user.name=patchsmith -c user.email=patchsmith@localhost -c core.quotepath=off -c advice.detachedHead=false"
+_STATE_DIR = "/tmp/.patchsmith"  # pid files and diffs, outside the repository
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one container."""
+
+    memory: str = "4g"
+    cpus: float = 2.0
+    pids: int = 4096
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str  # stdout and stderr interleaved as they arrived
+    stdout: str
+    stderr: str
+    duration: float  # seconds
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    applied: bool
+    method: str | None  # "git apply" | "git apply --3way" | "patch --fuzz" | None
+    message: str  # what each method said when it failed (empty when the first one worked)
+    attempts: dict[str, str] = field(default_factory=dict)  # method -> its complaint
+
+
+class Container:
+    """A sandbox container; use as a context manager, or call start() and close().
+
+    network: False (no network: the default, for running untrusted code), True (the engine's
+    default bridge) or a Docker network mode such as "host".
+    ca_bundle: "auto" carries the host's CA bundle in (for containers that install packages),
+    None carries none, or a path to a bundle.
+    """
+
+    def __init__(
+        self,
+        image: str,
+        *,
+        workdir: str = "/testbed",
+        network: bool | str = False,
+        limits: Limits = Limits(),
+        env: dict[str, str] | None = None,
+        ca_bundle: str | Path | None = None,
+        kind: str = "instance",
+        log_path: str | Path | None = None,
+    ):
+        self.image = image
+        self.workdir = workdir
+        self.network = network
+        self.limits = limits
+        self.env = dict(env or {})
+        self.ca_bundle = resolve_ca_bundle(ca_bundle)
+        self.kind = kind
+        self.log_path = Path(log_path) if log_path else None
+        self.id: str | None = None
+        self.has_base_state = False
+
+    # ---- life cycle ----
+
+    def start(self, repo: str | Path | None = None, commit: str | None = None) -> "Container":
+        """Create and start the container; with repo (a git directory or work tree) and commit,
+        copy the repository's files at that commit in and record them as the base state."""
+        api = engine.client().api
+        if isinstance(self.network, str):
+            network_mode = self.network
+        else:
+            network_mode = "bridge" if self.network else "none"
+        env = dict(self.env)
+        if self.ca_bundle:
+            env.update(ca_environment())
+        host_config = api.create_host_config(
+            network_mode=network_mode,
+            mem_limit=self.limits.memory,
+            memswap_limit=self.limits.memory,
+            nano_cpus=int(self.limits.cpus * 1e9),
+            pids_limit=self.limits.pids,
+            init=True,
+        )
+        try:
+            created = api.create_container(
+                self.image,
+                command=["sleep", "infinity"],
+                working_dir=self.workdir,
+                environment=env,
+                labels=engine.labels(self.kind),
+                host_config=host_config,
+                detach=True,
+            )
+            self.id = created["Id"]
+            engine.track(self.id)
+            api.start(self.id)
+        except docker.errors.ImageNotFound as exc:
+            self.close()
+            raise SandboxError(f"The image {self.image} does not exist; build it first (see `patchsmith sandbox build`).") from exc
+        except docker.errors.APIError as exc:
+            self.close()
+            engine.raise_if_disk_full(exc)
+            raise
+        if self.ca_bundle:
+            self.put_file(CONTAINER_CA_PATH, self.ca_bundle.read_bytes())
+        if repo is not None:
+            self.copy_repo(repo, commit or "HEAD")
+        return self
+
+    def close(self) -> None:
+        """Remove the container (killing whatever runs in it)."""
+        if self.id:
+            engine.remove_container(self.id)
+            self.id = None
+
+    def __enter__(self) -> "Container":
+        if self.id is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _require(self) -> str:
+        if not self.id:
+            raise RuntimeError("the container is not running; call start() first")
+        return self.id
+
+    # ---- exec ----
+
+    def exec(
+        self,
+        command: str | list[str],
+        *,
+        timeout: float | None = None,
+        workdir: str | None = None,
+        env: dict[str, str] | None = None,
+        user: str = "",
+    ) -> ExecResult:
+        """Run a command (a shell string for bash, or an argv list). With a timeout, the whole
+        process group is killed when it runs out, and the result says timed_out."""
+        container_id = self._require()
+        api = engine.client().api
+        argv = ["bash", "-c", command] if isinstance(command, str) else list(command)
+        pid_file = f"{_STATE_DIR}/exec-{uuid.uuid4().hex[:10]}.pid"
+        if timeout is not None:
+            # A new session makes the command a process group leader we can kill as a whole.
+            argv = ["setsid", "-w", "sh", "-c", f'mkdir -p {_STATE_DIR}; echo $$ > "$0"; exec "$@"', pid_file, *argv]
+        exec_id = api.exec_create(
+            container_id, argv, workdir=workdir or self.workdir, environment=env or None, user=user
+        )["Id"]
+        started = time.monotonic()
+        stream = api.exec_start(exec_id, stream=True, demux=True)
+        timed_out = threading.Event()
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, self._kill_group, args=(pid_file, stream, timed_out))
+            timer.daemon = True
+            timer.start()
+        out_parts: list[bytes] = []
+        err_parts: list[bytes] = []
+        all_parts: list[bytes] = []
+        try:
+            for stdout_chunk, stderr_chunk in stream:
+                if stdout_chunk:
+                    out_parts.append(stdout_chunk)
+                    all_parts.append(stdout_chunk)
+                if stderr_chunk:
+                    err_parts.append(stderr_chunk)
+                    all_parts.append(stderr_chunk)
+        except Exception:  # noqa: BLE001 - the stream is closed under us after a timeout
+            if not timed_out.is_set():
+                raise
+        finally:
+            if timer:
+                timer.cancel()
+        duration = time.monotonic() - started
+        exit_code = api.exec_inspect(exec_id).get("ExitCode")
+        if timed_out.is_set():
+            exit_code = 137  # killed, whatever setsid reported
+            # setsid's own complaint about its killed child is not the command's output.
+            for parts in (out_parts, err_parts, all_parts):
+                parts[:] = [p for p in parts if not p.startswith(b"setsid: child ")]
+        elif exit_code is None:
+            exit_code = -1
+        result = ExecResult(
+            exit_code=int(exit_code),
+            output=b"".join(all_parts).decode("utf-8", "replace"),
+            stdout=b"".join(out_parts).decode("utf-8", "replace"),
+            stderr=b"".join(err_parts).decode("utf-8", "replace"),
+            duration=duration,
+            timed_out=timed_out.is_set(),
+        )
+        self._log(argv if timeout is None else argv[6:], result)
+        return result
+
+    def _kill_group(self, pid_file: str, stream, timed_out: threading.Event) -> None:
+        timed_out.set()
+        try:
+            api = engine.client().api
+            kill = f'pg=$(cat "{pid_file}" 2>/dev/null) && kill -KILL -- -"$pg" 2>/dev/null; rm -f "{pid_file}"'
+            kill_id = api.exec_create(self._require(), ["bash", "-c", kill])["Id"]
+            api.exec_start(kill_id)
+        except Exception:  # noqa: BLE001 - the stream is closed below in any case
+            pass
+        # Give the stream a moment to end by itself; close it if a straggler holds it open.
+        time.sleep(1.0)
+        try:
+            stream.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _log(self, argv: list[str], result: ExecResult) -> None:
+        if not self.log_path:
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        status = "TIMEOUT" if result.timed_out else f"exit {result.exit_code}"
+        with self.log_path.open("a", encoding="utf-8") as fh:
+            fh.write(f"$ {shlex.join(argv)}\n{result.output}\n[{status}, {result.duration:.2f}s]\n\n")
+
+    def check(self, command: str | list[str], what: str, **kwargs) -> ExecResult:
+        """exec, raising SandboxError with the output's tail when the command fails."""
+        result = self.exec(command, **kwargs)
+        if not result.ok:
+            tail = "\n".join(result.output.strip().splitlines()[-15:])
+            raise SandboxError(f"{what} failed in the sandbox (exit {result.exit_code}): {tail}")
+        return result
+
+    # ---- files ----
+
+    def put_archive(self, path: str, data: bytes | io.IOBase) -> None:
+        """Extract a tar archive (bytes or a file object) under path, creating path."""
+        container_id = self._require()
+        api = engine.client().api
+        try:
+            if not api.put_archive(container_id, path, data):
+                raise SandboxError(f"Copying files into {path} in the sandbox failed.")
+        except docker.errors.NotFound:
+            self.check(["mkdir", "-p", path], f"creating {path}")
+            if hasattr(data, "seek"):
+                data.seek(0)
+            api.put_archive(container_id, path, data)
+        except docker.errors.APIError as exc:
+            engine.raise_if_disk_full(exc)
+            raise
+
+    def put_files(self, files: dict[str, bytes | str], mode: int = 0o644) -> None:
+        """Write files (absolute paths, or relative to workdir) into the container."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, content in files.items():
+                data = content.encode() if isinstance(content, str) else content
+                path = PurePosixPath(self.workdir, name)  # an absolute name stays as it is
+                info = tarfile.TarInfo(str(path).lstrip("/"))
+                info.size = len(data)
+                info.mode = mode
+                info.mtime = int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+        self.put_archive("/", buf.getvalue())
+
+    def put_file(self, path: str, content: bytes | str, mode: int = 0o644) -> None:
+        self.put_files({path: content}, mode=mode)
+
+    def get_archive(self, path: str) -> bytes:
+        """A tar archive of path (a file or a folder) as the engine sends it."""
+        try:
+            stream, _ = engine.client().api.get_archive(self._require(), path)
+        except docker.errors.NotFound as exc:
+            raise FileNotFoundError(path) from exc
+        return b"".join(stream)
+
+    def get_file(self, path: str) -> bytes:
+        """The bytes of one file (absolute, or relative to workdir)."""
+        full = str(PurePosixPath(self.workdir, path))
+        with tarfile.open(fileobj=io.BytesIO(self.get_archive(full))) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                raise FileNotFoundError(full)
+            return tar.extractfile(member).read()
+
+    def copy_out(self, path: str, dest: str | Path) -> None:
+        """Copy a file or folder out of the container into the host folder dest."""
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(self.get_archive(str(PurePosixPath(self.workdir, path))))) as tar:
+            tar.extractall(dest, filter="data")
+
+    # ---- the repository and its base state ----
+
+    def copy_repo(self, repo: str | Path, commit: str = "HEAD") -> None:
+        """Replace the files under workdir with the repository's files at commit (the files an
+        environment image's snapshot left stay only if they are not tracked), then record
+        them as the base state."""
+        archive = git_archive(repo, commit)
+        # Drop the tracked files of the image's own snapshot, so deleted files do not linger.
+        self.exec(f"if [ -d .git ]; then {_GIT} ls-files -z | xargs -0 -r rm -f; fi")
+        self.put_archive(self.workdir, archive)
+        self.commit_base_state()
+
+    def commit_base_state(self) -> None:
+        """Record what is under workdir now as the state reset() returns to."""
+        exclude = "\\n".join(_ALWAYS_IGNORED)
+        script = (
+            f"set -e; [ -d .git ] || git init -q; mkdir -p .git/info; printf '{exclude}\\n' > .git/info/exclude; "
+            f"{_GIT} add -A . && {_GIT} commit -q --allow-empty --no-verify -m 'patchsmith base' && {_GIT} tag -f patchsmith-base >/dev/null"
+        )
+        self.check(script, "recording the repository's base state")
+        self.has_base_state = True
+
+    def diff(self) -> str:
+        """The current changes against the base state, new files included, as a unified diff."""
+        self._require_base()
+        result = self.check(f"{_GIT} add -A . && {_GIT} diff --cached --no-color --no-ext-diff patchsmith-base", "reading the diff")
+        return result.stdout
+
+    def reset(self) -> None:
+        """Return to the base state: tracked files restored, new files removed (ignored build
+        products such as compiled extensions stay, as they were made by the environment)."""
+        self._require_base()
+        self.check(f"{_GIT} reset -q --hard patchsmith-base && {_GIT} clean -fdq", "resetting the repository")
+
+    def _require_base(self) -> None:
+        if not self.has_base_state:
+            raise RuntimeError("the container has no base state; start it with a repo or call commit_base_state()")
+
+    def apply_diff(self, diff: str) -> ApplyResult:
+        """Apply a unified diff: `git apply`, then `git apply --3way`, then `patch --fuzz`.
+        A method that fails leaves the files as they were before it."""
+        patch_path = f"{_STATE_DIR}/candidate-{uuid.uuid4().hex[:8]}.diff"
+        self.put_file(patch_path, diff if diff.endswith("\n") else diff + "\n")
+        p = shlex.quote(patch_path)
+        # One exec for all three attempts: each prints a marker and its complaint.
+        script = f"""
+before=$({_GIT} add -A . && {_GIT} write-tree)
+restore() {{ {_GIT} read-tree --reset -u "$before"; {_GIT} clean -fdq; {_GIT} reset -q; }}
+if out=$({_GIT} apply --whitespace=nowarn {p} 2>&1); then {_GIT} reset -q; echo '@@METHOD git apply'; exit 0; fi
+printf '@@FAIL git apply\\n%s\\n' "$out"
+if out=$({_GIT} apply --3way --whitespace=nowarn {p} 2>&1); then {_GIT} reset -q; echo '@@METHOD git apply --3way'; exit 0; fi
+restore
+printf '@@FAIL git apply --3way\\n%s\\n' "$out"
+if out=$(patch -p1 --fuzz=3 --forward --dry-run --batch -i {p} 2>&1) && patch -p1 --fuzz=3 --forward --batch --no-backup-if-mismatch -i {p} >/dev/null 2>&1; then
+  {_GIT} reset -q; echo '@@METHOD patch --fuzz'; exit 0
+fi
+restore
+printf '@@FAIL patch --fuzz\\n%s\\n' "$out"
+exit 1
+"""
+        result = self.exec(script)
+        self.exec(["rm", "-f", patch_path])
+        return _parse_apply_output(result)
+
+
+def _parse_apply_output(result: ExecResult) -> ApplyResult:
+    attempts: dict[str, str] = {}
+    method = None
+    current = None
+    lines: list[str] = []
+    for line in result.stdout.splitlines():
+        if line.startswith("@@FAIL "):
+            if current:
+                attempts[current] = "\n".join(lines).strip()
+            current, lines = line[len("@@FAIL ") :], []
+        elif line.startswith("@@METHOD "):
+            method = line[len("@@METHOD ") :]
+        else:
+            lines.append(line)
+    if current:
+        attempts[current] = "\n".join(lines).strip()
+    if method:
+        return ApplyResult(True, method, "", attempts)
+    if not attempts:
+        return ApplyResult(False, None, f"applying the diff could not run: {result.output.strip()[-500:]}", attempts)
+    message = "; ".join(f"{name}: {(text.splitlines() or ['failed'])[0]}" for name, text in attempts.items())
+    return ApplyResult(False, None, f"the diff does not apply ({message})", attempts)
+
+
+def git_archive(repo: str | Path, commit: str = "HEAD") -> bytes:
+    """A tar of the repository's files at commit (repo: a git directory, bare or not, or a work tree)."""
+    import git  # GitPython; imported here to keep `import sandbox` light
+
+    try:
+        repository = git.Repo(str(repo))
+        buf = io.BytesIO()
+        repository.archive(buf, treeish=commit, format="tar")
+    except (git.exc.GitError, ValueError) as exc:
+        raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}.") from exc
+    return buf.getvalue()

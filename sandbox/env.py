@@ -1,0 +1,141 @@
+"""Environment images: a base image plus a recipe, made by running the recipe's setup in a
+build container and committing it. The tag is a hash of the base image and the recipe, so a
+second build is a tag lookup."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker.errors
+
+from sandbox import engine
+from sandbox.base import BaseSpec, build_lock, ensure_base_image, image_exists, suite_for_python
+from sandbox.certs import CONTAINER_CA_PATH, resolve_ca_bundle
+from sandbox.container import Container, Limits, git_archive
+from sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
+from sandbox.recipe import EnvRecipe, infer_recipe, read_dependency_files
+
+VENV = "/opt/venv"
+WORKDIR = "/testbed"
+_PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class EnvImage:
+    tag: str
+    base_tag: str
+    recipe: EnvRecipe
+    built: bool  # False when the tag was already there
+
+
+def base_spec_for(recipe: EnvRecipe) -> BaseSpec:
+    """The base image a recipe starts from."""
+    if recipe.base_image:
+        return BaseSpec(registry_image=recipe.base_image)
+    return BaseSpec(suite=suite_for_python(recipe.python))
+
+
+def env_tag(recipe: EnvRecipe, base_tag: str) -> str:
+    key = hashlib.sha256(f"{base_tag}\n{recipe.recipe_hash()}".encode()).hexdigest()[:16]
+    return f"patchsmith-env:{key}"
+
+
+def build_env_image(
+    repo: str | Path,
+    commit: str | None = "HEAD",
+    recipe: EnvRecipe | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    log_path: str | Path | None = None,
+    ca_bundle: str | Path | None = "auto",
+    network: bool | str = True,
+    timeout: float = 3600,
+) -> EnvImage:
+    """The environment image for a repository at commit (a git directory or work tree; commit
+    None = the work tree as it is): the recipe (inferred when None) run on its base image."""
+    if recipe is None:
+        recipe = infer_recipe(read_dependency_files(repo, commit))
+    base_tag = ensure_base_image(base_spec_for(recipe), cache_dir=cache_dir, log_path=log_path)
+    tag = env_tag(recipe, base_tag)
+    if image_exists(tag):
+        return EnvImage(tag, base_tag, recipe, built=False)
+    with build_lock(Path(cache_dir) if cache_dir else None, tag.replace(":", "-")):
+        if image_exists(tag):
+            return EnvImage(tag, base_tag, recipe, built=False)
+        _build(recipe, base_tag, tag, repo, commit, log_path, resolve_ca_bundle(ca_bundle), network, timeout)
+    return EnvImage(tag, base_tag, recipe, built=True)
+
+
+def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, timeout) -> None:
+    env = {"PATH": _PATH, "VIRTUAL_ENV": VENV, "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", **dict(recipe.env)}
+    what = f"the environment image {tag}"
+    log = Path(log_path) if log_path else None
+    container = Container(base_tag, workdir=WORKDIR, network=network, env=env, ca_bundle=ca_bundle,
+                          kind="build", log_path=log, limits=Limits(memory="8g", pids=8192))
+    with container:
+        steps: list[tuple[str, str]] = []
+        # A registry image may lack the tools the sandbox itself needs.
+        steps.append(("tools", "command -v git >/dev/null && command -v patch >/dev/null || "
+                      "(apt-get update -qq && apt-get install -y -qq --no-install-recommends git patch >/dev/null)"))
+        if recipe.system_packages:
+            steps.append(("system packages", "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                          + " ".join(recipe.system_packages) + " && rm -rf /var/lib/apt/lists/*"))
+        python = f"python{recipe.python}" if recipe.python and not recipe.base_image else "python3"
+        steps.append(("virtual environment", f"command -v {python} >/dev/null || {{ echo 'no {python} in the base image'; exit 1; }}; "
+                      f"[ -x {VENV}/bin/python ] || {python} -m venv {VENV}"))
+        for name, command in steps:
+            _run_step(container, name, command, timeout, what, log)
+        if commit is None:
+            archive = _tar_worktree(Path(repo))
+        else:
+            archive = git_archive(repo, commit)
+        container.exec(["mkdir", "-p", WORKDIR])
+        container.put_archive(WORKDIR, archive)
+        for command in recipe.setup:
+            _run_step(container, command, command, timeout, what, log)
+        container.commit_base_state()
+        config_env = [f"{key}={value}" for key, value in env.items() if key != "DEBIAN_FRONTEND"]
+        if ca_bundle:
+            config_env += [f"{var}={CONTAINER_CA_PATH}" for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO")]
+        repository, image_tag = tag.split(":", 1)
+        labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", engine.LABEL_RECIPE: recipe.recipe_hash()}
+        try:
+            engine.client().api.commit(
+                container.id, repository=repository, tag=image_tag,
+                conf={"Env": config_env, "WorkingDir": WORKDIR, "Cmd": ["bash"], "Labels": labels},
+            )
+        except docker.errors.APIError as exc:
+            engine.raise_if_disk_full(exc)
+            raise SandboxError(f"Saving {what} failed: {exc}") from exc
+
+
+def _run_step(container: Container, name: str, command: str, timeout: float, what: str, log: Path | None) -> None:
+    result = container.exec(command, timeout=timeout)
+    if result.ok:
+        return
+    if looks_like_disk_full(result.output):
+        raise DiskFull()
+    reason = "timed out" if result.timed_out else f"exit {result.exit_code}"
+    raise BuildFailed(f"{what} (step `{name}`: {reason})", result.output, str(log) if log else None)
+
+
+def _tar_worktree(root: Path) -> bytes:
+    """A tar of a work tree's files (what git would track when it is a repository)."""
+    import io
+    import tarfile
+
+    import git
+
+    try:
+        paths = git.Repo(str(root)).git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
+    except (git.exc.GitError, ValueError):
+        paths = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for rel in paths:
+            if (root / rel).is_file():
+                tar.add(root / rel, arcname=rel)
+    return buf.getvalue()
