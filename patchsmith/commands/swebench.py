@@ -1,0 +1,150 @@
+"""`patchsmith swebench`: SWE-bench Lite environments and evaluation.
+
+    patchsmith swebench eval --predictions FILE|gold|empty --dataset FILE [--instances IDS | --repo R]
+                             --repo-cache DIR --workers N --run-id ID [--timeout S] [--out DIR]
+    patchsmith swebench envs --dataset FILE --repo-cache DIR [--repo R] [--no-build]
+
+Each action is a sub-subcommand with its own `add_*_arguments` and `run_*` pair, so that
+further actions (inference) slot into ACTIONS without touching the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _default_dataset() -> Path | None:
+    """The bundled Lite test split next to the checkout (../shared/data), only if it is there."""
+    candidate = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "swebench_lite_test.jsonl"
+    return candidate if candidate.is_file() else None
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    default = _default_dataset()
+    parser.add_argument("--dataset", type=Path, default=default, required=default is None,
+                        help="SWE-bench dataset, JSON Lines or JSON" + (f" (default: {default})" if default else ""))
+    parser.add_argument("--repo-cache", type=Path, required=True,
+                        help="folder of git mirrors named owner+name, owner__name or owner/name (absent ones are cloned)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--instances", help="instance ids, separated by commas or blanks")
+    group.add_argument("--repo", help="only this repository (owner/name)")
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--predictions", required=True, help="predictions file (official JSON Lines), or gold, or empty")
+    _add_selection(parser)
+    parser.add_argument("--workers", type=int, default=1, help="instances evaluated at once (default 1)")
+    parser.add_argument("--run-id", required=True, help="names the run; rerunning it skips instances already graded")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed for one instance's tests")
+    parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
+                        help="folder that holds run folders (default: patchsmith-runs/swebench)")
+
+
+def add_envs_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_selection(parser)
+    parser.add_argument("--workers", type=int, default=1, help="environments built at once (default 1)")
+    parser.add_argument("--no-build", action="store_true", help="report only; build nothing")
+    parser.add_argument("--log-dir", type=Path, default=Path("patchsmith-runs") / "swebench" / "env-logs")
+
+
+def _selected(args: argparse.Namespace):
+    from swebench_runner.dataset import load_instances
+    from swebench_runner.errors import SwebenchError
+
+    instances = load_instances(args.dataset)
+    if args.instances:
+        wanted = [part for part in args.instances.replace(",", " ").split() if part]
+        known = {i.instance_id for i in instances}
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            raise SwebenchError(f"{', '.join(unknown[:5])} not in {args.dataset}.")
+        instances = [i for i in instances if i.instance_id in set(wanted)]
+    elif args.repo:
+        instances = [i for i in instances if i.repo == args.repo]
+        if not instances:
+            raise SwebenchError(f"no instance of {args.repo} in {args.dataset}.")
+    return instances
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from patchsmith.settings import cache_root
+    from sandbox.engine import install_signal_handlers
+    from swebench_runner.errors import SwebenchError
+    from swebench_runner.evaluation import EvalSettings, evaluate
+    from swebench_runner.predictions import load_predictions
+
+    if args.workers < 1:
+        raise SwebenchError("--workers must be at least 1.")
+    instances = _selected(args)
+    predictions = load_predictions(args.predictions, instances)
+    install_signal_handlers()
+    settings = EvalSettings(run_dir=args.out / args.run_id, repo_cache=args.repo_cache, cache_dir=cache_root(),
+                            timeout=args.timeout, workers=args.workers)
+    summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True))
+    ours = summary["patchsmith"]
+    print(
+        f"total {summary['total_instances']}, submitted {summary['submitted_instances']}, "
+        f"completed {summary['completed_instances']}, resolved {summary['resolved_instances']}, "
+        f"unresolved {summary['unresolved_instances']}, empty patch {summary['empty_patch_instances']} "
+        f"(graded {len(ours['empty_patch_graded_ids'])}, resolved {len(ours['empty_patch_resolved_ids'])}), "
+        f"error {summary['error_instances']} (environment build failures {ours['environment_build_failures']})"
+    )
+    print(f"reports: {settings.run_dir}")
+    return 0
+
+
+def run_envs(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from patchsmith.settings import cache_root
+    from sandbox.engine import install_signal_handlers
+    from swebench_runner.environments import ensure_env_image
+    from swebench_runner.evaluation import recoverers_for
+    from swebench_runner.repos import find_mirror
+    from swebench_runner.specs import spec_for
+
+    instances = _selected(args)
+    firsts = {}
+    for instance in instances:
+        firsts.setdefault((instance.repo, instance.version), instance)
+    install_signal_handlers()
+
+    def one(key):
+        instance = firsts[key]
+        spec = spec_for(*key)
+        return spec, ensure_env_image(spec, instance.environment_setup_commit or instance.base_commit,
+                                      find_mirror(instance.repo, args.repo_cache), cache_root(), args.log_dir,
+                                      recoverers_for(instance.repo), build=not args.no_build)
+
+    with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        results = list(pool.map(one, sorted(firsts, key=lambda k: (k[0], [int(p) for p in k[1].split(".")]))))
+    table = Table(title="SWE-bench environment images")
+    for column in ("repo", "version", "Python wanted", "Python used", "built", "build time", "size", "note"):
+        table.add_column(column)
+    for spec, build in results:
+        note = "" if build.built else build.error.strip().splitlines()[-1][:80] if build.error else ""
+        table.add_row(spec.repo, spec.version, spec.python_wanted, spec.python, "yes" if build.built else "no",
+                      f"{build.seconds:.0f}s" if build.seconds else "-",
+                      f"{build.size_bytes / 1e9:.2f} GB" if build.size_bytes else "-", note)
+    Console(width=160).print(table)
+    return 0 if all(build.built for _, build in results) or args.no_build else 1
+
+
+ACTIONS = {
+    "eval": (add_eval_arguments, run_eval, "evaluate predictions (a file, gold or empty) and grade them"),
+    "envs": (add_envs_arguments, run_envs, "build or report the environment image of each (repo, version)"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, (add, _, text) in ACTIONS.items():
+        add(actions.add_parser(name, help=text, description=text))
+
+
+def run(args: argparse.Namespace) -> int:
+    return ACTIONS[args.action][1](args)

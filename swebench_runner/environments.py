@@ -1,0 +1,181 @@
+"""Environment images: one per SWE-bench (repository, version), shared by all its instances.
+
+An image is the sandbox's Debian base image for the spec's Python, plus a venv at /opt/venv
+with the spec's pins and requirement files, plus the repository at the version's
+environment_setup_commit under /testbed, installed as the spec says. It is built in a
+container with the network on, then committed. The tag hashes the recipe, so a second build
+is a lookup; build time and outcome are recorded next to the cache so `swebench envs` can
+report them later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from swebench_runner.errors import SwebenchError
+from swebench_runner.specs import EnvSpec
+from swebench_runner.sources import SourceIncomplete, snapshot
+
+_BUILDER_VERSION = "1"  # bump when the steps below change what ends up in an image
+VENV = "/opt/venv"
+WORKDIR = "/testbed"
+IMAGE_REPOSITORY = "patchsmith-swebench-env"
+LABEL_SWEBENCH = "patchsmith.swebench"  # value: the (repo, version) key
+
+# pip of late 2023: newer pips refuse the legacy version strings some old packages carry.
+_PIP = "pip==23.3.2"
+
+
+@dataclass(frozen=True)
+class EnvBuild:
+    """The outcome of building (or finding) one environment image."""
+
+    key: str
+    image: str
+    built: bool
+    seconds: float  # build time; the recorded one when the image already existed
+    size_bytes: int
+    cached: bool = False
+    error: str = ""
+    log_path: str = ""
+
+
+def image_tag(spec: EnvSpec, setup_commit: str, base_tag: str) -> str:
+    recipe = {"v": _BUILDER_VERSION, "spec": asdict(spec), "commit": setup_commit, "base": base_tag}
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{IMAGE_REPOSITORY}:{spec.key.lower()}-{digest}"
+
+
+def venv_environment(spec: EnvSpec) -> dict[str, str]:
+    """Variables every command in an environment container runs with."""
+    path = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return {"PATH": path, "VIRTUAL_ENV": VENV, "PIP_DISABLE_PIP_VERSION_CHECK": "1", **dict(spec.env)}
+
+
+def install_script(spec: EnvSpec) -> str:
+    """The repository's install, as run in /testbed at the environment's commit (and again at an
+    instance's base commit when the spec builds compiled extensions)."""
+    return "\n".join(["set -ex", *spec.pre_install, spec.install])
+
+
+def build_script(spec: EnvSpec) -> str:
+    """Everything after the repository is copied in: system packages, the venv, pins, install."""
+    lines = ["set -ex"]
+    if spec.system_packages:
+        lines.append(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
+            + " ".join(spec.system_packages)
+        )
+    lines.append(f"python3 -m venv {VENV}")
+    lines.append(f"python -m pip install -q {_PIP} 'setuptools<70' wheel")
+    if spec.pip_packages:
+        lines.append("python -m pip install " + " ".join(shlex.quote(p) for p in spec.pip_packages))
+    for requirements in spec.requirements:
+        quoted = shlex.quote(requirements)
+        # A requirement that will not install (an optional backend needing a service) must not
+        # sink the rest: retry one line at a time and say which failed.
+        lines.append(
+            f"if [ -f {quoted} ]; then python -m pip install -r {quoted} || "
+            f"(grep -v '^\\s*#' {quoted} | grep -v '^\\s*$' | while read -r req; do "
+            f"python -m pip install \"$req\" || echo \"REQUIREMENT FAILED: $req\"; done); fi"
+        )
+    lines.append(install_script(spec).removeprefix("set -ex\n"))
+    # Pins of the spec win over whatever the install pulled in.
+    if spec.pip_packages:
+        lines.append("python -m pip install " + " ".join(shlex.quote(p) for p in spec.pip_packages))
+    lines.append("python -m pip freeze > /opt/pip-freeze.txt")
+    return "\n".join(lines)
+
+
+class BuildRecords:
+    """Build times and failures, kept in one JSON file under the cache."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def read(self) -> dict[str, dict]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def write(self, build: EnvBuild) -> None:
+        records = self.read()
+        records[build.image] = asdict(build)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(records, indent=1, sort_keys=True))
+        partial.replace(self.path)
+
+
+def image_size(tag: str) -> int:
+    from sandbox import engine
+
+    return int(engine.client().api.inspect_image(tag).get("Size", 0))
+
+
+def ensure_env_image(
+    spec: EnvSpec,
+    setup_commit: str,
+    git_dir: Path,
+    cache_dir: Path,
+    log_dir: Path,
+    recoverers: dict | None = None,
+    build: bool = True,
+) -> EnvBuild:
+    """Find or build the environment image of spec; a failed build is reported, not raised."""
+    from sandbox import engine
+    from sandbox.base import BaseSpec, build_lock, ensure_base_image, image_exists
+    from sandbox.container import Container, Limits
+
+    log_path = log_dir / f"{spec.key}.log"
+    records = BuildRecords(cache_dir / "swebench" / "env-builds.json")
+    base_spec = BaseSpec(suite=spec.suite)
+    tag = image_tag(spec, setup_commit, base_spec.tag)
+    if image_exists(tag):
+        seconds = records.read().get(tag, {}).get("seconds", 0.0)
+        return EnvBuild(spec.key, tag, True, seconds, image_size(tag), cached=True, log_path=str(log_path))
+    if not build:
+        return EnvBuild(spec.key, tag, False, 0.0, 0, error="not built", log_path=str(log_path))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with build_lock(cache_dir / "sandbox", f"swebench-{tag.split(':')[1]}"):
+        if image_exists(tag):
+            return EnvBuild(spec.key, tag, True, 0.0, image_size(tag), cached=True, log_path=str(log_path))
+        try:
+            base = ensure_base_image(base_spec, cache_dir=cache_dir / "sandbox", log_path=log_dir / f"base-{spec.suite}.log")
+            source = snapshot(git_dir, setup_commit, recoverers)
+            with Container(base, network=True, ca_bundle="auto", kind="build", limits=Limits(memory="8g"),
+                           env=venv_environment(spec), log_path=log_path) as container:
+                put_tree(container, source.archive)
+                result = container.exec(build_script(spec), timeout=3600)
+                if not result.ok:
+                    tail = "\n".join(result.output.strip().splitlines()[-15:])
+                    raise SwebenchError(f"build of {spec.key} failed (exit {result.exit_code}): {tail}")
+                labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", LABEL_SWEBENCH: spec.key}
+                changes = [f"ENV {name}={value}" for name, value in venv_environment(spec).items()]
+                changes += [f"WORKDIR {WORKDIR}"] + [f'LABEL {key}="{value}"' for key, value in labels.items()]
+                repository, version_tag = tag.split(":", 1)
+                engine.client().api.commit(container.id, repository=repository, tag=version_tag, changes=changes)
+        except (SwebenchError, SourceIncomplete, Exception) as exc:  # noqa: BLE001 - any failure is this build's outcome
+            outcome = EnvBuild(spec.key, tag, False, time.monotonic() - started, 0, error=str(exc)[-2000:], log_path=str(log_path))
+            records.write(outcome)
+            return outcome
+    outcome = EnvBuild(spec.key, tag, True, time.monotonic() - started, image_size(tag), log_path=str(log_path))
+    records.write(outcome)
+    return outcome
+
+
+def put_tree(container, archive: bytes) -> None:
+    """Replace the tracked files under /testbed by the archive's, and record that as the base state.
+
+    (Container.copy_repo does the same from a git directory; the archive here may carry files
+    recovered from outside the repository.)"""
+    container.exec("if [ -d .git ]; then git ls-files -z | xargs -0 -r rm -f; fi")
+    container.put_archive(WORKDIR, archive)
+    container.commit_base_state()

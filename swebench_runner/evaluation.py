@@ -1,0 +1,314 @@
+"""Evaluating predictions: apply the model patch and the test patch, run the tests, grade.
+
+Files of a run (the official layout, under `out/<run_id>/`):
+    <model>/<instance_id>/report.json      the official report, plus the test output, patch and eval script
+    <model>/<instance_id>/test_output.txt  what the test command printed
+    <model>/<instance_id>/patch.diff       the model patch
+    <model>/<instance_id>/eval.sh          the commands run after the model patch was applied
+    <model>/<instance_id>/run_instance.log every command run in the container, with its output
+    <model>.<run_id>.json                  the run's summary
+    env-failures.json                      instances whose environment did not build, and why
+
+A report.json is written (atomically) only once an instance is graded, and an instance that has
+one is skipped, so a killed run resumes where it stopped and grades each instance once.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.log_parsers import parse_log, shorten_path_parameters
+from swebench_runner.dataset import Instance
+from swebench_runner.environments import EnvBuild, WORKDIR, ensure_env_image, install_script, put_tree, venv_environment
+from swebench_runner.errors import SwebenchError
+from swebench_runner.grading import grade
+from swebench_runner.predictions import Prediction
+from swebench_runner.repos import find_mirror
+from swebench_runner.sources import SourceIncomplete, snapshot
+from swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
+
+START_MARKER = ">>>>> Start Test Output"
+END_MARKER = ">>>>> End Test Output"
+TEST_PATCH_PATH = "/tmp/.patchsmith-swebench/test.patch"
+DEFAULT_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    run_dir: Path  # out/<run_id>
+    repo_cache: Path
+    cache_dir: Path  # patchsmith's cache root
+    timeout: float = DEFAULT_TIMEOUT
+    workers: int = 1
+
+
+def recoverers_for(repo: str) -> dict:
+    """Files snapshots lack that a maintained source carries (see sources.py)."""
+    if repo == "astropy/astropy":
+        from swebench_runner.recover import astropy_iers_b
+
+        return {"astropy/utils/iers/data/eopc04.1962-now": astropy_iers_b}
+    return {}
+
+
+def eval_script(instance: Instance, spec: EnvSpec) -> tuple[str, str]:
+    """(prepare, test): restore the test files to the base commit, apply the test patch; run the tests."""
+    restore = []
+    for path in patched_files(instance.test_patch):
+        quoted = shlex.quote(path)
+        # A model patch may have touched the test files; they go back to the base commit's state.
+        restore.append(
+            f"if git cat-file -e patchsmith-base:{quoted} 2>/dev/null; then git checkout -q patchsmith-base -- {quoted}; "
+            f"else rm -f {quoted}; fi"
+        )
+    prepare = "\n".join(["set -e", f"cd {WORKDIR}", *restore, f"git apply -v {TEST_PATCH_PATH}"])
+    test = " ".join([spec.test_command, *(shlex.quote(d) for d in directives_of(instance.repo, instance.test_patch))])
+    return prepare, test
+
+
+def report_path(settings: EvalSettings, prediction: Prediction) -> Path:
+    return settings.run_dir / prediction.model_folder / prediction.instance_id / "report.json"
+
+
+def is_reported(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+        return True
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def evaluate_instance(
+    instance: Instance,
+    prediction: Prediction,
+    spec: EnvSpec,
+    env_image: str,
+    settings: EvalSettings,
+    after_tests: Callable[[object, str], None] | None = None,
+) -> dict:
+    """Grade one prediction in a fresh container of the environment image; returns the report
+    (and writes it with its companion files). `after_tests(container, test_command)` runs in the
+    same container once the tests ran (benchmarks time the bare test command there)."""
+    from sandbox.container import Container, Limits
+
+    started = time.monotonic()
+    folder = report_path(settings, prediction).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run_instance.log").unlink(missing_ok=True)
+    patch = prediction.model_patch or ""
+    (folder / "patch.diff").write_text(patch, encoding="utf-8")
+    prepare, test_command = eval_script(instance, spec)
+    script_text = f"# after the model patch was applied in {WORKDIR}:\n{prepare}\n: '{START_MARKER}'\n{test_command}\n: '{END_MARKER}'\n"
+    (folder / "eval.sh").write_text(script_text, encoding="utf-8")
+    details = {
+        "environment_image": env_image,
+        "python_wanted": spec.python_wanted,
+        "python_used": spec.python,
+        "patch_apply_method": None,
+        "patch_apply_message": "",
+        "timed_out": False,
+        "test_seconds": None,
+        "eval_seconds": None,
+        "model_patch": patch,
+        "eval_script": script_text,
+        "test_output": "",
+    }
+    entry = {
+        "patch_is_None": prediction.model_patch is None,
+        "patch_exists": not prediction.is_empty,
+        "patch_successfully_applied": False,
+        "resolved": False,
+    }
+    source = snapshot(find_mirror(instance.repo, settings.repo_cache), instance.base_commit, recoverers_for(instance.repo))
+    needs_network = spec.network_for_tests or spec.reinstall_per_instance
+    with Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
+                   env=venv_environment(spec), limits=Limits(memory="8g"), log_path=folder / "run_instance.log") as box:
+        put_tree(box, source.archive)
+        if spec.reinstall_per_instance:
+            box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=settings.timeout)
+            box.commit_base_state()
+        applied = True
+        if not prediction.is_empty:
+            result = box.apply_diff(patch)
+            details["patch_apply_method"], details["patch_apply_message"] = result.method, result.message
+            applied = result.applied
+        if applied:
+            box.put_file(TEST_PATCH_PATH, instance.test_patch)
+            prepared = box.exec(prepare)
+            if not prepared.ok:
+                raise SwebenchError(f"{instance.instance_id}: the test patch does not apply: {prepared.output.strip()[-300:]}")
+            entry["patch_successfully_applied"] = not prediction.is_empty
+            run = box.exec(test_command, timeout=settings.timeout)
+            details["test_seconds"] = round(run.duration, 3)
+            details["timed_out"] = run.timed_out
+            details["test_output"] = run.output
+            (folder / "test_output.txt").write_text(f"{START_MARKER}\n{run.output}\n{END_MARKER}\n", encoding="utf-8")
+            statuses = parse_log(run.output, spec.parser)
+            if spec.shorten_path_ids:
+                statuses = shorten_path_parameters(statuses)
+            if run.timed_out:
+                statuses = {}  # as the official harness: a run that timed out grades nothing
+            result_grade = grade(statuses, instance.fail_to_pass, instance.pass_to_pass)
+            entry["resolved"] = result_grade.resolved
+            entry["tests_status"] = result_grade.tests_status()
+            if after_tests is not None:
+                after_tests(box, test_command)
+    details["eval_seconds"] = round(time.monotonic() - started, 3)
+    report = {instance.instance_id: {**entry, **details}}
+    _write_atomically(folder / "report.json", json.dumps(report, indent=2))
+    return report
+
+
+@dataclass
+class RunState:
+    """What happened to each instance in this invocation (the summary reads report files)."""
+
+    env_failures: dict[str, str]  # instance id -> why its environment did not build
+    errors: dict[str, str]  # instance id -> why it could not be graded
+    lock: threading.Lock
+
+
+def evaluate(
+    instances: list[Instance],
+    predictions: dict[str, Prediction],
+    settings: EvalSettings,
+    progress: Callable[[str], None] = print,
+) -> dict:
+    """Evaluate every instance that has a prediction and no report yet; write and return the summary."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    state = RunState({}, {}, threading.Lock())
+    todo = [i for i in instances if i.instance_id in predictions and not is_reported(report_path(settings, predictions[i.instance_id]))]
+    skipped = sum(1 for i in instances if i.instance_id in predictions) - len(todo)
+    if skipped:
+        progress(f"{skipped} instance(s) already graded in this run; skipping them")
+    groups: dict[tuple[str, str], list[Instance]] = {}
+    for instance in todo:
+        groups.setdefault((instance.repo, instance.version), []).append(instance)
+    builds: dict[tuple[str, str], EnvBuild] = {}
+    done = [0]
+
+    def build(key: tuple[str, str]) -> None:
+        first = groups[key][0]
+        spec = spec_for(*key)
+        outcome = ensure_env_image(spec, first.environment_setup_commit or first.base_commit,
+                                   find_mirror(first.repo, settings.repo_cache), settings.cache_dir,
+                                   settings.run_dir / "env-logs", recoverers_for(first.repo))
+        builds[key] = outcome
+        status = "cached" if outcome.cached else ("built" if outcome.built else "FAILED")
+        progress(f"environment {spec.key} (Python {spec.python_wanted} -> {spec.python}): {status} in {outcome.seconds:.0f}s")
+
+    def run_one(instance: Instance) -> None:
+        key = (instance.repo, instance.version)
+        outcome = builds[key]
+        prediction = predictions[instance.instance_id]
+        if not outcome.built:
+            with state.lock:
+                state.env_failures[instance.instance_id] = outcome.error or "environment did not build"
+            return
+        try:
+            report = evaluate_instance(instance, prediction, spec_for(*key), outcome.image, settings)
+            verdict = "resolved" if report[instance.instance_id]["resolved"] else "unresolved"
+        except SourceIncomplete as exc:
+            verdict = f"error: {exc}"
+            with state.lock:
+                state.errors[instance.instance_id] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one instance's failure must not stop the run
+            if getattr(exc, "user_error", False) and type(exc).__name__ in ("DockerUnavailable", "DiskFull"):
+                raise
+            verdict = f"error: {str(exc).strip()[:300]}"
+            with state.lock:
+                state.errors[instance.instance_id] = str(exc)[-2000:]
+        with state.lock:
+            done[0] += 1
+            progress(f"[{done[0]}/{len(todo)}] {instance.instance_id}: {verdict}")
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
+        # Environments first (each once), then instances; both at the chosen parallelism.
+        list(pool.map(build, list(groups)))
+        list(pool.map(run_one, todo))
+    _record_failures(settings.run_dir, state)
+    return write_summary(instances, predictions, settings)
+
+
+def _record_failures(run_dir: Path, state: RunState) -> None:
+    path = run_dir / "env-failures.json"
+    previous = json.loads(path.read_text()) if path.is_file() else {"environment": {}, "errors": {}}
+    previous["environment"].update(state.env_failures)
+    previous["errors"].update(state.errors)
+    # Instances graded since then are no longer failures.
+    _write_atomically(path, json.dumps(previous, indent=1, sort_keys=True))
+
+
+def write_summary(instances: list[Instance], predictions: dict[str, Prediction], settings: EvalSettings) -> dict:
+    """The official summary fields, from the report files, plus our count of environment build failures."""
+    failures_path = settings.run_dir / "env-failures.json"
+    failures = json.loads(failures_path.read_text()) if failures_path.is_file() else {"environment": {}, "errors": {}}
+    ids = {name: set() for name in ("completed", "incomplete", "empty_patch", "resolved", "unresolved", "error")}
+    empty_graded_resolved = set()
+    env_failed = set()
+    for instance in instances:
+        iid = instance.instance_id
+        prediction = predictions.get(iid)
+        if prediction is None:
+            ids["incomplete"].add(iid)
+            continue
+        path = report_path(settings, prediction)
+        report = json.loads(path.read_text())[iid] if is_reported(path) else None
+        if prediction.is_empty:
+            ids["empty_patch"].add(iid)
+            if report and report.get("resolved"):
+                empty_graded_resolved.add(iid)
+            if report is None and iid in failures["environment"]:
+                env_failed.add(iid)
+            continue
+        if report is None:
+            ids["error"].add(iid)
+            if iid in failures["environment"]:
+                env_failed.add(iid)
+            continue
+        ids["completed"].add(iid)
+        ids["resolved" if report["resolved"] else "unresolved"].add(iid)
+    models = sorted({p.model_folder for p in predictions.values()}) or ["none"]
+    summary = {
+        "total_instances": len(instances),
+        "submitted_instances": sum(1 for i in instances if i.instance_id in predictions),
+        "completed_instances": len(ids["completed"]),
+        "resolved_instances": len(ids["resolved"]),
+        "unresolved_instances": len(ids["unresolved"]),
+        "empty_patch_instances": len(ids["empty_patch"]),
+        "error_instances": len(ids["error"]),
+        "completed_ids": sorted(ids["completed"]),
+        "incomplete_ids": sorted(ids["incomplete"]),
+        "empty_patch_ids": sorted(ids["empty_patch"]),
+        "submitted_ids": sorted(i.instance_id for i in instances if i.instance_id in predictions),
+        "resolved_ids": sorted(ids["resolved"]),
+        "unresolved_ids": sorted(ids["unresolved"]),
+        "error_ids": sorted(ids["error"]),
+        "schema_version": 2,
+        # Ours, kept apart from the official fields:
+        "patchsmith": {
+            "environment_build_failures": len(env_failed),
+            "environment_build_failure_ids": sorted(env_failed),
+            # Empty patches are evaluated all the same (test patch only); none should resolve.
+            "empty_patch_graded_ids": sorted(i for i in ids["empty_patch"] if is_reported(report_path(settings, predictions[i]))),
+            "empty_patch_resolved_ids": sorted(empty_graded_resolved),
+            "error_reasons": {iid: failures["errors"].get(iid) or failures["environment"].get(iid, "") for iid in sorted(ids["error"])},
+        },
+    }
+    run_id = settings.run_dir.name
+    _write_atomically(settings.run_dir / f"{'+'.join(models)}.{run_id}.json", json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,306 @@
+"""How to build and test each SWE-bench (repository, version): our own specs.
+
+Written from the public facts of the official harness (its v4.1.0 specs say which Python, which
+pins and which test command each version had), adapted to what we can build without conda or a
+registry: Debian's Python 3.9 (bullseye), 3.11 (bookworm) or 3.13 (trixie) in a venv, packages
+from PyPI, system packages from Debian.
+
+The Python mapping (PYTHON_USED): a wanted version we have is used as is; 3.6 and 3.8 map to 3.9
+(bullseye): the oldest we have, with wheels for the old numpy/scipy pins those versions need;
+3.10 maps to 3.9 when the repository's pins have 3.9 wheels (xarray) and to 3.11 otherwise.
+`EnvSpec.python_wanted` and `EnvSpec.python` record both for every (repo, version).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from swebench_runner.errors import SwebenchError
+
+# Debian suite of the base image for each Python we can use.
+SUITE_FOR_PYTHON = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
+
+# Files a test patch touches that are data, not tests to run.
+NON_TEST_SUFFIXES = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
+
+# Headers and tools most scientific builds want, on top of the base image's C toolchain.
+_BUILD_PACKAGES = ("pkg-config", "libfreetype6-dev", "libpng-dev", "libjpeg-dev", "zlib1g-dev")
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """One environment image's recipe and the way its instances are tested."""
+
+    repo: str
+    version: str
+    python_wanted: str
+    python: str  # the Python the image has (a key of SUITE_FOR_PYTHON)
+    test_command: str  # run in the work tree, followed by the test directives
+    parser: str  # a sandbox.log_parsers name
+    install: str = "python -m pip install -e ."
+    pip_packages: tuple[str, ...] = ()  # installed before the repository, in one pip call
+    requirements: tuple[str, ...] = ()  # requirement files of the snapshot, installed when present
+    system_packages: tuple[str, ...] = ()
+    pre_install: tuple[str, ...] = ()  # shell commands run in the work tree before `install`
+    env: tuple[tuple[str, str], ...] = ()  # variables set for installs and test runs
+    # Whether each instance must run `install` again at its own base commit: true for packages
+    # with compiled extensions; pure-Python editable installs follow the work tree by themselves.
+    reinstall_per_instance: bool = False
+    shorten_path_ids: bool = False  # ids carry run-specific temporary paths (see log_parsers)
+    network_for_tests: bool = False  # the suite talks to the internet (requests' httpbin tests)
+    notes: str = ""
+
+    @property
+    def suite(self) -> str:
+        return SUITE_FOR_PYTHON[self.python]
+
+    @property
+    def key(self) -> str:
+        return f"{self.repo.replace('/', '__')}-{self.version}"
+
+
+def _versions(*names: str) -> tuple[str, ...]:
+    return names
+
+
+PYTEST_RA = "pytest -rA"
+DJANGO_TEST = "./tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1"
+SYMPY_TEST = "PYTHONWARNINGS='ignore::UserWarning,ignore::SyntaxWarning' bin/test -C --verbose"
+_UTF8 = (("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8"), ("PYTHONIOENCODING", "utf8"))
+
+
+def _django(version: str) -> EnvSpec:
+    wanted = {"3.0": "3.6", "3.1": "3.6", "3.2": "3.6", "4.0": "3.8", "4.1": "3.9", "4.2": "3.9"}.get(version, "3.11")
+    return EnvSpec(
+        "django/django",
+        version,
+        wanted,
+        "3.11" if wanted == "3.11" else "3.9",
+        DJANGO_TEST,
+        "django",
+        requirements=("tests/requirements/py3.txt",),
+        system_packages=("libmemcached-dev", "libjpeg-dev", "zlib1g-dev", "libffi-dev"),
+        env=_UTF8,
+    )
+
+
+def _sympy(version: str) -> EnvSpec:
+    return EnvSpec("sympy/sympy", version, "3.9", "3.9", SYMPY_TEST, "sympy", pip_packages=("mpmath==1.3.0",))
+
+
+def _pytest(version: str) -> EnvSpec:
+    # Plugin and helper pins of each pytest era (pluggy's API changed under 1.0).
+    if version in ("4.4", "4.5", "4.6", "5.0", "5.2"):
+        pins = ("atomicwrites==1.4.1", "attrs==23.1.0", "more-itertools==10.1.0", "pluggy==0.13.1", "py==1.11.0",
+                "six==1.16.0", "wcwidth==0.2.6", "packaging==23.1", "setuptools==68.0.0")
+        if version == "4.5":
+            pins = tuple(p if not p.startswith("pluggy") else "pluggy==0.11.0" for p in pins)
+    elif version in ("5.4", "6.0", "6.3", "7.0"):
+        pins = ("attrs==23.1.0", "iniconfig==2.0.0", "more-itertools==10.1.0", "packaging==23.1", "pluggy==0.13.1",
+                "py==1.11.0", "toml==0.10.2", "setuptools==68.0.0")
+    else:
+        pins = ("iniconfig==2.0.0", "packaging==23.1", "pluggy==1.3.0", "exceptiongroup==1.1.3", "tomli==2.0.1")
+    pre = ("sed -i 's/>=>=/>=/' setup.cfg",) if version == "6.3" else ()
+    return EnvSpec("pytest-dev/pytest", version, "3.9", "3.9", PYTEST_RA, "pytest", pip_packages=pins, pre_install=pre)
+
+
+def _astropy(version: str) -> EnvSpec:
+    if version in ("1.3",):
+        return EnvSpec(
+            "astropy/astropy", version, "3.6", "3.9", "pytest -rA -vv -o console_output_style=classic --tb=no", "pytest",
+            pip_packages=("numpy==1.19.5", "cython==0.29.36", "setuptools<60", "jinja2==2.10", "MarkupSafe==1.1.1",
+                          "pytest==3.10.1", "attrs==19.3.0", "pluggy==0.7.1", "py==1.11.0", "more-itertools==8.14.0",
+                          "hypothesis==3.88.3", "pytest-astropy==0.2.1", "pytest-doctestplus==0.1.3",
+                          "pytest-remotedata==0.2.0", "pytest-openfiles==0.2.0", "pytest-arraydiff==0.1", "psutil"),
+            install="python -m pip install --no-build-isolation -e .",
+            reinstall_per_instance=True,
+            notes="astropy 1.3 built against numpy 1.19 (the oldest numpy with Python 3.9 wheels)",
+        )
+    return EnvSpec(
+        "astropy/astropy", version, "3.9", "3.9", PYTEST_RA, "pytest",
+        pip_packages=("numpy==1.25.2", "pyerfa==2.0.0.3", "PyYAML==6.0.1", "packaging==23.1", "pytest==7.4.0",
+                      "pytest-astropy==0.10.0", "pytest-astropy-header==0.2.2", "pytest-doctestplus==1.0.0",
+                      "pytest-remotedata==0.4.0", "pytest-openfiles==0.5.0", "pytest-arraydiff==0.5.0",
+                      "pytest-filter-subpackage==0.1.2", "pytest-mock==3.11.1", "pytest-cov==4.1.0",
+                      "pytest-xdist==3.3.1", "hypothesis==6.82.6", "psutil==5.9.5", "setuptools==68.0.0",
+                      "setuptools_scm==7.1.0", "extension-helpers==1.1.0", "cython==0.29.36", "wheel"),
+        # The build requirements float upward; pin them through a no-isolation build.
+        install="python -m pip install --no-build-isolation -e .[test]",
+        reinstall_per_instance=True,
+    )
+
+
+def _matplotlib(version: str) -> EnvSpec:
+    common = ("contourpy==1.1.0", "cycler==0.11.0", "fonttools==4.42.1", "kiwisolver==1.4.5", "packaging==23.1",
+              "pillow==10.0.0", "pyparsing==3.0.9", "python-dateutil==2.8.2", "six==1.16.0", "pytest==7.4.0",
+              "setuptools==68.1.2", "setuptools-scm==7.1.0", "typing-extensions==4.7.1", "certifi", "wheel")
+    wanted = "3.8" if version in ("3.1", "3.2", "3.3", "3.4") else "3.11"
+    numpy = "numpy==1.25.2" if wanted == "3.11" else "numpy==1.24.4"
+    return EnvSpec(
+        "matplotlib/matplotlib", version, wanted, "3.11" if wanted == "3.11" else "3.9", PYTEST_RA, "pytest",
+        pip_packages=(numpy, *common, "pybind11>=2.6", "ipython"),
+        system_packages=(*_BUILD_PACKAGES, "libqhull-dev", "ghostscript", "fonts-dejavu-core"),
+        # No freetype or qhull download is reachable offline: build against Debian's copies.
+        pre_install=("printf '[libs]\\nsystem_freetype = True\\nsystem_qhull = True\\n' > mplsetup.cfg",),
+        install="MPLSETUPCFG=mplsetup.cfg python -m pip install --no-build-isolation -e .",
+        reinstall_per_instance=True,
+        notes="system freetype and qhull (upstream pins downloads that are not reachable offline)",
+    )
+
+
+def _sklearn(version: str) -> EnvSpec:
+    if version in ("0.20", "0.21", "0.22"):
+        pins = ("numpy==1.19.5", "scipy==1.5.4", "cython==0.29.36", "setuptools<60", "wheel", "joblib==1.1.1",
+                "threadpoolctl==3.1.0", "pandas==1.1.5", "matplotlib==3.3.4")
+        # scikit-learn 0.20's test generators (`yield` tests) were removed in pytest 4.
+        pins += ("pytest==3.10.1", "attrs==19.3.0", "pluggy==0.7.1", "py==1.11.0", "more-itertools==8.14.0") if version == "0.20" else ("pytest==6.2.5",)
+        wanted = "3.6"
+    else:
+        pins = ("numpy==1.19.5", "scipy==1.5.4", "cython==3.0.10", "setuptools==68.0.0", "wheel", "joblib==1.3.2",
+                "threadpoolctl==3.2.0", "pandas<2.0.0", "matplotlib<3.9.0", "pytest==7.4.0")
+        wanted = "3.9"
+    return EnvSpec(
+        "scikit-learn/scikit-learn", version, wanted, "3.9", PYTEST_RA, "pytest",
+        pip_packages=pins,
+        system_packages=("libopenblas-dev",),
+        install="python -m pip install -v --no-use-pep517 --no-build-isolation -e .",
+        reinstall_per_instance=True,
+    )
+
+
+def _sphinx(version: str) -> EnvSpec:
+    major_minor = tuple(int(part) for part in version.split("."))
+    pre: tuple[str, ...] = ()
+    if major_minor < (4, 5):
+        # Sphinx of this era asked for unbounded sphinxcontrib-* and Jinja2, whose new releases dropped it.
+        pre = (
+            "sed -i 's/Jinja2>=2.3/Jinja2<3.0/' setup.py",
+            "sed -i 's/sphinxcontrib-applehelp/sphinxcontrib-applehelp<=1.0.7/' setup.py",
+            "sed -i 's/sphinxcontrib-devhelp/sphinxcontrib-devhelp<=1.0.5/' setup.py",
+            "sed -i 's/sphinxcontrib-qthelp/sphinxcontrib-qthelp<=1.0.6/' setup.py",
+            "sed -i 's/alabaster>=0.7,<0.8/alabaster>=0.7,<0.7.12/' setup.py",
+            "sed -i \"s/'packaging',/'packaging', 'markupsafe<=2.0.1',/\" setup.py",
+            "sed -i 's/sphinxcontrib-htmlhelp\\([^<]\\)/sphinxcontrib-htmlhelp<=2.0.4\\1/' setup.py",
+            "sed -i 's/sphinxcontrib-serializinghtml\\([^<]\\)/sphinxcontrib-serializinghtml<=1.1.9\\1/' setup.py",
+        )
+    else:
+        pre = (
+            "sed -i 's/sphinxcontrib-htmlhelp\\([^<]\\)/sphinxcontrib-htmlhelp<=2.0.4\\1/' setup.py || true",
+            "sed -i 's/sphinxcontrib-serializinghtml\\([^<]\\)/sphinxcontrib-serializinghtml<=1.1.9\\1/' setup.py || true",
+        )
+    jinja = ("Jinja2==3.0.3",) if major_minor >= (4, 5) else ()
+    return EnvSpec(
+        "sphinx-doc/sphinx", version, "3.9", "3.9", "python -X dev -m pytest -rA --durations 25", "pytest",
+        pip_packages=(*jinja, "setuptools==68.0.0"),
+        system_packages=("graphviz",) if major_minor >= (7, 2) else (),
+        pre_install=pre,
+        install="python -m pip install -e .[test]",
+        env=(("PYTHONWARNINGS", "all,ignore::ImportWarning:importlib._bootstrap_external,"
+              "ignore::DeprecationWarning:site,ignore::DeprecationWarning:distutils,"
+              "ignore::DeprecationWarning:pip._vendor.packaging.version"),),
+        notes="tox.ini's pytest command run directly (no tox)",
+    )
+
+
+_FLASK_PINS = {
+    "2.0": ("Werkzeug==2.3.7", "Jinja2==3.0.1", "itsdangerous==2.1.2", "click==8.0.1", "MarkupSafe==2.1.3"),
+    "2.3": ("Werkzeug==2.3.7", "Jinja2==3.1.2", "itsdangerous==2.1.2", "click==8.1.3", "MarkupSafe==2.1.1",
+            "blinker==1.6.2"),
+}
+
+
+def _flask(version: str) -> EnvSpec:
+    wanted = "3.9" if version == "2.0" else "3.11"
+    return EnvSpec(
+        "pallets/flask", version, wanted, wanted, PYTEST_RA, "pytest",
+        pip_packages=(*_FLASK_PINS.get(version, _FLASK_PINS["2.3"]), "setuptools==70.0.0", "pytest==7.4.0",
+                      "python-dotenv==1.0.0", "asgiref==3.7.2"),
+    )
+
+
+def _requests(version: str) -> EnvSpec:
+    return EnvSpec(
+        "psf/requests", version, "3.9", "3.9", PYTEST_RA, "pytest",
+        pip_packages=("pytest==7.4.0", "setuptools<60"),
+        shorten_path_ids=True,
+        network_for_tests=True,
+        notes="its suite calls httpbin.org: tests run with the network on, as in the official harness",
+    )
+
+
+def _xarray(version: str) -> EnvSpec:
+    return EnvSpec(
+        "pydata/xarray", version, "3.10", "3.9", PYTEST_RA, "pytest",
+        pip_packages=("numpy==1.23.0", "packaging==23.1", "pandas==1.5.3", "pytest==7.4.0", "python-dateutil==2.8.2",
+                      "pytz==2023.3", "six==1.16.0", "scipy==1.11.1", "setuptools==68.0.0", "dask==2022.8.1"),
+        notes="3.10 wanted; its pins all have Python 3.9 wheels",
+    )
+
+
+def _pylint(version: str) -> EnvSpec:
+    return EnvSpec(
+        "pylint-dev/pylint", version, "3.9", "3.9", PYTEST_RA, "pytest",
+        requirements=("requirements_test_min.txt",),
+        pip_packages=("pytest<8",),
+        shorten_path_ids=True,
+    )
+
+
+def _seaborn(version: str) -> EnvSpec:
+    pins = ("contourpy==1.1.0", "cycler==0.11.0", "fonttools==4.42.1", "importlib-resources==6.0.1",
+            "kiwisolver==1.4.5", "matplotlib==3.7.2", "numpy==1.25.2", "packaging==23.1",
+            "pandas==1.3.5" if version == "0.11" else "pandas==2.0.0", "pillow==10.0.0", "pyparsing==3.0.9",
+            "pytest==7.4.0", "python-dateutil==2.8.2", "pytz==2023.3.post1", "scipy==1.11.2", "six==1.16.0",
+            "tzdata==2023.1", "zipp==3.16.2")
+    return EnvSpec(
+        "mwaskom/seaborn", version, "3.9", "3.9", "pytest --no-header -rA", "pytest",
+        pip_packages=pins,
+        install="python -m pip install -e ." if version == "0.11" else "python -m pip install -e .[dev]",
+    )
+
+
+_BUILDERS = {
+    "astropy/astropy": _astropy,
+    "django/django": _django,
+    "matplotlib/matplotlib": _matplotlib,
+    "mwaskom/seaborn": _seaborn,
+    "pallets/flask": _flask,
+    "psf/requests": _requests,
+    "pydata/xarray": _xarray,
+    "pylint-dev/pylint": _pylint,
+    "pytest-dev/pytest": _pytest,
+    "scikit-learn/scikit-learn": _sklearn,
+    "sphinx-doc/sphinx": _sphinx,
+    "sympy/sympy": _sympy,
+}
+
+
+def spec_for(repo: str, version: str) -> EnvSpec:
+    """The spec of (repo, version); SwebenchError for a repository we have no specs for."""
+    try:
+        return _BUILDERS[repo](version)
+    except KeyError:
+        raise SwebenchError(f"no environment spec for repository {repo}; supported: {', '.join(_BUILDERS)}.") from None
+
+
+_DIFF_HEADER = re.compile(r"^diff --git a/.* b/(.*)$", re.MULTILINE)
+
+
+def patched_files(patch: str) -> list[str]:
+    """Paths a diff touches, in order."""
+    return _DIFF_HEADER.findall(patch)
+
+
+def directives_of(repo: str, test_patch: str) -> list[str]:
+    """What to pass to the test command: the test files of the test patch (Django: their modules)."""
+    files = [path for path in patched_files(test_patch) if not path.endswith(NON_TEST_SUFFIXES)]
+    if repo != "django/django":
+        return files
+    modules = []
+    for path in files:
+        path = path.removesuffix(".py").removeprefix("tests/")
+        modules.append(path.replace("/", "."))
+    return modules
+
+
