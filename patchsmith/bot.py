@@ -171,6 +171,8 @@ def read_trigger(event_name: str, event: dict, options: BotOptions) -> Trigger |
         default_branch=repo.get("default_branch") or "main",
         repo_owner=(repo.get("owner") or {}).get("login", ""),
     )
+    if event_name in ("issues", "issue_comment") and not common["issue_number"]:
+        return "the event names no issue"
     if event_name == "issues":
         if event.get("action") != "labeled":
             return f"the issues event is {event.get('action')!r}, not 'labeled'"
@@ -231,7 +233,12 @@ def git_auth_env(server_url: str, token: str) -> dict[str, str]:
 
 
 def remote_branches(repo: Any, remote: str, prefix: str, auth: dict[str, str]) -> set[str]:
-    listing = repo.git.ls_remote("--heads", remote, f"refs/heads/{prefix}*", env=auth)
+    import git
+
+    try:
+        listing = repo.git.ls_remote("--heads", remote, f"refs/heads/{prefix}*", env=auth)
+    except git.GitCommandError as error:
+        raise BotError(f"git cannot list the branches of {remote}: {str(error.stderr).strip()[-500:]}") from None
     return {line.split("refs/heads/", 1)[1] for line in listing.splitlines() if "refs/heads/" in line}
 
 
@@ -370,6 +377,8 @@ def run_bot(
     except (OSError, ValueError) as error:
         raise BotError(f"cannot read the event file {gh.event_path}: {error}") from None
 
+    if not isinstance(event, dict):
+        raise BotError(f"the event file {gh.event_path} does not hold a JSON object.")
     trigger = read_trigger(gh.event_name, event, options)
     if isinstance(trigger, str):
         return _finish(options, BotResult("skipped", f"nothing to do: {trigger}"))

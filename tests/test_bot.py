@@ -23,7 +23,7 @@ from pathlib import Path
 import git
 import pytest
 
-from patchsmith.bot import BotOptions, clean_text, free_branch_name, git_auth_env, has_trigger, run_bot
+from patchsmith.bot import BotError, BotOptions, clean_text, free_branch_name, git_auth_env, has_trigger, run_bot
 from patchsmith.github import GitHubClient, GitHubError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -429,6 +429,16 @@ def test_branch_created_after_the_listing_is_not_overwritten(world, monkeypatch)
     result = world.bot("issues", labelled())
     assert result.branch == "patchsmith/issue-7-2"
     assert world.remote_branches()["patchsmith/issue-7"] == world.remote_branches()["main"]
+
+
+def test_refused_git_access_ends_in_a_comment_that_says_so(world):
+    env = {**world.env("issues", labelled()), "GITHUB_TOKEN": "ghs_revoked"}
+    with pytest.raises(BotError, match="git cannot list the branches of"):
+        run_bot(world.options(), env, solve=SOLVE, client=world.client([]))
+    last = world.github.posts_to("/issues/7/comments")[-1]["body"]
+    assert "stopped before it could answer" in last and "git cannot list the branches of" in last
+    assert "ghs_revoked" not in last and set(world.remote_branches()) == {"main"}
+    assert world.github.posts_to("/pulls") == []
 
 
 def test_rate_limited_request_is_retried_after_the_wait_github_asks(world):
