@@ -4,30 +4,26 @@ within a time budget."""
 from __future__ import annotations
 
 import re
-import shlex
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from reproduce.context import location_paths
 from reproduce.discovery import related_test_files
-from reproduce.ports import Model, Sandbox
+from reproduce.ports import Model
 from reproduce.results import RegressionSet
 
 STAGE = "regression"
 PASSING = ("PASSED", "XFAIL")  # as graded by SWE-bench: an expected failure counts as passing
 
 
-@dataclass(frozen=True)
-class TestRun:
-    """One run of some test files: {test id: status} as the log parser read it."""
-
-    __test__ = False  # not a pytest class
+class TestRun(Protocol):
+    """One run of some test files (sandbox.TestRun): {test id: status} as the log parser read it."""
 
     statuses: dict[str, str]
     log: str
-    seconds: float
+    duration: float
     timed_out: bool
 
 
@@ -52,30 +48,29 @@ def django_label(path: str) -> str:
 
 
 class CommandTestRunner:
-    """A test command with the files appended, run through the sandbox and read by a sandbox log parser."""
+    """A test command with the files appended, run by sandbox.run_tests and read by its log parser."""
 
     def __init__(
         self,
-        sandbox: Sandbox,
+        container: object,
         command: str,
         parser: str,
         label: Callable[[str], str] = path_label,
         *,
         shorten_path_ids: bool = False,
     ) -> None:
-        self.sandbox, self.command, self.parser, self.label = sandbox, command, parser, label
+        self.container, self.command, self.parser, self.label = container, command, parser, label
         self.shorten_path_ids = shorten_path_ids  # ids carrying temporary paths (see sandbox.log_parsers)
 
     def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRun:
-        from sandbox.log_parsers import parse_log, shorten_path_parameters
+        from sandbox import run_tests
 
-        command = " ".join([self.command, *(shlex.quote(self.label(f)) for f in files)])
-        result = self.sandbox.exec(command, timeout=timeout)
-        parsed = parse_log(result.output, self.parser)
+        run = run_tests(self.container, self.command, [self.label(f) for f in files], parser=self.parser, timeout=timeout)
         if self.shorten_path_ids:
-            parsed = shorten_path_parameters(parsed)
-        statuses = {test: getattr(status, "value", str(status)) for test, status in parsed.items()}
-        return TestRun(statuses, result.output, result.duration, result.timed_out)
+            from sandbox.log_parsers import shorten_path_parameters
+
+            run = replace(run, statuses=shorten_path_parameters(run.statuses))
+        return run
 
 
 @dataclass(frozen=True)
@@ -142,7 +137,7 @@ def select_regression_tests(
             break
         # A file that alone outlasts the budget could never be selected: stop it there.
         run = tests.run_tests([path], timeout=min(remaining, settings.budget_seconds))
-        file_seconds.append((path, round(run.seconds, 3)))
+        file_seconds.append((path, round(run.duration, 3)))
         if run.timed_out:
             over_budget.append(path)
             continue

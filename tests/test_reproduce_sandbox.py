@@ -24,6 +24,7 @@ from reproduce import (
     sample_and_run,
     select_regression_tests,
 )
+from sandbox import DEFAULT_TEST_COMMAND
 from tests.scripted_model import ScriptedModel
 
 pytestmark = pytest.mark.docker
@@ -115,25 +116,12 @@ def fixture_repo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def repro_env_image() -> str:
-    """The bookworm base image with pytest added (PyPI through the host's CA bundle)."""
-    from sandbox import engine
-    from sandbox.base import ensure_base_image
-    from sandbox.container import Container
+def repro_env_image(fixture_repo, bookworm_base_image, sandbox_cache_dir, tmp_path_factory) -> str:
+    """The fixture's environment image: its recipe inferred (editable install plus pytest)."""
+    from sandbox import build_env_image
 
-    base = ensure_base_image()
-    tag = "patchsmith-test-reproduce:pytest-" + base.rsplit("-", 1)[-1]
-    client = engine.client()
-    try:
-        client.images.get(tag)
-        return tag
-    except Exception:  # noqa: BLE001 - absent: build it below
-        pass
-    with Container(base, network=True, ca_bundle="auto", kind="build") as builder:
-        builder.check("python -m pip install -q --break-system-packages 'pytest>=7'", "install pytest")
-        client.api.commit(builder.id, repository=tag.split(":")[0], tag=tag.split(":")[1],
-                          conf={"Labels": engine.labels("env")})
-    return tag
+    log = tmp_path_factory.mktemp("shopcart-env") / "build.log"
+    return build_env_image(fixture_repo, "HEAD", cache_dir=sandbox_cache_dir, log_path=log).tag
 
 
 @pytest.fixture(scope="module")
@@ -206,14 +194,13 @@ def test_nothing_reproducing_is_recorded(container, server, tmp_path):
     assert report.note.startswith("no sample reproduced the issue")
 
 
-PYTEST = "python -m pytest -rA -p no:cacheprovider"
 
 
 def test_regression_selection_discovers_runs_asks_and_budgets(fixture_repo, container, server, tmp_path):
     import repo_index
 
     index = repo_index.build_index(fixture_repo)
-    tests = CommandTestRunner(container, PYTEST, "pytest")
+    tests = CommandTestRunner(container, DEFAULT_TEST_COMMAND, "pytest")
     removal = "These pin the old behaviour:\n- tests/test_tiers.py::test_ten_items_pay_full_price\n- tests/test_made_up.py::test_x\n"
     server.add(removal)
     model = scripted_model(server, tmp_path)
