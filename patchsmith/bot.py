@@ -187,6 +187,8 @@ def read_trigger(event_name: str, event: dict, options: BotOptions) -> Trigger |
             return f"the comment was {event.get('action')!r}, not 'created'"
         if issue.get("pull_request"):
             return "the comment is on a pull request, not an issue"
+        if issue.get("state") == "closed":
+            return "the issue is closed"
         if not has_trigger(comment.get("body") or "", options.trigger):
             return f"the comment does not start a line with {options.trigger!r}"
         actor = (comment.get("user") or {}).get("login", "")
@@ -255,6 +257,8 @@ def free_branch_name(issue_number: int, taken: set[str]) -> str:
 
 def commit_patch(repo: Any, parent: str, patch: str, message: str) -> str:
     """A commit of `patch` on top of `parent`, built in a private index: the work tree is untouched."""
+    import git
+
     with tempfile.TemporaryDirectory(prefix="patchsmith-bot-") as scratch:
         patch_file = Path(scratch) / "fix.diff"
         patch_file.write_text(patch if patch.endswith("\n") else patch + "\n", encoding="utf-8")
@@ -262,8 +266,8 @@ def commit_patch(repo: Any, parent: str, patch: str, message: str) -> str:
         repo.git.read_tree(parent, env=index_env)
         try:
             repo.git.apply("--cached", "--whitespace=nowarn", str(patch_file), env=index_env)
-        except Exception as error:  # GitCommandError: the stderr names the hunk that failed
-            raise BotError(f"the chosen patch does not apply to {parent[:12]}: {getattr(error, 'stderr', error)}") from None
+        except git.GitCommandError as error:  # its stderr names the hunk that failed
+            raise BotError(f"the chosen patch does not apply to {parent[:12]}: {str(error.stderr).strip()}") from None
         tree = repo.git.write_tree(env=index_env)
         name, email = COMMIT_AUTHOR
         author_env = {
@@ -396,6 +400,8 @@ def run_bot(
         _solve_and_answer(options, gh, client, trigger, result, solve or pipeline_solve)
     except Exception as error:
         message = str(error) if getattr(error, "user_error", False) else f"{type(error).__name__}: {error}"
+        if result.branch and not options.dry_run:
+            message += f"\nThe fix itself was pushed to the branch {result.branch}."
         result.action, result.reason, result.exit_code = "failure_comment", message, 1
         _post(options, result, "comment", lambda body: client.comment(trigger.issue_number, body),
               error_comment(message, gh.run_url), tolerate=True)

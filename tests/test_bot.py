@@ -53,6 +53,7 @@ class LocalGitHub:
     calls: list[Call] = field(default_factory=list)
     git_auth: list[str | None] = field(default_factory=list)  # Authorization of each git request
     refusals: list[tuple[int, dict]] = field(default_factory=list)  # answered before anything else
+    broken: dict[str, tuple[int, str]] = field(default_factory=dict)  # path suffix -> status, message
 
     def start(self) -> "LocalGitHub":
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -106,6 +107,10 @@ class LocalGitHub:
                     status, headers = owner.refusals.pop(0)
                     self._json(status, {"message": "API rate limit exceeded"}, headers)
                     return
+                for suffix, (status, message) in owner.broken.items():
+                    if self.path.endswith(suffix):
+                        self._json(status, {"message": message})
+                        return
                 self._json(*self._answer(self.command, self.path.removeprefix("/api/v3"), body))
 
             def _answer(self, method, path, body):
@@ -439,6 +444,15 @@ def test_refused_git_access_ends_in_a_comment_that_says_so(world):
     assert "stopped before it could answer" in last and "git cannot list the branches of" in last
     assert "ghs_revoked" not in last and set(world.remote_branches()) == {"main"}
     assert world.github.posts_to("/pulls") == []
+
+
+def test_refused_pull_request_comment_points_to_the_pushed_branch(world):
+    world.github.broken["/pulls"] = (403, "GitHub Actions is not permitted to create or approve pull requests.")
+    with pytest.raises(GitHubError, match="not permitted"):
+        world.bot("issues", labelled())
+    last = world.github.posts_to("/issues/7/comments")[-1]["body"]
+    assert "not permitted to create" in last and "pushed to the branch patchsmith/issue-7" in last
+    assert "patchsmith/issue-7" in world.remote_branches()
 
 
 def test_rate_limited_request_is_retried_after_the_wait_github_asks(world):
