@@ -56,15 +56,19 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", errors="surrogateescape")
 
 
-def _nodes(node: Node) -> Iterator[Node]:
-    cursor = node.walk()
+def _nodes(root: Node) -> Iterator[tuple[Node, int]]:
+    """Every node under `root`, in document order, with its depth."""
+    cursor = root.walk()
+    depth = 0
     while True:
-        yield cursor.node
+        yield cursor.node, depth
         if cursor.goto_first_child():
+            depth += 1
             continue
         while not cursor.goto_next_sibling():
             if not cursor.goto_parent():
                 return
+            depth -= 1
 
 
 def syntax_errors(path: str, text: str) -> int | None:
@@ -75,7 +79,7 @@ def syntax_errors(path: str, text: str) -> int | None:
     root = parser.parse(_encode(text)).root_node
     if not root.has_error:
         return 0
-    return sum(1 for node in _nodes(root) if node.is_error or node.is_missing)
+    return sum(1 for node, _ in _nodes(root) if node.is_error or node.is_missing)
 
 
 def indentation_error(path: str, text: str) -> str:
@@ -105,22 +109,22 @@ def syntax_problem(path: str, before: str | None, after: str) -> str:
     return f"{path} has syntax errors after the edit."
 
 
-def _shape(path: str, text: str) -> list[tuple[str, str]] | str:
+def _shape(path: str, text: str) -> list[tuple[int, str, str]] | str:
     parser = parser_for(path)
     if parser is None:
         return WHITESPACE.sub(" ", text).strip()
     source = _encode(text)
-    shape: list[tuple[str, str]] = []
-    for node in _nodes(parser.parse(source).root_node):
+    shape: list[tuple[int, str, str]] = []  # depth keeps the nesting: a line moved out of a block differs
+    for node, depth in _nodes(parser.parse(source).root_node):
         # Leaves carry text; so do strings with escapes or interpolations inside, whose spaces
         # sit between their children.
         if node.child_count and "string" not in node.type:
-            shape.append((node.type, ""))
+            shape.append((depth, node.type, ""))
             continue
         leaf = source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
         if "comment" in node.type:
             leaf = WHITESPACE.sub(" ", leaf).strip()
-        shape.append((node.type, leaf))
+        shape.append((depth, node.type, leaf))
     return shape
 
 

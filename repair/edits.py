@@ -59,7 +59,7 @@ class ParsedAnswer:
 
 def clean_path(raw: str) -> str:
     """The path as the model wrote it, without quotes, backticks, ``./`` or a trailing colon."""
-    path = raw.strip().strip("`'\"*").strip().rstrip(":").strip()
+    path = raw.strip("`'\"*: \t")
     path = path.replace("\\", "/")
     while path.startswith("./"):
         path = path[2:]
@@ -77,11 +77,6 @@ def _strip_fences(lines: list[str]) -> list[str]:
 
 def _text(lines: list[str]) -> str:
     return "".join(line + "\n" for line in lines)
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_edits(answer: str | bytes) -> ParsedAnswer:
