@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import difflib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -304,7 +305,8 @@ def commented(text: str, association: str, login="someone") -> dict:
 # --- the cases the issue names ----------------------------------------------------------------------------
 
 
-def test_labelled_issue_by_collaborator_opens_draft_pull_request(world, capsys):
+def test_labelled_issue_by_collaborator_opens_draft_pull_request(world, capsys, caplog):
+    caplog.set_level(logging.DEBUG)  # GitPython logs every git command line at DEBUG
     main_before = world.remote_branches()["main"]
     result = world.bot("issues", labelled())
 
@@ -342,7 +344,8 @@ def test_labelled_issue_by_collaborator_opens_draft_pull_request(world, capsys):
     assert world.repo.head.commit.hexsha == main_before and not world.repo.is_dirty(untracked_files=True)
     out = capsys.readouterr()
     stored = [world.work / ".git" / "config", world.remote.git_dir + "/config", *sorted((world.tmp / "run").rglob("*"))]
-    for text in [out.out, out.err, *(Path(p).read_text() for p in stored if Path(p).is_file())]:
+    assert "git push" in caplog.text or "'push'" in caplog.text
+    for text in [out.out, out.err, caplog.text, *(Path(p).read_text() for p in stored if Path(p).is_file())]:
         assert TOKEN not in text and base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode() not in text
     assert json.loads((world.tmp / "run" / "bot.json").read_text())["branch"] == "patchsmith/issue-7"
 
