@@ -91,6 +91,11 @@ def parse_edits(answer: str | bytes) -> ParsedAnswer:
     replace: list[str] = []
     hint = 0
     block_line = 0
+    file_line = 0  # where the last FILE marker was, while no block has followed it
+
+    def file_without_block() -> None:
+        if file_line:
+            problems.append(f"line {file_line}: FILE marker for {path} has no SEARCH block after it.")
 
     def close_block() -> None:
         if path.lower().endswith(KEEP_FENCES):
@@ -116,7 +121,9 @@ def parse_edits(answer: str | bytes) -> ParsedAnswer:
                 close_block()  # a missing END is forgiven when the next block starts
             state = "outside"
         if keyword == "FILE":
+            file_without_block()
             path = clean_path(rest)
+            file_line = number if path else 0
             if not path:
                 problems.append(f"line {number}: FILE marker without a path.")
         elif keyword == "SEARCH":
@@ -125,7 +132,7 @@ def parse_edits(answer: str | bytes) -> ParsedAnswer:
                 continue
             found = LINE_HINT.search(rest)
             hint = int(found.group()) if found and len(found.group()) < 10 else 0
-            state, search, replace, block_line = "search", [], [], number
+            state, search, replace, block_line, file_line = "search", [], [], number, 0
         elif keyword == "REPLACE":
             if state == "search":
                 state = "replace"
@@ -140,6 +147,7 @@ def parse_edits(answer: str | bytes) -> ParsedAnswer:
             elif state == "search":
                 problems.append(f"line {block_line}: block for {path} ends before its REPLACE marker.")
             state = "outside"  # a stray END outside a block is chatter
+    file_without_block()
     if state == "search":
         problems.append(f"line {block_line}: answer ends inside the SEARCH of a block for {path} (truncated).")
     elif state == "replace":

@@ -71,6 +71,7 @@ def test_malformed_structures_each_have_a_reason():
         "@@@ FILE a.py\n@@@ SEARCH\nx\n@@@ END\n": "before its REPLACE",
         "@@@ FILE a.py\n@@@ SEARCH\nx\n@@@ FILE b.py\n": "has no REPLACE",
         "just prose, no blocks": "no edit blocks",
+        BLOCK + "@@@ FILE b.py\n": "has no SEARCH block",
     }
     for answer, expected in cases.items():
         parsed = parse_edits(answer)
