@@ -36,6 +36,7 @@ COMMIT_AUTHOR = ("github-actions[bot]", "41898282+github-actions[bot]@users.nore
 # Repository roles that may add a label; a labeller holding one counts as a COLLABORATOR.
 LABELLING_ROLES = {"admin", "maintain", "write", "triage"}
 EVIDENCE_CHARS = 4000
+REPORT_CHARS = 30000
 
 FAILURE_REASONS = {
     "no_reproduction": "no reproduction: patchsmith could not write a script that shows the bug at the base commit",
@@ -335,6 +336,11 @@ def pull_request_body(trigger: Trigger, outcome: Any, options: BotOptions, run_u
     ]
     if run_url:
         lines.append(f"Run: {run_url} (the run folder is attached to it as an artifact).")
+    report = outcome.report_md.strip()
+    if report:
+        if len(report) > REPORT_CHARS:  # GitHub refuses bodies over 65536 characters
+            report = report[:REPORT_CHARS] + "\n\n[... cut; the whole report.md is in the run folder ...]"
+        lines += ["", "<details><summary>Full report</summary>", "", report, "", "</details>"]
     return "\n".join(lines)
 
 

@@ -205,7 +205,7 @@ def scripted_solve(**request) -> ScriptedOutcome:
     out = Path(request["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "issue.md").write_text(f"# {request['issue_title']}\n\n{request['issue_body']}\n", encoding="utf-8")
-    common = dict(out_dir=out, cost_usd=0.42, seconds=12.0, report_md="# report\n")
+    common = dict(out_dir=out, cost_usd=0.42, seconds=12.0, report_md="# What patchsmith did\nLocalized pricing.py.\n")
     if "unfixable" in request["issue_title"]:
         detail = "reproduction script exited 0 at the base commit:\n$ python repro.py\nDecimal('1.90')\n"
         return ScriptedOutcome(
@@ -331,7 +331,7 @@ def test_labelled_issue_by_collaborator_opens_draft_pull_request(world, capsys, 
     body = pull["body"]
     assert body.startswith("Fixes #7\n")
     for expected in ("comparison is now `>=`", "`shopcart/pricing.py`", "5 of 5 tests passed",
-                     "Verdict: **reproduced**", "$0.42 (cap $1.00)"):
+                     "Verdict: **reproduced**", "$0.42 (cap $1.00)", "<summary>Full report</summary>\n\n# What patchsmith did"):
         assert expected in body
     assert result.pull_request_url.endswith("/pull/12")
 
