@@ -44,14 +44,24 @@ def _ranges(item: object) -> list[tuple[int, int]]:
     return [(int(start), int(end))] if start and end else []
 
 
+def _file_view(index: object, path: str, ranges: list[tuple[int, int]], room: int) -> str:
+    """The located lines with context; a whole file when no lines are known and it fits; else its skeleton."""
+    import repo_index
+
+    if ranges and hasattr(repo_index, "line_snippets"):
+        return repo_index.line_snippets(index, path, ranges)
+    text = repo_index.read_text(index, path)
+    if len(text) > room and hasattr(repo_index, "file_skeleton"):
+        return repo_index.file_skeleton(index, path)
+    return text
+
+
 def code_context(index: object | None, locations: object, max_chars: int) -> str:
     """Line-numbered snippets of the located lines (or each file's skeleton when no lines are
     known), best location first, stopping before `max_chars`. Without an index, just the paths."""
     paths = location_paths(locations)
     if index is None or not paths:
         return "\n".join(f"- {path}" for path in paths)
-    import repo_index
-
     ranges: dict[str, list[tuple[int, int]]] = {path: [] for path in paths}
     for item in _items(locations):
         path = item if isinstance(item, str) else getattr(item, "path", None)
@@ -62,10 +72,7 @@ def code_context(index: object | None, locations: object, max_chars: int) -> str
     for path in paths:
         if path not in getattr(index, "files", {}):
             continue
-        if ranges[path]:
-            body = repo_index.line_snippets(index, path, ranges[path])
-        else:
-            body = repo_index.file_skeleton(index, path)
+        body = _file_view(index, path, ranges[path], max_chars - used)
         section = f"## {path}\n```python\n{body.rstrip()}\n```"
         if used + len(section) > max_chars:
             break

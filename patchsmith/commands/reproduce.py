@@ -1,0 +1,140 @@
+"""`patchsmith reproduce`: write and run a script that reproduces an issue, and pick the existing
+tests that guard against regressions; print the chosen script, its output at the base commit,
+and the regression set."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from patchsmith.commands.localize import parse_price, read_issue
+
+
+class ReproduceCommandError(Exception):
+    user_error = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", required=True, help="a working tree or git directory")
+    parser.add_argument("--commit", default=None, help="the base commit (default: the work tree, or HEAD)")
+    parser.add_argument("--issue", required=True, help="a file holding the issue, or the issue's text")
+    parser.add_argument("--model", required=True, help="a litellm model string, e.g. anthropic/claude-sonnet-4-5")
+    parser.add_argument("--api-base", default=None, help="the server of a self-hosted model (hosted_vllm, ollama, ...)")
+    parser.add_argument("--price", default=None, metavar="IN,OUT",
+                        help="dollars per million input and output tokens, for a model litellm has no price for")
+    parser.add_argument("--cost-cap", type=float, default=None, help="stop when this many dollars are spent")
+    parser.add_argument("--files", default=None,
+                        help="comma-separated paths to treat as the localization (skips `localize`)")
+    parser.add_argument("--samples", type=int, default=4, help="reproduction scripts sampled (default 4)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds each script may run (default 60)")
+    parser.add_argument("--budget", type=float, default=120.0,
+                        help="seconds the selected regression tests may take at the base commit (default 120)")
+    parser.add_argument("--no-regression", action="store_true", help="skip regression-test selection")
+    parser.add_argument("--test-command", default=None, help="the repository's test command (default: its recipe's)")
+    parser.add_argument("--parser", default=None, choices=("pytest", "unittest", "django", "sympy"),
+                        help="how to read the test command's log (default: guessed from the command)")
+    parser.add_argument("--out", type=Path, default=None, help="the run folder (default ./patchsmith-runs/<run-id>)")
+
+
+def guess_parser(command: str) -> str:
+    """The log parser a test command's output needs."""
+    if "runtests.py" in command:
+        return "django"
+    if "bin/test" in command:
+        return "sympy"
+    if "pytest" in command or "py.test" in command:
+        return "pytest"
+    return "unittest"
+
+
+def start_container(box, repo: str, commit: str | None):  # noqa: ANN001, ANN201 - sandbox.Container
+    """Start the container with the repository at `commit`, or with its work tree as it is (the
+    state the index read) when no commit is given."""
+    if commit is not None:
+        return box.start(repo, commit)
+    from sandbox.env import _tar_worktree  # the sandbox's own work-tree archiver (no public name yet)
+
+    box.start()
+    box.put_archive(box.workdir, _tar_worktree(Path(repo)))
+    box.commit_base_state()
+    return box
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    import repo_index
+    from patchsmith.llm import Model, ModelSettings
+    from patchsmith.settings import cache_root
+    from reproduce import CommandTestRunner, RegressionSettings, ReproSettings, sample_and_run, select_regression_tests
+    from sandbox import Container, build_env_image
+
+    issue = read_issue(args.issue)
+    if args.samples < 1:
+        raise ReproduceCommandError("--samples must be at least 1")
+    if args.timeout <= 0 or args.budget <= 0:
+        raise ReproduceCommandError("--timeout and --budget must be positive numbers of seconds")
+    index = repo_index.build_index(args.repo, commit=args.commit, cache_dir=cache_root() / "index")
+    out = args.out or Path("patchsmith-runs") / (time.strftime("%Y%m%d-%H%M%S") + "-reproduce")
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    (out / "issue.md").write_text(issue, encoding="utf-8")
+    model = Model(
+        ModelSettings(model=args.model, api_base=args.api_base, price_per_token=parse_price(args.price)),
+        ledger_path=out / "model_calls.jsonl",
+        cost_cap=args.cost_cap,
+    )
+    if args.files:
+        locations: object = [path.strip() for path in args.files.split(",") if path.strip()]
+        unknown = [path for path in locations if path not in index.files]  # type: ignore[union-attr]
+        if unknown:
+            raise ReproduceCommandError(f"--files names paths the repository does not have: {', '.join(unknown)}")
+    else:
+        from localize import localize
+
+        locations = localize(index, issue, model)
+        (out / "localize.json").write_text(json.dumps(locations.to_json(), indent=2), encoding="utf-8")
+
+    env = build_env_image(args.repo, args.commit, cache_dir=cache_root() / "sandbox",
+                          log_path=out / "logs" / "env-build.log")
+    test_command = args.test_command or env.recipe.test_command
+    with start_container(Container(env.tag, log_path=out / "logs" / "container.log"), args.repo, args.commit) as box:
+        report = sample_and_run(issue, locations, box, model, ReproSettings(samples=args.samples, timeout=args.timeout),
+                                index=index)
+        selection = None
+        if not args.no_regression:
+            tests = CommandTestRunner(box, test_command, args.parser or guess_parser(test_command))
+            selection = select_regression_tests(index, locations, tests, model=model, issue_text=issue,
+                                                 settings=RegressionSettings(budget_seconds=args.budget))
+    record = {"repro": report.to_dict(), "regression": selection.to_dict() if selection else None}
+    (out / "reproduce.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    print_result(report, selection)
+    print(f"cost: ${model.spent:.4f}; run folder: {out}")
+    return 0
+
+
+def print_result(report, selection) -> None:  # noqa: ANN001 - reproduce's records, imported lazily
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    console = Console()
+    verdicts = ", ".join(f"#{run.sample} {run.verdict}" + (f" ({run.reason})" if run.reason else "") for run in report.runs)
+    console.print(f"[bold]samples at the base commit:[/bold] {verdicts}")
+    console.print(report.note)
+    if report.chosen is not None:
+        console.print(f"[bold]chosen script[/bold] (sample {report.chosen.sample}, {report.chosen.votes} votes):")
+        console.print(Syntax(report.chosen.script, "python", line_numbers=True))
+        console.print("[bold]its output at the base commit:[/bold]")
+        console.print(report.chosen.output_at_base.rstrip(), markup=False, highlight=False)
+    if selection is None:
+        return
+    console.print(f"[bold]regression set:[/bold] {len(selection.tests)} tests in {len(selection.test_files)} files, "
+                  f"{selection.seconds_at_base:.1f} s at base (budget {selection.budget_seconds:g} s)")
+    for path in selection.test_files:
+        console.print(f"  {path}", markup=False)
+    if selection.removed_by_model:
+        console.print("removed (the fix may change them): " + ", ".join(selection.removed_by_model), markup=False)
+    if selection.failing_at_base:
+        console.print(f"not passing at base (left out): {len(selection.failing_at_base)}")
+    if selection.dropped_for_budget:
+        console.print("left out for the budget: " + ", ".join(selection.dropped_for_budget), markup=False)
