@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
-from dataclasses import replace
 from functools import lru_cache
 
 from repo_index import cache as disk
-from repo_index.extract import count_lines, parse_file
+from repo_index.extract import entry, plain_record, record_for
 from repo_index.languages import language_of
 from repo_index.model import FileEntry, RepoIndex, RepoIndexError
 from repo_index.settings import IndexSettings
 from repo_index.walk import Candidate, Source, blob_id_of, list_files, open_source, read_blobs
 
-# What a parsing job hands back for one file: ("entry", FileEntry) | ("known", path, blob_id) | ("binary", path, blob_id)
-# | ("gone", path, "") when the file vanished or its blob is absent.
 _known_blobs: frozenset[str] = frozenset()  # blob ids the cache holds; set before workers fork
 
 
@@ -23,16 +21,20 @@ def _is_binary(data: bytes, settings: IndexSettings) -> bool:
     return b"\0" in data[: settings.binary_probe_bytes]
 
 
-def _entry_for(path: str, data: bytes, blob_id: str, settings: IndexSettings) -> FileEntry:
+def _record_for(path: str, data: bytes, settings: IndexSettings) -> tuple:
     language = language_of(path)
-    parsed_as = "typescript" if language == "tsx" else language
-    if language and parsed_as in settings.languages:
-        return parse_file(path, data, language, blob_id)
-    return FileEntry(path=path, language="", blob_id=blob_id, n_lines=count_lines(data))
+    if language and ("typescript" if language == "tsx" else language) in settings.languages:
+        return record_for(data, language)
+    return plain_record(data)
 
 
-def _parse_job(job: tuple[Source, list[Candidate], IndexSettings]) -> list[tuple]:
-    """Read and parse a batch of files (runs in a worker process, or in-process for small batches)."""
+def _parse_job(job: tuple[Source, list[Candidate], IndexSettings]) -> tuple[list[tuple[str, str, str]], bytes | None]:
+    """Read and parse a batch of files (in a worker process, or in-process for small batches).
+
+    Returns (kind, path, blob id) for every file, kind being "new" (its record is in the chunk),
+    "known" (the cache has this blob), "binary" or "gone" (vanished since listing, or absent from
+    the object store); and the new records as one pickled chunk, which the cache stores as is.
+    """
     source, batch, settings = job
     if source.commit is not None:
         contents = read_blobs(source.git_dir, [c.blob_id for c in batch])
@@ -44,19 +46,21 @@ def _parse_job(job: tuple[Source, list[Candidate], IndexSettings]) -> list[tuple
                     contents.append(handle.read())
             except OSError:
                 contents.append(None)
-    results = []
+    outcomes, records, seen = [], [], set()
     for candidate, data in zip(batch, contents):
         if data is None:
-            results.append(("gone", candidate.path, ""))
+            outcomes.append(("gone", candidate.path, ""))
             continue
         blob_id = candidate.blob_id or blob_id_of(data)
         if _is_binary(data, settings):
-            results.append(("binary", candidate.path, blob_id))
-        elif blob_id in _known_blobs:
-            results.append(("known", candidate.path, blob_id))
+            outcomes.append(("binary", candidate.path, blob_id))
+        elif blob_id in _known_blobs or blob_id in seen:
+            outcomes.append(("known", candidate.path, blob_id))
         else:
-            results.append(("entry", _entry_for(candidate.path, data, blob_id, settings)))
-    return results
+            seen.add(blob_id)
+            records.append((blob_id, _record_for(candidate.path, data, settings)))
+            outcomes.append(("new", candidate.path, blob_id))
+    return outcomes, (disk.dumps_records(records) if records else None)
 
 
 def _batches(todo: list[Candidate], n_batches: int) -> list[list[Candidate]]:
@@ -70,24 +74,19 @@ def _batches(todo: list[Candidate], n_batches: int) -> list[list[Candidate]]:
     return [b for b in batches if b]
 
 
-def _parse_all(source: Source, todo: list[Candidate], settings: IndexSettings) -> list[tuple]:
+def _parse_all(source: Source, todo: list[Candidate], settings: IndexSettings):
+    """Yield each batch's result as it is ready, so the caller unpickles while workers still parse."""
     workers = settings.worker_count()
     if workers <= 1 or sum(c.size for c in todo) < settings.parallel_min_bytes:
-        return _parse_job((source, todo, settings))
+        yield _parse_job((source, todo, settings))
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # fork: workers inherit the loaded grammars and the set of cached blob ids without pickling them.
     jobs = [(source, batch, settings) for batch in _batches(todo, workers * 6)]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        return [result for results in pool.map(_parse_job, jobs) for result in results]
-
-
-def _with_path(entry: FileEntry, path: str) -> FileEntry:
-    """A cached entry found under another path (the same bytes at two places)."""
-    if entry.path == path:
-        return entry
-    return replace(entry, path=path, definitions=tuple(replace(d, path=path) for d in entry.definitions))
+        yield from pool.map(_parse_job, jobs)
 
 
 def build_index(root, commit: str | None = None, cache_dir=None, settings: IndexSettings | None = None) -> RepoIndex:
@@ -95,18 +94,27 @@ def build_index(root, commit: str | None = None, cache_dir=None, settings: Index
 
     cache_dir None means no disk cache. Raises RepoIndexError for a problem the user can fix.
     """
+    collecting = gc.isenabled()
+    gc.disable()  # the index is many small objects that live on: collecting while building them is wasted work
+    try:
+        return _build(root, commit, cache_dir, settings or IndexSettings())
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> RepoIndex:
     global _known_blobs
     started = time.perf_counter()
-    settings = settings or IndexSettings()
     source = open_source(root, commit)
     candidates = list_files(source, settings)
     cache_path = disk.cache_file(cache_dir, source.root) if cache_dir is not None else None
     stored = disk.load(cache_path) if cache_path is not None else disk.Cache()
+    records = stored.records
 
-    files: dict[str, FileEntry] = {}
-    binary = set()
+    blob_of: dict[str, str] = {}  # path -> blob id, for every file of the index
+    binary: dict[str, str] = {}  # path -> blob id of the binary files met
     todo: list[Candidate] = []
-    hits = 0
     for candidate in candidates:
         blob_id = candidate.blob_id
         if blob_id is None:
@@ -116,37 +124,41 @@ def build_index(root, commit: str | None = None, cache_dir=None, settings: Index
         if blob_id is None:
             todo.append(candidate)
         elif blob_id in stored.binary:
-            binary.add(blob_id)
-        elif blob_id in stored.entries:
-            files[candidate.path] = _with_path(stored.entries[blob_id], candidate.path)
-            hits += 1
+            binary[candidate.path] = blob_id
+        elif blob_id in records:
+            blob_of[candidate.path] = blob_id
         else:
             todo.append(candidate)
+    hits = len(blob_of)
 
-    _known_blobs = frozenset(stored.entries)
+    _known_blobs = frozenset(records)
+    parsed = 0
+    new_chunks: list[disk.Chunk] = []
     try:
-        results = _parse_all(source, todo, settings)
+        for outcomes, chunk in _parse_all(source, todo, settings) if todo else ():
+            if chunk is not None:
+                new_records = disk.loads_records(chunk)
+                new_chunks.append(disk.chunk_of(chunk, new_records))
+                records.update(new_records)
+                parsed += len(new_records)
+            for kind, path, blob_id in outcomes:
+                if kind == "known" or kind == "new":
+                    blob_of[path] = blob_id
+                    hits += kind == "known"
+                elif kind == "binary":
+                    binary[path] = blob_id
     finally:
         _known_blobs = frozenset()
-    parsed = 0
-    for result in results:
-        if result[0] == "entry":
-            files[result[1].path] = result[1]
-            parsed += 1
-        elif result[0] == "known":
-            files[result[1]] = _with_path(stored.entries[result[2]], result[1])
-            hits += 1
-        elif result[0] == "binary":
-            binary.add(result[2])
 
-    files = dict(sorted(files.items()))
-    if cache_path is not None and (parsed or len(results) or binary - stored.binary):
+    files = {path: entry(path, blob_of[path], records[blob_of[path]]) for path in sorted(blob_of)}
+    if cache_path is not None and todo:
         if source.commit is None:
-            keys = {c.path: c.stat_key for c in candidates}
-            path_stats = {path: (keys[path], entry.blob_id) for path, entry in files.items()}
+            known = blob_of | binary
+            path_stats = {c.path: (c.stat_key, known[c.path]) for c in candidates if c.path in known}
         else:
             path_stats = stored.stats  # a commit says nothing about the working tree's files
-        disk.save(cache_path, list(files.values()), stored, path_stats, binary)
+        current = {blob_id: records[blob_id] for blob_id in blob_of.values()}
+        disk.save(cache_path, current, new_chunks, stored, path_stats, set(binary.values()))
     stats = {
         "files": len(files),
         "definitions": sum(len(e.definitions) for e in files.values()),
@@ -166,17 +178,17 @@ def _blob_text(git_dir: str, blob_id: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def read_text(index: RepoIndex, path: str) -> str:
-    """A file's text as indexed: from the commit's blob, or from the working tree (undecodable bytes replaced)."""
-    entry = index.files.get(path)
-    if entry is None:
-        raise RepoIndexError(f"{path} is not in the index of {index.root}.")
-    if index.commit is not None:
-        return _blob_text(_git_dir_of(index.root), entry.blob_id)
-    with open(os.path.join(index.root, path), "rb") as handle:
-        return handle.read().decode("utf-8", errors="replace")
-
-
 @lru_cache(maxsize=16)
 def _git_dir_of(root: str) -> str:
     return open_source(root, None).git_dir or root
+
+
+def read_text(index: RepoIndex, path: str) -> str:
+    """A file's text as indexed: from the commit's blob, or from the working tree (undecodable bytes replaced)."""
+    entry_ = index.files.get(path)
+    if entry_ is None:
+        raise RepoIndexError(f"{path} is not in the index of {index.root}.")
+    if index.commit is not None:
+        return _blob_text(_git_dir_of(index.root), entry_.blob_id)
+    with open(os.path.join(index.root, path), "rb") as handle:
+        return handle.read().decode("utf-8", errors="replace")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import sys
 
 from repo_index.languages import KEYWORDS, grammar
 from repo_index.model import Definition, FileEntry
 
-_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+", re.ASCII)
 _SIGNATURE_MAX = 300  # characters kept of a header that runs on (a huge assignment, say)
-_intern = sys.intern
 
 _parsers: dict[str, object] = {}
 
@@ -21,19 +19,17 @@ def count_lines(data: bytes) -> int:
     return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
 
-def references_of(data: bytes, language: str) -> tuple[str, ...]:
+def references_of(text: str, language: str) -> tuple[str, ...]:
     """Identifier-like words of the file, each once, in first-seen order, the language's keywords left out.
 
-    A regular expression over the bytes rather than the syntax tree's identifier nodes: it is
+    A regular expression over the text rather than the syntax tree's identifier nodes: it is
     several times faster, and the words it adds (from comments and strings) help retrieval.
+    One-letter names are left out too: they say nothing about what a file is about.
     """
-    words = dict.fromkeys(_WORD.findall(data))
-    skip = KEYWORDS.get(language, frozenset())
-    return tuple(_intern(w.decode("ascii")) for w in words if len(w) > 1 and w.decode("ascii") not in skip)
-
-
-def _text(data: bytes, start: int, end: int) -> str:
-    return data[start:end].decode("utf-8", errors="replace")
+    words = dict.fromkeys(_WORD.findall(text))
+    for word in KEYWORDS.get(language, frozenset()) & words.keys():
+        del words[word]
+    return tuple(words)
 
 
 def _first_doc_line(raw: str) -> str:
@@ -51,7 +47,14 @@ def _first_doc_line(raw: str) -> str:
     return ""
 
 
-def parse_file(path: str, data: bytes, language: str, blob_id: str) -> FileEntry:
+# What the cache stores for one blob, independent of the path it was found at:
+# (language, n_lines, definitions, references, imports, has_errors), each definition as
+# (kind, name, qualname, start, end, signature, doc). Plain tuples pickle and load several times
+# faster than dataclass instances; entry() turns a record into the FileEntry of a path.
+Record = tuple
+
+
+def record_for(data: bytes, language: str) -> Record:
     """Parse one file. Syntax errors are tolerated: tree-sitter recovers and we keep what it found."""
     import tree_sitter
 
@@ -65,7 +68,7 @@ def parse_file(path: str, data: bytes, language: str, blob_id: str) -> FileEntry
 
     raw_defs = []  # (start_byte, end_byte, kind, name_node, node, body_node, receiver)
     decorated_start: dict[int, int] = {}  # inner definition's start byte -> first line of its decorators
-    docs: dict[int, str] = {}  # block start byte -> its docstring node text
+    docs: dict[int, object] = {}  # block start byte -> its docstring node
     imports: dict[str, None] = {}
     for _, caps in matches:
         if "name" in caps:
@@ -81,14 +84,12 @@ def parse_file(path: str, data: bytes, language: str, blob_id: str) -> FileEntry
                     raw_defs.append((node.start_byte, node.end_byte, kind[4:], caps["name"][0], node, body, receiver))
                     break
         elif "decorated" in caps:
-            inner = caps["inner"][0]
-            decorated_start[inner.start_byte] = caps["decorated"][0].start_point[0] + 1
+            decorated_start[caps["inner"][0].start_byte] = caps["decorated"][0].start_point[0] + 1
         elif "doc" in caps:
-            doc = caps["doc"][0]
-            docs[caps["docblock"][0].start_byte] = _text(data, doc.start_byte, doc.end_byte)
+            docs[caps["docblock"][0].start_byte] = caps["doc"][0]
         elif "import" in caps:
             for node in caps["import"]:
-                imports[_text(data, node.start_byte, node.end_byte).strip("\"'`")] = None
+                imports[node.text.decode("utf-8", errors="replace").strip("\"'`")] = None
 
     raw_defs.sort(key=lambda d: (d[0], -d[1]))
     definitions = []
@@ -96,12 +97,11 @@ def parse_file(path: str, data: bytes, language: str, blob_id: str) -> FileEntry
     for start_byte, end_byte, kind, name_node, node, body, receiver in raw_defs:
         while stack and stack[-1][0] <= start_byte:
             stack.pop()
-        name = _text(data, name_node.start_byte, name_node.end_byte)
+        name = name_node.text.decode("utf-8", errors="replace")
         if receiver is not None:
-            prefix = _text(data, receiver.start_byte, receiver.end_byte)
-            qualname, kind = f"{prefix}.{name}", "method"
+            qualname, kind = receiver.text.decode("utf-8", errors="replace") + "." + name, "method"
         elif stack:
-            qualname = f"{stack[-1][1]}.{name}"
+            qualname = stack[-1][1] + "." + name
             if kind == "function" and stack[-1][2] in ("class", ""):
                 kind = "method"
         else:
@@ -109,33 +109,46 @@ def parse_file(path: str, data: bytes, language: str, blob_id: str) -> FileEntry
         stack.append((end_byte, qualname, kind))
         if not kind:  # a scope: qualifies what it holds, is not listed
             continue
-        header_end = body.start_byte if body is not None else min(end_byte, start_byte + _SIGNATURE_MAX)
-        signature = _text(data, start_byte, header_end).rstrip()
+        if body is not None:
+            header_end = body.start_byte
+            doc_node = docs.get(header_end)
+            doc = _first_doc_line(doc_node.text.decode("utf-8", errors="replace")) if doc_node is not None else ""
+        else:
+            header_end, doc = min(end_byte, start_byte + _SIGNATURE_MAX), ""
+        signature = data[start_byte:header_end].decode("utf-8", errors="replace").rstrip()
         if kind == "variable" or len(signature) > _SIGNATURE_MAX:
             signature = signature.split("\n", 1)[0][:_SIGNATURE_MAX]
-        doc = ""
-        if body is not None and body.start_byte in docs:
-            doc = _first_doc_line(docs[body.start_byte])
-        first = decorated_start.get(start_byte) or node.start_point[0] + 1
-        definitions.append(
-            Definition(
-                kind=kind,
-                name=_intern(name),
-                qualname=_intern(qualname),
-                path=path,
-                start=first,
-                end=node.end_point[0] + 1,
-                signature=signature,
-                doc=doc,
-            )
-        )
-    return FileEntry(
-        path=path,
-        language="typescript" if language == "tsx" else language,
-        blob_id=blob_id,
-        n_lines=count_lines(data),
-        definitions=tuple(definitions),
-        references=references_of(data, language),
-        imports=tuple(imports),
-        has_errors=root.has_error,
+        start, end = node.start_point[0] + 1, node.end_point[0] + 1
+        definitions.append((kind, name, qualname, decorated_start.get(start_byte, start), end, signature, doc))
+    return (
+        "typescript" if language == "tsx" else language,
+        count_lines(data),
+        tuple(definitions),
+        references_of(data.decode("utf-8", errors="replace"), language),
+        tuple(imports),
+        root.has_error,
     )
+
+
+def plain_record(data: bytes) -> Record:
+    """The record of a text file that is not parsed."""
+    return ("", count_lines(data), (), (), (), False)
+
+
+def entry(path: str, blob_id: str, record: Record) -> FileEntry:
+    language, n_lines, definitions, references, imports, has_errors = record
+    return FileEntry(
+        path,
+        language,
+        blob_id,
+        n_lines,
+        tuple([Definition(kind, name, qualname, path, start, end, signature, doc) for kind, name, qualname, start, end, signature, doc in definitions]),
+        references,
+        imports,
+        has_errors,
+    )
+
+
+def parse_file(path: str, data: bytes, language: str, blob_id: str = "") -> FileEntry:
+    """One file's FileEntry (the index builds many at once through records; this is for a single file)."""
+    return entry(path, blob_id, record_for(data, language))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from fnmatch import fnmatch
+from fnmatch import translate
+from functools import lru_cache
 
 from repo_index.model import RepoIndexError
 from repo_index.settings import IndexSettings
@@ -70,12 +72,22 @@ def open_source(root: str, commit: str | None) -> Source:
     return Source(path, git_dir, full.strip())
 
 
+@lru_cache(maxsize=8)
+def _vendored_set(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(names)
+
+
+@lru_cache(maxsize=8)
+def _glob_matcher(globs: tuple[str, ...]):
+    """One compiled expression for all the globs: calling fnmatch per glob per file is slow."""
+    return re.compile("|".join(translate(g) for g in globs) or "(?!)").match
+
+
 def _skipped(path: str, settings: IndexSettings) -> bool:
     parts = path.split("/")
-    if any(part in settings.vendored_dirs for part in parts[:-1]):
+    if len(parts) > 1 and not _vendored_set(settings.vendored_dirs).isdisjoint(parts[:-1]):
         return True
-    name = parts[-1]
-    if any(fnmatch(name, pattern) for pattern in settings.skip_globs):
+    if _glob_matcher(settings.skip_globs)(parts[-1]):
         return True
     if settings.only_parsed:
         from repo_index.languages import language_of
@@ -120,7 +132,10 @@ def _ls_files(source: Source) -> list[str]:
     else:
         # A folder outside git: borrow an empty repository so git itself applies the .gitignore rules.
         with tempfile.TemporaryDirectory(prefix="repo-index-") as empty:
-            _git(["init", "-q", "--bare", empty])
+            for part in ("objects", "refs"):  # the least git accepts as a repository (cheaper than git init)
+                os.mkdir(os.path.join(empty, part))
+            with open(os.path.join(empty, "HEAD"), "w") as head:
+                head.write("ref: refs/heads/main\n")
             out = _git(["--git-dir", empty, "--work-tree", ".", "ls-files", "-z", "--others", "--exclude-standard"], cwd=source.root)
     if out.returncode != 0:
         raise RepoIndexError(f"git could not list the files of {source.root}: {out.stderr.decode(errors='replace').strip()}")
