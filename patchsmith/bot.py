@@ -36,6 +36,11 @@ COMMIT_AUTHOR = ("github-actions[bot]", "41898282+github-actions[bot]@users.nore
 # Repository roles that may add a label; a labeller holding one counts as a COLLABORATOR.
 LABELLING_ROLES = {"admin", "maintain", "write", "triage"}
 EVIDENCE_CHARS = 4000
+REPRO_GLOSS = {
+    "reproduced": ": a script written for this issue showed the bug on the base commit.",
+    "not reproduced": ": no script showed the bug on the base commit; the fix rests on the tests and the issue text.",
+    "none": ": no reproduction was attempted.",
+}
 REPORT_CHARS = 30000
 
 FAILURE_REASONS = {
@@ -327,7 +332,7 @@ def pull_request_body(trigger: Trigger, outcome: Any, options: BotOptions, run_u
         tests + " with this change applied.",
         "",
         "## Reproduction",
-        f"Verdict: **{outcome.repro_verdict}**.",
+        f"Verdict: **{outcome.repro_verdict}**" + REPRO_GLOSS.get(outcome.repro_verdict, "."),
         "",
         "## Cost",
         _cost_line(outcome, options),
