@@ -176,7 +176,7 @@ def prune(include_live: bool = False, images: bool = False, dry_run: bool = Fals
     for info in api.containers(all=True, filters={"label": f"{LABEL_OWNER}=1"}):
         lab = info.get("Labels") or {}
         pid = int(lab.get(LABEL_PID, "0") or 0)
-        owner_alive = lab.get(LABEL_HOST) == here and pid > 0 and _pid_alive(pid) and pid != os.getpid()
+        owner_alive = lab.get(LABEL_HOST) == here and pid > 0 and _pid_alive(pid)
         if owner_alive and not include_live:
             continue
         removed_containers.append(info["Id"][:12])

@@ -1,0 +1,282 @@
+"""The sandbox against a real Docker engine: images, containers, diffs, time limits, network,
+clean-up. Images come from the session fixtures in conftest.py and are reused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+from sandbox import BaseSpec, BuildFailed, Container, ContainerPool, DiskFull, EnvRecipe, build_env_image, prune, run_tests
+from sandbox.engine import LABEL_OWNER, LABEL_SESSION, SESSION_ID, client
+
+pytestmark = pytest.mark.docker
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Turns calc.add into subtraction: two add tests then fail. 20-odd lines touched across files.
+GOOD_DIFF = """\
+--- a/calc/__init__.py
++++ b/calc/__init__.py
+@@ -2,7 +2,7 @@ import six
+ 
+ 
+ def add(a, b):
+-    return a + b
++    return a - b
+ 
+ 
+ def mul(a, b):
+"""
+
+BAD_DIFF = """\
+--- a/calc/__init__.py
++++ b/calc/__init__.py
+@@ -2,7 +2,7 @@ import six
+ 
+ 
+ def add(a, b):
+-    return a + b + 0
++    return a - b
+ 
+ 
+ def nothing_like_this(a, b):
+"""
+
+
+def _exists(container_id: str) -> bool:
+    try:
+        client().api.inspect_container(container_id)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
+def _our_containers() -> list[str]:
+    return [c["Id"] for c in client().api.containers(all=True, filters={"label": [f"{LABEL_OWNER}=1", f"{LABEL_SESSION}={SESSION_ID}"]})]
+
+
+@pytest.fixture(scope="module")
+def calc(sandbox_env_image, sandbox_fixture_repo):
+    """One warm container of the fixture repository, reset before each use."""
+    root, commit = sandbox_fixture_repo
+    with Container(sandbox_env_image.tag).start(root, commit) as container:
+        yield container
+
+
+@pytest.fixture
+def clean_calc(calc):
+    calc.reset()
+    yield calc
+    calc.reset()
+
+
+def test_base_image_has_the_tools(bookworm_base_image, sandbox_cache_dir):
+    from sandbox import ensure_base_image
+
+    assert bookworm_base_image == BaseSpec().tag
+    # Building the same recipe again is a tag lookup.
+    assert ensure_base_image(BaseSpec(), cache_dir=sandbox_cache_dir) == bookworm_base_image
+    labels = client().api.inspect_image(bookworm_base_image)["Config"]["Labels"]
+    assert labels["patchsmith.kind"] == "base"
+    with Container(bookworm_base_image) as c:
+        result = c.exec("python --version && git --version && patch --version | head -1 && gcc --version | head -1 && python3 -m venv /tmp/v && test -f /usr/include/python3.11/Python.h && echo HEADERS")
+    assert result.ok, result.output
+    assert "Python 3.11" in result.output and "HEADERS" in result.output
+
+
+def test_env_image_runs_the_repository_tests(sandbox_env_image, clean_calc):
+    assert sandbox_env_image.recipe.source == "inferred"
+    shown = clean_calc.exec("python -m pip show six")
+    assert shown.ok and "Name: six" in shown.output  # the real dependency, installed from PyPI
+    run = run_tests(clean_calc, sandbox_env_image.recipe.test_command, ["tests/test_calc.py"])
+    assert run.exit_code == 0 and not run.timed_out
+    assert len(run.statuses) == 10 and set(run.statuses.values()) == {"PASSED"}
+
+
+def test_good_diff_applies_changes_results_and_resets(clean_calc, sandbox_env_image):
+    applied = clean_calc.apply_diff(GOOD_DIFF)
+    assert applied.applied and applied.method == "git apply", applied
+    assert "-    return a + b" in clean_calc.diff() and "+    return a - b" in clean_calc.diff()
+    run = run_tests(clean_calc, sandbox_env_image.recipe.test_command, ["tests/test_calc.py"])
+    assert sorted(run.failed) == ["tests/test_calc.py::test_add_floats", "tests/test_calc.py::test_add_negative", "tests/test_calc.py::test_add_small"]
+    clean_calc.put_file("scratch_new_file.py", "x = 1\n")
+    assert "scratch_new_file.py" in clean_calc.diff()  # new files are part of the diff
+    clean_calc.reset()
+    assert clean_calc.diff() == ""
+    assert b"return a + b" in clean_calc.get_file("calc/__init__.py")
+    assert clean_calc.exec("test ! -e scratch_new_file.py").ok
+
+
+def test_bad_diff_reports_every_method_and_changes_nothing(clean_calc):
+    result = clean_calc.apply_diff(BAD_DIFF)
+    assert not result.applied and result.method is None
+    assert list(result.attempts) == ["git apply", "git apply --3way", "patch --fuzz"]
+    assert "does not apply" in result.message
+    assert clean_calc.diff() == ""
+
+
+def test_three_way_and_fuzz_fallbacks(sandbox_env_image, sandbox_fixture_repo):
+    root, commit = sandbox_fixture_repo
+    lines = [f"line{i} = {i}\n" for i in range(1, 21)]
+    # A container of its own: this test moves the base state.
+    with Container(sandbox_env_image.tag).start(root, commit) as c:
+        c.put_file("digits.txt", "".join(lines))
+        c.commit_base_state()
+        # A diff made against the file as committed (with real blob ids, as `git diff` writes it).
+        changed = lines.copy()
+        changed[7] = "line8 = 'eight'\n"
+        c.put_file("digits.txt", "".join(changed))
+        against_base = c.diff()
+        c.reset()
+        # Another change three lines above breaks the plain context match but merges cleanly.
+        first = lines.copy()
+        first[4] = "line5 = 'five'\n"
+        c.put_file("digits.txt", "".join(first))
+        result = c.apply_diff(against_base)
+        assert result.applied and result.method == "git apply --3way", result
+        text = c.get_file("digits.txt")
+        assert b"line8 = 'eight'" in text and b"line5 = 'five'" in text
+        c.reset()
+        # Without blob ids a 3-way merge is impossible; one wrong context line is fuzz for patch.
+        fuzzy = ("--- a/digits.txt\n+++ b/digits.txt\n@@ -5,7 +5,7 @@\n wrong = 0\n line6 = 6\n line7 = 7\n"
+                 "-line8 = 8\n+line8 = 'eight'\n line9 = 9\n line10 = 10\n line11 = 11\n")
+        result = c.apply_diff(fuzzy)
+        assert result.applied and result.method == "patch --fuzz", result
+        assert b"line8 = 'eight'" in c.get_file("digits.txt")
+        assert c.exec("ls *.orig *.rej 2>/dev/null | wc -l").stdout.strip() == "0"
+
+
+def test_copy_in_and_out(clean_calc, tmp_path):
+    clean_calc.put_files({"data/a.txt": "alpha\n", "/tmp/outside.bin": b"\x00\x01"})
+    assert clean_calc.get_file("data/a.txt") == b"alpha\n"
+    assert clean_calc.get_file("/tmp/outside.bin") == b"\x00\x01"
+    clean_calc.copy_out("data", tmp_path)
+    assert (tmp_path / "data" / "a.txt").read_text() == "alpha\n"
+    with pytest.raises(FileNotFoundError):
+        clean_calc.get_file("no/such/file")
+
+
+def test_hung_test_is_killed_with_its_process_group(clean_calc, sandbox_env_image):
+    clean_calc.put_file("tests/test_hang.py", "import subprocess, time\n\ndef test_hang():\n    subprocess.Popen(['sleep', '1000'])\n    time.sleep(1000)\n")
+    started = time.monotonic()
+    run = run_tests(clean_calc, sandbox_env_image.recipe.test_command, ["tests/test_hang.py"], timeout=3)
+    elapsed = time.monotonic() - started
+    assert run.timed_out and elapsed < 3 + 2
+    count = "import glob; print(sum(open(p, 'rb').read().split(b'\\0')[:2] == [b'sleep', b'1000'] for p in glob.glob('/proc/[0-9]*/cmdline')))"
+    left = clean_calc.exec(["python", "-c", count])
+    assert left.stdout.strip() == "0", left.output
+    assert clean_calc.exec("echo alive").stdout == "alive\n"  # the container is still usable
+
+
+def test_network_is_off_in_test_runs(clean_calc, sandbox_env_image):
+    clean_calc.put_file("tests/test_net.py", textwrap.dedent("""\
+        import urllib.request
+
+        def test_interfaces():
+            names = [line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:]]
+            assert names == ["lo"]
+
+        def test_registry_unreachable():
+            urllib.request.urlopen("https://pypi.org/simple/six/", timeout=5)
+        """))
+    run = run_tests(clean_calc, sandbox_env_image.recipe.test_command, ["tests/test_net.py"])
+    assert run.statuses == {"tests/test_net.py::test_interfaces": "PASSED", "tests/test_net.py::test_registry_unreachable": "FAILED"}
+
+
+def test_clean_up_after_an_exception(bookworm_base_image):
+    seen = []
+    with pytest.raises(ZeroDivisionError):
+        with Container(bookworm_base_image) as c:
+            seen.append(c.id)
+            assert _exists(c.id)
+            1 / 0
+    assert not _exists(seen[0])
+
+
+SCRIPT = """\
+import sys, time
+sys.path.insert(0, {root!r})
+from sandbox import Container
+c = Container({image!r}).start()
+print(c.id, flush=True)
+time.sleep(300)
+"""
+
+
+def _start_child(image: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(root=str(REPO_ROOT), image=image)], stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip()
+
+
+def test_clean_up_after_sigterm(bookworm_base_image):
+    proc, container_id = _start_child(bookworm_base_image)
+    assert container_id and _exists(container_id)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    assert not _exists(container_id)
+
+
+def test_prune_removes_what_a_killed_run_left(bookworm_base_image):
+    proc, container_id = _start_child(bookworm_base_image)
+    proc.kill()  # SIGKILL: no handler runs, the container stays behind
+    proc.wait(timeout=30)
+    assert _exists(container_id)
+    with Container(bookworm_base_image) as mine:  # a live run's container must survive a prune
+        report = prune()
+        assert container_id[:12] in report.containers and mine.id[:12] not in report.containers
+        assert not _exists(container_id) and _exists(mine.id)
+
+
+def test_pool_under_threads(sandbox_env_image, sandbox_fixture_repo):
+    root, commit = sandbox_fixture_repo
+    before = set(_our_containers())
+    errors: list[BaseException] = []
+    with ContainerPool(sandbox_env_image.tag, root, commit, size=2) as pool:
+        def work(i: int) -> None:
+            try:
+                with pool.acquire(timeout=120) as c:
+                    assert c.diff() == ""  # every loan starts at the base state
+                    c.put_file(f"mark_{i}.txt", str(i))
+                    assert f"mark_{i}.txt" in c.diff()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(_our_containers()) - before) == 2
+    assert not errors, errors
+    assert set(_our_containers()) == before
+
+
+def test_failed_build_and_full_disk_are_one_sentence(bookworm_base_image, sandbox_cache_dir, sandbox_fixture_repo, tmp_path):
+    root, commit = sandbox_fixture_repo
+    failing = EnvRecipe(setup=("echo step one; echo the-last-words >&2; exit 3",), env=(("NONCE", str(time.time_ns())),))
+    with pytest.raises(BuildFailed) as info:
+        build_env_image(root, commit, failing, cache_dir=sandbox_cache_dir, log_path=tmp_path / "b.log", network=False)
+    assert info.value.user_error and "the-last-words" in str(info.value) and "exit 3" in str(info.value)
+    assert "the-last-words" in (tmp_path / "b.log").read_text()
+    # /dev/shm is 64 MiB in a container: writing 100 MiB there fills a real disk.
+    filling = EnvRecipe(setup=("dd if=/dev/zero of=/dev/shm/fill bs=1M count=100",), env=(("NONCE", str(time.time_ns())),))
+    with pytest.raises(DiskFull) as info:
+        build_env_image(root, commit, filling, cache_dir=sandbox_cache_dir, network=False)
+    assert info.value.user_error and "prune" in str(info.value)
+    assert not any(c for c in _our_containers() if client().api.inspect_container(c)["Config"]["Labels"].get("patchsmith.kind") == "build")
+
+
+def test_no_engine_is_one_sentence():
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    done = subprocess.run([sys.executable, "-m", "patchsmith.cli", "sandbox", "prune"], env=env, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 2
+    assert done.stderr.startswith("patchsmith: No Docker engine answers") and "Traceback" not in done.stderr
