@@ -4,6 +4,7 @@ tests run in one real sandbox container holding a fixture repository with a know
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -241,3 +242,34 @@ def test_regression_selection_discovers_runs_asks_and_budgets(fixture_repo, cont
         assert "tests/test_tiers.py::test_ten_items_pay_full_price" not in broken  # removed, not checked
     finally:
         container.reset()
+
+
+def test_command_prints_script_output_and_regression_set(fixture_repo, repro_env_image, server, tmp_path, capsys, monkeypatch):
+    from patchsmith.cli import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("PATCHSMITH_CACHE_DIR", str(tmp_path / "cache"))  # no model answers cached elsewhere
+    server.add([fenced(GOOD), fenced(SILENT)], "NONE")
+    out = tmp_path / "run"
+    argv = ["reproduce", "--repo", str(fixture_repo), "--commit", "HEAD", "--issue", str(EXAMPLE / "ISSUE.md"),
+            "--model", "openai/scripted", "--api-base", server.url, "--files", "shopcart/pricing.py",
+            "--samples", "2", "--budget", "6", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert 'bulk_unit_price("2.00", 10)' in printed  # the chosen script
+    assert "PATCHSMITH_VERDICT: reproduced" in printed  # its output at base
+    assert "tests/test_tiers.py" in printed and "regression set:" in printed
+    record = json.loads((out / "reproduce.json").read_text())
+    assert record["repro"]["chosen"]["script"] == GOOD
+    assert "tests/test_pricing.py::test_percentage_coupon" in record["regression"]["tests"]
+    assert server.remaining() == 0  # both samples and the removal question were asked
+
+
+def test_command_refuses_unknown_files_in_one_sentence(fixture_repo, capsys):
+    from patchsmith.cli import main
+
+    argv = ["reproduce", "--repo", str(fixture_repo), "--issue", "text", "--model", "openai/scripted",
+            "--files", "no/such.py"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "patchsmith: --files names paths the repository does not have: no/such.py"
