@@ -2,6 +2,7 @@
 
 from repo_index.build import build_index, read_text
 from repo_index.model import Definition, FileEntry, RepoIndex, RepoIndexError, SearchHit
+from repo_index.prompt import definition_source, estimate_tokens, file_skeleton, find_definitions, line_snippets, tree_view
 from repo_index.settings import IndexSettings
 
 __all__ = [
@@ -12,5 +13,11 @@ __all__ = [
     "RepoIndexError",
     "SearchHit",
     "build_index",
+    "definition_source",
+    "estimate_tokens",
+    "file_skeleton",
+    "find_definitions",
+    "line_snippets",
     "read_text",
+    "tree_view",
 ]

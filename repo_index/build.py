@@ -54,11 +54,12 @@ def _parse_job(job: tuple[Source, list[Candidate], IndexSettings]) -> tuple[list
         blob_id = candidate.blob_id or blob_id_of(data)
         if _is_binary(data, settings):
             outcomes.append(("binary", candidate.path, blob_id))
-        elif blob_id in _known_blobs or blob_id in seen:
+        elif blob_id in _known_blobs:
             outcomes.append(("known", candidate.path, blob_id))
         else:
-            seen.add(blob_id)
-            records.append((blob_id, _record_for(candidate.path, data, settings)))
+            if blob_id not in seen:  # the same bytes at two paths (empty __init__.py files) are parsed once
+                seen.add(blob_id)
+                records.append((blob_id, _record_for(candidate.path, data, settings)))
             outcomes.append(("new", candidate.path, blob_id))
     return outcomes, (disk.dumps_records(records) if records else None)
 
@@ -140,11 +141,11 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
                 new_records = disk.loads_records(chunk)
                 new_chunks.append(disk.chunk_of(chunk, new_records))
                 records.update(new_records)
-                parsed += len(new_records)
             for kind, path, blob_id in outcomes:
                 if kind == "known" or kind == "new":
                     blob_of[path] = blob_id
                     hits += kind == "known"
+                    parsed += kind == "new"
                 elif kind == "binary":
                     binary[path] = blob_id
     finally:
@@ -162,8 +163,8 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
     stats = {
         "files": len(files),
         "definitions": sum(len(e.definitions) for e in files.values()),
-        "parsed": parsed,
-        "cache_hits": hits,
+        "parsed": parsed,  # files read and parsed in this run
+        "cache_hits": hits,  # files whose parse came from the disk cache
         "skipped": len(candidates) - len(files),  # binary, or vanished while we read
         "seconds": time.perf_counter() - started,
     }

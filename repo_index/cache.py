@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT = 3  # bump when what is stored changes meaning
+FORMAT = 4  # bump when what is stored changes meaning
 KEEP_FACTOR = 3  # keep up to this many times the current file count (earlier checkouts' blobs)
 
 

@@ -47,6 +47,14 @@ def _first_doc_line(raw: str) -> str:
     return ""
 
 
+def _without_trailing_comments(header: str) -> str:
+    """A header cut before the comment lines that sit between it and the body's first statement."""
+    lines = header.split("\n")
+    while len(lines) > 1 and lines[-1].lstrip().startswith(("#", "//", "/*", "*")):
+        lines.pop()
+    return "\n".join(lines).rstrip()
+
+
 # What the cache stores for one blob, independent of the path it was found at:
 # (language, n_lines, definitions, references, imports, has_errors), each definition as
 # (kind, name, qualname, start, end, signature, doc). Plain tuples pickle and load several times
@@ -116,6 +124,8 @@ def record_for(data: bytes, language: str) -> Record:
         else:
             header_end, doc = min(end_byte, start_byte + _SIGNATURE_MAX), ""
         signature = data[start_byte:header_end].decode("utf-8", errors="replace").rstrip()
+        if "\n" in signature:
+            signature = _without_trailing_comments(signature)
         if kind == "variable" or len(signature) > _SIGNATURE_MAX:
             signature = signature.split("\n", 1)[0][:_SIGNATURE_MAX]
         start, end = node.start_point[0] + 1, node.end_point[0] + 1

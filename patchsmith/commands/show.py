@@ -1,0 +1,24 @@
+"""`patchsmith show PATH QUALNAME`: print the source of one definition."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="a working tree, or a git directory (bare or not)")
+    parser.add_argument("qualname", help='a qualified name such as "QuerySet.delete", or "FILE:QUALNAME" to pick the file')
+    parser.add_argument("--commit", default=None, help="a revision to read without checking it out")
+
+
+def run(args: argparse.Namespace) -> int:
+    from patchsmith.settings import cache_root
+    from repo_index import build_index, definition_source, find_definitions
+
+    path, _, qualname = args.qualname.rpartition(":")
+    index = build_index(args.path, commit=args.commit, cache_dir=cache_root() / "index")
+    found = find_definitions(index, qualname, path or None)
+    if len({d.path for d in found}) == 1:
+        print(f"# {found[0].path}:{found[0].start}-{found[0].end}")
+    print(definition_source(index, qualname, path or None))
+    return 0
