@@ -21,7 +21,7 @@ from swebench_runner.errors import SwebenchError
 from swebench_runner.specs import EnvSpec
 from swebench_runner.sources import SourceIncomplete, snapshot
 
-_BUILDER_VERSION = "1"  # bump when the steps below change what ends up in an image
+_BUILDER_VERSION = "2"  # bump when the steps below change what ends up in an image
 VENV = "/opt/venv"
 WORKDIR = "/testbed"
 IMAGE_REPOSITORY = "patchsmith-swebench-env"
@@ -89,6 +89,11 @@ def build_script(spec: EnvSpec) -> str:
     if spec.pip_packages:
         lines.append("python -m pip install " + " ".join(shlex.quote(p) for p in spec.pip_packages))
     lines.append("python -m pip freeze > /opt/pip-freeze.txt")
+    # Tracked files go back to the commit's state (pre_install may have edited them), so that an
+    # instance can move the tree to its own commit by applying only the files that differ. Minimal
+    # stat checks keep git from rehashing every file in a new container (new inodes, same files).
+    lines.append("git checkout -q -- . && git config core.checkStat minimal && git config core.trustctime false")
+    lines.append("git update-index -q --refresh || true")
     return "\n".join(lines)
 
 
@@ -121,7 +126,7 @@ def image_size(tag: str) -> int:
 
 def ensure_env_image(
     spec: EnvSpec,
-    setup_commit: str,
+    commit: str,
     git_dir: Path,
     cache_dir: Path,
     log_dir: Path,
@@ -136,7 +141,7 @@ def ensure_env_image(
     log_path = log_dir / f"{spec.key}.log"
     records = BuildRecords(cache_dir / "swebench" / "env-builds.json")
     base_spec = BaseSpec(suite=spec.suite)
-    tag = image_tag(spec, setup_commit, base_spec.tag)
+    tag = image_tag(spec, commit, base_spec.tag)
     if image_exists(tag):
         seconds = records.read().get(tag, {}).get("seconds", 0.0)
         return EnvBuild(spec.key, tag, True, seconds, image_size(tag), cached=True, log_path=str(log_path))
@@ -149,7 +154,7 @@ def ensure_env_image(
             return EnvBuild(spec.key, tag, True, 0.0, image_size(tag), cached=True, log_path=str(log_path))
         try:
             base = ensure_base_image(base_spec, cache_dir=cache_dir / "sandbox", log_path=log_dir / f"base-{spec.suite}.log")
-            source = snapshot(git_dir, setup_commit, recoverers)
+            source = snapshot(git_dir, commit, recoverers)
             with Container(base, network=True, ca_bundle="auto", kind="build", limits=Limits(memory="8g"),
                            env=venv_environment(spec), log_path=log_path) as container:
                 put_tree(container, source.archive)
@@ -169,6 +174,34 @@ def ensure_env_image(
     outcome = EnvBuild(spec.key, tag, True, time.monotonic() - started, image_size(tag), log_path=str(log_path))
     records.write(outcome)
     return outcome
+
+
+def setup_commit(group: list, git_dir: Path) -> str:
+    """The commit an environment is built at: the version's environment_setup_commit when the
+    mirror has it, else the newest base commit of the version's instances (some mirrors are forks
+    that lack the upstream's release-branch commits)."""
+    import subprocess
+
+    wanted = group[0].environment_setup_commit
+    if wanted and subprocess.run(["git", f"--git-dir={git_dir}", "cat-file", "-e", f"{wanted}^{{commit}}"],
+                                 capture_output=True).returncode == 0:
+        return wanted
+
+    def commit_time(commit: str) -> int:
+        done = subprocess.run(["git", f"--git-dir={git_dir}", "show", "-s", "--format=%ct", commit], capture_output=True, text=True)
+        return int(done.stdout.strip() or 0)
+
+    return max(sorted({i.base_commit for i in group}), key=commit_time)
+
+
+def move_tree(container, change) -> None:
+    """Move /testbed from the environment's commit to another: delete, then copy what differs;
+    record that as the base state."""
+    if change.deleted:
+        container.put_file("/tmp/.patchsmith-swebench/deleted", "\0".join(change.deleted) + "\0")
+        container.check("xargs -0 -r rm -f < /tmp/.patchsmith-swebench/deleted", "deleting files")
+    container.put_archive(WORKDIR, change.archive)
+    container.commit_base_state()
 
 
 def put_tree(container, archive: bytes) -> None:

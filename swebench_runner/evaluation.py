@@ -26,12 +26,20 @@ from pathlib import Path
 
 from sandbox.log_parsers import parse_log, shorten_path_parameters
 from swebench_runner.dataset import Instance
-from swebench_runner.environments import EnvBuild, WORKDIR, ensure_env_image, install_script, put_tree, venv_environment
+from swebench_runner.environments import (
+    WORKDIR,
+    EnvBuild,
+    ensure_env_image,
+    install_script,
+    move_tree,
+    setup_commit,
+    venv_environment,
+)
 from swebench_runner.errors import SwebenchError
 from swebench_runner.grading import grade
 from swebench_runner.predictions import Prediction
 from swebench_runner.repos import find_mirror
-from swebench_runner.sources import SourceIncomplete, snapshot
+from swebench_runner.sources import SourceIncomplete, tree_change
 from swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
 
 START_MARKER = ">>>>> Start Test Output"
@@ -47,6 +55,14 @@ class EvalSettings:
     cache_dir: Path  # patchsmith's cache root
     timeout: float = DEFAULT_TIMEOUT
     workers: int = 1
+    # Specs for (repo, version) pairs beyond SWE-bench's twelve repositories (tests use a toy one).
+    extra_specs: tuple[EnvSpec, ...] = ()
+
+    def spec(self, repo: str, version: str) -> EnvSpec:
+        for spec in self.extra_specs:
+            if (spec.repo, spec.version) == (repo, version):
+                return spec
+        return spec_for(repo, version)
 
 
 def recoverers_for(repo: str) -> dict:
@@ -97,6 +113,7 @@ def evaluate_instance(
     prediction: Prediction,
     spec: EnvSpec,
     env_image: str,
+    env_commit: str,
     settings: EvalSettings,
     after_tests: Callable[[object, str], None] | None = None,
 ) -> dict:
@@ -133,11 +150,14 @@ def evaluate_instance(
         "patch_successfully_applied": False,
         "resolved": False,
     }
-    source = snapshot(find_mirror(instance.repo, settings.repo_cache), instance.base_commit, recoverers_for(instance.repo))
+    change = tree_change(find_mirror(instance.repo, settings.repo_cache), env_commit, instance.base_commit,
+                         recoverers_for(instance.repo))
     needs_network = spec.network_for_tests or spec.reinstall_per_instance
-    with Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
-                   env=venv_environment(spec), limits=Limits(memory="8g"), log_path=folder / "run_instance.log") as box:
-        put_tree(box, source.archive)
+    box = Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
+                    env=venv_environment(spec), limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
+    try:
+        box.start()
+        move_tree(box, change)
         if spec.reinstall_per_instance:
             box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=settings.timeout)
             box.commit_base_state()
@@ -165,11 +185,14 @@ def evaluate_instance(
             result_grade = grade(statuses, instance.fail_to_pass, instance.pass_to_pass)
             entry["resolved"] = result_grade.resolved
             entry["tests_status"] = result_grade.tests_status()
-            if after_tests is not None:
-                after_tests(box, test_command)
-    details["eval_seconds"] = round(time.monotonic() - started, 3)
-    report = {instance.instance_id: {**entry, **details}}
-    _write_atomically(folder / "report.json", json.dumps(report, indent=2))
+        # Evaluation ends with the graded report; removing the container is clean-up after it.
+        details["eval_seconds"] = round(time.monotonic() - started, 3)
+        report = {instance.instance_id: {**entry, **details}}
+        _write_atomically(folder / "report.json", json.dumps(report, indent=2))
+        if after_tests is not None and applied:
+            after_tests(box, test_command)
+    finally:
+        box.close()
     return report
 
 
@@ -187,8 +210,11 @@ def evaluate(
     predictions: dict[str, Prediction],
     settings: EvalSettings,
     progress: Callable[[str], None] = print,
+    dataset: list[Instance] | None = None,
 ) -> dict:
-    """Evaluate every instance that has a prediction and no report yet; write and return the summary."""
+    """Evaluate every instance that has a prediction and no report yet; write and return the summary.
+    `dataset` (default: instances) decides each environment's commit, so that a selection builds the
+    same images as the whole dataset."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     state = RunState({}, {}, threading.Lock())
     todo = [i for i in instances if i.instance_id in predictions and not is_reported(report_path(settings, predictions[i.instance_id]))]
@@ -199,14 +225,15 @@ def evaluate(
     for instance in todo:
         groups.setdefault((instance.repo, instance.version), []).append(instance)
     builds: dict[tuple[str, str], EnvBuild] = {}
+    commits: dict[tuple[str, str], str] = {}
     done = [0]
 
     def build(key: tuple[str, str]) -> None:
-        first = groups[key][0]
-        spec = spec_for(*key)
-        outcome = ensure_env_image(spec, first.environment_setup_commit or first.base_commit,
-                                   find_mirror(first.repo, settings.repo_cache), settings.cache_dir,
-                                   settings.run_dir / "env-logs", recoverers_for(first.repo))
+        spec = settings.spec(*key)
+        git_dir = find_mirror(key[0], settings.repo_cache)
+        commits[key] = setup_commit([i for i in (dataset or instances) if (i.repo, i.version) == key], git_dir)
+        outcome = ensure_env_image(spec, commits[key], git_dir, settings.cache_dir, settings.run_dir / "env-logs",
+                                   recoverers_for(key[0]))
         builds[key] = outcome
         status = "cached" if outcome.cached else ("built" if outcome.built else "FAILED")
         progress(f"environment {spec.key} (Python {spec.python_wanted} -> {spec.python}): {status} in {outcome.seconds:.0f}s")
@@ -220,7 +247,7 @@ def evaluate(
                 state.env_failures[instance.instance_id] = outcome.error or "environment did not build"
             return
         try:
-            report = evaluate_instance(instance, prediction, spec_for(*key), outcome.image, settings)
+            report = evaluate_instance(instance, prediction, settings.spec(*key), outcome.image, commits[key], settings)
             verdict = "resolved" if report[instance.instance_id]["resolved"] else "unresolved"
         except SourceIncomplete as exc:
             verdict = f"error: {exc}"
@@ -237,9 +264,11 @@ def evaluate(
             progress(f"[{done[0]}/{len(todo)}] {instance.instance_id}: {verdict}")
 
     with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
-        # Environments first (each once), then instances; both at the chosen parallelism.
-        list(pool.map(build, list(groups)))
-        list(pool.map(run_one, todo))
+        # One (repo, version) at a time: its environment, then its instances at the chosen
+        # parallelism, so the first grades arrive before every environment is built.
+        for key, group in groups.items():
+            build(key)
+            list(pool.map(run_one, group))
     _record_failures(settings.run_dir, state)
     return write_summary(instances, predictions, settings)
 

@@ -81,3 +81,100 @@ def snapshot(git_dir: Path, commit: str, recoverers: dict[str, Recoverer] | None
             f"source incomplete: commit {commit[:12]} of {git_dir} lacks {', '.join(unrecovered)} and no maintained source carries it."
         )
     return Snapshot(buffer.getvalue(), recovered)
+
+
+@dataclass(frozen=True)
+class TreeChange:
+    """How to turn the files of one commit into another's: a tar of what was added or changed
+    (modes and symlinks kept) and the paths that were deleted."""
+
+    archive: bytes
+    deleted: list[str]
+    recovered: dict[str, str]
+
+
+def tree_change(git_dir: Path, old: str, new: str, recoverers: dict[str, Recoverer] | None = None) -> TreeChange:
+    """What changed between two commits, for updating a tree that holds `old` to `new`."""
+    if old == new:
+        return TreeChange(_empty_tar(), [], {})
+    listing = _git(git_dir, "diff", "--name-status", "-z", "--no-renames", old, new)
+    fields = [field.decode("utf-8", "surrogateescape") for field in listing.split(b"\0") if field]
+    deleted, changed = [], []
+    for status, path in zip(fields[::2], fields[1::2]):
+        (deleted if status == "D" else changed).append(path)
+    entries = _tree_entries(git_dir, new, changed)
+    absent = set(_missing(git_dir, [sha for _, sha, _ in entries]))
+    buffer = io.BytesIO()
+    recovered: dict[str, str] = {}
+    unrecovered = []
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        present = [(mode, sha, path) for mode, sha, path in entries if sha not in absent]
+        for (mode, _sha, path), data in zip(present, _blobs(git_dir, [sha for _, sha, _ in present])):
+            _add(tar, path, mode, data)
+        for mode, sha, path in entries:
+            if sha in absent:
+                found = (recoverers or {}).get(path, lambda: None)()
+                if found is None:
+                    unrecovered.append(path)
+                    continue
+                _add(tar, path, mode, found[0])
+                recovered[path] = found[1]
+    if unrecovered:
+        raise SourceIncomplete(f"source incomplete: commit {new[:12]} of {git_dir} lacks {', '.join(unrecovered)} and no maintained source carries it.")
+    return TreeChange(buffer.getvalue(), deleted, recovered)
+
+
+def _tree_entries(git_dir: Path, commit: str, paths: list[str]) -> list[tuple[str, str, str]]:
+    """(mode, sha, path) of each path's blob at commit."""
+    if not paths:
+        return []
+    wanted = set(paths)
+    listing = _git(git_dir, "ls-tree", "-r", "-z", "--full-tree", commit)
+    entries = []
+    for record in listing.split(b"\0"):
+        if not record:
+            continue
+        meta, raw_path = record.split(b"\t", 1)
+        mode, kind, sha = meta.decode().split()
+        path = raw_path.decode("utf-8", "surrogateescape")
+        if kind == "blob" and path in wanted:
+            entries.append((mode, sha, path))
+    return entries
+
+
+def _missing(git_dir: Path, shas: list[str]) -> list[str]:
+    if not shas:
+        return []
+    answers = _git(git_dir, "cat-file", "--batch-check", data=("\n".join(shas) + "\n").encode())
+    return [sha for sha, line in zip(shas, answers.splitlines()) if line.endswith(b" missing")]
+
+
+def _blobs(git_dir: Path, shas: list[str]) -> list[bytes]:
+    """The contents of blobs, read in one `git cat-file --batch`."""
+    if not shas:
+        return []
+    out = _git(git_dir, "cat-file", "--batch", data=("\n".join(shas) + "\n").encode())
+    blobs, position = [], 0
+    for _ in shas:
+        header_end = out.index(b"\n", position)
+        size = int(out[position:header_end].split()[2])
+        blobs.append(out[header_end + 1 : header_end + 1 + size])
+        position = header_end + 1 + size + 1  # the content is followed by a newline
+    return blobs
+
+
+def _add(tar: tarfile.TarFile, path: str, mode: str, data: bytes) -> None:
+    info = tarfile.TarInfo(path)
+    info.mtime = int(time.time())
+    if mode == "120000":
+        info.type, info.linkname = tarfile.SYMTYPE, data.decode("utf-8", "surrogateescape")
+        tar.addfile(info)
+        return
+    info.size, info.mode = len(data), 0o755 if mode == "100755" else 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _empty_tar() -> bytes:
+    buffer = io.BytesIO()
+    tarfile.open(fileobj=buffer, mode="w").close()
+    return buffer.getvalue()

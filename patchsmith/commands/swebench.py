@@ -52,7 +52,7 @@ def _selected(args: argparse.Namespace):
     from swebench_runner.dataset import load_instances
     from swebench_runner.errors import SwebenchError
 
-    instances = load_instances(args.dataset)
+    instances = everything = load_instances(args.dataset)
     if args.instances:
         wanted = [part for part in args.instances.replace(",", " ").split() if part]
         known = {i.instance_id for i in instances}
@@ -64,7 +64,7 @@ def _selected(args: argparse.Namespace):
         instances = [i for i in instances if i.repo == args.repo]
         if not instances:
             raise SwebenchError(f"no instance of {args.repo} in {args.dataset}.")
-    return instances
+    return instances, everything
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -76,12 +76,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise SwebenchError("--workers must be at least 1.")
-    instances = _selected(args)
+    instances, everything = _selected(args)
     predictions = load_predictions(args.predictions, instances)
     install_signal_handlers()
     settings = EvalSettings(run_dir=args.out / args.run_id, repo_cache=args.repo_cache, cache_dir=cache_root(),
                             timeout=args.timeout, workers=args.workers)
-    summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True))
+    summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True), dataset=everything)
     ours = summary["patchsmith"]
     print(
         f"total {summary['total_instances']}, submitted {summary['submitted_instances']}, "
@@ -102,26 +102,24 @@ def run_envs(args: argparse.Namespace) -> int:
 
     from patchsmith.settings import cache_root
     from sandbox.engine import install_signal_handlers
-    from swebench_runner.environments import ensure_env_image
+    from swebench_runner.environments import ensure_env_image, setup_commit
     from swebench_runner.evaluation import recoverers_for
     from swebench_runner.repos import find_mirror
     from swebench_runner.specs import spec_for
 
-    instances = _selected(args)
-    firsts = {}
-    for instance in instances:
-        firsts.setdefault((instance.repo, instance.version), instance)
+    instances, everything = _selected(args)
+    keys = sorted({(i.repo, i.version) for i in instances}, key=lambda k: (k[0], [int(p) for p in k[1].split(".")]))
     install_signal_handlers()
 
     def one(key):
-        instance = firsts[key]
         spec = spec_for(*key)
-        return spec, ensure_env_image(spec, instance.environment_setup_commit or instance.base_commit,
-                                      find_mirror(instance.repo, args.repo_cache), cache_root(), args.log_dir,
-                                      recoverers_for(instance.repo), build=not args.no_build)
+        git_dir = find_mirror(key[0], args.repo_cache)
+        commit = setup_commit([i for i in everything if (i.repo, i.version) == key], git_dir)
+        return spec, ensure_env_image(spec, commit, git_dir, cache_root(), args.log_dir, recoverers_for(key[0]),
+                                      build=not args.no_build)
 
     with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        results = list(pool.map(one, sorted(firsts, key=lambda k: (k[0], [int(p) for p in k[1].split(".")]))))
+        results = list(pool.map(one, keys))
     table = Table(title="SWE-bench environment images")
     for column in ("repo", "version", "Python wanted", "Python used", "built", "build time", "size", "note"):
         table.add_column(column)

@@ -1,0 +1,173 @@
+"""End-to-end SWE-bench evaluation in real Docker, on a toy instance built here.
+
+The toy repository has a bug at its base commit; the test patch adds a FAIL_TO_PASS test, and
+the gold patch fixes the bug. Gold must resolve, empty must not, a patch that does not apply
+must be reported as such, and a run killed part-way and started again must grade every
+instance exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from swebench_runner.dataset import Instance
+from swebench_runner.predictions import Prediction, load_predictions
+from swebench_runner.specs import EnvSpec
+
+pytestmark = pytest.mark.docker
+
+BASE_FILES = {
+    "toy/__init__.py": "def double(x):\n    return x + x\n\n\ndef halve(x):\n    return x / 3\n",
+    "tests/test_toy.py": "import time\n\nimport toy\n\n\ndef test_double():\n    assert toy.double(2) == 4\n",
+}
+GOLD_PATCH = """\
+diff --git a/toy/__init__.py b/toy/__init__.py
+--- a/toy/__init__.py
++++ b/toy/__init__.py
+@@ -3,4 +3,4 @@ def double(x):
+ 
+ 
+ def halve(x):
+-    return x / 3
++    return x / 2
+"""
+TEST_PATCH = """\
+diff --git a/tests/test_toy.py b/tests/test_toy.py
+--- a/tests/test_toy.py
++++ b/tests/test_toy.py
+@@ -5,3 +5,8 @@ import toy
+ 
+ def test_double():
+     assert toy.double(2) == 4
++
++
++def test_halve():
++    time.sleep({sleep})
++    assert toy.halve(4) == 2
+"""
+NOT_APPLYING = GOLD_PATCH.replace("return x / 3", "return x // 7")
+
+# The toy's environment: bookworm's Python 3.11 and pytest from PyPI; no install step needed
+# because `python -m pytest` puts the work tree on sys.path.
+TOY_SPEC = EnvSpec(
+    "toy/toy", "1.0", "3.11", "3.11", "python -m pytest -rA -p no:cacheprovider", "pytest",
+    install="true", pip_packages=("pytest==8.3.3",),
+)
+
+
+def toy_instance(commit: str, number: int, sleep: float = 0) -> Instance:
+    return Instance(
+        instance_id=f"toy__toy-{number}", repo="toy/toy", base_commit=commit, version="1.0", patch=GOLD_PATCH,
+        test_patch=TEST_PATCH.format(sleep=sleep),
+        fail_to_pass=("tests/test_toy.py::test_halve",), pass_to_pass=("tests/test_toy.py::test_double",),
+        environment_setup_commit=commit,
+    )
+
+
+@pytest.fixture(scope="module")
+def toy_cache(tmp_path_factory, bookworm_base_image: str) -> tuple[Path, str]:
+    """(repo cache holding toy+toy, base commit)."""
+    from tests.conftest import make_git_repo
+
+    root = tmp_path_factory.mktemp("toy")
+    commit = make_git_repo(root / "work", BASE_FILES)
+    cache = root / "cache"
+    cache.mkdir()
+    (cache / "toy+toy").symlink_to(root / "work")
+    return cache, commit
+
+
+def settings_for(run_dir: Path, cache: Path, workers: int = 1):
+    from patchsmith.settings import cache_root
+    from swebench_runner.evaluation import EvalSettings
+
+    return EvalSettings(run_dir=run_dir, repo_cache=cache, cache_dir=cache_root(), timeout=120, workers=workers,
+                        extra_specs=(TOY_SPEC,))
+
+
+def test_gold_empty_and_a_patch_that_does_not_apply(toy_cache, tmp_path: Path) -> None:
+    from swebench_runner.evaluation import evaluate
+
+    cache, commit = toy_cache
+    instance = toy_instance(commit, 1)
+    run_dir = tmp_path / "run"
+    settings = settings_for(run_dir, cache)
+
+    gold = evaluate([instance], load_predictions("gold", [instance]), settings, progress=lambda _: None)
+    assert gold["resolved_ids"] == ["toy__toy-1"] and gold["completed_instances"] == 1
+    report = json.loads((run_dir / "gold" / "toy__toy-1" / "report.json").read_text())["toy__toy-1"]
+    assert report["patch_successfully_applied"] and report["resolved"]
+    assert report["tests_status"]["FAIL_TO_PASS"]["success"] == ["tests/test_toy.py::test_halve"]
+    assert "tests/test_toy.py::test_halve PASSED" in report["test_output"] or "PASSED tests/test_toy.py::test_halve" in report["test_output"]
+    assert report["model_patch"] == GOLD_PATCH and "git apply" in report["eval_script"]
+
+    empty = evaluate([instance], load_predictions("empty", [instance]), settings, progress=lambda _: None)
+    assert empty["empty_patch_ids"] == ["toy__toy-1"] and empty["resolved_instances"] == 0
+    assert empty["patchsmith"]["empty_patch_graded_ids"] == ["toy__toy-1"]
+    assert empty["patchsmith"]["empty_patch_resolved_ids"] == []
+    report = json.loads((run_dir / "empty" / "toy__toy-1" / "report.json").read_text())["toy__toy-1"]
+    assert report["tests_status"]["FAIL_TO_PASS"]["failure"] == ["tests/test_toy.py::test_halve"]
+    assert report["tests_status"]["PASS_TO_PASS"]["success"] == ["tests/test_toy.py::test_double"]
+
+    bad = {"toy__toy-1": Prediction("toy__toy-1", "bad-model", NOT_APPLYING)}
+    summary = evaluate([instance], bad, settings, progress=lambda _: None)
+    report = json.loads((run_dir / "bad-model" / "toy__toy-1" / "report.json").read_text())["toy__toy-1"]
+    assert report["patch_exists"] and not report["patch_successfully_applied"] and not report["resolved"]
+    assert "does not apply" in report["patch_apply_message"]
+    assert summary["unresolved_ids"] == ["toy__toy-1"]
+
+
+DRIVER = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    from test_swebench_eval import TOY_SPEC, settings_for, toy_instance
+    from sandbox.engine import install_signal_handlers
+    from swebench_runner.evaluation import evaluate
+    from swebench_runner.predictions import load_predictions
+    install_signal_handlers()
+    instances = [toy_instance({commit!r}, n, sleep=3) for n in range(1, 4)]
+    evaluate(instances, load_predictions("gold", instances), settings_for(Path({run_dir!r}), Path({cache!r})),
+             progress=lambda line: print(line, flush=True))
+    """
+)
+
+
+def test_killed_run_resumes_and_grades_each_instance_once(toy_cache, tmp_path: Path) -> None:
+    cache, commit = toy_cache
+    run_dir = tmp_path / "run"
+    script = DRIVER.format(tests=str(Path(__file__).parent), commit=commit, run_dir=str(run_dir), cache=str(cache))
+    reports = [run_dir / "gold" / f"toy__toy-{n}" / "report.json" for n in range(1, 4)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+
+    first = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 300
+    while not reports[0].exists():
+        assert first.poll() is None, first.stdout.read()
+        assert time.monotonic() < deadline, "the first instance was never graded"
+        time.sleep(0.2)
+    first.send_signal(signal.SIGTERM)  # while the second instance's 3-second test runs
+    first.wait(timeout=60)
+    graded_first = [path for path in reports if path.exists()]
+    assert 1 <= len(graded_first) < 3
+    kept = {path: path.read_bytes() for path in graded_first}
+
+    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"{len(graded_first)} instance(s) already graded" in second.stdout
+    graded_lines = [line for line in second.stdout.splitlines() if line.startswith("[")]
+    assert len(graded_lines) == 3 - len(graded_first)  # only the rest were graded
+    assert all(path.read_bytes() == data for path, data in kept.items())  # nothing graded twice
+    assert all(json.loads(path.read_text())[path.parent.name]["resolved"] for path in reports)
+    summary = json.loads((run_dir / f"gold.{run_dir.name}.json").read_text())
+    assert summary["resolved_instances"] == 3
