@@ -1,0 +1,108 @@
+"""Overhead of SWE-bench evaluation over the bare test command.
+
+For each instance whose environment image already exists (or is built first, with --build),
+the gold prediction is evaluated through swebench_runner (fresh container, work tree moved to
+the base commit, gold and test patches applied, tests run, log parsed, graded, report written).
+Then, in the same container, the same test command is run bare with `docker exec` from the
+docker CLI. The figure is evaluation time / bare test time, median over the instances.
+Target: at most 1.5. Environment build times are printed too (from the build records).
+
+    python bench/eval_overhead.py --repo-cache /work/repo-cache [--dataset FILE] [--instances IDS] [--limit N] [--build]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from patchsmith.settings import cache_root  # noqa: E402
+from swebench_runner.dataset import load_instances  # noqa: E402
+from swebench_runner.environments import BuildRecords, ensure_env_image, setup_commit  # noqa: E402
+from swebench_runner.evaluation import EvalSettings, evaluate_instance, recoverers_for  # noqa: E402
+from swebench_runner.predictions import load_predictions  # noqa: E402
+from swebench_runner.repos import find_mirror  # noqa: E402
+from swebench_runner.specs import spec_for  # noqa: E402
+
+TARGET = 1.5
+
+
+def main() -> int:
+    default_dataset = Path(__file__).resolve().parents[2] / "shared" / "data" / "swebench_lite_test.jsonl"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=default_dataset)
+    parser.add_argument("--repo-cache", type=Path, required=True)
+    parser.add_argument("--instances", help="instance ids (commas); default: every instance whose image exists")
+    parser.add_argument("--limit", type=int, default=12, help="at most this many instances (spread over environments)")
+    parser.add_argument("--build", action="store_true", help="build missing environment images first")
+    args = parser.parse_args()
+
+    everything = load_instances(args.dataset)
+    chosen = everything
+    if args.instances:
+        wanted = set(args.instances.replace(",", " ").split())
+        chosen = [i for i in everything if i.instance_id in wanted]
+    images: dict[tuple[str, str], tuple[str, str, float]] = {}
+    for key in dict.fromkeys((i.repo, i.version) for i in chosen):
+        git_dir = find_mirror(key[0], args.repo_cache)
+        commit = setup_commit([i for i in everything if (i.repo, i.version) == key], git_dir)
+        build = ensure_env_image(spec_for(*key), commit, git_dir, cache_root(), Path(tempfile.mkdtemp()) / "logs",
+                                 recoverers_for(key[0]), build=args.build)
+        if build.built:
+            images[key] = (build.image, commit, build.seconds)
+    # Round-robin over environments, so that one repository does not fill the sample.
+    queues = {key: [i for i in chosen if (i.repo, i.version) == key] for key in images}
+    sample = []
+    while len(sample) < args.limit and any(queues.values()):
+        for key in list(queues):
+            if queues[key] and len(sample) < args.limit:
+                sample.append(queues[key].pop(0))
+    if not sample:
+        print("no instance has an environment image; build some with `patchsmith swebench envs` or pass --build")
+        return 1
+
+    run_dir = Path(tempfile.mkdtemp(prefix="eval-overhead-")) / "bench"
+    settings = EvalSettings(run_dir=run_dir, repo_cache=args.repo_cache, cache_dir=cache_root(), timeout=1800)
+    rows = []
+    print(f"{'instance':<40} {'eval s':>8} {'bare s':>8} {'ratio':>6}  resolved")
+    for instance in sample:
+        key = (instance.repo, instance.version)
+        bare: dict[str, float] = {}
+
+        def time_bare(container, test_command: str) -> None:
+            # The baseline: the same command in the same container, straight from the docker CLI.
+            started = time.monotonic()
+            subprocess.run(["docker", "exec", "-w", "/testbed", container.id, "bash", "-c", test_command],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            bare["seconds"] = time.monotonic() - started
+
+        prediction = load_predictions("gold", [instance])[instance.instance_id]
+        report = evaluate_instance(instance, prediction, spec_for(*key), images[key][0], images[key][1], settings,
+                                   after_tests=time_bare)[instance.instance_id]
+        if "seconds" not in bare:
+            print(f"{instance.instance_id:<40} patch did not apply; skipped")
+            continue
+        ratio = report["eval_seconds"] / bare["seconds"]
+        rows.append((instance.instance_id, report["eval_seconds"], bare["seconds"], ratio))
+        print(f"{instance.instance_id:<40} {report['eval_seconds']:>8.2f} {bare['seconds']:>8.2f} {ratio:>6.2f}  {report['resolved']}")
+    median = statistics.median(r[3] for r in rows)
+    print(f"\nmedian evaluation time / bare test time over {len(rows)} instances: {median:.2f} "
+          f"(target <= {TARGET}; baseline = bare `docker exec` of the test command, same container, same run)")
+    print(f"median evaluation time {statistics.median(r[1] for r in rows):.2f}s, median bare test time {statistics.median(r[2] for r in rows):.2f}s")
+    records = BuildRecords(cache_root() / "swebench" / "env-builds.json").read()
+    print("\nenvironment build times (recorded when each image was built):")
+    for key, (image, _, seconds) in images.items():
+        recorded = records.get(image, {}).get("seconds", seconds)
+        print(f"  {key[0]} {key[1]}: {recorded:.0f}s" if recorded else f"  {key[0]} {key[1]}: not recorded")
+    return 0 if median <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Snapshots and tree changes from a git directory, including a blob the mirror lacks."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from swebench_runner.sources import SourceIncomplete, missing_blobs, snapshot, tree_change
+from swebench_runner.specs import directives_of, spec_for
+
+ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True, env=ENV).stdout.strip()
+
+
+@pytest.fixture()
+def two_commits(tmp_path: Path) -> tuple[Path, str, str]:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "keep.txt").write_text("same\n")
+    (root / "gone.txt").write_text("deleted later\n")
+    (root / "big.dat").write_text("large table v1\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "one")
+    old = git(root, "rev-parse", "HEAD")
+    (root / "gone.txt").unlink()
+    (root / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (root / "run.sh").chmod(0o755)
+    os.symlink("keep.txt", root / "link")
+    (root / "big.dat").write_text("large table v2\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "two")
+    return root / ".git", old, git(root, "rev-parse", "HEAD")
+
+
+def members(archive: bytes) -> dict[str, tarfile.TarInfo]:
+    return {m.name: m for m in tarfile.open(fileobj=io.BytesIO(archive))}
+
+
+def test_tree_change_carries_modes_links_and_deletions(two_commits) -> None:
+    git_dir, old, new = two_commits
+    change = tree_change(git_dir, old, new)
+    assert change.deleted == ["gone.txt"]
+    entries = members(change.archive)
+    assert set(entries) == {"big.dat", "link", "run.sh"}  # keep.txt did not change
+    assert entries["run.sh"].mode == 0o755 and entries["link"].issym() and entries["link"].linkname == "keep.txt"
+
+
+def test_missing_blob_is_recovered_or_reported(two_commits) -> None:
+    git_dir, old, new = two_commits
+    blob = git(git_dir.parent, "rev-parse", f"{new}:big.dat")
+    (git_dir / "objects" / blob[:2] / blob[2:]).unlink()  # as in a snapshot that dropped large blobs
+    assert missing_blobs(git_dir, new) == ["big.dat"]
+    with pytest.raises(SourceIncomplete, match="big.dat"):
+        snapshot(git_dir, new)
+    with pytest.raises(SourceIncomplete, match="big.dat"):
+        tree_change(git_dir, old, new)
+    recover = {"big.dat": lambda: (b"recovered\n", "a test source")}
+    whole = snapshot(git_dir, new, recover)
+    assert whole.recovered == {"big.dat": "a test source"}
+    tar = tarfile.open(fileobj=io.BytesIO(whole.archive))
+    assert tar.extractfile("big.dat").read() == b"recovered\n" and "keep.txt" in tar.getnames()
+    assert tree_change(git_dir, old, new, recover).recovered == {"big.dat": "a test source"}
+
+
+def test_directives_and_python_mapping() -> None:
+    test_patch = (
+        "diff --git a/tests/migrations/test_commands.py b/tests/migrations/test_commands.py\n"
+        "diff --git a/tests/migrations/data/fixture.json b/tests/migrations/data/fixture.json\n"
+    )
+    assert directives_of("django/django", test_patch) == ["migrations.test_commands"]
+    assert directives_of("sympy/sympy", test_patch.replace("tests/migrations", "sympy/core/tests")) == ["sympy/core/tests/test_commands.py"]
+    assert spec_for("django/django", "3.0").python_wanted == "3.6" and spec_for("django/django", "3.0").python == "3.9"
+    assert spec_for("django/django", "5.0").suite == "bookworm"
+    assert spec_for("pydata/xarray", "0.12").python_wanted == "3.10"
