@@ -50,10 +50,11 @@ class GitHubClient:
         data = json.dumps(body).encode() if body is not None else None
         headers = {
             "Accept": "application/vnd.github+json",
-            "Authorization": f"Bearer {self.token}",
             "X-GitHub-Api-Version": "2022-11-28",
             "User-Agent": "patchsmith-bot",
         }
+        if self.token:  # public reads work without one
+            headers["Authorization"] = f"Bearer {self.token}"
         if data is not None:
             headers["Content-Type"] = "application/json"
         for attempt in range(self.max_retries + 1):
