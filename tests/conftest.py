@@ -18,81 +18,14 @@ from pathlib import Path
 
 import pytest
 
-FIXTURE_REPO_FILES = {
-    "pyproject.toml": """\
-[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "calc"
-version = "0.1.0"
-requires-python = ">=3.9"
-dependencies = ["six>=1.16"]
-
-[tool.setuptools]
-packages = ["calc"]
-""",
-    "calc/__init__.py": """\
-import six
+# The fixture repository's files (a project folder, copied into a fresh git repository).
+FIXTURE_REPO = Path(__file__).resolve().parent / "fixtures" / "sandbox_calc"
+# Its tests run inside containers, never in this suite.
+collect_ignore_glob = ["fixtures/*"]
 
 
-def add(a, b):
-    return a + b
-
-
-def mul(a, b):
-    return a * b
-
-
-def describe(value):
-    # six is the real dependency installed from PyPI into the environment image
-    return six.text_type(value)
-""",
-    "tests/test_calc.py": """\
-import calc
-
-
-def test_add_small():
-    assert calc.add(1, 2) == 3
-
-
-def test_add_negative():
-    assert calc.add(-1, -2) == -3
-
-
-def test_add_zero():
-    assert calc.add(0, 0) == 0
-
-
-def test_add_floats():
-    assert calc.add(0.5, 0.25) == 0.75
-
-
-def test_mul_small():
-    assert calc.mul(2, 3) == 6
-
-
-def test_mul_zero():
-    assert calc.mul(5, 0) == 0
-
-
-def test_mul_negative():
-    assert calc.mul(-2, 3) == -6
-
-
-def test_describe_int():
-    assert calc.describe(5) == "5"
-
-
-def test_describe_str():
-    assert calc.describe("x") == "x"
-
-
-def test_describe_none():
-    assert calc.describe(None) == "None"
-""",
-}
+def fixture_repo_files() -> dict[str, str]:
+    return {p.relative_to(FIXTURE_REPO).as_posix(): p.read_text() for p in sorted(FIXTURE_REPO.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
 def _docker_or_fail() -> None:
@@ -137,7 +70,7 @@ def bookworm_base_image(sandbox_cache_dir: Path, tmp_path_factory) -> str:
 def sandbox_fixture_repo(tmp_path_factory) -> tuple[Path, str]:
     """(repository folder, commit) of the small `calc` project."""
     root = tmp_path_factory.mktemp("calc-repo")
-    return root, make_git_repo(root, FIXTURE_REPO_FILES)
+    return root, make_git_repo(root, fixture_repo_files())
 
 
 @pytest.fixture(scope="session")
