@@ -70,7 +70,7 @@ def test_solve_picks_the_candidate_the_evidence_supports(tmp_path, bookworm_base
 
     # The patch really fixes the example: apply it to a fresh copy and check the values.
     fresh = copy_example(tmp_path / "fresh")
-    subprocess.run(["git", "apply", "--directory=.", str(out / "patch.diff")], cwd=fresh, check=True)
+    subprocess.run(["git", "apply", str(out / "patch.diff")], cwd=fresh, check=True)
     check = "from shopcart import bulk_unit_price as p; print(p('2.00', 10), p('2.00', 50))"
     result = subprocess.run([sys.executable, "-c", check], cwd=fresh, capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["1.90", "1.76"]
