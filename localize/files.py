@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import repo_index
 from repo_index import RepoIndex
+from repo_index.search import is_non_source
 
 from localize.answers import PathResolver, answer_lines
 from localize.budget import head_and_tail, truncate
@@ -30,6 +33,34 @@ def fuse(rankings: list[list[str]], k: int) -> list[tuple[str, float, set[int]]]
             sources.setdefault(path, set()).add(which)
     order = sorted(scores, key=lambda p: -scores[p])  # sorted() is stable: first-seen order on ties
     return [(p, scores[p], sources[p]) for p in order]
+
+
+def folded_folder(path: str) -> str:
+    """The folder a test or documentation file is folded into: up to its first such folder."""
+    folders = path.split("/")[:-1]
+    for depth, folder in enumerate(folders):
+        if is_non_source(folder + "/x"):
+            return "/".join(folders[: depth + 1]) + "/"
+    return "(test files beside the code)"
+
+
+def compact_tree(index: RepoIndex, budget: int, count) -> str:  # noqa: ANN001 - count: str -> int
+    """The repository's source tree within `budget` tokens: tests and documentation folded into a
+    count each, and folders cut off at the deepest level that still fits."""
+    source = RepoIndex(index.root, index.commit, {p: e for p, e in index.files.items() if not is_non_source(p)})
+    folded = Counter(folded_folder(p) for p in index.files if is_non_source(p))
+    note = ""
+    if folded:
+        listed = ", ".join(f"{folder} ({n} files)" for folder, n in folded.most_common(8))
+        more = f" and {len(folded) - 8} more" if len(folded) > 8 else ""
+        note = f"\nFolded, tests and documentation: {listed}{more}"
+    deepest = max((p.count("/") for p in source.files), default=0)
+    tree = ""
+    for depth in [None, *range(deepest - 1, 0, -1)]:
+        tree = repo_index.tree_view(source, max_depth=depth, parsed_only=True) + note
+        if count(tree) <= budget:
+            return tree
+    return truncate(tree, budget, count)
 
 
 def prompt_budget(model: LanguageModel, step_tokens: int, settings: LocalizeSettings) -> int:
@@ -63,7 +94,7 @@ def localize_files(index: RepoIndex, issue: str, model: LanguageModel, settings:
     budget = prompt_budget(model, settings.files_tokens, settings)
     issue_text = issue_for_prompt(issue, model, settings, budget)
     fixed = model.count_tokens(files_prompt(issue_text, "", hints, settings.model_files))
-    tree = truncate(repo_index.tree_view(index), budget - fixed, model.count_tokens)
+    tree = compact_tree(index, budget - fixed, model.count_tokens)
     messages = files_prompt(issue_text, tree, hints, settings.model_files)
     tokens = model.count_tokens(messages)
     answers = model.complete(messages, stage=STAGE, n=1, temperature=0.0)

@@ -75,6 +75,48 @@ def fallback_elements(index: RepoIndex, files: FileLocations, settings: Localize
     return []
 
 
+def narrowest(elements: list[Element]) -> list[Element]:
+    """The elements without those that hold another one of them (a class whose method is there)."""
+    return [
+        outer
+        for outer in elements
+        if not any(
+            inner is not outer and inner.path == outer.path and outer.start <= inner.start and inner.end <= outer.end
+            and (inner.start, inner.end) != (outer.start, outer.end)
+            for inner in elements
+        )
+    ]
+
+
+def render_snippets(index: RepoIndex, elements: list[Element], settings: LocalizeSettings) -> list[str]:
+    """One block per file, files in the order of their best-ranked element, each element's lines
+    with context (windows that overlap are shown once)."""
+    by_path: dict[str, list[Element]] = {}
+    for element in elements:
+        by_path.setdefault(element.path, []).append(element)
+    blocks = []
+    for path, group in by_path.items():
+        names = ", ".join(f"{e.qualname or 'the file'} {e.start}-{e.end}" for e in group)
+        ranges = [_shown_range(e, settings) for e in group]
+        snippet = repo_index.line_snippets(index, path, ranges, context=settings.context_lines)
+        blocks.append(f"### {path} ({names})\n{snippet.rstrip()}")
+    return blocks
+
+
+def fit_snippets(
+    index: RepoIndex, elements: list[Element], budget: int, count, settings: LocalizeSettings  # noqa: ANN001
+) -> tuple[list[str], list[Element]]:
+    """The snippets of the best-ranked elements that fit `budget`, dropping from the lowest rank up;
+    the first element's block is cut to fit when it alone does not."""
+    for keep in range(len(elements), 0, -1):
+        blocks = render_snippets(index, elements[:keep], settings)
+        if sum(count(b) + 2 for b in blocks) <= budget:
+            return blocks, elements[:keep]
+    if not elements:
+        return [], []
+    return take_ranked(render_snippets(index, elements[:1], settings), budget, count), elements[:1]
+
+
 def localize_lines(
     index: RepoIndex,
     issue: str,
@@ -87,14 +129,7 @@ def localize_lines(
     budget = prompt_budget(model, settings.lines_tokens, settings)
     issue_text = issue_for_prompt(issue, model, settings, budget)
     fixed = model.count_tokens(lines_prompt(issue_text, []))
-    blocks = []
-    for element in candidates:
-        start, end = _shown_range(element, settings)
-        label = f"{element.qualname}, " if element.qualname else ""
-        snippet = repo_index.line_snippets(index, element.path, [(start, end)], context=settings.context_lines)
-        blocks.append(f"### {element.path} ({label}lines {element.start}-{element.end})\n{snippet.rstrip()}")
-    kept = take_ranked(blocks, budget - fixed, model.count_tokens)
-    shown_elements = candidates[: len(kept)]
+    kept, shown_elements = fit_snippets(index, candidates, budget - fixed, model.count_tokens, settings)
     shown_paths = list(dict.fromkeys(e.path for e in shown_elements))
     messages = lines_prompt(issue_text, kept)
     tokens = model.count_tokens(messages) if kept else 0
@@ -109,7 +144,7 @@ def localize_lines(
         fallback = "no answer from the model" if not answers else "no answer named lines of the repository"
         if not kept:
             fallback = "nothing to show the model"
-        spans = [EditLocation(e.path, *_shown_range(e, settings), e.qualname) for e in (shown_elements or candidates)]
+        spans = [EditLocation(e.path, *_shown_range(e, settings), e.qualname) for e in narrowest(shown_elements or candidates)]
         samples = [merge(spans, index)] if spans else []
     union = merge([loc for sample in samples for loc in sample], index)
     return EditLocations(
