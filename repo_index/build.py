@@ -134,12 +134,12 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
 
     _known_blobs = frozenset(records)
     parsed = 0
-    new_chunks: list[disk.Chunk] = []
+    new_chunks: list[tuple[bytes, list[str]]] = []  # pickled records parsed now, with their blob ids
     try:
         for outcomes, chunk in _parse_all(source, todo, settings) if todo else ():
             if chunk is not None:
                 new_records = disk.loads_records(chunk)
-                new_chunks.append(disk.chunk_of(chunk, new_records))
+                new_chunks.append((chunk, [blob_id for blob_id, _ in new_records]))
                 records.update(new_records)
             for kind, path, blob_id in outcomes:
                 if kind == "known" or kind == "new":

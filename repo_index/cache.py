@@ -1,10 +1,12 @@
 """The on-disk cache: one file per indexed root, holding parse records keyed by git blob id.
 
-One consolidated file loads far faster than a file per blob. Inside it, records are kept as the
-pickled chunks the parsing workers produced, so a cold run writes them without pickling them
-again. Records are plain tuples and carry no path, so a blob found at a new path is still a hit.
+One consolidated file loads far faster than a file per blob. It is a log of pickled frames:
+a header, then chunks of records (pickled once, by the worker that parsed them, and stored as
+is), stat updates and binary blob ids. A re-index appends what changed instead of rewriting the
+file; when stale records outnumber the room allowed, the file is written afresh. Records are
+plain tuples without a path, so a blob met at a new path is still a hit.
 
-The cache also remembers each working-tree file's (mtime, size, inode) and blob id, as git's own
+Stat entries remember each working-tree file's (mtime, size, inode) and blob id, as git's own
 index does, so a warm run need not re-read and re-hash files that did not change.
 """
 
@@ -17,8 +19,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT = 4  # bump when what is stored changes meaning
+FORMAT = 5  # bump when what is stored changes meaning
 KEEP_FACTOR = 3  # keep up to this many times the current file count (earlier checkouts' blobs)
+
+StatKey = tuple[int, int, int]  # (mtime_ns, size, inode)
 
 
 def dumps_records(records: list[tuple[str, tuple]]) -> bytes:
@@ -30,18 +34,13 @@ def loads_records(data: bytes) -> list[tuple[str, tuple]]:
     return pickle.loads(data)
 
 
-@dataclass(frozen=True)
-class Chunk:
-    data: bytes  # pickled [(blob id, record), ...]
-    blob_ids: frozenset[str]
-
-
 @dataclass
 class Cache:
     records: dict[str, tuple] = field(default_factory=dict)  # blob id -> record (see extract.Record)
-    chunks: list[Chunk] = field(default_factory=list)  # how the records are stored
-    stats: dict[str, tuple[tuple[int, int, int], str]] = field(default_factory=dict)  # path -> (stat key, blob id)
+    stats: dict[str, tuple[StatKey, str]] = field(default_factory=dict)  # path -> (stat key, blob id)
     binary: set[str] = field(default_factory=set)  # blob ids found to be binary
+    stored_records: int = 0  # records in the file, counting stale and repeated ones
+    exists: bool = False  # a readable file of this format is there to append to
 
 
 def cache_file(cache_dir: str | os.PathLike, root: str) -> Path:
@@ -49,50 +48,76 @@ def cache_file(cache_dir: str | os.PathLike, root: str) -> Path:
     return Path(cache_dir) / f"{key}.pickle"
 
 
-def chunk_of(data: bytes, records: list[tuple[str, tuple]]) -> Chunk:
-    return Chunk(data, frozenset(blob_id for blob_id, _ in records))
-
-
 def load(path: Path) -> Cache:
-    """The stored cache, or an empty one when there is none or it cannot be read (it is only a cache)."""
-    try:
-        with open(path, "rb") as handle:
-            stored = pickle.load(handle)
-        if stored.get("format") != FORMAT:
-            return Cache()
-        cache = Cache(stats=stored["stats"], binary=set(stored["binary"]))
-        for data in stored["chunks"]:
-            records = loads_records(data)
-            cache.chunks.append(chunk_of(data, records))
-            cache.records.update(records)
-        return cache
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, TypeError, ValueError, ImportError):
-        return Cache()
+    """What the file holds; an empty cache when it is absent or unreadable (it is only a cache).
 
-
-def save(path: Path, current: dict[str, tuple], new_chunks: list[Chunk], old: Cache, stats: dict, binary: set[str]) -> None:
-    """Write atomically: the new chunks, the old chunks this index still uses, then older ones while there is room.
-
-    `current` maps the blob ids of this index to their records. When keeping whole chunks would
-    keep more than KEEP_FACTOR times the current file count, the current records are written
-    afresh instead, so stale records cannot pile up.
+    A frame cut short (a run killed while appending) ends the reading: what came before stands.
     """
+    cache = Cache()
+    try:
+        handle = open(path, "rb")
+    except OSError:
+        return cache
+    with handle:
+        try:
+            if pickle.load(handle) != ("format", FORMAT):
+                return cache
+            cache.exists = True
+            while True:
+                kind, value = pickle.load(handle)
+                if kind == "records":
+                    records = loads_records(value)
+                    cache.records.update(records)
+                    cache.stored_records += len(records)
+                elif kind == "stats":
+                    cache.stats = value
+                elif kind == "stats-update":
+                    changed, removed = value
+                    cache.stats.update(changed)
+                    for path_ in removed:
+                        cache.stats.pop(path_, None)
+                elif kind == "binary":
+                    cache.binary.update(value)
+        except EOFError:
+            pass
+        except (pickle.UnpicklingError, AttributeError, ImportError, IndexError, KeyError, TypeError, ValueError):
+            pass  # a damaged tail: keep what was read
+    return cache
+
+
+def save(path: Path, current: dict[str, tuple], new_chunks: list[tuple[bytes, list[str]]], old: Cache, stats: dict, binary: set[str]) -> None:
+    """Record this index: append to the file when it can, else write it afresh (atomically).
+
+    `current` maps the blob ids of this index to their records; `new_chunks` are the records
+    parsed in this run, pickled, with their blob ids; `stats` the working tree's stat entries.
+    """
+    new_count = sum(len(blob_ids) for _, blob_ids in new_chunks)
     room = max(KEEP_FACTOR * len(current), 1000)
-    chunks = list(new_chunks)
-    kept = sum(len(c.blob_ids) for c in chunks)
-    for chunk in sorted(old.chunks, key=lambda c: c.blob_ids.isdisjoint(current)):  # still-used chunks first
-        if not chunk.blob_ids.isdisjoint(current) or kept + len(chunk.blob_ids) <= room:
-            chunks.append(chunk)
-            kept += len(chunk.blob_ids)
-    if kept > room:
-        records = list(current.items())
-        chunks = [chunk_of(dumps_records(records), records)]
-    payload = {"format": FORMAT, "chunks": [c.data for c in chunks], "stats": stats, "binary": sorted(binary | old.binary)}
+    if old.exists and old.stored_records + new_count <= room:
+        frames = [pickle.dumps(("records", chunk), protocol=pickle.HIGHEST_PROTOCOL) for chunk, _ in new_chunks]
+        changed = {p: v for p, v in stats.items() if old.stats.get(p) != v}
+        removed = [p for p in old.stats if p not in stats]
+        if changed or removed:
+            frames.append(pickle.dumps(("stats-update", (changed, removed)), protocol=pickle.HIGHEST_PROTOCOL))
+        if binary - old.binary:
+            frames.append(pickle.dumps(("binary", sorted(binary - old.binary)), protocol=pickle.HIGHEST_PROTOCOL))
+        # One write with O_APPEND: concurrent runs add whole frames, never interleaved bytes.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, b"".join(frames))
+        finally:
+            os.close(fd)
+        return
+    # Afresh: the new chunks as they are, plus the current records that came from the old file.
+    fresh = {blob_id for _, blob_ids in new_chunks for blob_id in blob_ids}
+    carried = [(blob_id, record) for blob_id, record in current.items() if blob_id not in fresh]
+    chunks = [chunk for chunk, _ in new_chunks] + ([dumps_records(carried)] if carried else [])
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False)
     try:
         with handle:
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            for frame in [("format", FORMAT), *(("records", c) for c in chunks), ("stats", stats), ("binary", sorted(binary | old.binary))]:
+                pickle.dump(frame, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(handle.name, path)
     except BaseException:
         os.unlink(handle.name)

@@ -112,10 +112,21 @@ def _emit(lines: list[str], definitions: list[Definition], first: int, last: int
             members = [c for c in definitions if c is not d and d.start <= c.start and c.end <= d.end]
             _emit(lines, members, body_first, d.end, out, python, max_chars)
             continue
-        out.append(indent + "...")
+        out.append(_body_indent(lines, header_last, d.end, indent) + "...")
         closing = lines[d.end - 1].strip()
         if not python and closing.startswith("}"):
             out.append(lines[d.end - 1])
+    out.extend(lines[at - 1 : last])
+
+
+def _body_indent(lines: list[str], header_last: int, end: int, default: str) -> str:
+    """The indentation of a body's first line, or `default` when the body has none of its own."""
+    for number in range(header_last + 1, end + 1):
+        line = lines[number - 1]
+        if line.strip():
+            indent = _indent_of(line)
+            return indent if len(indent) > len(_indent_of(lines[header_last - 1])) else default
+    return default
 
 
 def _outermost(definitions: list[Definition], first: int, last: int) -> list[Definition]:
