@@ -35,20 +35,20 @@ DEFAULT_REPO_CACHE = ROOT.parent / "repo-cache"
 
 
 @contextmanager
-def instance_container(instance, spec, image: str, git_dir: Path):
-    """A container of the environment image holding the instance's base commit, installed as
-    evaluation installs it. (The same preparation as swebench_runner.evaluation.evaluate_instance,
-    which keeps it inline; kept here as the smallest adapter.)"""
+def instance_container(instance, spec, image: str, env_commit: str, git_dir: Path):
+    """A container of the environment image moved to the instance's base commit and installed as
+    evaluation does it (swebench_runner.evaluation.evaluate_instance keeps these steps inline;
+    this is the smallest adapter)."""
     from sandbox.container import Container, Limits
-    from swebench_runner.environments import install_script, put_tree, venv_environment
+    from swebench_runner.environments import install_script, move_tree, venv_environment
     from swebench_runner.evaluation import recoverers_for
-    from swebench_runner.sources import snapshot
+    from swebench_runner.sources import tree_change
 
-    source = snapshot(git_dir, instance.base_commit, recoverers_for(instance.repo))
+    change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
     needs_network = spec.network_for_tests or spec.reinstall_per_instance
     with Container(image, network=needs_network, ca_bundle="auto" if needs_network else None,
                    env=venv_environment(spec), limits=Limits(memory="8g")) as box:
-        put_tree(box, source.archive)
+        move_tree(box, change)
         if spec.reinstall_per_instance:
             box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=3600)
             box.commit_base_state()
@@ -74,16 +74,18 @@ def test_file_of(test_id: str, repo: str, ran_files: list[str], defined: dict[st
     return test_id.split("::", 1)[0] if "::" in test_id else None
 
 
-def measure(instance, args, cache: Path, log_dir: Path) -> dict:
+def measure(instance, dataset: list, args, cache: Path, log_dir: Path) -> dict:
     import repo_index
-    from swebench_runner.environments import ensure_env_image
+    from swebench_runner.environments import ensure_env_image, setup_commit
+    from swebench_runner.evaluation import recoverers_for
     from swebench_runner.repos import find_mirror
     from swebench_runner.specs import patched_files, spec_for
 
     row: dict = {"instance_id": instance.instance_id, "repo": instance.repo, "version": instance.version}
     spec = spec_for(instance.repo, instance.version)
     git_dir = find_mirror(instance.repo, args.repo_cache)
-    env = ensure_env_image(spec, instance.environment_setup_commit or instance.base_commit, git_dir, cache, log_dir,
+    env_commit = setup_commit([i for i in dataset if (i.repo, i.version) == (instance.repo, instance.version)], git_dir)
+    env = ensure_env_image(spec, env_commit, git_dir, cache, log_dir, recoverers_for(instance.repo),
                            build=not args.no_build)
     row["env_image"], row["env_built"], row["env_seconds"] = env.image, env.built, round(env.seconds, 1)
     if not env.built:
@@ -96,7 +98,7 @@ def measure(instance, args, cache: Path, log_dir: Path) -> dict:
     row["gold_files"] = gold_files
     label = django_label if instance.repo == "django/django" else path_label
     settings = RegressionSettings(budget_seconds=args.budget, max_files=args.max_files, ask_model=False)
-    with instance_container(instance, spec, env.image, git_dir) as box:
+    with instance_container(instance, spec, env.image, env_commit, git_dir) as box:
         runner = CommandTestRunner(box, spec.test_command, spec.parser, label, shorten_path_ids=spec.shorten_path_ids)
         started = time.monotonic()
         selection = select_regression_tests(index, gold_files, runner, settings=settings)
@@ -128,6 +130,9 @@ def measure(instance, args, cache: Path, log_dir: Path) -> dict:
         p2p_in_ran_files=len(in_ran),
         p2p_kept=len(kept),
         p2p_missed=[t for t in in_ran if t not in selected][:20],
+        # missed because they did not pass at base in our environment (its Python or pins differ
+        # from the official harness's), not because the selection left them out
+        p2p_missed_failing_at_base=len((set(in_ran) - selected) & set(selection.failing_at_base)),
         p2p_files_found=f"{len(p2p_files & set(ran))}/{len(p2p_files)}",
         seconds_at_base=selection.seconds_at_base,
     )
@@ -152,18 +157,18 @@ def main() -> int:
 
     cache = cache_root()
     log_dir = args.out.parent / "logs"
-    instances = load_instances(args.dataset)
+    dataset = instances = load_instances(args.dataset)
     if args.instances:
         wanted = set(args.instances.split(","))
         instances = [i for i in instances if i.instance_id in wanted]
     rows: list[dict] = []
     measured = 0
-    print(f"{'instance':<28} {'env':>5} {'files':>9} {'tests':>6} {'P2P in ran':>10} {'kept':>6} {'share':>6} {'P2P files':>9} {'select s':>8}")
+    print(f"{'instance':<28} {'env':>5} {'files':>9} {'tests':>6} {'P2P in ran':>10} {'kept':>6} {'share':>6} {'fail@base':>9} {'P2P files':>9} {'select s':>8}")
     for instance in instances:
         if measured >= args.count:
             break
         try:
-            row = measure(instance, args, cache, log_dir)
+            row = measure(instance, dataset, args, cache, log_dir)
         except Exception as exc:  # noqa: BLE001 - one instance's failure is reported, the run goes on
             row = {"instance_id": instance.instance_id, "env_built": True, "error": f"{type(exc).__name__}: {exc}"[:300]}
         rows.append(row)
@@ -177,7 +182,7 @@ def main() -> int:
         share = "n/a" if row["share_kept"] is None else f"{row['share_kept']:.0%}"
         files = f"{len(row['files_selected'])}/{len(row['files_ran'])}"
         print(f"{instance.instance_id:<28} {'yes':>5} {files:>9} {row['tests_selected']:>6} {row['p2p_in_ran_files']:>10} "
-              f"{row['p2p_kept']:>6} {share:>6} {row['p2p_files_found']:>9} {row['selection_seconds']:>8.1f}", flush=True)
+              f"{row['p2p_kept']:>6} {share:>6} {row['p2p_missed_failing_at_base']:>9} {row['p2p_files_found']:>9} {row['selection_seconds']:>8.1f}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=1))
     done = [r for r in rows if r.get("env_built") and "error" not in r]
@@ -190,6 +195,10 @@ def main() -> int:
         print(f"instances keeping >= 90% of their PASS_TO_PASS tests in the files ran: {meeting} of {len(shares)} "
               f"(n/a, no PASS_TO_PASS test in the files ran: {len(done) - len(shares)})")
         print(f"share kept: min {min(shares):.0%}, median {statistics.median(shares):.0%}")
+        missed = sum(r["p2p_in_ran_files"] - r["p2p_kept"] for r in done)
+        at_base = sum(r["p2p_missed_failing_at_base"] for r in done)
+        print(f"PASS_TO_PASS tests in the files ran but not kept: {missed}, of which {at_base} did not pass at base "
+              "in our environment (fail@base: Python or pins differ from the official harness's)")
     if times:
         print(f"selection time: median {statistics.median(times):.1f} s, max {max(times):.1f} s "
               f"(budget {args.budget:g} s for the selected files, {args.max_files} files tried at most)")

@@ -15,17 +15,19 @@ from repo_index.model import FileEntry, RepoIndex
 
 _TEST_DIRS = {"test", "tests", "testing"}
 _TEST_NAME = re.compile(r"^(test_.*|.*_tests?)\.py$")
+_TEST_FUNCTION = re.compile(r"^test(_|[A-Z0-9])")  # test_x, testX: not a helper named `test`
 _SOURCE_ROOTS = ("src", "lib")  # layouts where the import name starts below this folder
 
 
 def is_test_file(entry: FileEntry) -> bool:
-    """A Python file in a test folder or named like a test module that defines at least one test."""
+    """A Python file in a test folder or named like a test module that defines at least one test
+    function or method (so test helpers such as django/test/testcases.py are not run as tests)."""
     path = PurePosixPath(entry.path)
     if path.suffix != ".py" or path.name in ("conftest.py", "__init__.py"):
         return False
     if not (_TEST_NAME.match(path.name) or _TEST_DIRS & set(path.parts[:-1])):
         return False
-    return any(d.name.startswith("test") or d.name.endswith(("Test", "Tests")) for d in entry.definitions)
+    return any(d.kind in ("function", "method") and _TEST_FUNCTION.match(d.name) for d in entry.definitions)
 
 
 def module_names(path: str) -> list[str]:
