@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.scripted_model import ScriptedModel
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shopcart"
@@ -55,7 +57,7 @@ def loop_line() -> int:
     return lines.index(LOOP) + 1
 
 
-def answer(request: dict) -> list[str]:
+def answer(request: dict, repair_answers: list[str] = REPAIR_ANSWERS, repro_script: str = REPRO_SCRIPT) -> list[str]:
     prompt = request["messages"][-1]["content"]
     n = int(request.get("n") or 1)
     greedy = float(request.get("temperature") or 0.0) == 0.0
@@ -67,17 +69,24 @@ def answer(request: dict) -> list[str]:
         line = loop_line()
         text = f"```\nshopcart/pricing.py:{line - 2}-{line + 2} bulk_unit_price\n```"
     elif "PATCHSMITH_VERDICT" in prompt and "standalone Python script" in prompt:
-        text = REPRO_SCRIPT
+        text = repro_script
     elif "Existing tests that pass before the fix" in prompt:
         text = "NONE"
     elif "Propose a fix" in prompt:
-        answers = REPAIR_ANSWERS[:1] if greedy else REPAIR_ANSWERS[1:]
+        answers = repair_answers[:1] if greedy else repair_answers[1:]
         return (answers * n)[:n]
     else:
         raise AssertionError(f"unexpected prompt: {prompt[:200]}")
     return [text] * n
 
 
-def shopcart_model() -> ScriptedModel:
-    """A server whose every request is answered by `answer` (enough entries for any run)."""
-    return ScriptedModel([answer] * 200)
+def shopcart_model(**answers) -> ScriptedModel:
+    """A server whose every request is answered by `answer` (enough entries for any run);
+    `repair_answers` (the greedy one first) and `repro_script` replace the defaults."""
+    return ScriptedModel([lambda request: answer(request, **answers)] * 200)
+
+
+@pytest.fixture(autouse=True)
+def fresh_model_cache(tmp_path, monkeypatch):
+    """Each test starts with an empty model-response cache, so its scripted answers are the ones used."""
+    monkeypatch.setattr("patchsmith.llm.default_cache_dir", lambda: tmp_path / "model-cache")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.shopcart_model import EXAMPLE, shopcart_model
+from tests.shopcart_model import EXAMPLE, fresh_model_cache, shopcart_model  # noqa: F401 - an autouse fixture
 
 pytestmark = pytest.mark.docker
 
