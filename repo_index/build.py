@@ -75,19 +75,21 @@ def _batches(todo: list[Candidate], n_batches: int) -> list[list[Candidate]]:
     return [b for b in batches if b]
 
 
-def _parse_all(source: Source, todo: list[Candidate], settings: IndexSettings):
-    """Yield each batch's result as it is ready, so the caller unpickles while workers still parse."""
+def _start_parsing(source: Source, todo: list[Candidate], settings: IndexSettings):
+    """(pool or None, iterator of each batch's result as it is ready): workers start at once, so the
+    caller can build the cached entries and unpickle finished batches while they parse."""
     workers = settings.worker_count()
+    if not todo:
+        return None, iter(())
     if workers <= 1 or sum(c.size for c in todo) < settings.parallel_min_bytes:
-        yield _parse_job((source, todo, settings))
-        return
+        return None, iter([_parse_job((source, todo, settings))])
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # fork: workers inherit the loaded grammars and the set of cached blob ids without pickling them.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     jobs = [(source, batch, settings) for batch in _batches(todo, workers * 6)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(_parse_job, jobs)
+    return pool, pool.map(_parse_job, jobs)
 
 
 def build_index(root, commit: str | None = None, cache_dir=None, settings: IndexSettings | None = None) -> RepoIndex:
@@ -135,8 +137,10 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
     _known_blobs = frozenset(records)
     parsed = 0
     new_chunks: list[tuple[bytes, list[str]]] = []  # pickled records parsed now, with their blob ids
+    pool, results = _start_parsing(source, todo, settings)
     try:
-        for outcomes, chunk in _parse_all(source, todo, settings) if todo else ():
+        entries = {path: entry(path, blob_id, records[blob_id]) for path, blob_id in blob_of.items()}
+        for outcomes, chunk in results:
             if chunk is not None:
                 new_records = disk.loads_records(chunk)
                 new_chunks.append((chunk, [blob_id for blob_id, _ in new_records]))
@@ -144,14 +148,17 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
             for kind, path, blob_id in outcomes:
                 if kind == "known" or kind == "new":
                     blob_of[path] = blob_id
+                    entries[path] = entry(path, blob_id, records[blob_id])
                     hits += kind == "known"
                     parsed += kind == "new"
                 elif kind == "binary":
                     binary[path] = blob_id
     finally:
         _known_blobs = frozenset()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
-    files = {path: entry(path, blob_of[path], records[blob_of[path]]) for path in sorted(blob_of)}
+    files = {path: entries[path] for path in sorted(entries)}
     if cache_path is not None and todo:
         if source.commit is None:
             known = blob_of | binary

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from typing import NamedTuple
 from fnmatch import translate
 from functools import lru_cache
 
@@ -23,8 +24,7 @@ class Source:
     commit: str | None  # full commit id when reading a commit, None for a working tree
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # a tuple: thousands are made on every run, and a dataclass costs more to build
     path: str  # repository-relative, "/"-separated
     size: int
     blob_id: str | None = None  # known up front when reading a commit
@@ -117,8 +117,8 @@ def _list_commit(source: Source, settings: IndexSettings) -> list[Candidate]:
         path = raw_path.decode("utf-8", errors="surrogateescape")
         if int(size) > settings.max_file_bytes or _skipped(path, settings):
             continue
-        found.append(Candidate(path, int(size), blob_id=blob_id.decode()))
-    found.sort(key=lambda c: c.path)
+        found.append(Candidate(path, int(size), blob_id.decode()))
+    found.sort()
     return found
 
 
@@ -140,26 +140,26 @@ def _ls_files(source: Source) -> list[str]:
 
 
 def _list_working_tree(source: Source, settings: IndexSettings) -> list[Candidate]:
-    root = source.root
-    real_root = os.path.realpath(root)
+    root = source.root + os.sep
+    real_root = os.path.realpath(source.root)
+    lstat, is_link, is_file, limit = os.lstat, stat.S_ISLNK, stat.S_ISREG, settings.max_file_bytes
     found = []
     for path in _ls_files(source):
         if _skipped(path, settings):
             continue
-        full = os.path.join(root, path)
+        full = root + path
         try:
-            info = os.lstat(full)
-            if stat.S_ISLNK(info.st_mode):
+            info = lstat(full)
+            if is_link(info.st_mode):
                 target = os.path.realpath(full)
                 if os.path.commonpath([real_root, target]) != real_root:
                     continue  # never follow a link out of the tree
                 info = os.stat(target)
         except (OSError, ValueError):
             continue  # vanished since listing, or a dangling link
-        if not stat.S_ISREG(info.st_mode) or info.st_size > settings.max_file_bytes:
-            continue
-        found.append(Candidate(path, info.st_size, stat_key=(info.st_mtime_ns, info.st_size, info.st_ino)))
-    found.sort(key=lambda c: c.path)
+        if is_file(info.st_mode) and info.st_size <= limit:
+            found.append(Candidate(path, info.st_size, None, (info.st_mtime_ns, info.st_size, info.st_ino)))
+    found.sort()
     return found
 
 
