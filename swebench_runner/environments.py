@@ -19,7 +19,7 @@ from pathlib import Path
 
 from swebench_runner.errors import SwebenchError
 from swebench_runner.specs import EnvSpec
-from swebench_runner.sources import SourceIncomplete, snapshot
+from swebench_runner.sources import snapshot
 
 _BUILDER_VERSION = "2"  # bump when the steps below change what ends up in an image
 VENV = "/opt/venv"
@@ -137,6 +137,7 @@ def ensure_env_image(
     from sandbox import engine
     from sandbox.base import BaseSpec, build_lock, ensure_base_image, image_exists
     from sandbox.container import Container, Limits
+    from sandbox.errors import DiskFull, DockerUnavailable
 
     log_path = log_dir / f"{spec.key}.log"
     records = BuildRecords(cache_dir / "swebench" / "env-builds.json")
@@ -167,7 +168,9 @@ def ensure_env_image(
                 changes += [f"WORKDIR {WORKDIR}"] + [f'LABEL {key}="{value}"' for key, value in labels.items()]
                 repository, version_tag = tag.split(":", 1)
                 engine.client().api.commit(container.id, repository=repository, tag=version_tag, changes=changes)
-        except (SwebenchError, SourceIncomplete, Exception) as exc:  # noqa: BLE001 - any failure is this build's outcome
+        except (DockerUnavailable, DiskFull):
+            raise  # the machine's problem, not this environment's: stop the run with what to do
+        except Exception as exc:  # noqa: BLE001 - any other failure is this build's outcome, reported per instance
             outcome = EnvBuild(spec.key, tag, False, time.monotonic() - started, 0, error=str(exc)[-2000:], log_path=str(log_path))
             records.write(outcome)
             return outcome

@@ -89,6 +89,16 @@ def eval_script(instance: Instance, spec: EnvSpec) -> tuple[str, str]:
     return prepare, test
 
 
+# Files whose change means compiled extensions or package metadata must be built again.
+_BUILD_SUFFIXES = (".c", ".h", ".cpp", ".cc", ".cxx", ".hpp", ".pyx", ".pxd", ".pxi", ".f", ".f90", ".f95")
+_BUILD_FILES = ("setup.py", "setup.cfg", "pyproject.toml", "meson.build", "MANIFEST.in")
+
+
+def touches_build(paths: list[str]) -> bool:
+    """Whether moving to a commit or applying a patch changes anything the install step builds from."""
+    return any(path.endswith(_BUILD_SUFFIXES) or path.rsplit("/", 1)[-1] in _BUILD_FILES for path in paths)
+
+
 def report_path(settings: EvalSettings, prediction: Prediction) -> Path:
     return settings.run_dir / prediction.model_folder / prediction.instance_id / "report.json"
 
@@ -158,7 +168,7 @@ def evaluate_instance(
     try:
         box.start()
         move_tree(box, change)
-        if spec.reinstall_per_instance:
+        if spec.reinstall_per_instance and touches_build([*change.changed, *patched_files(patch)]):
             box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=settings.timeout)
             box.commit_base_state()
         applied = True
@@ -235,8 +245,11 @@ def evaluate(
         outcome = ensure_env_image(spec, commits[key], git_dir, settings.cache_dir, settings.run_dir / "env-logs",
                                    recoverers_for(key[0]))
         builds[key] = outcome
-        status = "cached" if outcome.cached else ("built" if outcome.built else "FAILED")
-        progress(f"environment {spec.key} (Python {spec.python_wanted} -> {spec.python}): {status} in {outcome.seconds:.0f}s")
+        if outcome.cached:
+            status = f"image exists (built in {outcome.seconds:.0f}s)" if outcome.seconds else "image exists"
+        else:
+            status = f"built in {outcome.seconds:.0f}s" if outcome.built else f"FAILED after {outcome.seconds:.0f}s"
+        progress(f"environment {spec.key} (Python {spec.python_wanted} -> {spec.python}): {status}")
 
     def run_one(instance: Instance) -> None:
         key = (instance.repo, instance.version)

@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from swebench_runner.errors import SwebenchError
@@ -91,6 +91,7 @@ class TreeChange:
     archive: bytes
     deleted: list[str]
     recovered: dict[str, str]
+    changed: list[str] = field(default_factory=list)  # added or modified paths
 
 
 def tree_change(git_dir: Path, old: str, new: str, recoverers: dict[str, Recoverer] | None = None) -> TreeChange:
@@ -121,7 +122,7 @@ def tree_change(git_dir: Path, old: str, new: str, recoverers: dict[str, Recover
                 recovered[path] = found[1]
     if unrecovered:
         raise SourceIncomplete(f"source incomplete: commit {new[:12]} of {git_dir} lacks {', '.join(unrecovered)} and no maintained source carries it.")
-    return TreeChange(buffer.getvalue(), deleted, recovered)
+    return TreeChange(buffer.getvalue(), deleted, recovered, changed)
 
 
 def _tree_entries(git_dir: Path, commit: str, paths: list[str]) -> list[tuple[str, str, str]]:
