@@ -7,7 +7,7 @@ it as arguments (patchsmith.llm.Model, sandbox.Container): reproduce.ports names
     test = write_and_select(issue_text, locations, sandbox, model, index=index)   # ReproTest | None
     run = run_script(sandbox, test.script, timeout=test.timeout)                  # after a fix
     selection = select_regression_tests(index, locations, CommandTestRunner(sandbox, cmd, "pytest"), model=model, issue_text=issue_text)
-    broken = broken_tests(test_runner, selection)                                # after a fix
+    broken = broken_tests(container, selection)                                  # after a fix
 """
 
 from reproduce.discovery import related_test_files

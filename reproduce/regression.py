@@ -34,6 +34,8 @@ class TestRunner(Protocol):
     command: str
     parser: str
 
+    def label(self, path: str) -> str: ...  # the argument that names a test file to `command`
+
     def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRun: ...
 
 
@@ -161,6 +163,8 @@ def select_regression_tests(
     return RegressionSet(
         tests=selected,
         test_files=tuple(kept_files),
+        test_args=tuple(tests.label(path) for path in kept_files),
+        shorten_path_ids=bool(getattr(tests, "shorten_path_ids", False)),
         parser=tests.parser,
         command=tests.command,
         seconds_at_base=round(used, 3),
@@ -173,9 +177,23 @@ def select_regression_tests(
     )
 
 
-def broken_tests(tests: TestRunner, selection: RegressionSet, *, timeout: float | None = None) -> tuple[str, ...]:
-    """The selected tests that no longer pass (after a candidate fix): what `repair` checks."""
+def broken_tests(target: object, selection: RegressionSet, *, timeout: float | None = None) -> tuple[str, ...]:
+    """The selected tests that no longer pass (after a candidate fix): what `repair` checks.
+
+    `target` is the TestRunner the selection was made with, or just the container: the record
+    carries the command, its arguments and the parser, so a RegressionSet read back from JSON
+    is enough."""
     if not selection.test_files:
         return ()
-    run = tests.run_tests(selection.test_files, timeout=timeout or max(60.0, 3 * selection.seconds_at_base))
-    return tuple(t for t in selection.tests if run.statuses.get(t) not in PASSING)
+    timeout = timeout or max(60.0, 3 * selection.seconds_at_base)
+    if isinstance(target, TestRunner):
+        statuses = target.run_tests(selection.test_files, timeout=timeout).statuses
+    else:
+        from sandbox import run_tests
+        from sandbox.log_parsers import shorten_path_parameters
+
+        args = list(selection.test_args or selection.test_files)
+        statuses = run_tests(target, selection.command, args, parser=selection.parser, timeout=timeout).statuses
+        if selection.shorten_path_ids:
+            statuses = shorten_path_parameters(statuses)
+    return tuple(t for t in selection.tests if statuses.get(t) not in PASSING)

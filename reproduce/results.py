@@ -90,9 +90,11 @@ class RegressionSet(_JsonMixin):
     tests: tuple[str, ...]  # test ids as the log parser names them, to pass again after a fix
     test_files: tuple[str, ...]  # the files to run (repository-relative), within the time budget
     parser: str  # the sandbox log parser that names the tests ("pytest", "django", ...)
-    command: str  # the test command the files were appended to
+    command: str  # the test command; `test_args` appended to it runs the selection
     seconds_at_base: float  # how long running `test_files` took at the base commit
     budget_seconds: float
+    test_args: tuple[str, ...] = ()  # how `command` names test_files (Django: dotted labels)
+    shorten_path_ids: bool = False  # whether ids had temporary-path parameters shortened
     candidates: tuple[str, ...] = ()  # related test files found, best first
     failing_at_base: tuple[str, ...] = ()  # tests that did not pass at base (not selected)
     removed_by_model: tuple[str, ...] = ()  # passing tests the model said the fix may change

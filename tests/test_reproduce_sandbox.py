@@ -226,18 +226,20 @@ def test_regression_selection_discovers_runs_asks_and_budgets(fixture_repo, cont
     assert dict(selection.file_seconds)["tests/test_pricing_slow.py"] < 6.0 + 3
     assert "tests/test_tiers.py::test_eleven_items_get_five_percent" in selection.tests
     assert "tests/test_pricing.py::test_percentage_coupon" in selection.tests
+    # What repair needs travels in the record: it runs from the JSON alone.
+    selection = type(selection).from_json(selection.to_json())
     assert not any(t.startswith("tests/test_cart.py") for t in selection.tests)
 
     # After the known fix nothing selected breaks; after a bad change, the selection notices.
     try:
         assert container.apply_diff(FIX).applied
-        assert broken_tests(tests, selection) == ()
+        assert broken_tests(container, selection) == broken_tests(tests, selection) == ()
     finally:
         container.reset()
     bad = FIX.replace("if quantity >= threshold:", "if quantity >= 0:")  # every order gets the top tier
     try:
         assert container.apply_diff(bad).applied
-        broken = broken_tests(tests, selection)
+        broken = broken_tests(container, selection)
         assert "tests/test_pricing.py::test_no_discount_for_few_items" in broken
         assert "tests/test_tiers.py::test_ten_items_pay_full_price" not in broken  # removed, not checked
     finally:
