@@ -36,36 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="the run folder (default ./patchsmith-runs/<run-id>)")
 
 
-def guess_parser(command: str) -> str:
-    """The log parser a test command's output needs."""
-    if "runtests.py" in command:
-        return "django"
-    if "bin/test" in command:
-        return "sympy"
-    if "pytest" in command or "py.test" in command:
-        return "pytest"
-    return "unittest"
-
-
-def start_container(box, repo: str, commit: str | None):  # noqa: ANN001, ANN201 - sandbox.Container
-    """Start the container with the repository at `commit`, or with its work tree as it is (the
-    state the index read) when no commit is given."""
-    if commit is not None:
-        return box.start(repo, commit)
-    from sandbox.env import _tar_worktree  # the sandbox's own work-tree archiver (no public name yet)
-
-    box.start()
-    box.put_archive(box.workdir, _tar_worktree(Path(repo)))
-    box.commit_base_state()
-    return box
-
-
 def run(args: argparse.Namespace) -> int:
     import json
     import time
 
     import repo_index
     from patchsmith.llm import Model, ModelSettings
+    from patchsmith.pipeline import guess_parser, start_container
     from patchsmith.settings import cache_root
     from reproduce import CommandTestRunner, RegressionSettings, ReproSettings, sample_and_run, select_regression_tests
     from sandbox import Container, build_env_image
