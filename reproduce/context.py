@@ -48,12 +48,10 @@ def _file_view(index: object, path: str, ranges: list[tuple[int, int]], room: in
     """The located lines with context; a whole file when no lines are known and it fits; else its skeleton."""
     import repo_index
 
-    if ranges and hasattr(repo_index, "line_snippets"):
+    if ranges:
         return repo_index.line_snippets(index, path, ranges)
     text = repo_index.read_text(index, path)
-    if len(text) > room and hasattr(repo_index, "file_skeleton"):
-        return repo_index.file_skeleton(index, path)
-    return text
+    return repo_index.file_skeleton(index, path) if len(text) > room else text
 
 
 def code_context(index: object | None, locations: object, max_chars: int) -> str:

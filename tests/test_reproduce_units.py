@@ -83,3 +83,30 @@ def test_records_round_trip_through_json():
         file_seconds=(("tests/test_a.py", 1.5),),
     )
     assert RegressionSet.from_json(selection.to_json()) == selection
+
+
+def test_the_prompt_shows_located_lines_from_localize_results():
+    from pathlib import Path
+
+    import repo_index
+    from localize import EditLocation, EditLocations, StepReport
+    from reproduce.context import code_context, location_paths
+
+    index = repo_index.build_index(Path(__file__).resolve().parent.parent / "examples" / "shopcart")
+    edits = EditLocations(
+        samples=(),
+        union=(EditLocation("shopcart/pricing.py", 29, 31, "bulk_unit_price"),),
+        report=StepReport("lines", 0, 1),
+    )
+    assert location_paths(edits) == ["shopcart/pricing.py"]
+    context = code_context(index, edits, 10_000)
+    assert "if quantity > threshold:" in context and "def to_money" not in context
+    # Plain paths: a small file is shown whole.
+    whole = code_context(index, ["shopcart/pricing.py"], 10_000)
+    assert "def apply_coupon" in whole and "if quantity > threshold:" in whole
+
+
+def test_django_test_files_are_named_as_modules():
+    from reproduce import django_label
+
+    assert django_label("tests/auth_tests/test_validators.py") == "auth_tests.test_validators"
