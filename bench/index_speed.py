@@ -56,13 +56,22 @@ CHANGED_SHARE = 0.01
 
 
 def _peaks() -> dict:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-    return {"peak_mib": own, "peak_child_mib": children}
+    """Peak memory of this process and of its largest child (a parsing worker or git)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"peak_mib": own.ru_maxrss // 1024, "peak_child_mib": children.ru_maxrss // 1024}
+
+
+def _cpu() -> float:
+    """CPU seconds used by this process and its children so far. Reported next to wall time
+    because this machine is shared: when other work takes cores, a parallel run's wall time
+    suffers more than a serial baseline's, while CPU time does not depend on who else runs."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def measure_ast(tree: str) -> dict:
     """The baseline: an Agentless-style structure of every .py file."""
+    cpu = _cpu()
     started = time.perf_counter()
     structure: dict[str, dict] = {}
     elements = 0
@@ -96,7 +105,8 @@ def measure_ast(tree: str) -> dict:
                                       "text": lines[node.lineno - 1 : node.end_lineno]})
                     elements += 1
             structure[os.path.relpath(path, tree)] = {"classes": classes, "functions": functions, "text": lines}
-    return {"seconds": time.perf_counter() - started, "files": len(structure), "elements": elements, **_peaks()}
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "cpu_seconds": _cpu() - cpu, "files": len(structure), "elements": elements, **_peaks()}
 
 
 def _settings(py_only: bool):
@@ -111,9 +121,11 @@ def measure_index(tree: str, cache_dir: str, py_only: bool, commit: str | None, 
     settings = _settings(py_only)
     runs = []
     for _ in range(calls):
+        cpu = _cpu()
         started = time.perf_counter()
         index = build_index(tree, commit=commit, cache_dir=cache_dir, settings=settings)
-        runs.append({"seconds": time.perf_counter() - started, **{k: index.stats[k] for k in ("files", "definitions", "parsed", "cache_hits")}})
+        seconds = time.perf_counter() - started
+        runs.append({"seconds": seconds, "cpu_seconds": _cpu() - cpu, **{k: index.stats[k] for k in ("files", "definitions", "parsed", "cache_hits")}})
     return {"runs": runs, **_peaks()}
 
 
@@ -189,7 +201,7 @@ def bench_repo(name: str, repo_cache: Path, scratch: Path, repeat: int) -> dict:
     git_dir = repo_cache / f"{name}+{name}"
     tree = scratch / f"{name}-{commit[:12]}"
     prepare_tree(git_dir, commit, tree)
-    print(f"\n== {name} at {commit[:12]} ({INSTANCES[name]}), {os.cpu_count()} cores, {tree}")
+    print(f"\n== {name} at {commit[:12]} ({INSTANCES[name]}), {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, {tree}")
 
     work = Path(tempfile.mkdtemp(prefix=f"index-speed-{name}-", dir=scratch))
     baseline, cold_all, cold_py = [], [], []
@@ -217,21 +229,26 @@ def bench_repo(name: str, repo_cache: Path, scratch: Path, repeat: int) -> dict:
     cold_all_s = statistics.median(c["runs"][0]["seconds"] for c in cold_all)
     cold_py_s = statistics.median(c["runs"][0]["seconds"] for c in cold_py)
     b0, ca, cp = baseline[-1], cold_all[-1], cold_py[-1]
-    print(f"ast baseline (.py files):   {fmt(base_s)}  median of {repeat} {[round(b['seconds'], 3) for b in baseline]}; "
+    base_cpu = statistics.median(b["cpu_seconds"] for b in baseline)
+    cpu_all = statistics.median(c["runs"][0]["cpu_seconds"] for c in cold_all)
+    cpu_py = statistics.median(c["runs"][0]["cpu_seconds"] for c in cold_py)
+    print(f"ast baseline (.py files):   {fmt(base_s)}  median of {repeat} {[round(b['seconds'], 3) for b in baseline]}, cpu {base_cpu:.2f} s; "
           f"{b0['files']} files, {b0['elements']} classes/functions; peak {b0['peak_mib']} MiB")
-    print(f"cold index, .py files only: {fmt(cold_py_s)}  median of {repeat} {[round(c['runs'][0]['seconds'], 3) for c in cold_py]}; "
-          f"{cp['runs'][0]['files']} files, {cp['runs'][0]['definitions']} definitions; "
-          f"peak {cp['peak_mib']} MiB main, {cp['peak_child_mib']} MiB largest worker; ratio {cold_py_s / base_s:.2f} x baseline")
-    print(f"cold index, all files:      {fmt(cold_all_s)}  median of {repeat} {[round(c['runs'][0]['seconds'], 3) for c in cold_all]}; "
-          f"{ca['runs'][0]['files']} files, {ca['runs'][0]['definitions']} definitions; "
-          f"peak {ca['peak_mib']} MiB main, {ca['peak_child_mib']} MiB largest worker; ratio {cold_all_s / base_s:.2f} x baseline")
+    for label, seconds, cpu, runs, last in (
+        (".py files only", cold_py_s, cpu_py, cold_py, cp),
+        ("all files", cold_all_s, cpu_all, cold_all, ca),
+    ):
+        print(f"cold index, {label + ':':<15} {fmt(seconds)}  median of {repeat} {[round(c['runs'][0]['seconds'], 3) for c in runs]}, "
+              f"cpu {cpu:.2f} s in all processes; {last['runs'][0]['files']} files, {last['runs'][0]['definitions']} definitions; "
+              f"peak {last['peak_mib']} MiB main, {last['peak_child_mib']} MiB largest worker; "
+              f"ratio {seconds / base_s:.2f} x baseline (cpu: {cpu / base_cpu:.2f})")
     w1, w2 = warm["runs"]
-    print(f"warm index (in-process):    {fmt(w1['seconds'])} first call of a fresh process, {fmt(w2['seconds'])} second call; "
+    print(f"warm index (in-process):    {fmt(w1['seconds'])} first call of a fresh process (cpu {w1['cpu_seconds']:.3f} s), {fmt(w2['seconds'])} second call; "
           f"{w1['cache_hits']} of {w1['files']} from cache; peak {warm['peak_mib']} MiB")
     cli_s = statistics.median(cli)
     print(f"`patchsmith index`, warm:   {fmt(cli_s)}  whole process, median of {repeat} {[round(c, 3) for c in cli]}")
     r = reindex["runs"][0]
-    print(f"re-index after 1% change:   {fmt(r['seconds'])}  {len(originals)} files changed, {r['parsed']} parsed, "
+    print(f"re-index after 1% change:   {fmt(r['seconds'])} (cpu {r['cpu_seconds']:.3f} s)  {len(originals)} files changed, {r['parsed']} parsed, "
           f"{r['cache_hits']} from cache; ratio {r['seconds'] / cold_all_s:.3f} x cold (all files)")
     cc, cw = commit_cold["runs"][0], commit_warm["runs"][0]
     print(f"commit read from the bare repository: cold {fmt(cc['seconds'])} ({cc['files']} files), warm {fmt(cw['seconds'])}; "
@@ -256,7 +273,7 @@ def main() -> int:
     args.scratch.mkdir(parents=True, exist_ok=True)
     results = [bench_repo(name, args.repo_cache, args.scratch, args.repeat) for name in args.repos.split(",")]
 
-    print("\n== targets")
+    print(f"\n== targets (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     for r in results:
         checks = [
             (f"cold .py files <= {COLD_RATIO_TARGET} x baseline", r["cold_ratio_py"] <= COLD_RATIO_TARGET, f"{r['cold_ratio_py']:.2f}"),

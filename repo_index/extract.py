@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from repo_index.languages import KEYWORDS, grammar
+from repo_index.languages import KEYWORDS, QUERIES, grammar
 from repo_index.model import Definition, FileEntry
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+", re.ASCII)
@@ -32,18 +33,19 @@ def references_of(text: str, language: str) -> tuple[str, ...]:
     return tuple(words)
 
 
-def _first_doc_line(raw: str) -> str:
+def _first_doc_line(raw: bytes) -> str:
     """The first non-empty line of a string literal's contents."""
-    body = raw.lstrip("rRbBuUfF")
-    for quote in ('"""', "'''", '"', "'"):
+    body = raw.lstrip(b"rRbBuUfF")
+    for quote in (b'"""', b"'''", b'"', b"'"):
         if body.startswith(quote):
             body = body[len(quote) :]
-            if body.endswith(quote):
-                body = body[: -len(quote)]
             break
-    for line in body.splitlines():
-        if line.strip():
-            return line.strip()
+    for line in body.split(b"\n", 3):
+        line = line.strip()
+        if line.endswith((b'"""', b"'''")):
+            line = line[:-3].rstrip()
+        if line:
+            return line.decode("utf-8", errors="replace")
     return ""
 
 
@@ -62,74 +64,96 @@ def _without_trailing_comments(header: str) -> str:
 Record = tuple
 
 
+# What each pattern of a query finds, by the captures it names (see languages.py).
+_DEFINITION, _SCOPE, _DECORATED, _DOC, _IMPORT = range(5)
+_KINDS = {"def.class": "class", "def.function": "function", "def.variable": "variable"}
+
+
+@cache
+def _roles(language: str) -> tuple[tuple[int, str], ...]:
+    """For each pattern of the language's query: (role, the capture naming the definition's node)."""
+    _, query = grammar(language)
+    source = QUERIES[language].encode()
+    roles = []
+    for index in range(query.pattern_count):
+        text = source[query.start_byte_for_pattern(index) : query.end_byte_for_pattern(index)].decode()
+        kind = next((c for c in _KINDS if "@" + c in text), "")
+        if kind:
+            roles.append((_DEFINITION, kind))
+        elif "@scope" in text:
+            roles.append((_SCOPE, "scope"))
+        elif "@decorated" in text:
+            roles.append((_DECORATED, ""))
+        elif "@docblock" in text:
+            roles.append((_DOC, ""))
+        else:
+            roles.append((_IMPORT, ""))
+    return tuple(roles)
+
+
 def record_for(data: bytes, language: str) -> Record:
     """Parse one file. Syntax errors are tolerated: tree-sitter recovers and we keep what it found."""
     import tree_sitter
 
     lang, query = grammar(language)
+    roles = _roles(language)
     parser = _parsers.get(language)
     if parser is None:
         parser = _parsers[language] = tree_sitter.Parser(lang)
     tree = parser.parse(data)
     root = tree.root_node
-    matches = tree_sitter.QueryCursor(query).matches(root)
 
-    raw_defs = []  # (start_byte, end_byte, kind, name_node, node, body_node, receiver)
+    raw_defs = []  # (start byte, -end byte, order, kind, match captures, definition node)
     decorated_start: dict[int, int] = {}  # inner definition's start byte -> first line of its decorators
     docs: dict[int, object] = {}  # block start byte -> its docstring node
     imports: dict[str, None] = {}
-    for _, caps in matches:
-        if "name" in caps:
-            if "scope" in caps:
-                node = caps["scope"][0]
-                raw_defs.append((node.start_byte, node.end_byte, "", caps["name"][0], node, None, None))
-                continue
-            for kind in ("def.function", "def.class", "def.variable"):
-                if kind in caps:
-                    node = caps[kind][0]
-                    body = caps["body"][0] if "body" in caps else None
-                    receiver = caps["receiver"][0] if "receiver" in caps else None
-                    raw_defs.append((node.start_byte, node.end_byte, kind[4:], caps["name"][0], node, body, receiver))
-                    break
-        elif "decorated" in caps:
+    for pattern, caps in tree_sitter.QueryCursor(query).matches(root):
+        role, capture = roles[pattern]
+        if role == _DEFINITION or role == _SCOPE:
+            node = caps[capture][0]
+            raw_defs.append((node.start_byte, -node.end_byte, len(raw_defs), _KINDS.get(capture, ""), caps, node))
+        elif role == _DECORATED:
             decorated_start[caps["inner"][0].start_byte] = caps["decorated"][0].start_point[0] + 1
-        elif "doc" in caps:
+        elif role == _DOC:
             docs[caps["docblock"][0].start_byte] = caps["doc"][0]
-        elif "import" in caps:
+        else:
             for node in caps["import"]:
                 imports[node.text.decode("utf-8", errors="replace").strip("\"'`")] = None
 
-    raw_defs.sort(key=lambda d: (d[0], -d[1]))
+    raw_defs.sort()
     definitions = []
     stack: list[tuple[int, str, str]] = []  # enclosing (end byte, qualname, kind) of the definition at hand
-    for start_byte, end_byte, kind, name_node, node, body, receiver in raw_defs:
+    for start_byte, negative_end, _, kind, caps, node in raw_defs:
         while stack and stack[-1][0] <= start_byte:
             stack.pop()
-        name = name_node.text.decode("utf-8", errors="replace")
-        if receiver is not None:
-            qualname, kind = receiver.text.decode("utf-8", errors="replace") + "." + name, "method"
+        name = caps["name"][0].text.decode("utf-8", errors="replace")
+        if "receiver" in caps:
+            qualname, kind = caps["receiver"][0].text.decode("utf-8", errors="replace") + "." + name, "method"
         elif stack:
             qualname = stack[-1][1] + "." + name
             if kind == "function" and stack[-1][2] in ("class", ""):
                 kind = "method"
         else:
             qualname = name
-        stack.append((end_byte, qualname, kind))
+        stack.append((-negative_end, qualname, kind))
         if not kind:  # a scope: qualifies what it holds, is not listed
             continue
+        body = caps.get("body")
+        doc = ""
         if body is not None:
-            header_end = body.start_byte
+            header_end = body[0].start_byte
             doc_node = docs.get(header_end)
-            doc = _first_doc_line(doc_node.text.decode("utf-8", errors="replace")) if doc_node is not None else ""
+            if doc_node is not None:
+                doc = _first_doc_line(doc_node.text)
         else:
-            header_end, doc = min(end_byte, start_byte + _SIGNATURE_MAX), ""
+            header_end = min(-negative_end, start_byte + _SIGNATURE_MAX)
         signature = data[start_byte:header_end].decode("utf-8", errors="replace").rstrip()
         if "\n" in signature:
             signature = _without_trailing_comments(signature)
         if kind == "variable" or len(signature) > _SIGNATURE_MAX:
             signature = signature.split("\n", 1)[0][:_SIGNATURE_MAX]
-        start, end = node.start_point[0] + 1, node.end_point[0] + 1
-        definitions.append((kind, name, qualname, decorated_start.get(start_byte, start), end, signature, doc))
+        start = decorated_start.get(start_byte) or node.start_point[0] + 1
+        definitions.append((kind, name, qualname, start, node.end_point[0] + 1, signature, doc))
     return (
         "typescript" if language == "tsx" else language,
         count_lines(data),
