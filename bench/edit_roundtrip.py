@@ -10,7 +10,9 @@ Then the same with every SEARCH side's indentation and trailing whitespace distu
 random process: each instance ends applied correctly, rejected (with the applier's reason), or
 applied wrongly (applied, but not equal to gold). None may be wrong.
 
-Both passes run with line hints and without them. The timing compares our whole path (parse,
+Then once more with both sides dedented alike (a snippet pasted out of its context, which the
+applier must re-indent) and the SEARCH side disturbed line by line on top. Every pass runs with
+line hints and without them. The timing compares our whole path (parse,
 apply, checks, diff) with the baseline, `git apply` of the gold patch, in the same run.
 
     python bench/edit_roundtrip.py [--seed N] [--limit N]
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import random
 import subprocess
 import sys
@@ -122,6 +125,19 @@ def disturb(search: str, rng: random.Random) -> str:
     return "".join(disturb_line(line, rng) for line in lines)
 
 
+def dedent_both(edit: Edit, rng: random.Random) -> Edit:
+    """Both sides pasted out of context (their common indentation removed), and then the SEARCH
+    side mistyped line by line as above."""
+    lines = [line for line in (edit.search + edit.replace).splitlines() if line.strip()]
+    common = os.path.commonprefix([line[: len(line) - len(line.lstrip())] for line in lines])
+
+    def dedent(text: str) -> str:
+        return "".join(line[len(common) :] if line.strip() else line for line in text.splitlines(keepends=True))
+
+    search = "".join(disturb_line(line, rng) for line in dedent(edit.search).splitlines(keepends=True))
+    return replace(edit, search=search, replace=dedent(edit.replace))
+
+
 def run_pass(instances, base_files, edits_by_id, scratch: Path, label: str):
     counts = collections.Counter()
     reasons = collections.Counter()
@@ -204,11 +220,14 @@ def main() -> int:
         iid: [replace(edit, search=disturb(edit.search, rng)) for edit in edits] for iid, edits in exact.items()
     }
     changed = sum(d.search != e.search for iid in exact for d, e in zip(disturbed[iid], exact[iid]))
+    shifted = {iid: [dedent_both(edit, rng) for edit in edits] for iid, edits in exact.items()}
+    moved = sum(d.replace != e.replace for iid in exact for d, e in zip(shifted[iid], exact[iid]))
     without_hints = {iid: [replace(e, line_hint=0) for e in edits] for iid, edits in exact.items()}
     disturbed_without_hints = {iid: [replace(e, line_hint=0) for e in edits] for iid, edits in disturbed.items()}
+    shifted_without_hints = {iid: [replace(e, line_hint=0) for e in edits] for iid, edits in shifted.items()}
 
     print(f"{blocks} SEARCH/REPLACE blocks from {len(instances)} gold patches; disturbance seed {seed} "
-          f"changed {changed} SEARCH sides")
+          f"changed {changed} SEARCH sides; dedenting both sides moved {moved} REPLACE sides")
     failed = False
     with tempfile.TemporaryDirectory(prefix="edit-roundtrip-") as scratch:
         for number, (title, edits) in enumerate([
@@ -216,6 +235,8 @@ def main() -> int:
             ("exact SEARCH sides, without line hints", without_hints),
             (f"disturbed SEARCH sides (seed {seed}), with line hints", disturbed),
             (f"disturbed SEARCH sides (seed {seed}), without line hints", disturbed_without_hints),
+            (f"both sides dedented, SEARCH disturbed (seed {seed}), with line hints", shifted),
+            (f"both sides dedented, SEARCH disturbed (seed {seed}), without line hints", shifted_without_hints),
         ], start=1):
             counts, reasons, wrong, ours, baseline = run_pass(
                 instances, base_files, edits, Path(scratch), f"pass{number}"

@@ -148,35 +148,44 @@ def _locate(
     return _Match(start=chosen, exact=chosen in exact)
 
 
-def _shift(search: list[str], window: list[str]) -> tuple[str, str] | None:
-    """(source, target) indentation that maps every SEARCH line onto the file, if one does."""
-    pairs = [(_indent(s), _indent(f)) for s, f in zip(search, window) if s.strip()]
-    if not pairs:
+def _usual_shift(pairs: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The (source, target) re-indentation that maps more of the pairs' first indentation onto
+    their second than any other does (a plurality), or None when there is no such one."""
+    votes: dict[tuple, int] = {}  # re-indentations that act alike on these pairs count as one
+    shifts: dict[tuple, tuple[str, str]] = {}
+    for candidate in dict.fromkeys(pairs):
+        effect = tuple(_reindent(s, *candidate) == f for s, f in pairs)
+        if effect not in votes:
+            votes[effect], shifts[effect] = sum(effect), candidate
+    ranked = sorted(votes.items(), key=lambda item: item[1], reverse=True)
+    if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
         return None
-    source, target = pairs[0]
-    if all(_reindent(s, source, target) == f for s, f in pairs):
-        return source, target
-    return None
+    return shifts[ranked[0][0]]
 
 
 def _frame(window: list[str], search: list[str], replace: list[str], anchors) -> tuple[str, str] | None | str:
     """How to indent the replacement: None to keep it as written (it is in the file's indentation),
-    (source, target) to re-indent it like the SEARCH side, or a sentence when that cannot be told."""
-    shift = _shift(search, [_body(line) for line in window])
+    (source, target) to re-indent it, or a sentence when that cannot be told."""
+    file_lines = [_body(line) for line in window]
+    # The SEARCH side's lines correspond one to one with the file's, and carry no intended change:
+    # the shift most of them agree on is the indentation the model wrote in (mistyped lines
+    # scatter and do not outvote it).
+    shift = _usual_shift([(_indent(s), _indent(f)) for s, f in zip(search, file_lines) if s.strip()])
     if shift is not None and shift[0] == shift[1]:
-        return None  # the SEARCH side indents like the file: only trailing whitespace differed
-    kept = [(replace[j], _body(window[i])) for j, i in anchors if replace[j].strip()]
-    as_file = sum(1 for r, f in kept if _indent(r) == _indent(f))
-    as_search = 0
-    if shift is not None:
-        as_search = sum(1 for r, f in kept if _reindent(_indent(r), *shift) == _indent(f))
-    if as_file or as_search:
+        return None
+    # The replacement may still be in the file's indentation (the SEARCH side mistyped as a
+    # whole): the lines it keeps tell. They may be re-indented on purpose, so they only choose
+    # between those two, never suggest a third.
+    kept = [(_indent(replace[j]), _indent(file_lines[i])) for j, i in anchors if replace[j].strip()]
+    as_file = sum(1 for r, f in kept if r == f)
+    as_search = sum(1 for r, f in kept if _reindent(r, *shift) == f) if shift else 0
+    if as_file != as_search:
         return None if as_file > as_search else shift
-    if not kept and shift is not None:
-        return shift  # nothing kept to compare: both sides were written in one indentation
     if not kept:
+        if shift is not None:
+            return shift  # nothing to compare: both sides were written in one indentation
         first_new = next((line for line in replace if line.strip()), "")
-        first_old = next((_body(line) for line in window if line.strip()), "")
+        first_old = next((line for line in file_lines if line.strip()), "")
         if _indent(first_new) == _indent(first_old):
             return None
     return "cannot tell how to indent the replacement: its indentation fits neither the file nor the SEARCH side."

@@ -75,6 +75,42 @@ def test_mistyped_search_whitespace_keeps_replacement_as_written():
     assert changed["shop/cart.py"] == MODULE.replace("result = 0\n        for item in items:  ", "result = 0.0\n        for item in items:  ", 1)
 
 
+BODY = (
+    "def scale(xa, n):\n"
+    "    if xa.kind == 'f':\n"
+    "        with errstate():\n"
+    "            xa *= n\n"
+    "            xa[xa < 0] = -1\n"
+    "    return xa\n"
+)
+
+
+def test_kept_lines_re_indented_on_purpose_are_not_mistaken_for_a_shift():
+    # SEARCH mistyped line by line; the replacement (in the file's indentation) moves two kept
+    # lines out of the `with` block. The SEARCH side's usual shift (none) decides, not the moved lines.
+    search = "  if xa.kind == 'f':\n        with errstate():  \n            xa *= n\n\t    xa[xa < 0] = -1\n    return xa\n"
+    replace = "    if xa.kind == 'f':\n        xa *= n\n        xa[xa < 0] = -1\n    return xa\n"
+    changed, outcomes = apply_edits({"s.py": BODY}, [Edit("s.py", search, replace)])
+    assert outcomes[0].match == "whitespace"
+    assert changed["s.py"] == "def scale(xa, n):\n" + replace
+
+
+def test_both_sides_dedented_with_a_mistyped_search_line_are_re_indented():
+    search = "if xa.kind == 'f':\n    with errstate():\n      xa *= n\n        xa[xa < 0] = -1\n"
+    replace = "if xa.kind == 'f':\n    with errstate():\n        xa *= n\n        xa[xa <= 0] = -1\n"
+    changed, outcomes = apply_edits({"s.py": BODY}, [Edit("s.py", search, replace)])
+    assert outcomes[0].match == "whitespace"
+    assert changed["s.py"] == BODY.replace("xa < 0", "xa <= 0")
+
+
+def test_an_indentation_nothing_supports_is_refused():
+    # SEARCH lines scattered over three indentations; the kept line fits neither the file nor them.
+    search = "if xa.kind == 'f':\n          with errstate():\n  xa *= n\n"
+    replace = "  if xa.kind == 'f':\n      with errstate():\n          xa *= n + 1\n"
+    outcome = apply_edits({"s.py": BODY}, [Edit("s.py", search, replace)])[1][0]
+    assert not outcome.applied and "cannot tell how to indent" in outcome.reason
+
+
 def test_no_match_and_not_unique_are_refused_with_reasons():
     missing = apply_answer(answer(Edit("shop/cart.py", "return total\n", "return 0\n")), FILES)
     assert not missing.ok and "not found" in missing.reason
