@@ -2,6 +2,7 @@
 
 from repo_index.build import build_index, read_text
 from repo_index.model import Definition, FileEntry, RepoIndex, RepoIndexError, SearchHit
+from repo_index.search import search, search_definitions, search_files
 from repo_index.prompt import definition_source, estimate_tokens, file_skeleton, find_definitions, line_snippets, tree_view
 from repo_index.settings import IndexSettings
 
@@ -19,5 +20,8 @@ __all__ = [
     "find_definitions",
     "line_snippets",
     "read_text",
+    "search",
+    "search_definitions",
+    "search_files",
     "tree_view",
 ]
