@@ -7,6 +7,7 @@ from repair.apply import EditOutcome, apply_edits
 from repair.candidate import EditResult, EditSettings, apply_answer
 from repair.diff import check_diff, unified_diff
 from repair.edits import Edit, ParsedAnswer, format_edits, parse_edits
+from repair.normalize import normalize_code, normalized_patch
 
 __all__ = [
     "Edit",
@@ -18,6 +19,8 @@ __all__ = [
     "apply_edits",
     "check_diff",
     "format_edits",
+    "normalize_code",
+    "normalized_patch",
     "parse_edits",
     "unified_diff",
 ]

@@ -11,6 +11,7 @@ from repair.apply import EditOutcome, apply_edits
 from repair.checks import syntax_problem, whitespace_only
 from repair.diff import check_diff, unified_diff
 from repair.edits import parse_edits
+from repair.normalize import normalized_patch
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class EditResult:
     files: tuple[str, ...] = ()  # paths the diff changes or creates
     edits: tuple[EditOutcome, ...] = ()  # one per edit block parsed, in answer order
     problems: tuple[str, ...] = ()  # malformed blocks
+    normalized_diff: str = ""  # the change without comments, docstrings or layout (repair.normalize), for voting
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -40,6 +42,7 @@ class EditResult:
             files=tuple(data["files"]),
             edits=tuple(EditOutcome(**edit) for edit in data["edits"]),
             problems=tuple(data["problems"]),
+            normalized_diff=data.get("normalized_diff", ""),
         )
 
 
@@ -80,4 +83,5 @@ def apply_answer(
     problem = check_diff(diff, files, changed)
     if problem:
         return _rejected(f"internal error, {problem}", diff=diff, **fields)
-    return EditResult(ok=True, diff=diff, files=tuple(sorted(changed)), **fields)
+    normalized = normalized_patch(files, changed)
+    return EditResult(ok=True, diff=diff, files=tuple(sorted(changed)), normalized_diff=normalized, **fields)
