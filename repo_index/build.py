@@ -12,7 +12,7 @@ from repo_index.extract import entry, plain_record, record_for
 from repo_index.languages import language_of
 from repo_index.model import FileEntry, RepoIndex, RepoIndexError
 from repo_index.settings import IndexSettings
-from repo_index.walk import Candidate, Source, blob_id_of, list_files, open_source, read_blobs
+from repo_index.walk import Candidate, Source, blob_id_of, open_source, read_blobs, start_listing
 
 _known_blobs: frozenset[str] = frozenset()  # blob ids the cache holds; set before workers fork
 
@@ -110,9 +110,10 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
     global _known_blobs
     started = time.perf_counter()
     source = open_source(root, commit)
-    candidates = list_files(source, settings)
+    listing = start_listing(source, settings)
     cache_path = disk.cache_file(cache_dir, source.root) if cache_dir is not None else None
     stored = disk.load(cache_path) if cache_path is not None else disk.Cache()
+    candidates = listing()
     records = stored.records
 
     blob_of: dict[str, str] = {}  # path -> blob id, for every file of the index

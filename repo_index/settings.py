@@ -28,8 +28,17 @@ VENDORED_DIRS = (
     ".pytest_cache",
 )
 
-# Generated or minified files that are text but not worth reading.
-SKIP_GLOBS = ("*.min.js", "*.min.css", "*.map", "*.lock", "package-lock.json", "*.pyc", "*.so")
+# Generated or minified files that are text but not worth reading, and files binary by their
+# name (skipped without reading them; other binary files are found by their bytes).
+SKIP_GLOBS = (
+    "*.min.js", "*.min.css", "*.map", "*.lock", "package-lock.json",
+    "*.png", "*.jpg", "*.jpeg", "*.gif", "*.ico", "*.bmp", "*.webp", "*.tif", "*.tiff", "*.psd",
+    "*.mo", "*.woff", "*.woff2", "*.ttf", "*.otf", "*.eot",
+    "*.zip", "*.gz", "*.tgz", "*.bz2", "*.xz", "*.7z", "*.whl", "*.egg", "*.jar", "*.class",
+    "*.pdf", "*.pyc", "*.pyo", "*.so", "*.dll", "*.dylib", "*.exe", "*.o", "*.a",
+    "*.npy", "*.npz", "*.pkl", "*.pickle", "*.sqlite", "*.sqlite3", "*.db",
+    "*.mp3", "*.mp4", "*.wav", "*.ogg", "*.avi", "*.mov",
+)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 from fnmatch import translate
 from functools import lru_cache
 
@@ -94,19 +94,50 @@ def _skipped(path: str, settings: IndexSettings) -> bool:
     return False
 
 
+def start_listing(source: Source, settings: IndexSettings) -> Callable[[], list[Candidate]]:
+    """Start git listing the files; the returned function waits for it and gives the files to
+    index, sorted by path, before binary detection (which needs the bytes). The caller loads the
+    cache meanwhile: git runs in its own process, on the other core."""
+    empty = None
+    if source.commit is not None:
+        args = ["--git-dir", source.git_dir, "ls-tree", "-r", "-l", "-z", "--full-tree", source.commit]
+    elif source.git_dir is not None:
+        args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    else:
+        # A folder outside git: borrow an empty repository so git itself applies the .gitignore rules.
+        empty = tempfile.TemporaryDirectory(prefix="repo-index-")
+        for part in ("objects", "refs"):  # the least git accepts as a repository (cheaper than git init)
+            os.mkdir(os.path.join(empty.name, part))
+        with open(os.path.join(empty.name, "HEAD"), "w") as head:
+            head.write("ref: refs/heads/main\n")
+        args = ["--git-dir", empty.name, "--work-tree", ".", "ls-files", "-z", "--others", "--exclude-standard"]
+    process = subprocess.Popen(["git", *args], cwd=source.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def finish() -> list[Candidate]:
+        try:
+            stdout, stderr = process.communicate()
+        finally:
+            if empty is not None:
+                empty.cleanup()
+        if process.returncode != 0:
+            what = f"commit {source.commit}" if source.commit else f"the files of {source.root}"
+            raise RepoIndexError(f"git could not list {what}: {stderr.decode(errors='replace').strip()}")
+        if source.commit is not None:
+            return _commit_candidates(stdout, settings)
+        paths = dict.fromkeys(p for p in stdout.decode("utf-8", errors="surrogateescape").split("\0") if p)
+        return _working_tree_candidates(source, paths, settings)
+
+    return finish
+
+
 def list_files(source: Source, settings: IndexSettings) -> list[Candidate]:
     """The files to index, sorted by path, before binary detection (which needs the bytes)."""
-    if source.commit is not None:
-        return _list_commit(source, settings)
-    return _list_working_tree(source, settings)
+    return start_listing(source, settings)()
 
 
-def _list_commit(source: Source, settings: IndexSettings) -> list[Candidate]:
-    out = _git(["--git-dir", source.git_dir, "ls-tree", "-r", "-l", "-z", "--full-tree", source.commit])
-    if out.returncode != 0:
-        raise RepoIndexError(f"git could not list commit {source.commit}: {out.stderr.decode(errors='replace').strip()}")
+def _commit_candidates(listing: bytes, settings: IndexSettings) -> list[Candidate]:
     found = []
-    for record in out.stdout.split(b"\0"):
+    for record in listing.split(b"\0"):
         if not record:
             continue
         meta, _, raw_path = record.partition(b"\t")
@@ -122,29 +153,12 @@ def _list_commit(source: Source, settings: IndexSettings) -> list[Candidate]:
     return found
 
 
-def _ls_files(source: Source) -> list[str]:
-    """Paths git would consider: tracked ones and untracked ones that no .gitignore excludes."""
-    if source.git_dir is not None:
-        out = _git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=source.root)
-    else:
-        # A folder outside git: borrow an empty repository so git itself applies the .gitignore rules.
-        with tempfile.TemporaryDirectory(prefix="repo-index-") as empty:
-            for part in ("objects", "refs"):  # the least git accepts as a repository (cheaper than git init)
-                os.mkdir(os.path.join(empty, part))
-            with open(os.path.join(empty, "HEAD"), "w") as head:
-                head.write("ref: refs/heads/main\n")
-            out = _git(["--git-dir", empty, "--work-tree", ".", "ls-files", "-z", "--others", "--exclude-standard"], cwd=source.root)
-    if out.returncode != 0:
-        raise RepoIndexError(f"git could not list the files of {source.root}: {out.stderr.decode(errors='replace').strip()}")
-    return list(dict.fromkeys(p for p in out.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p))
-
-
-def _list_working_tree(source: Source, settings: IndexSettings) -> list[Candidate]:
+def _working_tree_candidates(source: Source, paths, settings: IndexSettings) -> list[Candidate]:
     root = source.root + os.sep
     real_root = os.path.realpath(source.root)
     lstat, is_link, is_file, limit = os.lstat, stat.S_ISLNK, stat.S_ISREG, settings.max_file_bytes
     found = []
-    for path in _ls_files(source):
+    for path in paths:
         if _skipped(path, settings):
             continue
         full = root + path

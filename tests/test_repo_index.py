@@ -191,7 +191,8 @@ def repo(tmp_path_factory) -> dict:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     (root / "pkg/latin1.py").write_bytes(b"# caf\xe9\ndef caf\xc3():\n    return '\xe9'\n\ndef ok():\n    pass\n")
-    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))  # binary by name
+    (root / "data.dat").write_bytes(b"header\x00" + bytes(range(256)))  # binary by its bytes only
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "first")
@@ -266,7 +267,7 @@ def test_walk_honours_gitignore_vendored_binary_and_symlinks(index):
     assert "README.md" in files and index.files["README.md"].language == ""
     assert not any(p.startswith("build/") for p in files)  # .gitignore'd
     assert not any(p.startswith("node_modules/") for p in files)  # vendored
-    assert "logo.png" not in files  # binary
+    assert "logo.png" not in files and "data.dat" not in files  # binary
     assert "pkg/link_out.py" not in files and not any(p.startswith("linked_dir") for p in files)  # links out of the tree
 
 
@@ -349,7 +350,7 @@ def test_commit_read_without_checkout_and_from_a_bare_repository(repo, tmp_path)
     old = build_index(root, commit=repo["first"], cache_dir=tmp_path)
     assert old.commit == repo["first"]
     assert "plain" in _defs(old, "pkg/models.py") and "plain_renamed" not in _defs(old, "pkg/models.py")
-    assert "pkg/untracked.py" not in old.files and "logo.png" not in old.files
+    assert "pkg/untracked.py" not in old.files and "logo.png" not in old.files and "data.dat" not in old.files
     assert "def plain(x):" in read_text(old, "pkg/models.py")
     assert _git(root, "status", "--porcelain") == before and _git(root, "rev-parse", "HEAD") == repo["second"]
     # The second commit shares every blob but one with the first: only that one is parsed.
