@@ -242,8 +242,15 @@ def _apply_one(text: str, edit: Edit, hint_index: int | None) -> tuple[str, Edit
 
 
 def safe_path(path: str) -> bool:
+    """A relative path that stays inside the repository and that git and a file system can hold."""
     parts = path.split("/")
-    return bool(path) and not path.startswith("/") and ".." not in parts and ":" not in parts[0]
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and ".." not in parts
+        and ":" not in parts[0]
+        and not any(ord(char) < 32 for char in path)
+    )
 
 
 def apply_edits(

@@ -100,7 +100,7 @@ def whitespace_only(rng):
 
 
 def unsafe_path(rng):
-    path = rng.choice(["../outside.py", "/etc/passwd", "app/../../x.py", "C:/x.py"])
+    path = rng.choice(["../outside.py", "/etc/passwd", "app/../../x.py", "C:/x.py", "app/\x00core.py"])
     return format_edits([Edit(path, "", "x = 1\n")])
 
 
@@ -113,7 +113,7 @@ def one_bad_among_good(rng):
 # Each kind of fault, and the reasons it may be rejected with.
 KINDS = {
     truncated: ("truncated", "has no SEARCH block"),
-    wrong_file: ("file not found",),
+    wrong_file: ("file not found", "unsafe path"),
     not_unique: ("not unique",),
     binary_junk: ("no edit blocks", "SEARCH text not found"),
     binary_bytes: ("no edit blocks",),
