@@ -52,6 +52,8 @@ class ScriptedModel:
         self._script: list[Entry] = list(script)
         self._lock = threading.Lock()
         self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests the server was answering at once
         server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         server.daemon_threads = True
         self._server = server
@@ -111,8 +113,15 @@ class ScriptedModel:
                     return
                 request = json.loads(body or b"{}")
                 reply = owner._next_reply(request)
-                if reply.delay:
-                    time.sleep(reply.delay)
+                with owner._lock:
+                    owner.in_flight += 1
+                    owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+                try:
+                    if reply.delay:
+                        time.sleep(reply.delay)
+                finally:
+                    with owner._lock:
+                        owner.in_flight -= 1
                 if reply.status != 200:
                     error = {"message": reply.error_message, "type": "scripted", "code": str(reply.status)}
                     self._send(reply.status, {"error": error})

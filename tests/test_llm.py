@@ -69,6 +69,15 @@ def test_n_samples_as_parallel_requests_otherwise(server, tmp_path):
     assert all("n" not in r or r["n"] == 1 for r in server.requests)
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_concurrency_limit(server, tmp_path, concurrency):
+    server.add(*[Reply(text="a", delay=0.3)] * 3)
+    model = scripted(server, tmp_path, concurrency=concurrency)
+    model.supports_n = False
+    model.complete(ASK, stage="s", n=3, temperature=0.5)
+    assert server.max_in_flight == concurrency
+
+
 def test_retry_after_429_and_500(server, tmp_path):
     server.add(Reply(status=429), Reply(status=500), "answer")
     model = scripted(server, tmp_path)
