@@ -41,7 +41,7 @@ def instance_container(instance, spec, image: str, env_commit: str, git_dir: Pat
     this is the smallest adapter)."""
     from sandbox.container import Container, Limits
     from swebench_runner.environments import install_script, move_tree, venv_environment
-    from swebench_runner.evaluation import recoverers_for
+    from swebench_runner.evaluation import recoverers_for, touches_build
     from swebench_runner.sources import tree_change
 
     change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
@@ -49,7 +49,7 @@ def instance_container(instance, spec, image: str, env_commit: str, git_dir: Pat
     with Container(image, network=needs_network, ca_bundle="auto" if needs_network else None,
                    env=venv_environment(spec), limits=Limits(memory="8g")) as box:
         move_tree(box, change)
-        if spec.reinstall_per_instance:
+        if spec.reinstall_per_instance and touches_build(list(change.changed)):
             box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=3600)
             box.commit_base_state()
         yield box
@@ -104,6 +104,7 @@ def measure(instance, dataset: list, args, cache: Path, log_dir: Path) -> dict:
         selection = select_regression_tests(index, gold_files, runner, settings=settings)
         row["selection_seconds"] = round(time.monotonic() - started, 2)
     ran = [path for path, _ in selection.file_seconds]
+    statuses = {t: "not passing at base" for t in selection.failing_at_base}
     defined = {path: {d.name for d in index.files[path].definitions} for path in ran if path in index.files}
     selected = set(selection.tests)
     in_ran, kept, unmapped = [], [], 0
@@ -129,7 +130,7 @@ def measure(instance, dataset: list, args, cache: Path, log_dir: Path) -> dict:
         p2p_unmapped=unmapped,
         p2p_in_ran_files=len(in_ran),
         p2p_kept=len(kept),
-        p2p_missed=[t for t in in_ran if t not in selected][:20],
+        p2p_missed=[f"{t} ({statuses.get(t, 'absent from the log')})" for t in in_ran if t not in selected][:20],
         # missed because they did not pass at base in our environment (its Python or pins differ
         # from the official harness's), not because the selection left them out
         p2p_missed_failing_at_base=len((set(in_ran) - selected) & set(selection.failing_at_base)),
@@ -172,6 +173,8 @@ def main() -> int:
         except Exception as exc:  # noqa: BLE001 - one instance's failure is reported, the run goes on
             row = {"instance_id": instance.instance_id, "env_built": True, "error": f"{type(exc).__name__}: {exc}"[:300]}
         rows.append(row)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=1))  # after each instance: a long run loses nothing
         if not row.get("env_built"):
             print(f"{instance.instance_id:<28} {'no':>5}  environment did not build: {row.get('error', '')[:80]}")
             continue
