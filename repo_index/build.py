@@ -24,7 +24,10 @@ def _is_binary(data: bytes, settings: IndexSettings) -> bool:
 def _record_for(path: str, data: bytes, settings: IndexSettings) -> tuple:
     language = language_of(path)
     if language and ("typescript" if language == "tsx" else language) in settings.languages:
-        return record_for(data, language)
+        try:
+            return record_for(data, language)
+        except Exception:  # noqa: BLE001 - one file the parser cannot take must not sink the index
+            return ("typescript" if language == "tsx" else language,) + plain_record(data)[1:5] + (True,)
     return plain_record(data)
 
 
@@ -88,7 +91,7 @@ def _start_parsing(source: Source, todo: list[Candidate], settings: IndexSetting
 
     # fork: workers inherit the loaded grammars and the set of cached blob ids without pickling them.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-    jobs = [(source, batch, settings) for batch in _batches(todo, workers * 6)]
+    jobs = [(source, batch, settings) for batch in _batches(todo, workers * 16)]
     return pool, pool.map(_parse_job, jobs)
 
 

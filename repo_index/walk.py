@@ -38,8 +38,14 @@ def blob_id_of(data: bytes) -> str:
     return digest.hexdigest()
 
 
+_NO_GIT = "git is not installed (or not on PATH); repo_index needs it to list and read files."
+
+
 def _git(args: list[str], cwd: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True)
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True)
+    except FileNotFoundError:
+        raise RepoIndexError(_NO_GIT) from None
 
 
 def open_source(root: str, commit: str | None) -> Source:
@@ -111,7 +117,10 @@ def start_listing(source: Source, settings: IndexSettings) -> Callable[[], list[
         with open(os.path.join(empty.name, "HEAD"), "w") as head:
             head.write("ref: refs/heads/main\n")
         args = ["--git-dir", empty.name, "--work-tree", ".", "ls-files", "-z", "--others", "--exclude-standard"]
-    process = subprocess.Popen(["git", *args], cwd=source.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        process = subprocess.Popen(["git", *args], cwd=source.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise RepoIndexError(_NO_GIT) from None
 
     def finish() -> list[Candidate]:
         try:
