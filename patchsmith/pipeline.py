@@ -216,7 +216,6 @@ class _State:
 
     def finish(self, failure: str | None = None, detail: str = "") -> SolveOutcome:
         from patchsmith.report import render_report
-        from repair.generate import edited_sources
         from repair.select import ValidatedCandidate, choose
 
         run, request = self.run, self.request
@@ -229,7 +228,7 @@ class _State:
                 ValidatedCandidate(
                     number=v.number,
                     diff=self.candidates[v.number].edit.diff,
-                    new_sources=tuple(sorted(edited_sources(self.candidates[v.number], self.index).items())),
+                    normalized_diff=self.candidates[v.number].edit.normalized_diff,
                     regression_failures=None if v.broken_tests is None else len(v.broken_tests),
                     repro_verdict=v.repro_verdict,
                 )

@@ -111,12 +111,3 @@ def generate_candidates(
             )
     return tuple(candidates)
 
-
-def edited_sources(candidate: Candidate, index: RepoIndex) -> dict[str, str]:
-    """The full text of each file the candidate changes, after its edits (for normalized voting)."""
-    from repair.apply import apply_edits
-    from repair.edits import parse_edits
-
-    files = IndexFiles(index)
-    edited, _ = apply_edits(files, parse_edits(candidate.answer).edits)
-    return {path: edited[path] for path in candidate.edit.files if path in edited}

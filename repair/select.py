@@ -1,11 +1,9 @@
 """Choosing one candidate by the evidence: regression failures, the reproduction verdict, then a
-majority vote over normalized patches, the earliest sample breaking ties.
+majority vote over normalized patches (repair.normalize), the earliest sample breaking ties.
 """
 
 from __future__ import annotations
 
-import ast
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass
 
@@ -16,7 +14,7 @@ class ValidatedCandidate:
 
     number: int  # sample order: lower is earlier
     diff: str
-    new_sources: tuple[tuple[str, str], ...]  # (path, full text after the edit) for each edited file
+    normalized_diff: str  # the change without comments, docstrings or layout (repair.normalize)
     regression_failures: int | None  # None: not run
     repro_verdict: str | None  # "resolved" | "reproduced" | "error" | None: no reproduction script
 
@@ -41,32 +39,6 @@ class Verdict:
         )
 
 
-def normalize_python(source: str) -> str:
-    """The code with comments, docstrings and formatting removed, so that patches differing only
-    in those count as the same vote. Text that does not parse is compared with blank lines and
-    trailing spaces removed."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return "\n".join(line.rstrip() for line in source.splitlines() if line.strip())
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(getattr(body[0], "value", None), ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree)
-
-
-def patch_key(candidate: ValidatedCandidate) -> str:
-    normalized = {path: normalize_python(text) if path.endswith(".py") else text for path, text in candidate.new_sources}
-    return json.dumps(normalized, sort_keys=True)
-
-
 def choose(candidates: list[ValidatedCandidate]) -> Verdict:
     if not candidates:
         return Verdict(chosen=None, reason="no candidate produced a valid diff")
@@ -86,9 +58,9 @@ def choose(candidates: list[ValidatedCandidate]) -> Verdict:
     elif any(c.repro_verdict is not None for c in pool):
         steps.append("none the reproduction script calls resolved")
 
-    groups = Counter(patch_key(c) for c in pool)
-    votes = tuple((c.number, groups[patch_key(c)]) for c in pool)
+    groups = Counter(c.normalized_diff for c in pool)
+    votes = tuple((c.number, groups[c.normalized_diff]) for c in pool)
     # Most votes first, then the earliest sample.
-    best = min(pool, key=lambda c: (-groups[patch_key(c)], c.number))
-    steps.append(f"majority vote: {groups[patch_key(best)]} of {len(pool)} agree on candidate {best.number}")
+    best = min(pool, key=lambda c: (-groups[c.normalized_diff], c.number))
+    steps.append(f"majority vote: {groups[best.normalized_diff]} of {len(pool)} agree on candidate {best.number}")
     return Verdict(chosen=best.number, reason="; ".join(steps), votes=votes, considered=tuple(c.number for c in pool))
