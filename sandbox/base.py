@@ -37,8 +37,9 @@ BASE_PACKAGES = (
     "libffi-dev", "libssl-dev", "zlib1g-dev", "ca-certificates",
 )
 
-_BUILDER_VERSION = "1"  # bump when the build steps change what ends up in the image
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_BUILDER_VERSION = "2"  # bump when the build steps change what ends up in the image
+VENV = "/opt/venv"  # made once in the base image: Debian's Python refuses pip installs outside one
+_PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,13 @@ def _bootstrap(spec: BaseSpec, tarball: Path | None, cache: Path | None, log_pat
             done = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT)
         if done.returncode != 0:
             _raise_build_failed(f"the {spec.suite} base image", log)
+        venv = ["chroot", str(rootfs), "python3", "-m", "venv", VENV]
+        with log.open("a") as fh:
+            fh.write(f"$ {' '.join(venv)}\n")
+            fh.flush()
+            done = subprocess.run(venv, stdout=fh, stderr=subprocess.STDOUT)
+        if done.returncode != 0:
+            _raise_build_failed(f"the {spec.suite} base image's virtual environment", log)
         # What apt downloaded is not needed in the image; apt-get update refetches the lists.
         for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for item in (rootfs / leftover).glob("*"):
@@ -215,7 +223,7 @@ def _import(spec: BaseSpec, tarball: Path) -> None:
     """`zstd -dc tarball | docker import` with the image's environment and labels."""
     repository, tag = spec.tag.split(":", 1)
     labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "base", engine.LABEL_RECIPE: spec.recipe_hash()}
-    changes = [f"ENV PATH={_PATH}", "ENV LANG=C.UTF-8", 'CMD ["bash"]']
+    changes = [f"ENV PATH={_PATH}", f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8", 'CMD ["bash"]']
     changes += [f'LABEL {key}="{value}"' for key, value in labels.items()]
     unzip = subprocess.Popen(["zstd", "-q", "-dc", str(tarball)], stdout=subprocess.PIPE)
     try:

@@ -80,6 +80,7 @@ class Container:
         ca_bundle: str | Path | None = None,
         kind: str = "instance",
         log_path: str | Path | None = None,
+        mounts: dict[str, str] | None = None,
     ):
         self.image = image
         self.workdir = workdir
@@ -89,6 +90,7 @@ class Container:
         self.ca_bundle = resolve_ca_bundle(ca_bundle)
         self.kind = kind
         self.log_path = Path(log_path) if log_path else None
+        self.mounts = dict(mounts or {})  # host folder -> container folder, read-write
         self.id: str | None = None
         self.has_base_state = False
 
@@ -112,6 +114,7 @@ class Container:
             nano_cpus=int(self.limits.cpus * 1e9),
             pids_limit=self.limits.pids,
             init=True,
+            binds={host: {"bind": inside, "mode": "rw"} for host, inside in self.mounts.items()} or None,
         )
         try:
             created = api.create_container(
@@ -411,9 +414,25 @@ def git_archive(repo: str | Path, commit: str = "HEAD") -> bytes:
     import git  # GitPython; imported here to keep `import sandbox` light
 
     try:
-        repository = git.Repo(str(repo))
+        repository = open_repo(repo)
         buf = io.BytesIO()
         repository.archive(buf, treeish=commit, format="tar")
     except (git.exc.GitError, ValueError) as exc:
         raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}.") from exc
     return buf.getvalue()
+
+
+def open_repo(path: str | Path):
+    """A GitPython Repo that reads a repository whoever owns it (a shared mirror owned by another
+    user is "dubious" to git and would read as empty): we only read what the caller named."""
+    import git
+
+    path = Path(path)
+    repository = git.Repo(str(path))
+    env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
+    if (path / "HEAD").is_file() and (path / "objects").is_dir():
+        # A git directory without a config file (a mirror) looks non-bare to GitPython, which then
+        # runs git in its parent folder; naming the git directory keeps every command on it.
+        env["GIT_DIR"] = str(path.resolve())
+    repository.git.update_environment(**env)
+    return repository

@@ -39,7 +39,8 @@ def client() -> docker.DockerClient:
     with _client_lock:
         if _client is None:
             try:
-                candidate = docker.from_env(timeout=600, max_pool_size=32)
+                # Test runs can be silent for a long time; exec time limits are ours, not the socket's.
+                candidate = docker.from_env(timeout=24 * 3600, max_pool_size=32)
                 candidate.ping()
             except Exception as exc:  # noqa: BLE001 - any failure to connect means the same to the user
                 host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")

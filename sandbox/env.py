@@ -11,13 +11,12 @@ from pathlib import Path
 import docker.errors
 
 from sandbox import engine
-from sandbox.base import BaseSpec, build_lock, ensure_base_image, image_exists, suite_for_python
+from sandbox.base import VENV, BaseSpec, build_lock, ensure_base_image, image_exists, suite_for_python
 from sandbox.certs import CONTAINER_CA_PATH, resolve_ca_bundle
-from sandbox.container import Container, Limits, git_archive
+from sandbox.container import Container, Limits, git_archive, open_repo
 from sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
 from sandbox.recipe import EnvRecipe, infer_recipe, read_dependency_files
 
-VENV = "/opt/venv"
 WORKDIR = "/testbed"
 _PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -64,17 +63,23 @@ def build_env_image(
     with build_lock(Path(cache_dir) if cache_dir else None, tag.replace(":", "-")):
         if image_exists(tag):
             return EnvImage(tag, base_tag, recipe, built=False)
-        _build(recipe, base_tag, tag, repo, commit, log_path, resolve_ca_bundle(ca_bundle), network, timeout)
+        _build(recipe, base_tag, tag, repo, commit, log_path, resolve_ca_bundle(ca_bundle), network, timeout, cache_dir)
     return EnvImage(tag, base_tag, recipe, built=True)
 
 
-def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, timeout) -> None:
+def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, timeout, cache_dir) -> None:
     env = {"PATH": _PATH, "VIRTUAL_ENV": VENV, "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", **dict(recipe.env)}
     what = f"the environment image {tag}"
     log = Path(log_path) if log_path else None
+    mounts = {}
+    if cache_dir:
+        # pip's download cache, shared by every build on this machine (not part of the image).
+        pip_cache = Path(cache_dir).resolve() / "pip"
+        pip_cache.mkdir(parents=True, exist_ok=True)
+        mounts[str(pip_cache)] = "/root/.cache/pip"
     container = Container(base_tag, workdir=WORKDIR, network=network, env=env, ca_bundle=ca_bundle,
-                          kind="build", log_path=log, limits=Limits(memory="8g", pids=8192))
+                          kind="build", log_path=log, limits=Limits(memory="8g", pids=8192), mounts=mounts)
     with container:
         steps: list[tuple[str, str]] = []
         # A registry image may lack the tools the sandbox itself needs.
@@ -83,7 +88,9 @@ def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, ti
         if recipe.system_packages:
             steps.append(("system packages", "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
                           + " ".join(recipe.system_packages) + " && rm -rf /var/lib/apt/lists/*"))
-        python = f"python{recipe.python}" if recipe.python and not recipe.base_image else "python3"
+        # The suite's own Python (a recipe asking for 3.10 gets bullseye's 3.9); python3 elsewhere.
+        suite_python = base_spec_for(recipe).python if not recipe.base_image else ""
+        python = f"python{suite_python}" if suite_python else "python3"
         steps.append(("virtual environment", f"command -v {python} >/dev/null || {{ echo 'no {python} in the base image'; exit 1; }}; "
                       f"[ -x {VENV}/bin/python ] || {python} -m venv {VENV}"))
         for name, command in steps:
@@ -130,7 +137,7 @@ def _tar_worktree(root: Path) -> bytes:
     import git
 
     try:
-        paths = git.Repo(str(root)).git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
+        paths = open_repo(root).git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
     except (git.exc.GitError, ValueError):
         paths = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts]
     buf = io.BytesIO()

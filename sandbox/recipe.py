@@ -66,10 +66,11 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> dict
         return found
     import git
 
+    from sandbox.container import open_repo
     from sandbox.errors import SandboxError
 
     try:
-        tree = git.Repo(str(repo)).commit(commit).tree
+        tree = open_repo(repo).commit(commit).tree
     except (git.exc.GitError, ValueError) as exc:
         raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}.") from exc
     found = {}

@@ -88,7 +88,7 @@ def test_base_image_has_the_tools(bookworm_base_image, sandbox_cache_dir):
     labels = client().api.inspect_image(bookworm_base_image)["Config"]["Labels"]
     assert labels["patchsmith.kind"] == "base"
     with Container(bookworm_base_image) as c:
-        result = c.exec("python --version && git --version && patch --version | head -1 && gcc --version | head -1 && python3 -m venv /tmp/v && test -f /usr/include/python3.11/Python.h && echo HEADERS")
+        result = c.exec("python --version && git --version && patch --version | head -1 && gcc --version | head -1 && /opt/venv/bin/python -m pip --version && test -f /usr/include/python3.11/Python.h && echo HEADERS")
     assert result.ok, result.output
     assert "Python 3.11" in result.output and "HEADERS" in result.output
 
