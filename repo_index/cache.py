@@ -21,6 +21,7 @@ from pathlib import Path
 
 FORMAT = 5  # bump when what is stored changes meaning
 KEEP_FACTOR = 3  # keep up to this many times the current file count (earlier checkouts' blobs)
+MIN_ROOM = 1000  # ... and at least this many records, so small repositories keep their history too
 
 StatKey = tuple[int, int, int]  # (mtime_ns, size, inode)
 
@@ -40,7 +41,7 @@ class Cache:
     stats: dict[str, tuple[StatKey, str]] = field(default_factory=dict)  # path -> (stat key, blob id)
     binary: set[str] = field(default_factory=set)  # blob ids found to be binary
     stored_records: int = 0  # records in the file, counting stale and repeated ones
-    exists: bool = False  # a readable file of this format is there to append to
+    exists: bool = False  # a sound file of this format is there to append to
 
 
 def cache_file(cache_dir: str | os.PathLike, root: str) -> Path:
@@ -81,7 +82,7 @@ def load(path: Path) -> Cache:
         except EOFError:
             pass
         except (pickle.UnpicklingError, AttributeError, ImportError, IndexError, KeyError, TypeError, ValueError):
-            pass  # a damaged tail: keep what was read
+            cache.exists = False  # a damaged tail: keep what was read, and write the file afresh next time
     return cache
 
 
@@ -92,7 +93,7 @@ def save(path: Path, current: dict[str, tuple], new_chunks: list[tuple[bytes, li
     parsed in this run, pickled, with their blob ids; `stats` the working tree's stat entries.
     """
     new_count = sum(len(blob_ids) for _, blob_ids in new_chunks)
-    room = max(KEEP_FACTOR * len(current), 1000)
+    room = max(KEEP_FACTOR * len(current), MIN_ROOM)
     if old.exists and old.stored_records + new_count <= room:
         frames = [pickle.dumps(("records", chunk), protocol=pickle.HIGHEST_PROTOCOL) for chunk, _ in new_chunks]
         changed = {p: v for p, v in stats.items() if old.stats.get(p) != v}

@@ -403,6 +403,8 @@ def test_cli_index_and_show(repo, tmp_path):
     show = _cli("show", root, "Invoice.label", cache=tmp_path)
     assert show.returncode == 0 and show.stdout.splitlines()[1:] == MODELS_PY.splitlines()[33:37]
     assert show.stdout.startswith("# pkg/models.py:34-37")
+    picked = _cli("show", root, "pkg/models.py:total", cache=tmp_path)
+    assert picked.returncode == 0 and picked.stdout.startswith("# pkg/models.py:27-32\n    def total(")
 
 
 @pytest.mark.parametrize(
@@ -420,3 +422,39 @@ def test_cli_errors_are_one_sentence_and_nonzero(repo, tmp_path, args, sentence)
     assert out.returncode != 0
     assert out.stderr == f"patchsmith: {sentence.format(base=base)}\n"
     assert "Traceback" not in out.stderr
+
+
+def test_cache_appends_then_compacts_and_survives_damage(tmp_path, monkeypatch):
+    from repo_index import cache as disk
+
+    monkeypatch.setattr(disk, "MIN_ROOM", 0)  # room = KEEP_FACTOR x 3 files = 9 records
+    root = tmp_path / "tree"  # a folder outside git: .gitignore still applies
+    root.mkdir()
+    (root / ".gitignore").write_text("skip/\n")
+    (root / "skip").mkdir()
+    (root / "skip/ignored.py").write_text("def ignored():\n    pass\n")
+    (root / "a.py").write_text("def a():\n    pass\n")
+    cache_dir = tmp_path / "cache"
+    build_index(root, cache_dir=cache_dir)
+    cache_path = disk.cache_file(cache_dir, str(root))
+    sizes = []
+    for round_ in range(12):
+        (root / "b.py").write_text(f"def b_{round_}():\n    pass\n")
+        index = build_index(root, cache_dir=cache_dir)
+        assert set(index.files) == {".gitignore", "a.py", "b.py"}
+        assert [d.qualname for d in index.files["b.py"].definitions] == [f"b_{round_}"]
+        assert index.stats["parsed"] == 1
+        stored = disk.load(cache_path)
+        assert stored.stored_records <= disk.KEEP_FACTOR * len(index.files)
+        sizes.append(cache_path.stat().st_size)
+    assert any(later < earlier for earlier, later in zip(sizes, sizes[1:]))  # compacted at least once
+    # A run killed while appending leaves a cut frame: what came before still counts.
+    cache_path.write_bytes(cache_path.read_bytes() + b"\x80\x05garbage")
+    again = build_index(root, cache_dir=cache_dir)
+    assert again.stats["cache_hits"] == len(again.files) and again.stats["parsed"] == 0
+    (root / "b.py").write_text("def b_last():\n    pass\n")
+    assert build_index(root, cache_dir=cache_dir).stats["parsed"] == 1
+    assert build_index(root, cache_dir=cache_dir).stats["parsed"] == 0  # the file was rewritten, not appended after the damage
+    cache_path.write_bytes(b"not a pickle at all")
+    rebuilt = build_index(root, cache_dir=cache_dir)
+    assert rebuilt.stats["parsed"] == len(rebuilt.files) and rebuilt.files["a.py"] == again.files["a.py"]
