@@ -51,6 +51,14 @@ def test_answer_and_ledger_line(server, tmp_path):
     assert line["latency_s"] >= 0
 
 
+def test_a_self_hosted_vllm_model_string(server, tmp_path):
+    server.add("from vllm")
+    model = scripted(server, tmp_path, model="hosted_vllm/Qwen/Qwen2.5-Coder-7B-Instruct")
+    assert model.complete(ASK, stage="s") == ["from vllm"]
+    assert server.requests[0]["model"] == "Qwen/Qwen2.5-Coder-7B-Instruct"
+    assert model.context_window == 32_768  # litellm does not know it: the default
+
+
 def test_n_samples_in_one_request_when_the_provider_takes_n(server, tmp_path):
     server.add(["a", "b", "c"])
     model = scripted(server, tmp_path)
