@@ -13,6 +13,7 @@ from typing import Callable, NamedTuple
 from fnmatch import translate
 from functools import lru_cache
 
+from repo_index.languages import language_of
 from repo_index.model import RepoIndexError
 from repo_index.settings import IndexSettings
 
@@ -81,9 +82,20 @@ def _vendored_set(names: tuple[str, ...]) -> frozenset[str]:
 
 
 @lru_cache(maxsize=8)
-def _glob_matcher(globs: tuple[str, ...]):
-    """One compiled expression for all the globs: calling fnmatch per glob per file is slow."""
-    return re.compile("|".join(translate(g) for g in globs) or "(?!)").match
+def _glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a file name matches any glob. Most globs are "*.ext": those become one set lookup
+    (ignoring case); the rest one compiled expression. Calling fnmatch per glob per file is slow."""
+    suffixes = frozenset(g[1:].lower() for g in globs if g.startswith("*.") and not any(c in g[2:] for c in "*?[."))
+    others = [g for g in globs if g[1:].lower() not in suffixes]
+    pattern = re.compile("|".join(translate(g) for g in others)).match if others else None
+
+    def matches(name: str) -> bool:
+        dot = name.rfind(".")
+        if dot >= 0 and name[dot:].lower() in suffixes:
+            return True
+        return pattern is not None and pattern(name) is not None
+
+    return matches
 
 
 def _skipped(path: str, settings: IndexSettings) -> bool:
@@ -93,8 +105,6 @@ def _skipped(path: str, settings: IndexSettings) -> bool:
     if _glob_matcher(settings.skip_globs)(parts[-1]):
         return True
     if settings.only_parsed:
-        from repo_index.languages import language_of
-
         language = language_of(path)
         return not language or (language if language != "tsx" else "typescript") not in settings.languages
     return False
