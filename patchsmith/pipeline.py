@@ -12,11 +12,49 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 from patchsmith import __version__
 from patchsmith.runs import RunFolder
 
 Progress = Callable[[str, str], None]  # (stage, message)
+
+
+class Workspace(Protocol):
+    """A sandbox for one repository at its base commit, and how its tests are run there."""
+
+    def start(self, logs: Path) -> Any:
+        """A started sandbox.Container holding the repository at the base commit as its base state."""
+
+    def test_runner(self, box: Any) -> Any:
+        """A reproduce.TestRunner for the repository's tests in that container."""
+
+
+@dataclass
+class RecipeWorkspace:
+    """The environment inferred from the repository's files (or its [tool.patchsmith.sandbox]
+    table), on a debootstrap base image or the registry image the user named."""
+
+    repo: str
+    commit: str | None
+    base_image: str | None = None
+    test_command: str = ""  # the recipe's, once start() built the environment
+
+    def start(self, logs: Path) -> Any:
+        from patchsmith.settings import cache_root
+        from sandbox import Container, build_env_image, infer_recipe, read_dependency_files
+
+        recipe = None
+        if self.base_image:
+            recipe = replace(infer_recipe(read_dependency_files(self.repo, self.commit)), base_image=self.base_image)
+        env = build_env_image(self.repo, self.commit, recipe, cache_dir=cache_root() / "sandbox", log_path=logs / "env-build.log")
+        self.test_command = env.recipe.test_command
+        return start_container(Container(env.tag, log_path=logs / "container.log"), self.repo, self.commit)
+
+    def test_runner(self, box: Any) -> Any:
+        from reproduce import CommandTestRunner
+
+        return CommandTestRunner(box, self.test_command, guess_parser(self.test_command))
 
 
 @dataclass(frozen=True)
@@ -37,6 +75,9 @@ class SolveRequest:
     script_timeout: float = 60.0
     require_reproduction: bool = False  # treat "no script reproduced the issue" as a failure
     resume: bool = False
+    # Where candidates run: None builds an environment image from the repository's own files
+    # (RecipeWorkspace); SWE-bench passes its prepared per-(repo, version) environments.
+    workspace: Workspace | None = None
 
     @property
     def issue_text(self) -> str:
@@ -87,8 +128,9 @@ def solve(request: SolveRequest, progress: Progress | None = None) -> SolveOutco
 
 
 def _write_settings(run: RunFolder, request: SolveRequest) -> None:
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(request).items()}
-    settings.pop("issue_body")
+    settings = {name: getattr(request, name) for name in request.__dataclass_fields__ if name not in ("issue_body", "workspace")}
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()}
+    settings["workspace"] = type(request.workspace).__name__ if request.workspace else "RecipeWorkspace"
     settings["patchsmith_version"] = __version__
     run.write_json("settings.json", settings)
 
@@ -122,7 +164,6 @@ class _State:
         import repo_index
         from localize import Localization, localize
         from patchsmith.settings import cache_root
-        from sandbox import Container, build_env_image
 
         request, run = self.request, self.run
         repo = str(request.repo)
@@ -136,22 +177,17 @@ class _State:
             run.save_stage("localize", self.localization)
         self.say("localize", "files: " + ", ".join(self.localization.files.paths[:5]))
 
-        env = self.timed("environment", lambda: build_env_image(
-            repo, request.commit, _recipe_for(repo, request), cache_dir=cache_root() / "sandbox",
-            log_path=run.log_path("env-build.log")))
-        test_command = env.recipe.test_command
-        container = Container(env.tag, log_path=run.log_path("container.log"))
-        with start_container(container, repo, request.commit) as box:
-            self.timed("reproduce", lambda: self.reproduce(box, test_command))
+        workspace = request.workspace or RecipeWorkspace(repo, request.commit, request.base_image)
+        box = self.timed("environment", lambda: workspace.start(run.path / "logs"))
+        with box:
+            tests = workspace.test_runner(box)
+            self.timed("reproduce", lambda: self.reproduce(box, tests))
             self.timed("repair", self.repair)
-            self.timed("validate", lambda: self.validate(box, test_command))
+            self.timed("validate", lambda: self.validate(box, tests))
         return self.finish()
 
-    def reproduce(self, box: object, test_command: str) -> None:
-        from reproduce import (
-            CommandTestRunner, RegressionSet, RegressionSettings, ReproReport, ReproSettings,
-            sample_and_run, select_regression_tests,
-        )
+    def reproduce(self, box: object, tests: object) -> None:
+        from reproduce import RegressionSet, RegressionSettings, ReproReport, ReproSettings, sample_and_run, select_regression_tests
 
         saved = self.run.load_stage("reproduce") if self.request.resume else None
         if saved is not None:
@@ -161,9 +197,8 @@ class _State:
         settings = ReproSettings(samples=self.request.repro_samples, timeout=self.request.script_timeout)
         self.repro = sample_and_run(self.request.issue_text, self.localization, box, self.model, settings, index=self.index)
         self.say("reproduce", self.repro.note)
-        runner = CommandTestRunner(box, test_command, guess_parser(test_command))
         self.regression = select_regression_tests(
-            self.index, self.localization, runner, model=self.model, issue_text=self.request.issue_text,
+            self.index, self.localization, tests, model=self.model, issue_text=self.request.issue_text,
             settings=RegressionSettings(budget_seconds=self.request.test_budget))
         self.say("reproduce", f"regression set: {len(self.regression.tests)} tests in {len(self.regression.test_files)} files")
         self.run.save_stage("reproduce", {"repro": self.repro.to_dict(), "regression": self.regression.to_dict()})
@@ -188,19 +223,18 @@ class _State:
         usable = sum(c.edit.ok for c in self.candidates)
         self.say("repair", f"{usable} of {len(self.candidates)} candidates produced a diff")
 
-    def validate(self, box: object, test_command: str) -> None:
+    def validate(self, box: object, tests: object) -> None:
         from repair.validate import validate_candidates
-        from reproduce import CommandTestRunner, broken_tests, run_script
+        from reproduce import broken_tests, run_script
 
         chosen_script = self.repro.chosen
-        runner = CommandTestRunner(box, test_command, guess_parser(test_command))
 
         def repro_check() -> tuple[str, str]:
             result = run_script(box, chosen_script.script, timeout=chosen_script.timeout)
             return result.verdict, result.output[-2000:]
 
         def regression_check() -> tuple[str, ...]:
-            return broken_tests(runner, self.regression)
+            return broken_tests(tests, self.regression)
 
         def record(validation) -> None:  # noqa: ANN001 - repair.validate.Validation
             candidate = self.candidates[validation.number]
@@ -289,16 +323,6 @@ def _validation_line(v) -> str:  # noqa: ANN001 - repair.validate.Validation
     if v.broken_tests is not None:
         parts.append(f"{len(v.broken_tests)} regression failures")
     return ", ".join(parts)
-
-
-def _recipe_for(repo: str, request: SolveRequest):  # noqa: ANN202 - sandbox.EnvRecipe | None
-    """None (the inferred recipe) unless the user named a registry base image."""
-    if not request.base_image:
-        return None
-    from sandbox import infer_recipe, read_dependency_files
-
-    recipe = infer_recipe(read_dependency_files(repo, request.commit))
-    return replace(recipe, base_image=request.base_image)
 
 
 def guess_parser(command: str) -> str:
