@@ -52,12 +52,13 @@ def parse_price(value: str | None) -> tuple[float, float] | None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import time
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     import repo_index
     from localize import LocalizeSettings, localize
+    from patchsmith import __version__
     from patchsmith.llm import DryRunModel, Model, ModelSettings
+    from patchsmith.runs import RunFolder
     from patchsmith.settings import cache_root
 
     issue = read_issue(args.issue)
@@ -75,15 +76,19 @@ def run(args: argparse.Namespace) -> int:
         print_dry_run(result, model, as_json=args.json)
         return 0
 
-    out = args.out or Path("patchsmith-runs") / (time.strftime("%Y%m%d-%H%M%S") + "-localize")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "issue.md").write_text(issue, encoding="utf-8")
+    run_folder = RunFolder.create(args.out)
+    run_folder.write_text("issue.md", issue)
     model_settings = ModelSettings(
         model=args.model, api_base=args.api_base, context_window=args.context_window, price_per_token=price
     )
-    model = Model(model_settings, ledger_path=out / "model_calls.jsonl", cost_cap=args.cost_cap)
+    run_folder.write_json(
+        "settings.json",
+        {"patchsmith": __version__, "repo": args.repo, "commit": args.commit, "model": asdict(model_settings),
+         "cost_cap": args.cost_cap, "localize": asdict(settings)},
+    )
+    model = Model(model_settings, ledger_path=run_folder.ledger_path, cost_cap=args.cost_cap)
     result = localize(index, issue, model, settings)
-    (out / "localize.json").write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    run_folder.save_stage("localize", result)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -91,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     prompt, completion = model.ledger.tokens()
     unknown = model.ledger.unknown_cost_calls
     cost = f"${model.spent:.4f}" + (f" (+ {unknown} calls of unknown price)" if unknown else "")
-    print(f"cost: {cost}; tokens: {prompt} prompt, {completion} completion; run folder: {out}")
+    print(f"cost: {cost}; tokens: {prompt} prompt, {completion} completion; run folder: {run_folder.path}")
     return 0
 
 
