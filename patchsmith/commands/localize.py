@@ -13,7 +13,7 @@ class LocalizeCommandError(Exception):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", required=True, help="a working tree or git directory")
     parser.add_argument("--commit", default=None, help="a revision to read without checking it out")
-    parser.add_argument("--issue", required=True, help="a file holding the issue, or the issue's text")
+    parser.add_argument("--issue", required=True, help="a file holding the issue, its text, or a GitHub issue URL")
     parser.add_argument("--model", required=True, help="a litellm model string, e.g. anthropic/claude-sonnet-4-5")
     parser.add_argument("--api-base", default=None, help="the server of a self-hosted model (hosted_vllm, ollama, ...)")
     parser.add_argument("--samples", type=int, default=None, help="answers asked for at the line step (default 4)")
@@ -27,16 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_issue(value: str) -> str:
-    """The issue text: the file's contents when `value` names a file, else `value` itself."""
-    path = Path(value)
-    try:
-        is_file = len(value) < 4096 and path.is_file()
-    except OSError:
-        is_file = False
-    text = path.read_text(encoding="utf-8", errors="replace") if is_file else value
-    if not text.strip():
-        raise LocalizeCommandError("the issue is empty: give its text or a file that holds it")
-    return text
+    """The issue's text from a file, the text itself or a GitHub issue URL (patchsmith.issue_source)."""
+    from patchsmith.issue_source import read_issue as read_source
+
+    title, body = read_source(value)
+    return f"{title}\n\n{body}" if title else body
 
 
 def parse_price(value: str | None) -> tuple[float, float] | None:
