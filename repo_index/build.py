@@ -14,21 +14,28 @@ from repo_index.model import FileEntry, RepoIndex, RepoIndexError
 from repo_index.settings import IndexSettings
 from repo_index.walk import Candidate, Source, blob_id_of, open_source, read_blobs, start_listing
 
-_known_blobs: frozenset[str] = frozenset()  # blob ids the cache holds; set before workers fork
+# A record is keyed by (blob id, the grammar it was parsed with, "" for none): the same bytes
+# are parsed differently at "x.py" and "x.txt", or with other settings.languages.
+_known_keys: frozenset[tuple[str, str]] = frozenset()  # the keys the cache holds; set before workers fork
 
 
 def _is_binary(data: bytes, settings: IndexSettings) -> bool:
     return b"\0" in data[: settings.binary_probe_bytes]
 
 
-def _record_for(path: str, data: bytes, settings: IndexSettings) -> tuple:
+def _grammar_for(path: str, settings: IndexSettings) -> str:
+    """The grammar a file is parsed with under these settings, "" when it is not parsed."""
     language = language_of(path)
-    if language and ("typescript" if language == "tsx" else language) in settings.languages:
-        try:
-            return record_for(data, language)
-        except Exception:  # noqa: BLE001 - one file the parser cannot take must not sink the index
-            return ("typescript" if language == "tsx" else language,) + plain_record(data)[1:5] + (True,)
-    return plain_record(data)
+    return language if language and ("typescript" if language == "tsx" else language) in settings.languages else ""
+
+
+def _record_for(data: bytes, grammar: str) -> tuple:
+    if not grammar:
+        return plain_record(data)
+    try:
+        return record_for(data, grammar)
+    except Exception:  # noqa: BLE001 - one file the parser cannot take must not sink the index
+        return ("typescript" if grammar == "tsx" else grammar,) + plain_record(data)[1:5] + (True,)
 
 
 def _parse_job(job: tuple[Source, list[Candidate], IndexSettings]) -> tuple[list[tuple[str, str, str]], bytes | None]:
@@ -57,12 +64,12 @@ def _parse_job(job: tuple[Source, list[Candidate], IndexSettings]) -> tuple[list
         blob_id = candidate.blob_id or blob_id_of(data)
         if _is_binary(data, settings):
             outcomes.append(("binary", candidate.path, blob_id))
-        elif blob_id in _known_blobs:
+        elif (key := (blob_id, _grammar_for(candidate.path, settings))) in _known_keys:
             outcomes.append(("known", candidate.path, blob_id))
         else:
-            if blob_id not in seen:  # the same bytes at two paths (empty __init__.py files) are parsed once
-                seen.add(blob_id)
-                records.append((blob_id, _record_for(candidate.path, data, settings)))
+            if key not in seen:  # the same bytes at two paths (empty __init__.py files) are parsed once
+                seen.add(key)
+                records.append((key, _record_for(data, key[1])))
             outcomes.append(("new", candidate.path, blob_id))
     return outcomes, (disk.dumps_records(records) if records else None)
 
@@ -110,7 +117,7 @@ def build_index(root, commit: str | None = None, cache_dir=None, settings: Index
 
 
 def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> RepoIndex:
-    global _known_blobs
+    global _known_keys
     started = time.perf_counter()
     source = open_source(root, commit)
     listing = start_listing(source, settings)
@@ -119,7 +126,7 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
     candidates = listing()
     records = stored.records
 
-    blob_of: dict[str, str] = {}  # path -> blob id, for every file of the index
+    key_of: dict[str, tuple[str, str]] = {}  # path -> record key, for every file of the index
     binary: dict[str, str] = {}  # path -> blob id of the binary files met
     todo: list[Candidate] = []
     for candidate in candidates:
@@ -132,44 +139,44 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
             todo.append(candidate)
         elif blob_id in stored.binary:
             binary[candidate.path] = blob_id
-        elif blob_id in records:
-            blob_of[candidate.path] = blob_id
+        elif (key := (blob_id, _grammar_for(candidate.path, settings))) in records:
+            key_of[candidate.path] = key
         else:
             todo.append(candidate)
-    hits = len(blob_of)
+    hits = len(key_of)
 
-    _known_blobs = frozenset(records)
+    _known_keys = frozenset(records)
     parsed = 0
     new_chunks: list[tuple[bytes, list[str]]] = []  # pickled records parsed now, with their blob ids
     pool, results = _start_parsing(source, todo, settings)
     try:
-        entries = {path: entry(path, blob_id, records[blob_id]) for path, blob_id in blob_of.items()}
+        entries = {path: entry(path, key[0], records[key]) for path, key in key_of.items()}
         for outcomes, chunk in results:
             if chunk is not None:
                 new_records = disk.loads_records(chunk)
-                new_chunks.append((chunk, [blob_id for blob_id, _ in new_records]))
+                new_chunks.append((chunk, [key for key, _ in new_records]))
                 records.update(new_records)
             for kind, path, blob_id in outcomes:
                 if kind == "known" or kind == "new":
-                    blob_of[path] = blob_id
-                    entries[path] = entry(path, blob_id, records[blob_id])
+                    key_of[path] = key = (blob_id, _grammar_for(path, settings))
+                    entries[path] = entry(path, blob_id, records[key])
                     hits += kind == "known"
                     parsed += kind == "new"
                 elif kind == "binary":
                     binary[path] = blob_id
     finally:
-        _known_blobs = frozenset()
+        _known_keys = frozenset()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
     files = {path: entries[path] for path in sorted(entries)}
     if cache_path is not None and todo:
         if source.commit is None:
-            known = blob_of | binary
+            known = {path: key[0] for path, key in key_of.items()} | binary
             path_stats = {c.path: (c.stat_key, known[c.path]) for c in candidates if c.path in known}
         else:
             path_stats = stored.stats  # a commit says nothing about the working tree's files
-        current = {blob_id: records[blob_id] for blob_id in blob_of.values()}
+        current = {key: records[key] for key in key_of.values()}
         disk.save(cache_path, current, new_chunks, stored, path_stats, set(binary.values()))
     stats = {
         "files": len(files),

@@ -1,6 +1,8 @@
 """The on-disk cache: one file per indexed root, holding parse records keyed by git blob id.
 
-One consolidated file loads far faster than a file per blob. It is a log of pickled frames:
+One consolidated file loads far faster than a file per blob. Records are keyed by (blob id,
+grammar): the same bytes parsed as Python at one path are plain text at another. The file is a
+log of pickled frames:
 a header, then chunks of records (pickled once, by the worker that parsed them, and stored as
 is), stat updates and binary blob ids. A re-index appends what changed instead of rewriting the
 file; when stale records outnumber the room allowed, the file is written afresh. Records are
@@ -19,25 +21,25 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT = 5  # bump when what is stored changes meaning
+FORMAT = 6  # bump when what is stored changes meaning
 KEEP_FACTOR = 3  # keep up to this many times the current file count (earlier checkouts' blobs)
 MIN_ROOM = 1000  # ... and at least this many records, so small repositories keep their history too
 
 StatKey = tuple[int, int, int]  # (mtime_ns, size, inode)
 
 
-def dumps_records(records: list[tuple[str, tuple]]) -> bytes:
-    """A chunk: [(blob id, record), ...] pickled."""
+def dumps_records(records: list[tuple[tuple[str, str], tuple]]) -> bytes:
+    """A chunk: [((blob id, grammar), record), ...] pickled."""
     return pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def loads_records(data: bytes) -> list[tuple[str, tuple]]:
+def loads_records(data: bytes) -> list[tuple[tuple[str, str], tuple]]:
     return pickle.loads(data)
 
 
 @dataclass
 class Cache:
-    records: dict[str, tuple] = field(default_factory=dict)  # blob id -> record (see extract.Record)
+    records: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (blob id, grammar) -> record (extract.Record)
     stats: dict[str, tuple[StatKey, str]] = field(default_factory=dict)  # path -> (stat key, blob id)
     binary: set[str] = field(default_factory=set)  # blob ids found to be binary
     stored_records: int = 0  # records in the file, counting stale and repeated ones
@@ -86,13 +88,13 @@ def load(path: Path) -> Cache:
     return cache
 
 
-def save(path: Path, current: dict[str, tuple], new_chunks: list[tuple[bytes, list[str]]], old: Cache, stats: dict, binary: set[str]) -> None:
+def save(path: Path, current: dict, new_chunks: list[tuple[bytes, list]], old: Cache, stats: dict, binary: set[str]) -> None:
     """Record this index: append to the file when it can, else write it afresh (atomically).
 
-    `current` maps the blob ids of this index to their records; `new_chunks` are the records
-    parsed in this run, pickled, with their blob ids; `stats` the working tree's stat entries.
+    `current` maps the record keys of this index to their records; `new_chunks` are the records
+    parsed in this run, pickled, with their keys; `stats` the working tree's stat entries.
     """
-    new_count = sum(len(blob_ids) for _, blob_ids in new_chunks)
+    new_count = sum(len(keys) for _, keys in new_chunks)
     room = max(KEEP_FACTOR * len(current), MIN_ROOM)
     if old.exists and old.stored_records + new_count <= room:
         frames = [pickle.dumps(("records", chunk), protocol=pickle.HIGHEST_PROTOCOL) for chunk, _ in new_chunks]
@@ -110,8 +112,8 @@ def save(path: Path, current: dict[str, tuple], new_chunks: list[tuple[bytes, li
             os.close(fd)
         return
     # Afresh: the new chunks as they are, plus the current records that came from the old file.
-    fresh = {blob_id for _, blob_ids in new_chunks for blob_id in blob_ids}
-    carried = [(blob_id, record) for blob_id, record in current.items() if blob_id not in fresh]
+    fresh = {key for _, keys in new_chunks for key in keys}
+    carried = [(key, record) for key, record in current.items() if key not in fresh]
     chunks = [chunk for chunk, _ in new_chunks] + ([dumps_records(carried)] if carried else [])
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False)

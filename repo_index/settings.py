@@ -53,4 +53,9 @@ class IndexSettings:
     only_parsed: bool = False  # True: list only files in `languages` (others are skipped entirely)
 
     def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+        if self.workers > 0:
+            return self.workers
+        try:
+            return len(os.sched_getaffinity(0))  # the cores this process may use, not all the machine has
+        except AttributeError:
+            return os.cpu_count() or 1

@@ -458,3 +458,18 @@ def test_cache_appends_then_compacts_and_survives_damage(tmp_path, monkeypatch):
     cache_path.write_bytes(b"not a pickle at all")
     rebuilt = build_index(root, cache_dir=cache_dir)
     assert rebuilt.stats["parsed"] == len(rebuilt.files) and rebuilt.files["a.py"] == again.files["a.py"]
+
+
+def test_same_bytes_parsed_by_what_the_path_and_settings_ask(tmp_path):
+    root = tmp_path / "tree"
+    root.mkdir()
+    source = "def shared():\n    pass\n"
+    (root / "same.py").write_text(source)
+    (root / "same.txt").write_text(source)
+    cache_dir = tmp_path / "cache"
+    python_only = build_index(root, cache_dir=cache_dir, settings=IndexSettings(languages=("javascript",)))
+    assert python_only.files["same.py"].definitions == ()  # python not asked for: listed, not parsed
+    index = build_index(root, cache_dir=cache_dir)
+    assert [d.qualname for d in index.files["same.py"].definitions] == ["shared"]
+    assert index.files["same.txt"].definitions == () and index.files["same.txt"].language == ""
+    assert index.files["same.py"].blob_id == index.files["same.txt"].blob_id
