@@ -3,6 +3,8 @@
     patchsmith swebench eval --predictions FILE|gold|empty --dataset FILE [--instances IDS | --repo R]
                              --repo-cache DIR --workers N --run-id ID [--timeout S] [--out DIR]
     patchsmith swebench envs --dataset FILE --repo-cache DIR [--repo R] [--no-build]
+    patchsmith swebench infer --model M --repo-cache DIR --run-id ID [--instances IDS | --repo R]
+                              [--samples N] [--max-cost USD] [--max-total-cost USD] [--workers N]
 
 Each action is a sub-subcommand with its own `add_*_arguments` and `run_*` pair, so that
 further actions (inference) slot into ACTIONS without touching the others.
@@ -132,7 +134,43 @@ def run_envs(args: argparse.Namespace) -> int:
     return 0 if all(build.built for _, build in results) or args.no_build else 1
 
 
+def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
+    import os
+
+    _add_selection(parser)
+    parser.add_argument("--model", default=os.environ.get("PATCHSMITH_MODEL"), help="a litellm model string (default: $PATCHSMITH_MODEL)")
+    parser.add_argument("--api-base", default=os.environ.get("PATCHSMITH_API_BASE"), help="an OpenAI-compatible server for the model")
+    parser.add_argument("--samples", type=int, default=4, help="repair candidates per location set (default 4)")
+    parser.add_argument("--max-cost", type=float, default=None, help="dollars one instance may spend")
+    parser.add_argument("--max-total-cost", type=float, default=None, help="dollars the run may spend; no instance starts past it")
+    parser.add_argument("--workers", type=int, default=1, help="instances solved at once (default 1)")
+    parser.add_argument("--run-id", required=True, help="names the run; rerunning it skips instances already predicted")
+    parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
+                        help="folder that holds run folders (default: patchsmith-runs/swebench)")
+
+
+def run_infer(args: argparse.Namespace) -> int:
+    from patchsmith.commands.solve import MODEL_HINT
+    from patchsmith.settings import cache_root
+    from swebench_runner.errors import SwebenchError
+    from swebench_runner.inference import InferSettings, infer
+
+    if not args.model:
+        raise SwebenchError(MODEL_HINT)
+    instances, everything = _selected(args)
+    settings = InferSettings(
+        run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(), model=args.model,
+        api_base=args.api_base, samples=args.samples, max_cost=args.max_cost, max_total_cost=args.max_total_cost,
+        workers=args.workers,
+    )
+    summary = infer(instances, settings, dataset=everything)
+    print(f"{len(summary['with_patch'])} of {summary['total']} instances have a patch; cost ${summary['cost_usd']:.4f}; "
+          f"predictions: {summary['predictions']}")
+    return 0
+
+
 ACTIONS = {
+    "infer": (add_infer_arguments, run_infer, "solve instances and write predictions (official JSON Lines)"),
     "eval": (add_eval_arguments, run_eval, "evaluate predictions (a file, gold or empty) and grade them"),
     "envs": (add_envs_arguments, run_envs, "build or report the environment image of each (repo, version)"),
 }

@@ -1,0 +1,187 @@
+"""`patchsmith swebench infer`: run `solve` over SWE-bench instances and write predictions in the
+official JSON Lines format (instance_id, model_name_or_path, model_patch), ready for
+`patchsmith swebench eval` or the official harness.
+
+Each instance runs in its (repo, version) environment image with the repository moved to the
+instance's base commit, exactly as evaluation prepares it. A prediction line is appended (and
+flushed) as soon as an instance finishes, and instances already in the file are skipped, so a
+killed run resumes where it stopped. A total cost cap stops starting new instances once spent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swebench_runner.dataset import Instance
+from swebench_runner.environments import ensure_env_image, install_script, move_tree, setup_commit, venv_environment
+from swebench_runner.evaluation import recoverers_for, touches_build
+from swebench_runner.repos import find_mirror
+from swebench_runner.sources import tree_change
+from swebench_runner.specs import EnvSpec, spec_for
+
+
+@dataclass
+class InstanceWorkspace:
+    """An instance's environment image with /testbed moved to its base commit (the pipeline's
+    Workspace protocol: start() and test_runner())."""
+
+    instance: Instance
+    spec: EnvSpec
+    env_image: str
+    env_commit: str
+    repo_cache: Path
+
+    def start(self, logs: Path) -> Any:
+        from sandbox.container import Container, Limits
+
+        needs_network = self.spec.network_for_tests or self.spec.reinstall_per_instance
+        box = Container(self.env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
+                        env=venv_environment(self.spec), limits=Limits(memory="8g"), log_path=logs / "container.log")
+        box.start()
+        try:
+            change = tree_change(find_mirror(self.instance.repo, self.repo_cache), self.env_commit,
+                                 self.instance.base_commit, recoverers_for(self.instance.repo))
+            move_tree(box, change)
+            if self.spec.reinstall_per_instance and touches_build(list(change.changed)):
+                box.check(install_script(self.spec), f"installing {self.instance.instance_id} at its base commit", timeout=3600)
+                box.commit_base_state()
+        except BaseException:
+            box.close()
+            raise
+        return box
+
+    def test_runner(self, box: Any) -> Any:
+        from reproduce import CommandTestRunner, django_label
+
+        label = django_label if self.spec.parser == "django" else (lambda path: path)
+        return CommandTestRunner(box, self.spec.test_command, self.spec.parser, label, shorten_path_ids=self.spec.shorten_path_ids)
+
+
+@dataclass(frozen=True)
+class InferSettings:
+    run_dir: Path  # predictions.jsonl and one run folder per instance go here
+    repo_cache: Path
+    cache_dir: Path  # patchsmith's cache root
+    model: str
+    api_base: str | None = None
+    samples: int = 4
+    max_cost: float | None = None  # dollars per instance
+    max_total_cost: float | None = None  # dollars for the whole run; no new instance starts past it
+    workers: int = 1
+    extra_specs: tuple[EnvSpec, ...] = ()  # specs beyond SWE-bench's repositories (tests use a toy one)
+
+    def spec(self, repo: str, version: str) -> EnvSpec:
+        for spec in self.extra_specs:
+            if (spec.repo, spec.version) == (repo, version):
+                return spec
+        return spec_for(repo, version)
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.run_dir / "predictions.jsonl"
+
+
+@dataclass
+class InferState:
+    done: set[str]
+    spent: float = 0.0
+    outcomes: dict[str, str] = field(default_factory=dict)  # instance id -> "patch" | failure
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def already_predicted(path: Path) -> set[str]:
+    """Instance ids with a whole line in the predictions file (a torn last line is ignored)."""
+    done: set[str] = set()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                done.add(json.loads(line)["instance_id"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return done
+
+
+def append_prediction(path: Path, row: dict) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def infer(
+    instances: list[Instance],
+    settings: InferSettings,
+    progress: Callable[[str], None] = print,
+    dataset: list[Instance] | None = None,
+) -> dict:
+    """Solve each instance not yet in the predictions file; return a summary."""
+    from patchsmith.pipeline import SolveRequest, solve
+
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    state = InferState(done=already_predicted(settings.predictions_path))
+    todo = [i for i in instances if i.instance_id not in state.done]
+    if len(todo) < len(instances):
+        progress(f"{len(instances) - len(todo)} instance(s) already have predictions in this run; skipping them")
+    images: dict[tuple[str, str], tuple[str, str, str]] = {}  # key -> (image, commit, error)
+    image_lock = threading.Lock()
+
+    def environment(instance: Instance) -> tuple[str, str, str]:
+        key = (instance.repo, instance.version)
+        with image_lock:
+            if key not in images:
+                spec = settings.spec(*key)
+                git_dir = find_mirror(instance.repo, settings.repo_cache)
+                commit = setup_commit([i for i in (dataset or instances) if (i.repo, i.version) == key], git_dir)
+                build = ensure_env_image(spec, commit, git_dir, settings.cache_dir, settings.run_dir / "env-logs",
+                                         recoverers_for(instance.repo))
+                images[key] = (build.image, commit, "" if build.built else build.error)
+                progress(f"environment {spec.key}: {'ready' if build.built else 'FAILED: ' + build.error[-200:]}")
+            return images[key]
+
+    def run_one(instance: Instance) -> None:
+        with state.lock:
+            if settings.max_total_cost is not None and state.spent >= settings.max_total_cost:
+                state.outcomes[instance.instance_id] = "not started: total cost cap reached"
+                return
+        image, commit, error = environment(instance)
+        patch = ""
+        if error:
+            state.outcomes[instance.instance_id] = "env_build_failed"
+        else:
+            spec = settings.spec(instance.repo, instance.version)
+            workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache)
+            request = SolveRequest(
+                repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,
+                issue_title="", issue_body=instance.problem_statement, model=settings.model,
+                api_base=settings.api_base, samples=settings.samples, max_cost=settings.max_cost,
+                out_dir=settings.run_dir / "runs" / instance.instance_id, workspace=workspace,
+            )
+            outcome = solve(request)
+            patch = outcome.patch or ""
+            with state.lock:
+                state.spent += outcome.cost_usd or 0.0
+                state.outcomes[instance.instance_id] = "patch" if patch else str(outcome.failure)
+        with state.lock:
+            append_prediction(settings.predictions_path,
+                              {"instance_id": instance.instance_id, "model_name_or_path": settings.model, "model_patch": patch})
+        progress(f"{instance.instance_id}: {state.outcomes[instance.instance_id]}")
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
+        list(pool.map(run_one, todo))
+    summary = {
+        "total": len(instances),
+        "predicted": len(already_predicted(settings.predictions_path)),
+        "with_patch": sorted(i for i, o in state.outcomes.items() if o == "patch"),
+        "outcomes": state.outcomes,
+        "cost_usd": round(state.spent, 6),
+        "predictions": str(settings.predictions_path),
+    }
+    (settings.run_dir / "infer-summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
