@@ -32,7 +32,7 @@ def answer_lines(text: str) -> list[str]:
 
 
 def _clean_path(written: str) -> str:
-    path = written.strip().strip("`'\"()[],;").replace("\\", "/")
+    path = written.strip().strip("`'\"()[],;*").rstrip(".:").replace("\\", "/")
     path = re.sub(r":\d+(?:-\d+)?$", "", path)  # a line number written after the path
     while path.startswith(("./", "/")):
         path = path[1:] if path.startswith("/") else path[2:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import repo_index
@@ -74,17 +75,24 @@ def issue_for_prompt(issue: str, model: LanguageModel, settings: LocalizeSetting
 
 
 def model_paths(answer: str, resolver: PathResolver, prefer: list[str], limit: int) -> tuple[list[str], list[str]]:
-    """The real paths an answer names, in its order, and what it named that matches no file."""
+    """The real paths an answer names, in its order, and what it named that matches no file.
+    Each line gives at most one path: its first word that is one (so prose around it does no harm)."""
     found: list[str] = []
     dropped: list[str] = []
     for line in answer_lines(answer):
-        written = line.split()[0] if line.split() else ""
-        path = resolver.resolve(written, prefer)
-        if path is None:
-            if "." in written or "/" in written:  # something meant as a path, not prose
-                dropped.append(written)
-        elif path not in found:
-            found.append(path)
+        misses = []
+        for word in line.split():
+            if "/" not in word and "." not in word.strip(".,:;"):
+                continue
+            path = resolver.resolve(word, prefer)
+            if path is not None:
+                if path not in found:
+                    found.append(path)
+                break
+            if "/" in word or re.search(r"\.(py|pyi|pyx)\W*$", word):  # meant as a path, not prose
+                misses.append(word.strip("`'\"*,;:"))
+        else:
+            dropped.extend(misses)
     return found[:limit], dropped
 
 

@@ -154,6 +154,13 @@ def test_invented_paths_are_dropped(server, index, tmp_path):
     assert all(path in index.files for path in result.paths)
 
 
+def test_paths_in_prose_are_found(server, index, tmp_path):
+    server.add("1. The bug is in **inventory/stock.py**, see `Warehouse.remove`.\n2. Maybe inventory/pricing.py too.")
+    result = localize_files(index, ISSUE, scripted_model(server, tmp_path), LocalizeSettings())
+    assert result.model_files == ("inventory/stock.py", "inventory/pricing.py")
+    assert result.dropped == ()
+
+
 def test_malformed_answers_fall_back_to_retrieval(server, index, tmp_path):
     prose = "I am not sure; the pricing logic looks suspicious to me."
     server.add(prose, "The function that computes things.", ["no idea", "line forty-two"])
