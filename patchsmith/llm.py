@@ -167,6 +167,16 @@ def _one_sentence(exc: BaseException) -> str:
     return text[:240] + ("..." if len(text) > 240 else "")
 
 
+def _retry_after(exc: BaseException) -> float:
+    """Seconds the provider asked us to wait (a Retry-After header in seconds), else 0."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return max(0.0, float(headers.get("retry-after", 0)))
+    except (TypeError, ValueError):  # an HTTP date: fall back to our own backoff
+        return 0.0
+
+
 def default_cache_dir() -> Path:
     from patchsmith.settings import cache_root
 
@@ -325,8 +335,8 @@ class Model:
                         f"{self.name} kept failing after {attempt} attempts ({type(exc).__name__}): "
                         f"{_one_sentence(exc)}"
                     ) from exc
-                delay = min(s.max_backoff, s.backoff * 2 ** (attempt - 1))
-                time.sleep(delay * random.uniform(0.5, 1.0))
+                delay = s.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
+                time.sleep(min(s.max_backoff, max(delay, _retry_after(exc))))
                 continue
             except litellm.ContextWindowExceededError as exc:
                 self._record_failure(stage, count, started, attempt, exc)

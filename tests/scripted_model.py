@@ -37,6 +37,7 @@ class Reply:
     status: int = 200
     delay: float = 0.0
     error_message: str = "scripted error"
+    retry_after: float | None = None  # seconds, sent as a Retry-After header with an error
 
 
 Entry = Union[str, list, Reply, Callable[[dict], "Entry"]]
@@ -124,18 +125,18 @@ class ScriptedModel:
                         owner.in_flight -= 1
                 if reply.status != 200:
                     error = {"message": reply.error_message, "type": "scripted", "code": str(reply.status)}
-                    self._send(reply.status, {"error": error})
+                    self._send(reply.status, {"error": error}, reply.retry_after)
                     return
                 self._send(200, _completion(request, reply.text))
 
-            def _send(self, status: int, payload: dict) -> None:
+            def _send(self, status: int, payload: dict, retry_after: float | None = None) -> None:
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
-                    if status == 429:
-                        self.send_header("Retry-After", "0")
+                    if retry_after is not None:
+                        self.send_header("Retry-After", f"{retry_after:g}")
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (a time limit)

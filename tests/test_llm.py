@@ -97,6 +97,14 @@ def test_retry_after_429_and_500(server, tmp_path):
     assert lines[-1]["attempts"] == 3
 
 
+def test_retry_waits_as_long_as_retry_after_asks(server, tmp_path):
+    server.add(Reply(status=429, retry_after=0.6), "answer")
+    model = scripted(server, tmp_path)  # our own backoff is 0.01 s
+    started = time.monotonic()
+    assert model.complete(ASK, stage="s") == ["answer"]
+    assert time.monotonic() - started >= 0.6
+
+
 def test_retries_run_out_with_one_sentence(server, tmp_path):
     server.add(*[Reply(status=503)] * 3)
     model = scripted(server, tmp_path, retries=2)
