@@ -148,19 +148,17 @@ def _locate(
     return _Match(start=chosen, exact=chosen in exact)
 
 
-def _usual_shift(pairs: list[tuple[str, str]]) -> tuple[str, str] | None:
-    """The (source, target) re-indentation that maps more of the pairs' first indentation onto
-    their second than any other does (a plurality), or None when there is no such one."""
-    votes: dict[tuple, int] = {}  # re-indentations that act alike on these pairs count as one
+def _usual_shifts(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (source, target) re-indentations that map the most pairs' first indentation onto their
+    second: one when a plurality agrees, several on a tie; one per distinct effect on the pairs."""
+    votes: dict[tuple, int] = {}
     shifts: dict[tuple, tuple[str, str]] = {}
     for candidate in dict.fromkeys(pairs):
         effect = tuple(_reindent(s, *candidate) == f for s, f in pairs)
         if effect not in votes:
             votes[effect], shifts[effect] = sum(effect), candidate
-    ranked = sorted(votes.items(), key=lambda item: item[1], reverse=True)
-    if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
-        return None
-    return shifts[ranked[0][0]]
+    top = max(votes.values(), default=0)
+    return [shifts[effect] for effect, count in votes.items() if count == top]
 
 
 def _frame(window: list[str], search: list[str], replace: list[str], anchors) -> tuple[str, str] | None | str:
@@ -169,21 +167,24 @@ def _frame(window: list[str], search: list[str], replace: list[str], anchors) ->
     file_lines = [_body(line) for line in window]
     # The SEARCH side's lines correspond one to one with the file's, and carry no intended change:
     # the shift most of them agree on is the indentation the model wrote in (mistyped lines
-    # scatter and do not outvote it).
-    shift = _usual_shift([(_indent(s), _indent(f)) for s, f in zip(search, file_lines) if s.strip()])
-    if shift is not None and shift[0] == shift[1]:
+    # scatter and rarely outvote it).
+    usual = _usual_shifts([(_indent(s), _indent(f)) for s, f in zip(search, file_lines) if s.strip()])
+    shifts = [shift for shift in usual if shift[0] != shift[1]]
+    if len(usual) == 1 and not shifts:
         return None
     # The replacement may still be in the file's indentation (the SEARCH side mistyped as a
-    # whole): the lines it keeps tell. They may be re-indented on purpose, so they only choose
-    # between those two, never suggest a third.
+    # whole), and a tie among SEARCH shifts needs settling: the lines the replacement keeps tell.
+    # They may be re-indented on purpose, so they only choose among those frames, never suggest
+    # another, and only a strict winner counts.
     kept = [(_indent(replace[j]), _indent(file_lines[i])) for j, i in anchors if replace[j].strip()]
-    as_file = sum(1 for r, f in kept if r == f)
-    as_search = sum(1 for r, f in kept if _reindent(r, *shift) == f) if shift else 0
-    if as_file != as_search:
-        return None if as_file > as_search else shift
+    frames: list[tuple[str, str] | None] = [None, *shifts]
+    support = [sum(1 for r, f in kept if (r if frame is None else _reindent(r, *frame)) == f) for frame in frames]
+    best = max(support)
+    if best and support.count(best) == 1:
+        return frames[support.index(best)]
     if not kept:
-        if shift is not None:
-            return shift  # nothing to compare: both sides were written in one indentation
+        if len(usual) == 1:
+            return usual[0]  # nothing to compare: both sides were written in one indentation
         first_new = next((line for line in replace if line.strip()), "")
         first_old = next((line for line in file_lines if line.strip()), "")
         if _indent(first_new) == _indent(first_old):

@@ -43,6 +43,27 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 KEEP_FENCES = (".md", ".markdown", ".rst", ".txt", ".ipynb")
 
 
+# What a repair prompt tells the model about the format (kept beside the parser it describes).
+FORMAT_HELP = """\
+Answer with one or more edit blocks. Each block names its file, copies the lines to change
+exactly as they are in the file (with a few unchanged lines around them, so they occur only
+once in the file), and gives the lines to put in their place:
+
+@@@ FILE path/to/file.py
+@@@ SEARCH line 120
+    def total(self):
+        return sum(self.items)
+@@@ REPLACE
+    def total(self):
+        return sum(item.price for item in self.items)
+@@@ END
+
+"line N" is the line number where the SEARCH lines start. Keep the file's indentation. Use
+one block per place; several blocks may follow one FILE line. An empty SEARCH creates a new
+file. Write nothing inside a block that is not part of the file.
+"""
+
+
 @dataclass(frozen=True)
 class Edit:
     path: str

@@ -1,6 +1,6 @@
 """The edit format's parser: what it tolerates and what it reports."""
 
-from repair import Edit, format_edits, parse_edits
+from repair import FORMAT_HELP, Edit, format_edits, parse_edits
 
 BLOCK = "@@@ FILE pkg/mod.py\n@@@ SEARCH\nx = 1\n@@@ REPLACE\nx = 2\n@@@ END\n"
 
@@ -81,3 +81,10 @@ def test_malformed_structures_each_have_a_reason():
 def test_bytes_answer_and_format_round_trip():
     edits = (Edit("a.py", "x\n", "y\n", line_hint=7), Edit("new.py", "", "z = 1\n"))
     assert parse_edits(format_edits(edits).encode()).edits == edits
+
+
+def test_the_format_help_example_parses():
+    example = FORMAT_HELP[FORMAT_HELP.index("@@@ FILE") : FORMAT_HELP.index("@@@ END") + len("@@@ END")]
+    parsed = parse_edits(example)
+    assert parsed.problems == ()
+    assert parsed.edits[0].path == "path/to/file.py" and parsed.edits[0].line_hint == 120
