@@ -60,6 +60,8 @@ def open_source(root: str, commit: str | None) -> Source:
         raise RepoIndexError(f"{root} does not exist.")
     if not os.path.isdir(path):
         raise RepoIndexError(f"{root} is not a folder.")
+    if commit is None and os.path.isdir(os.path.join(path, ".git")):
+        return Source(path, os.path.join(path, ".git"), None)  # a working tree's top: no need to ask git
     out = _git(["-C", path, "rev-parse", "--is-bare-repository", "--absolute-git-dir"])
     if out.returncode != 0:
         if commit is not None:
