@@ -45,8 +45,35 @@ class EnvBuild:
     log_path: str = ""
 
 
+# Python 3.9 began stripping a docstring before taking its first line as a unittest test's
+# description, so a docstring that opens with a newline now names the test in verbose output.
+# Suites that SWE-bench ran on Python 3.6 or 3.8 were recorded under the older rule; running them
+# on 3.9 or later needs the older rule back.
+_OLD_UNITTEST_DESCRIPTIONS = """\
+import unittest
+
+
+def _first_docstring_line(self):
+    doc = self._testMethodDoc
+    return doc and doc.split("\\n")[0].strip() or None
+
+
+unittest.TestCase.shortDescription = _first_docstring_line
+"""
+
+
+def compat_shims(spec: EnvSpec) -> dict[str, str]:
+    """sitecustomize modules that give the Python we use the wanted Python's observable behaviour."""
+    wanted = tuple(int(part) for part in spec.python_wanted.split("."))
+    if spec.parser in ("django", "unittest") and wanted < (3, 9) <= tuple(int(p) for p in spec.python.split(".")):
+        return {"sitecustomize.py": _OLD_UNITTEST_DESCRIPTIONS}
+    return {}
+
+
 def image_tag(spec: EnvSpec, setup_commit: str, base_tag: str) -> str:
     recipe = {"v": _BUILDER_VERSION, "spec": asdict(spec), "commit": setup_commit, "base": base_tag}
+    if compat_shims(spec):
+        recipe["shims"] = compat_shims(spec)
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
     return f"{IMAGE_REPOSITORY}:{spec.key.lower()}-{digest}"
 
@@ -88,6 +115,8 @@ def build_script(spec: EnvSpec) -> str:
     # Pins of the spec win over whatever the install pulled in.
     if spec.pip_packages:
         lines.append("python -m pip install " + " ".join(shlex.quote(p) for p in spec.pip_packages))
+    for name, text in compat_shims(spec).items():
+        lines.append(f"cat > \"$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')/{name}\" <<'PATCHSMITH_EOF'\n{text}PATCHSMITH_EOF")
     lines.append("python -m pip freeze > /opt/pip-freeze.txt")
     # Tracked files go back to the commit's state (pre_install may have edited them), so that an
     # instance can move the tree to its own commit by applying only the files that differ. Minimal
