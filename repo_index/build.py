@@ -177,7 +177,10 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
         else:
             path_stats = stored.stats  # a commit says nothing about the working tree's files
         current = {key: records[key] for key in key_of.values()}
-        disk.save(cache_path, current, new_chunks, stored, path_stats, set(binary.values()))
+        try:
+            disk.save(cache_path, current, new_chunks, stored, path_stats, set(binary.values()))
+        except OSError:
+            pass  # an unwritable cache costs the next run time, never this run its index
     stats = {
         "files": len(files),
         "definitions": sum(len(e.definitions) for e in files.values()),
