@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -81,3 +82,21 @@ def test_directives_and_python_mapping() -> None:
     assert spec_for("django/django", "3.0").python_wanted == "3.6" and spec_for("django/django", "3.0").python == "3.9"
     assert spec_for("django/django", "5.0").suite == "bookworm"
     assert spec_for("pydata/xarray", "0.12").python_wanted == "3.10"
+
+
+def test_unittest_description_shim_restores_the_pre_39_rule(tmp_path: Path) -> None:
+    from swebench_runner.environments import compat_shims
+
+    shims = compat_shims(spec_for("django/django", "3.0"))
+    assert list(shims) == ["sitecustomize.py"] and compat_shims(spec_for("django/django", "4.1")) == {}
+    (tmp_path / "sitecustomize.py").write_text(shims["sitecustomize.py"])
+    probe = (
+        "import unittest\n"
+        "class T(unittest.TestCase):\n"
+        "    def test_a(self):\n        '''\n        Opens with a newline.\n        '''\n"
+        "    def test_b(self):\n        '''One line.'''\n"
+        "print(T('test_a').shortDescription(), '|', T('test_b').shortDescription())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout
+    assert shown.strip() == "None | One line."
