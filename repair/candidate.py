@@ -69,19 +69,21 @@ def apply_answer(
             problems=parsed.problems,
         )
     fields: dict[str, Any] = {"edits": outcomes, "problems": parsed.problems}
-    changed = {path: text for path, text in edited.items() if files.get(path) != text}
+    before = {path: files.get(path) for path in edited}  # read once: `files` may read git on demand
+    changed = {path: text for path, text in edited.items() if before[path] != text}
     if not changed:
         return _rejected("the edits change nothing.", **fields)
-    base = {path: files.get(path) for path in changed}
+    base = {path: before[path] for path in changed}
     if all(old is not None and whitespace_only(path, old, changed[path]) for path, old in base.items()):
         return _rejected("the edits change only whitespace.", **fields)
     for path, new in sorted(changed.items()):
         problem = syntax_problem(path, base[path], new)
         if problem:
             return _rejected(problem, **fields)
-    diff = unified_diff(files, changed)
-    problem = check_diff(diff, files, changed)
+    known = {path: text for path, text in base.items() if text is not None}
+    diff = unified_diff(known, changed)
+    problem = check_diff(diff, known, changed)
     if problem:
         return _rejected(f"internal error, {problem}", diff=diff, **fields)
-    normalized = normalized_patch(files, changed)
+    normalized = normalized_patch(known, changed)
     return EditResult(ok=True, diff=diff, files=tuple(sorted(changed)), normalized_diff=normalized, **fields)
