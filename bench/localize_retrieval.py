@@ -33,7 +33,7 @@ import bm25s
 import numpy as np
 import unidiff
 
-from repo_index import build_index, search
+from repo_index import RepoIndex, build_index, search
 from swebench_runner.dataset import Instance, load_instances
 from swebench_runner.repos import find_mirror
 
@@ -164,6 +164,7 @@ class Tally:
     """Recall sums for one group of instances."""
 
     n: int = 0
+    failed: int = 0  # instances whose index could not be built (scored as misses)
     ours: dict[int, float] = field(default_factory=lambda: dict.fromkeys(KS, 0.0))
     baseline: dict[int, float] = field(default_factory=lambda: dict.fromkeys(KS, 0.0))
     n_functions: int = 0
@@ -171,6 +172,7 @@ class Tally:
 
     def add(self, other: "Tally") -> None:
         self.n += other.n
+        self.failed += other.failed
         self.n_functions += other.n_functions
         for k in KS:
             self.ours[k] += other.ours[k]
@@ -196,14 +198,18 @@ def run_instance(instance: Instance, git_dir: Path, baseline: PlainBM25, cache_d
     base_ranked = baseline.rank(instance.base_commit, query)
 
     started = time.perf_counter()
-    index = build_index(git_dir, commit=instance.base_commit, cache_dir=cache_dir)
+    try:
+        index = build_index(git_dir, commit=instance.base_commit, cache_dir=cache_dir)
+    except Exception as exc:  # noqa: BLE001 - counted as a miss and reported, never hidden
+        print(f"{instance.instance_id}: indexing failed, counted as a miss: {exc!r}", file=sys.stderr)
+        index = RepoIndex(str(git_dir), instance.base_commit)
     indexed = time.perf_counter()
     hits = search(index, query, k=max(KS))
     files_ranked = [h.path for h in hits if h.kind == "file"]
     definitions_ranked = [(h.path, h.qualname) for h in hits if h.kind == "definition"]
     searched = time.perf_counter()
 
-    tally = Tally(n=1)
+    tally = Tally(n=1, failed=int(not index.files))
     for k in KS:
         tally.ours[k] = recall(files_ranked, gold, k)
         tally.baseline[k] = recall(base_ranked, gold, k)
@@ -292,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         ratios = " ".join(f"@{k} {(total.ours[k] - total.baseline[k]) / total.n:+.2f}" for k in KS)
         print(f"ours minus plain BM25 (all): {ratios}")
     print(f"development half (settings chosen there): {', '.join(sorted(dev))}")
+    if total.failed:
+        print(f"indexing failed on {total.failed} instance(s), counted as misses for ours (see stderr)")
     if search_seconds:
         print(f"per instance: index median {np.median(index_seconds):.2f} s, search median "
               f"{np.median(search_seconds):.2f} s (max {max(search_seconds):.2f} s); "

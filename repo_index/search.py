@@ -31,10 +31,12 @@ from repo_index.query import IDENTIFIER, QueryParts, analyze, split_identifier, 
 # Weights of the file signals, and the factor for files outside the shipped source. Chosen
 # on the development half of the benchmark's repositories (see bench/localize_retrieval.py).
 LEXICAL_WEIGHT = 1.0
-DEFINITION_WEIGHT = 0.5
+DEFINITION_WEIGHT = 0.75
 MENTION_WEIGHT = 1.0
 PRIOR_WEIGHT = 0.1
 NON_SOURCE_FACTOR = 0.5
+# Identifiers written as code are added to the BM25 query this many more times.
+CODE_TOKEN_REPEAT = 0
 # A definition's score: its file's share, its own evidence's share.
 DEFINITION_FILE_SHARE = 0.5
 # A name defined in more files than this is too common to point anywhere.
@@ -48,8 +50,9 @@ _TOKEN_CACHE_SIZE = 100_000
 def is_non_source(path: str) -> bool:
     """Tests, documentation, examples and benchmarks, by the usual naming conventions."""
     *folders, name = path.split("/")
-    if any(folder.lower() in NON_SOURCE_FOLDERS for folder in folders):
-        return True
+    for folder in (f.lower() for f in folders):
+        if folder in NON_SOURCE_FOLDERS or folder.startswith("test_") or folder.endswith(("_test", "_tests")):
+            return True
     stem = name.rsplit(".", 1)[0].lower()
     return stem.startswith("test_") or stem.endswith(("_test", "_tests", ".test", ".spec")) or stem in ("conftest", "tests")
 
@@ -165,6 +168,11 @@ def _read_texts(index: RepoIndex, paths: list[str]) -> list[str]:
 def _scaled(values: np.ndarray) -> np.ndarray:
     top = float(values.max()) if len(values) else 0.0
     return values / top if top > 0 else values
+
+
+def _saturated(evidence: np.ndarray) -> np.ndarray:
+    """Mention counts to [0, 1): one clear mention counts most, each further one less."""
+    return 1.0 - np.exp(-evidence)
 
 
 def _module_names(path: str) -> list[str]:
@@ -315,8 +323,10 @@ class _Engine:
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(file scores, definition scores) for a query."""
         # Tokens first seen after this index was built are in no document of it.
-        query_tokens = [t for t in _query_ids(query) if t < self.vocabulary_size]
         parts = analyze(query)
+        code_text = " ".join(parts.code_identifiers)
+        query_text = query + (" " + code_text) * CODE_TOKEN_REPEAT
+        query_tokens = [t for t in _query_ids(query_text) if t < self.vocabulary_size]
         lexical = self.file_bm25.get_scores(query_tokens) if query_tokens else np.zeros(len(self.paths))
         definition_lexical = np.zeros(len(self.definitions))
         if self.definition_bm25 is not None and query_tokens:
@@ -326,11 +336,11 @@ class _Engine:
         file_mentions, definition_mentions = self.mentions(parts)
 
         file_scores = (LEXICAL_WEIGHT * _scaled(lexical) + DEFINITION_WEIGHT * _scaled(best_definition)
-                       + MENTION_WEIGHT * _scaled(file_mentions) + PRIOR_WEIGHT * self.prior)
+                       + MENTION_WEIGHT * _saturated(file_mentions) + PRIOR_WEIGHT * self.prior)
         file_scores = np.where(self.non_source, file_scores * NON_SOURCE_FACTOR, file_scores)
         # The structural prior orders files the query points at; alone it points at nothing.
         file_scores[(lexical <= 0) & (best_definition <= 0) & (file_mentions <= 0)] = 0.0
-        own = _scaled(definition_lexical) + _scaled(definition_mentions)
+        own = _scaled(definition_lexical) + _saturated(definition_mentions)
         definition_scores = (DEFINITION_FILE_SHARE * file_scores[self.definition_file]
                              + (1 - DEFINITION_FILE_SHARE) * own)
         return file_scores, definition_scores

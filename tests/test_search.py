@@ -189,7 +189,7 @@ def test_query_analysis_finds_what_an_issue_names():
 @pytest.mark.parametrize("path, expected", [
     ("tests/test_cart.py", True), ("pkg/tests/helpers.py", True), ("test_x.py", True), ("pkg/x_test.py", True),
     ("conftest.py", True), ("docs/conf.py", True), ("examples/plot.py", True), ("testing/python/x.py", True),
-    ("pkg/cart.py", False), ("pkg/testing_utils.py", False), ("src/contest.py", False), ("pkg/latest.py", False),
+    ("js_tests/qunit.js", True), ("pkg/cart.py", False), ("pkg/testing_utils.py", False), ("src/contest.py", False), ("pkg/latest.py", False),
 ])
 def test_non_source_rule(path, expected):
     assert is_non_source(path) is expected
