@@ -18,6 +18,12 @@ from repo_index.walk import Candidate, Source, blob_id_of, open_source, read_blo
 # are parsed differently at "x.py" and "x.txt", or with other settings.languages.
 _known_keys: frozenset[tuple[str, str]] = frozenset()  # the keys the cache holds; set before workers fork
 
+# The last index this process built with a disk cache: (the cache file's signature then, what the
+# file holds, the entries by (path, record key)). Re-indexing in the same process (a runner going
+# from commit to commit of one repository, a re-index after a checkout) then neither reloads the
+# file nor rebuilds the entries of unchanged files. One repository's worth is kept at most.
+_latest: dict = {}
+
 
 def _is_binary(data: bytes, settings: IndexSettings) -> bool:
     return b"\0" in data[: settings.binary_probe_bytes]
@@ -122,7 +128,11 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
     source = open_source(root, commit)
     listing = start_listing(source, settings)
     cache_path = disk.cache_file(cache_dir, source.root) if cache_dir is not None else None
-    stored = disk.load(cache_path) if cache_path is not None else disk.Cache()
+    latest = _latest.pop(cache_path, None) if cache_path is not None else None
+    if latest is not None and latest[0] == disk.signature(cache_path):
+        stored, previous = latest[1], latest[2]
+    else:
+        stored, previous = (disk.load(cache_path) if cache_path is not None else disk.Cache()), {}
     candidates = listing()
     records = stored.records
 
@@ -150,7 +160,7 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
     new_chunks: list[tuple[bytes, list[str]]] = []  # pickled records parsed now, with their blob ids
     pool, results = _start_parsing(source, todo, settings)
     try:
-        entries = {path: entry(path, key[0], records[key]) for path, key in key_of.items()}
+        entries = {path: previous.get((path, key)) or entry(path, key[0], records[key]) for path, key in key_of.items()}
         for outcomes, chunk in results:
             if chunk is not None:
                 new_records = disk.loads_records(chunk)
@@ -178,9 +188,12 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
             path_stats = stored.stats  # a commit says nothing about the working tree's files
         current = {key: records[key] for key in key_of.values()}
         try:
-            disk.save(cache_path, current, new_chunks, stored, path_stats, set(binary.values()))
+            stored = disk.save(cache_path, current, new_chunks, stored, path_stats, set(binary.values()))
         except OSError:
-            pass  # an unwritable cache costs the next run time, never this run its index
+            stored = None  # an unwritable cache costs the next run time, never this run its index
+    if cache_path is not None and stored is not None:
+        _latest.clear()  # one repository's worth at most
+        _latest[cache_path] = (disk.signature(cache_path), stored, {(path, key_of[path]): e for path, e in files.items()})
     stats = {
         "files": len(files),
         "definitions": sum(len(e.definitions) for e in files.values()),

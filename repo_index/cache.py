@@ -88,11 +88,12 @@ def load(path: Path) -> Cache:
     return cache
 
 
-def save(path: Path, current: dict, new_chunks: list[tuple[bytes, list]], old: Cache, stats: dict, binary: set[str]) -> None:
+def save(path: Path, current: dict, new_chunks: list[tuple[bytes, list]], old: Cache, stats: dict, binary: set[str]) -> Cache:
     """Record this index: append to the file when it can, else write it afresh (atomically).
 
     `current` maps the record keys of this index to their records; `new_chunks` are the records
-    parsed in this run, pickled, with their keys; `stats` the working tree's stat entries.
+    parsed in this run, pickled, with their keys; `stats` the working tree's stat entries;
+    `old.records` already holds the new records. Returns what the file now holds.
     """
     new_count = sum(len(keys) for _, keys in new_chunks)
     room = max(KEEP_FACTOR * len(current), MIN_ROOM)
@@ -110,7 +111,7 @@ def save(path: Path, current: dict, new_chunks: list[tuple[bytes, list]], old: C
             os.write(fd, b"".join(frames))
         finally:
             os.close(fd)
-        return
+        return Cache(old.records, stats, old.binary | binary, old.stored_records + new_count, exists=True)
     # Afresh: the new chunks as they are, plus the current records that came from the old file.
     fresh = {key for _, keys in new_chunks for key in keys}
     carried = [(key, record) for key, record in current.items() if key not in fresh]
@@ -125,3 +126,13 @@ def save(path: Path, current: dict, new_chunks: list[tuple[bytes, list]], old: C
     except BaseException:
         os.unlink(handle.name)
         raise
+    return Cache(dict(current), stats, binary | old.binary, len(fresh) + len(carried), exists=True)
+
+
+def signature(path: Path) -> tuple[int, int, int] | None:
+    """What tells whether the file changed since we last read or wrote it (None: there is none)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)

@@ -331,6 +331,7 @@ def test_cache_hits_on_the_second_run_and_only_changed_files_reparsed(repo, tmp_
     second = build_index(root, cache_dir=tmp_path)
     assert second.stats["cache_hits"] == second.stats["files"] and second.stats["parsed"] == 0
     assert second.files == first.files
+    assert second.files["pkg/models.py"] is first.files["pkg/models.py"]  # same process: entries reused
     path = root / "pkg/untracked.py"
     original = path.read_text()
     try:
@@ -342,6 +343,10 @@ def test_cache_hits_on_the_second_run_and_only_changed_files_reparsed(repo, tmp_
         path.write_text(original)
     fourth = build_index(root, cache_dir=tmp_path)  # back to bytes the cache has seen
     assert fourth.stats["parsed"] == 0 and "fresher" not in _defs(fourth, "pkg/untracked.py")
+    # A fresh process reads the same from the file alone.
+    script = f"from repo_index import build_index; i = build_index({str(root)!r}, cache_dir={str(tmp_path)!r}); print(i.stats['parsed'], i.stats['cache_hits'])"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", str(fourth.stats["files"])]
 
 
 def test_commit_read_without_checkout_and_from_a_bare_repository(repo, tmp_path):
