@@ -225,5 +225,8 @@ def read_text(index: RepoIndex, path: str) -> str:
         raise RepoIndexError(f"{path} is not in the index of {index.root}.")
     if index.commit is not None:
         return _blob_text(_git_dir_of(index.root), entry_.blob_id)
-    with open(os.path.join(index.root, path), "rb") as handle:
-        return handle.read().decode("utf-8", errors="replace")
+    try:
+        with open(os.path.join(index.root, path), "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError as error:
+        raise RepoIndexError(f"{path} cannot be read from {index.root} ({error.strerror}).") from None
