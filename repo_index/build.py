@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from repo_index import cache as disk
 from repo_index.extract import entry, plain_record, record_for
-from repo_index.languages import language_of
+from repo_index.languages import language_name, language_of
 from repo_index.model import FileEntry, RepoIndex, RepoIndexError
 from repo_index.settings import IndexSettings
 from repo_index.walk import Candidate, Source, blob_id_of, open_source, read_blobs, start_listing
@@ -32,7 +32,7 @@ def _is_binary(data: bytes, settings: IndexSettings) -> bool:
 def _grammar_for(path: str, settings: IndexSettings) -> str:
     """The grammar a file is parsed with under these settings, "" when it is not parsed."""
     language = language_of(path)
-    return language if language and ("typescript" if language == "tsx" else language) in settings.languages else ""
+    return language if language and language_name(language) in settings.languages else ""
 
 
 def _record_for(data: bytes, grammar: str) -> tuple:
@@ -41,7 +41,7 @@ def _record_for(data: bytes, grammar: str) -> tuple:
     try:
         return record_for(data, grammar)
     except Exception:  # noqa: BLE001 - one file the parser cannot take must not sink the index
-        return ("typescript" if grammar == "tsx" else grammar,) + plain_record(data)[1:5] + (True,)
+        return (language_name(grammar),) + plain_record(data)[1:5] + (True,)
 
 
 def _parse_job(job: tuple[Source, list[Candidate], IndexSettings]) -> tuple[list[tuple[str, str, str]], bytes | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from repo_index.languages import KEYWORDS, QUERIES, grammar
+from repo_index.languages import KEYWORDS, QUERIES, grammar, language_name
 from repo_index.model import Definition, FileEntry
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+", re.ASCII)
@@ -155,7 +155,7 @@ def record_for(data: bytes, language: str) -> Record:
         start = decorated_start.get(start_byte) or node.start_point[0] + 1
         definitions.append((kind, name, qualname, start, node.end_point[0] + 1, signature, doc))
     return (
-        "typescript" if language == "tsx" else language,
+        language_name(language),
         count_lines(data),
         tuple(definitions),
         references_of(data.decode("utf-8", errors="replace"), language),

@@ -125,8 +125,13 @@ KEYWORDS = {
 }
 
 
+def language_name(grammar: str) -> str:
+    """The language a grammar parses, as FileEntry.language and IndexSettings.languages name it."""
+    return "typescript" if grammar == "tsx" else grammar
+
+
 def language_of(path: str) -> str:
-    """The grammar for a path by its extension, or "" when the file is not parsed."""
+    """The grammar for a path by its extension ("tsx" for .tsx files), or "" when none parses it."""
     dot = path.rfind(".")
     return EXTENSIONS.get(path[dot:].lower(), "") if dot > path.rfind("/") else ""
 

@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple
 from fnmatch import translate
 from functools import lru_cache
 
-from repo_index.languages import language_of
+from repo_index.languages import language_name, language_of
 from repo_index.model import RepoIndexError
 from repo_index.settings import IndexSettings
 
@@ -108,7 +108,7 @@ def _skipped(path: str, settings: IndexSettings) -> bool:
         return True
     if settings.only_parsed:
         language = language_of(path)
-        return not language or (language if language != "tsx" else "typescript") not in settings.languages
+        return not language or language_name(language) not in settings.languages
     return False
 
 
