@@ -63,10 +63,15 @@ unittest.TestCase.shortDescription = _first_docstring_line
 
 
 def compat_shims(spec: EnvSpec) -> dict[str, str]:
-    """sitecustomize modules that give the Python we use the wanted Python's observable behaviour."""
+    """Files for the venv's site-packages that give the Python we use the wanted Python's observable
+    behaviour. A `.pth` line starting with `import` runs at every start-up (a sitecustomize module
+    would not: Debian's own comes first on sys.path)."""
     wanted = tuple(int(part) for part in spec.python_wanted.split("."))
     if spec.parser in ("django", "unittest") and wanted < (3, 9) <= tuple(int(p) for p in spec.python.split(".")):
-        return {"sitecustomize.py": _OLD_UNITTEST_DESCRIPTIONS}
+        return {
+            "patchsmith_old_unittest_descriptions.py": _OLD_UNITTEST_DESCRIPTIONS,
+            "patchsmith_old_unittest_descriptions.pth": "import patchsmith_old_unittest_descriptions\n",
+        }
     return {}
 
 

@@ -88,8 +88,11 @@ def test_unittest_description_shim_restores_the_pre_39_rule(tmp_path: Path) -> N
     from swebench_runner.environments import compat_shims
 
     shims = compat_shims(spec_for("django/django", "3.0"))
-    assert list(shims) == ["sitecustomize.py"] and compat_shims(spec_for("django/django", "4.1")) == {}
-    (tmp_path / "sitecustomize.py").write_text(shims["sitecustomize.py"])
+    assert compat_shims(spec_for("django/django", "4.1")) == {}
+    site = tmp_path / "site"
+    site.mkdir()
+    for name, text in shims.items():
+        (site / name).write_text(text)
     probe = (
         "import unittest\n"
         "class T(unittest.TestCase):\n"
@@ -97,6 +100,7 @@ def test_unittest_description_shim_restores_the_pre_39_rule(tmp_path: Path) -> N
         "    def test_b(self):\n        '''One line.'''\n"
         "print(T('test_a').shortDescription(), '|', T('test_b').shortDescription())\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout
+    # The .pth file runs when its folder is a site directory, as the venv's site-packages is.
+    run = f"import site; site.addsitedir({str(site)!r})\n" + probe
+    shown = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, check=True).stdout
     assert shown.strip() == "None | One line."
