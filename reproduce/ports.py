@@ -30,8 +30,10 @@ class ExecOutcome(Protocol):
 @runtime_checkable
 class Sandbox(Protocol):
     """Runs shell commands in the repository root of a container, with a time limit that kills
-    the whole command, and writes files into it."""
+    the whole command; writes files into it; returns its repository to the base state."""
 
     def exec(self, command: str, *, timeout: float | None = None) -> ExecOutcome: ...
 
     def put_file(self, path: str, content: bytes | str, mode: int = 0o644) -> None: ...
+
+    def reset(self) -> None: ...  # back to the base commit's files: what a script wrote is gone

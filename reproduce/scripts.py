@@ -126,8 +126,11 @@ def sample_and_run(
     def run_one(sample: int) -> ScriptRun:
         return run_script(sandbox, scripts[sample], timeout=settings.timeout, sample=sample, python=settings.python)
 
-    with ThreadPoolExecutor(max_workers=max(1, settings.parallel)) as pool:
-        runs = tuple(pool.map(run_one, range(len(scripts))))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, settings.parallel)) as pool:
+            runs = tuple(pool.map(run_one, range(len(scripts))))
+    finally:
+        sandbox.reset()  # a script may have written into the repository; later stages need it clean
     chosen = choose(runs, settings.timeout)
     if chosen is not None:
         note = f"sample {chosen.sample} chosen with {chosen.votes} of {len(runs)} votes"

@@ -92,7 +92,7 @@ print("PATCHSMITH_VERDICT: " + ("reproduced" if got == "2.00" else "resolved"))
 OTHER = _script('"PATCHSMITH_VERDICT: " + ("reproduced" if str(bulk_unit_price("10.00", 50)) != "8.80" else "resolved")')
 CRASH = "import shopcart\nraise RuntimeError('boom')\nprint('PATCHSMITH_VERDICT: reproduced')\n"
 HANG = "import time\nprint('PATCHSMITH_VERDICT: reproduced', flush=True)\ntime.sleep(600)\n"
-SILENT = "import shopcart\n"
+SILENT = "import shopcart\nopen('shopcart/stray.txt', 'w').write('left behind')\n"  # writes into the repository
 TWICE = "print('PATCHSMITH_VERDICT: reproduced')\nprint('PATCHSMITH_VERDICT: resolved')\n"
 
 
@@ -160,6 +160,7 @@ def test_samples_are_judged_and_the_majority_is_chosen(container, server, tmp_pa
     assert judged[4][0] == judged[5][0] == judged[6][0] == REPRODUCED
     assert judged[7] == (ERROR, "the answer held no script")
     assert "boom" in report.runs[0].output
+    assert container.diff() == ""  # the file the silent script wrote is gone
     # The hung script was killed at its limit, not left to sleep 600 s.
     assert report.runs[1].timed_out and report.runs[1].seconds < 4.0 + 3
     assert elapsed < 60
