@@ -5,11 +5,12 @@ later one may build on an earlier one):
 
 1. Exact: the SEARCH lines equal lines of the file (line ends aside).
 2. Whitespace-insensitive: they equal after stripping each line's leading and
-   trailing whitespace. The replacement is then re-indented: it is written
-   either in the file's indentation (its unchanged lines indent like the file)
-   or in the SEARCH side's (the model shifted both sides alike), and the
-   unchanged lines it shares with the SEARCH side are kept byte for byte as the
-   file has them.
+   trailing whitespace. The replacement is then re-indented. Its frame is the
+   file's own indentation or the one the SEARCH side was written in (the shift
+   most SEARCH lines agree on, so a few mistyped lines do not count); the lines
+   the replacement keeps from the SEARCH side choose between the two. Kept
+   lines are written byte for byte as the file has them (trailing spaces, CRLF).
+   When nothing tells the frame, the edit is refused.
 
 A match must be unique. When several places match, only evidence picks one:
 the line hint, or, for a single exact match among whitespace-insensitive ones,
@@ -70,24 +71,35 @@ class _Match:
 
 
 def _windows(keys: list[str], needle: list[str]) -> list[int]:
-    first, size = needle[0], len(needle)
+    first, last, size = needle[0], needle[-1], len(needle)
     return [
         i
         for i in range(len(keys) - size + 1)
-        if keys[i] == first and keys[i : i + size] == needle
+        if keys[i] == first and keys[i + size - 1] == last and keys[i : i + size] == needle
     ]
 
 
 def _anchors(replace: list[str], search: list[str]) -> list[tuple[int, int]]:
     """Pairs (replace index, search index) of lines the edit keeps, compared without whitespace."""
-    matcher = difflib.SequenceMatcher(
-        None, [line.strip() for line in search], [line.strip() for line in replace], autojunk=False
-    )
-    return [
-        (block.b + k, block.a + k)
+    old = [line.strip() for line in search]
+    new = [line.strip() for line in replace]
+    # The kept lines are mostly the context at both ends; pair those directly, and leave only the
+    # middle to SequenceMatcher (whose autojunk keeps huge answers from taking quadratic time).
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    pairs = [(k, k) for k in range(head)]
+    matcher = difflib.SequenceMatcher(None, old[head : len(old) - tail], new[head : len(new) - tail])
+    pairs += [
+        (head + block.b + k, head + block.a + k)
         for block in matcher.get_matching_blocks()
         for k in range(block.size)
     ]
+    pairs += [(len(new) - tail + k, len(old) - tail + k) for k in range(tail)]
+    return pairs
 
 
 def _fit(file_lines: list[str], start: int, replace: list[str], anchors: list[tuple[int, int]]) -> int:

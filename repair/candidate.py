@@ -16,7 +16,9 @@ from repair.normalize import normalized_patch
 
 @dataclass(frozen=True)
 class EditSettings:
-    max_answer_chars: int = 500_000  # longer answers are rejected unread (a runaway model)
+    # Longer answers are rejected unread: a runaway model. 200k characters is ~50k tokens, beyond
+    # any sensible completion limit, and bounds the time difflib may take on one answer.
+    max_answer_chars: int = 200_000
     allow_partial: bool = False  # keep the edits that apply when others do not
 
 

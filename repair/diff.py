@@ -33,7 +33,7 @@ def _hunks(old: list[str], new: list[str]) -> list[str]:
         tail += 1
     lo = max(0, head - CONTEXT)
     old_mid, new_mid = old[lo : len(old) - max(0, tail - CONTEXT)], new[lo : len(new) - max(0, tail - CONTEXT)]
-    matcher = difflib.SequenceMatcher(None, old_mid, new_mid, autojunk=False)
+    matcher = difflib.SequenceMatcher(None, old_mid, new_mid)  # autojunk: huge rewrites stay fast
     out: list[str] = []
     for group in matcher.get_grouped_opcodes(CONTEXT):
         a1, a2, b1, b2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
