@@ -85,3 +85,47 @@ def test_solve_command_without_a_model_says_how_to_name_one(tmp_path, monkeypatc
     assert result.returncode == 2
     assert "--model" in result.stderr and "PATCHSMITH_MODEL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def make_repo(path: Path) -> Path:
+    copy_example(path)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"]):
+        subprocess.run(["git", *args], cwd=path, check=True)
+    return path
+
+
+def test_resume_continues_from_the_saved_stages_without_asking_the_model(tmp_path, bookworm_base_image, scripted, monkeypatch):
+    from patchsmith.issue_source import read_issue
+    from patchsmith.pipeline import SolveRequest, solve
+    from tests.scripted_model import ScriptedModel
+
+    repo = copy_example(tmp_path / "shopcart")
+    title, body = read_issue(str(repo / "ISSUE.md"))
+    out = tmp_path / "run"
+    request = SolveRequest(repo=repo, issue_title=title, issue_body=body, model="openai/scripted", api_base=scripted.url,
+                           samples=4, location_sets=1, repro_samples=2, out_dir=out)
+    first = solve(request)
+    (out / "select.json").unlink()
+    (out / "patch.diff").unlink()
+
+    # A fresh model cache and a server that answers nothing: only the saved stages can carry the run.
+    monkeypatch.setattr("patchsmith.llm.default_cache_dir", lambda: tmp_path / "another-cache")
+    with ScriptedModel([]) as silent:
+        resumed = solve(SolveRequest(**{**request.__dict__, "api_base": silent.url, "resume": True}))
+        assert silent.requests == []
+    assert resumed.patch == first.patch and (out / "patch.diff").read_text() == first.patch
+
+
+def test_solve_command_applies_the_fix_on_a_new_branch(tmp_path, bookworm_base_image, scripted):
+    from patchsmith.cli import main
+
+    repo = make_repo(tmp_path / "shopcart")
+    code = main(["solve", "--repo", str(repo), "--issue", str(repo / "ISSUE.md"), "--model", "openai/scripted",
+                 "--api-base", scripted.url, "--branch", "fix-bulk", "--out", str(tmp_path / "run")])
+    assert code == 0
+    branch = subprocess.run(["git", "branch", "--show-current"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    assert branch == "fix-bulk"
+    shown = subprocess.run(["git", "show", "HEAD"], cwd=repo, capture_output=True, text=True).stdout
+    assert "+        if quantity >= threshold:" in shown
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
+    assert status == ""
