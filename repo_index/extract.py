@@ -150,8 +150,8 @@ def record_for(data: bytes, language: str) -> Record:
         signature = data[start_byte:header_end].decode("utf-8", errors="replace").rstrip()
         if "\n" in signature:
             signature = _without_trailing_comments(signature)
-        if kind == "variable" or len(signature) > _SIGNATURE_MAX:
-            signature = signature.split("\n", 1)[0][:_SIGNATURE_MAX]
+        if body is None or kind == "variable" or len(signature) > _SIGNATURE_MAX:
+            signature = signature.split("\n", 1)[0][:_SIGNATURE_MAX]  # no body to end the header: its first line
         start = decorated_start.get(start_byte) or node.start_point[0] + 1
         definitions.append((kind, name, qualname, start, node.end_point[0] + 1, signature, doc))
     return (

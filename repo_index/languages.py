@@ -87,15 +87,17 @@ JAVA = """
 (enum_declaration name: (identifier) @name body: (_) @body) @def.class
 (record_declaration name: (identifier) @name body: (_) @body) @def.class
 (annotation_type_declaration name: (identifier) @name body: (_) @body) @def.class
-(method_declaration name: (identifier) @name) @def.function
+(method_declaration name: (identifier) @name body: (block) @body) @def.function
+(method_declaration name: (identifier) @name !body) @def.function
 (constructor_declaration name: (identifier) @name body: (_) @body) @def.function
 (import_declaration (scoped_identifier) @import)
 """
 
 RUST = """
-(struct_item name: (type_identifier) @name) @def.class
-(enum_item name: (type_identifier) @name) @def.class
-(union_item name: (type_identifier) @name) @def.class
+(struct_item name: (type_identifier) @name body: (_) @body) @def.class
+(struct_item name: (type_identifier) @name !body) @def.class
+(enum_item name: (type_identifier) @name body: (enum_variant_list) @body) @def.class
+(union_item name: (type_identifier) @name body: (field_declaration_list) @body) @def.class
 (trait_item name: (type_identifier) @name body: (declaration_list) @body) @def.class
 (type_item name: (type_identifier) @name) @def.class
 (function_item name: (identifier) @name body: (block) @body) @def.function

@@ -97,6 +97,9 @@ def _emit(lines: list[str], definitions: list[Definition], first: int, last: int
                 text = text[:max_chars].rstrip() + " ..."
             out.append(text)
             continue
+        if not python and lines[d.end - 1].rstrip().endswith(";") and d.kind != "class":
+            out.extend(lines[d.start - 1 : d.end])  # a declaration without a body (abstract, in an interface)
+            continue
         header_first = _header_line(lines, d)
         header_last = min(header_first + d.signature.count("\n"), d.end)
         out.extend(lines[d.start - 1 : header_last])  # decorators and the signature

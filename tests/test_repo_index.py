@@ -254,7 +254,9 @@ def test_other_languages(index):
     go = _defs(index, "cmd/main.go")
     assert {"Server", "Server.Start", "main"} <= set(go) and go["Server.Start"].kind == "method"
     assert index.files["cmd/main.go"].imports == ("fmt",)
-    assert {"Greeter", "Greeter.Greeter", "Greeter.greet"} <= set(_defs(index, "src/Greeter.java"))
+    java = _defs(index, "src/Greeter.java")
+    assert {"Greeter", "Greeter.Greeter", "Greeter.greet"} <= set(java)
+    assert java["Greeter.greet"].signature == "public String greet()" and java["Greeter"].signature == "public class Greeter"
     rust = _defs(index, "src/lib.rs")
     assert {"Point", "Point.norm", "Shape", "Shape.area", "helper"} <= set(rust)
     assert rust["Point.norm"].kind == "method" and (rust["Point.norm"].start, rust["Point.norm"].end) == (8, 10)
@@ -297,6 +299,10 @@ def test_skeleton_elides_bodies_and_keeps_signatures(index):
     assert "TABLE = { ..." in skeleton and '"beta"' not in skeleton  # long assignment shortened
     assert "from collections import OrderedDict as OD" in skeleton
     assert estimate_tokens(skeleton) < estimate_tokens(read_text(index, "pkg/models.py"))
+    java = file_skeleton(index, "src/Greeter.java")
+    assert "    public String greet() {\n        ...\n    }\n}" in java and "Hello" not in java
+    assert "    private final String name;" in java
+    assert "pub trait Shape {\n    fn area(&self) -> f64;\n}" in file_skeleton(index, "src/lib.rs")  # a declaration stays whole
     js = file_skeleton(index, "web/app.js")
     assert "export class Cart {\n  add(item) {\n    ...\n  }\n}\n" in js and "push" not in js
     assert js.endswith("const shipping = (cart) => 5;")
