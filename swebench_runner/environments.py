@@ -232,13 +232,13 @@ def setup_commit(group: list, git_dir: Path) -> str:
 
 
 def move_tree(container, change) -> None:
-    """Move /testbed from the environment's commit to another: delete, then copy what differs;
-    record that as the base state."""
+    """Move /testbed from the environment's commit to another: delete, then copy what differs.
+    (No git commit of the result: evaluation needs none, and hashing thousands of changed files
+    would cost more than many test runs.)"""
     if change.deleted:
         container.put_file("/tmp/.patchsmith-swebench/deleted", "\0".join(change.deleted) + "\0")
         container.check("xargs -0 -r rm -f < /tmp/.patchsmith-swebench/deleted", "deleting files")
     container.put_archive(WORKDIR, change.archive)
-    container.commit_base_state()
 
 
 def put_tree(container, archive: bytes) -> None:

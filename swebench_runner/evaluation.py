@@ -39,7 +39,7 @@ from swebench_runner.errors import SwebenchError
 from swebench_runner.grading import grade
 from swebench_runner.predictions import Prediction
 from swebench_runner.repos import find_mirror
-from swebench_runner.sources import SourceIncomplete, tree_change
+from swebench_runner.sources import SourceIncomplete, files_at, tree_change
 from swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
 
 START_MARKER = ">>>>> Start Test Output"
@@ -74,19 +74,54 @@ def recoverers_for(repo: str) -> dict:
     return {}
 
 
-def eval_script(instance: Instance, spec: EnvSpec) -> tuple[str, str]:
-    """(prepare, test): restore the test files to the base commit, apply the test patch; run the tests."""
+BASE_TESTS_DIR = "/tmp/.patchsmith-swebench/base"
+MODEL_PATCH_PATH = "/tmp/.patchsmith-swebench/model.patch"
+
+
+def eval_script(instance: Instance, spec: EnvSpec, absent_at_base: list[str]) -> tuple[str, str]:
+    """(prepare, test): put the test patch's files back as they are at the base commit (a model
+    patch may have touched them; their base copies wait in BASE_TESTS_DIR), apply the test patch;
+    then the test command on the test directives."""
     restore = []
     for path in patched_files(instance.test_patch):
         quoted = shlex.quote(path)
-        # A model patch may have touched the test files; they go back to the base commit's state.
-        restore.append(
-            f"if git cat-file -e patchsmith-base:{quoted} 2>/dev/null; then git checkout -q patchsmith-base -- {quoted}; "
-            f"else rm -f {quoted}; fi"
-        )
+        if path in absent_at_base:
+            restore.append(f"rm -f {quoted}")
+        else:
+            restore.append(f"mkdir -p \"$(dirname {quoted})\" && cp -a {BASE_TESTS_DIR}/{quoted} {quoted}")
     prepare = "\n".join(["set -e", f"cd {WORKDIR}", *restore, f"git apply -v {TEST_PATCH_PATH}"])
     test = " ".join([spec.test_command, *(shlex.quote(d) for d in directives_of(instance.repo, instance.test_patch))])
     return prepare, test
+
+
+# The official harness's order: git apply, then patch with fuzz. `patch` runs dry first, so a
+# patch that fails leaves no half-applied hunks behind.
+_APPLY_MODEL_PATCH = f"""cd {WORKDIR}
+if out=$(git apply -v {MODEL_PATCH_PATH} 2>&1); then echo '@@METHOD git apply'; exit 0; fi
+printf '@@FAIL git apply\\n%s\\n' "$out"
+if out=$(patch --batch --fuzz=5 -p1 --dry-run -i {MODEL_PATCH_PATH} 2>&1) && patch --batch --fuzz=5 -p1 -i {MODEL_PATCH_PATH} >/dev/null 2>&1; then
+  echo '@@METHOD patch --fuzz=5'; exit 0
+fi
+printf '@@FAIL patch --fuzz=5\\n%s\\n' "$out"
+exit 1
+"""
+
+
+def apply_model_patch(box, patch: str) -> tuple[bool, str | None, str]:
+    """(applied, method, why not)."""
+    box.put_file(MODEL_PATCH_PATH, patch if patch.endswith("\n") else patch + "\n")
+    result = box.exec(_APPLY_MODEL_PATCH)
+    method = next((line.split(" ", 1)[1] for line in result.output.splitlines() if line.startswith("@@METHOD ")), None)
+    if result.ok and method:
+        return True, method, ""
+    failures, current = [], None
+    for line in result.output.splitlines():
+        if line.startswith("@@FAIL "):
+            current = line[len("@@FAIL "):]
+        elif current and line.strip():
+            failures.append(f"{current}: {line.strip()}")
+            current = None
+    return False, None, "the patch does not apply (" + "; ".join(failures or ["no method worked"]) + ")"
 
 
 # Files whose change means compiled extensions or package metadata must be built again.
@@ -138,7 +173,9 @@ def evaluate_instance(
     (folder / "run_instance.log").unlink(missing_ok=True)
     patch = prediction.model_patch or ""
     (folder / "patch.diff").write_text(patch, encoding="utf-8")
-    prepare, test_command = eval_script(instance, spec)
+    git_dir = find_mirror(instance.repo, settings.repo_cache)
+    base_tests, absent_at_base = files_at(git_dir, instance.base_commit, patched_files(instance.test_patch))
+    prepare, test_command = eval_script(instance, spec, absent_at_base)
     script_text = f"# after the model patch was applied in {WORKDIR}:\n{prepare}\n: '{START_MARKER}'\n{test_command}\n: '{END_MARKER}'\n"
     (folder / "eval.sh").write_text(script_text, encoding="utf-8")
     details = {
@@ -160,8 +197,7 @@ def evaluate_instance(
         "patch_successfully_applied": False,
         "resolved": False,
     }
-    change = tree_change(find_mirror(instance.repo, settings.repo_cache), env_commit, instance.base_commit,
-                         recoverers_for(instance.repo))
+    change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
     needs_network = spec.network_for_tests or spec.reinstall_per_instance
     box = Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
                     env=venv_environment(spec), limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
@@ -170,13 +206,11 @@ def evaluate_instance(
         move_tree(box, change)
         if spec.reinstall_per_instance and touches_build([*change.changed, *patched_files(patch)]):
             box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=settings.timeout)
-            box.commit_base_state()
         applied = True
         if not prediction.is_empty:
-            result = box.apply_diff(patch)
-            details["patch_apply_method"], details["patch_apply_message"] = result.method, result.message
-            applied = result.applied
+            applied, details["patch_apply_method"], details["patch_apply_message"] = apply_model_patch(box, patch)
         if applied:
+            box.put_archive(BASE_TESTS_DIR, base_tests)
             box.put_file(TEST_PATCH_PATH, instance.test_patch)
             prepared = box.exec(prepare)
             if not prepared.ok:

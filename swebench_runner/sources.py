@@ -179,3 +179,14 @@ def _empty_tar() -> bytes:
     buffer = io.BytesIO()
     tarfile.open(fileobj=buffer, mode="w").close()
     return buffer.getvalue()
+
+
+def files_at(git_dir: Path, commit: str, paths: list[str]) -> tuple[bytes, list[str]]:
+    """A tar of the given paths as they are at commit, and the paths the commit does not have."""
+    entries = _tree_entries(git_dir, commit, paths)
+    present = {path for _, _, path in entries}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for (mode, _sha, path), data in zip(entries, _blobs(git_dir, [sha for _, sha, _ in entries])):
+            _add(tar, path, mode, data)
+    return buffer.getvalue(), [path for path in paths if path not in present]
