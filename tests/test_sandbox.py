@@ -282,3 +282,30 @@ def test_no_engine_is_one_sentence():
     done = subprocess.run([sys.executable, "-m", "patchsmith.cli", "sandbox", "prune"], env=env, capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 2
     assert done.stderr.startswith("patchsmith: No Docker engine answers") and "Traceback" not in done.stderr
+
+
+def test_repository_copy_at_another_commit_and_fallback(sandbox_env_image, bookworm_base_image, sandbox_fixture_repo, tmp_path, monkeypatch):
+    import shutil
+
+    import sandbox.container as container_module
+
+    root, _ = sandbox_fixture_repo
+    clone = tmp_path / "clone"
+    shutil.copytree(root, clone)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    (clone / "calc" / "extra.py").write_text("EXTRA = True\n")
+    subprocess.run(["git", "rm", "-q", "tests/test_calc.py"], cwd=clone, check=True, env=env)
+    subprocess.run(["git", "add", "-A"], cwd=clone, check=True, env=env)
+    subprocess.run(["git", "commit", "-qm", "second"], cwd=clone, check=True, env=env)
+
+    def check(image: str, runs: bool = True) -> None:
+        with Container(image).start(clone, "HEAD") as c:
+            listing = c.exec("git ls-files; test -e tests/test_calc.py && echo STALE").output
+            assert "calc/extra.py" in listing and "STALE" not in listing
+            assert not runs or c.exec("python -c 'import calc.extra'").ok  # the editable install sees new files
+            assert c.diff() == ""
+
+    check(sandbox_env_image.tag)  # over the image's snapshot: the deleted file is gone
+    check(bookworm_base_image, runs=False)  # into an image without a repository (nor six)
+    monkeypatch.setattr(container_module, "git_pack", lambda *a: (_ for _ in ()).throw(RuntimeError("no pack")))
+    check(sandbox_env_image.tag)  # the git archive fallback gives the same state
