@@ -13,7 +13,7 @@ applied wrongly (applied, but not equal to gold). None may be wrong.
 Then once more with both sides dedented alike (a snippet pasted out of its context, which the
 applier must re-indent) and the SEARCH side disturbed line by line on top. Every pass runs with
 line hints and without them. The timing compares our whole path (parse,
-apply, checks, diff) with the baseline, `git apply` of the gold patch, in the same run.
+apply, checks, diff, normalized diff) with the baseline, `git apply` of the gold patch, in the same run.
 
     python bench/edit_roundtrip.py [--seed N] [--limit N]
 """
@@ -185,7 +185,7 @@ def report(title: str, total: int, counts, reasons, wrong, ours: float, baseline
         print(f"    rejected x{n}: {reason}")
     for line in wrong:
         print(f"    WRONG {line}")
-    print(f"  time: ours (parse+apply+checks+diff) {ours:.2f} s, baseline git apply of gold {baseline:.2f} s, "
+    print(f"  time: ours (parse+apply+checks+diff+normalize) {ours:.2f} s, baseline git apply of gold {baseline:.2f} s, "
           f"ratio {ours / baseline:.2f}")
 
 

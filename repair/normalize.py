@@ -17,10 +17,12 @@ from collections.abc import Mapping
 from repair.diff import unified_diff
 
 WHITESPACE = re.compile(r"\s+")
+PYTHON_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _drop_docstrings(tree: ast.AST) -> None:
+    """Remove the docstrings of every module, class and function in `tree`."""
     for node in ast.walk(tree):
         if not isinstance(node, DOCUMENTED) or not node.body:
             continue
@@ -34,6 +36,24 @@ def _collapsed(text: str) -> str:
     return "".join(line + "\n" for line in lines if line)
 
 
+_STATEMENTS: dict[tuple[str, int, int], str] = {}  # a statement's source -> its normalized text
+
+
+def _statement(lines: list[str], node: ast.stmt) -> str:
+    """One top-level statement, normalized; cached by its source, as most statements of an
+    edited file are those of the base (ast.unparse is the slow part)."""
+    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+    key = ("".join(lines[start - 1 : node.end_lineno]), node.col_offset, node.end_col_offset or 0)
+    text = _STATEMENTS.get(key)
+    if text is None:
+        _drop_docstrings(node)
+        text = ast.unparse(node) + "\n"
+        if len(_STATEMENTS) > 50_000:
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = text
+    return text
+
+
 @functools.lru_cache(maxsize=64)  # the base files are normalized once for all candidates
 def normalize_code(path: str, text: str) -> str:
     """The file's code without comments, docstrings or layout (Python); else its collapsed lines."""
@@ -41,12 +61,12 @@ def normalize_code(path: str, text: str) -> str:
         return _collapsed(text)
     try:
         tree = ast.parse(text, filename=path)
+        body = tree.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the module docstring (or a bare constant, which does nothing either)
+        lines = PYTHON_LINES.findall(text)  # numbered as the parser numbers them (not str.splitlines)
+        return "".join(_statement(lines, node) for node in body)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return _collapsed(text)
-    _drop_docstrings(tree)
-    try:
-        return ast.unparse(tree) + "\n"
-    except (RecursionError, ValueError):
         return _collapsed(text)
 
 
