@@ -75,6 +75,9 @@ def recoverers_for(repo: str) -> dict:
 
 
 BASE_TESTS_DIR = "/tmp/.patchsmith-swebench/base"
+# A container evaluates once and is thrown away: bytecode written by the test run would only
+# serve a second run (and would make one faster than the first).
+_EVAL_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
 MODEL_PATCH_PATH = "/tmp/.patchsmith-swebench/model.patch"
 
 
@@ -200,7 +203,7 @@ def evaluate_instance(
     change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
     needs_network = spec.network_for_tests or spec.reinstall_per_instance
     box = Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
-                    env=venv_environment(spec), limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
+                    env={**venv_environment(spec), **_EVAL_ENV}, limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
     try:
         box.start()
         move_tree(box, change)
