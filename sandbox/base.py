@@ -176,23 +176,12 @@ def _bootstrap(spec: BaseSpec, tarball: Path | None, cache: Path | None, log_pat
     log.parent.mkdir(parents=True, exist_ok=True)
     rootfs = workdir / "rootfs"
     try:
-        command = [
+        debootstrap = [
             "debootstrap", "--variant=minbase", f"--include={','.join(spec.packages)}",
             spec.suite, str(rootfs), mirror,
         ]
-        with log.open("a") as fh:
-            fh.write(f"$ {' '.join(command)}\n")
-            fh.flush()
-            done = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT)
-        if done.returncode != 0:
-            _raise_build_failed(f"the {spec.suite} base image", log)
-        venv = ["chroot", str(rootfs), "python3", "-m", "venv", VENV]
-        with log.open("a") as fh:
-            fh.write(f"$ {' '.join(venv)}\n")
-            fh.flush()
-            done = subprocess.run(venv, stdout=fh, stderr=subprocess.STDOUT)
-        if done.returncode != 0:
-            _raise_build_failed(f"the {spec.suite} base image's virtual environment", log)
+        _logged_run(debootstrap, log, f"the {spec.suite} base image")
+        _logged_run(["chroot", str(rootfs), "python3", "-m", "venv", VENV], log, f"the {spec.suite} base image's virtual environment")
         # What apt downloaded is not needed in the image; apt-get update refetches the lists.
         for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for item in (rootfs / leftover).glob("*"):
@@ -236,6 +225,16 @@ def _import(spec: BaseSpec, tarball: Path) -> None:
         unzip.wait()
     if not image_exists(spec.tag):
         raise SandboxError(f"Importing the {spec.suite} root file system into Docker did not produce {spec.tag}.")
+
+
+def _logged_run(command: list[str], log: Path, what: str) -> None:
+    """Run a host command with its output appended to the build log; BuildFailed when it fails."""
+    with log.open("a") as fh:
+        fh.write(f"$ {' '.join(command)}\n")
+        fh.flush()
+        done = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        _raise_build_failed(what, log)
 
 
 def _raise_build_failed(what: str, log: Path) -> None:

@@ -309,3 +309,14 @@ def test_repository_copy_at_another_commit_and_fallback(sandbox_env_image, bookw
     check(bookworm_base_image, runs=False)  # into an image without a repository (nor six)
     monkeypatch.setattr(container_module, "git_pack", lambda *a: (_ for _ in ()).throw(RuntimeError("no pack")))
     check(sandbox_env_image.tag)  # the git archive fallback gives the same state
+
+
+def test_failed_base_build_names_the_cause(tmp_path):
+    from sandbox import ensure_base_image
+
+    spec = BaseSpec(suite="bookworm", packages=("python3", "no-such-package-patchsmith"))
+    with pytest.raises(BuildFailed) as info:
+        ensure_base_image(spec, cache_dir=tmp_path / "cache", log_path=tmp_path / "base.log")
+    assert info.value.user_error and "no-such-package-patchsmith" in str(info.value)
+    assert str(tmp_path / "base.log") in str(info.value)
+    assert not list((tmp_path / "cache" / "tmp").glob("base-*"))  # the half-made root file system is gone
