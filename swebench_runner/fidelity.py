@@ -28,13 +28,14 @@ def fidelity_table(gold_dir: Path, empty_dir: Path, repo_of: dict[str, str]) -> 
     """Rows (repo, attempted, built and graded both ways, agreeing, disagreeing ids)."""
     gold, empty = _reports(gold_dir, "gold"), _reports(empty_dir, "empty")
     attempted: dict[str, set[str]] = defaultdict(set)
-    for summary_dir in (gold_dir, empty_dir):
-        for path in summary_dir.glob("*.json"):
-            if path.name == "env-failures.json":
-                continue
-            summary = json.loads(path.read_text())
-            for iid in summary.get("submitted_ids", []):
-                attempted[repo_of.get(iid, "?")].add(iid)
+    ids = set(gold) | set(empty)
+    for run_dir in (gold_dir, empty_dir):
+        failures = run_dir / "env-failures.json"
+        if failures.is_file():
+            recorded = json.loads(failures.read_text())
+            ids |= set(recorded.get("environment", {})) | set(recorded.get("errors", {}))
+    for iid in ids:
+        attempted[repo_of.get(iid, "?")].add(iid)
     rows = []
     for repo in sorted(attempted):
         ids = attempted[repo]

@@ -100,3 +100,15 @@ def test_path_parameters_and_unknown_parser() -> None:
     assert list(shortened) == ["t.py::test_stdin[/mymodule.py]"]
     with pytest.raises(LogParserError):
         parse_log("", "nose")
+
+
+def test_django_runner_in_a_swebench_container() -> None:
+    """django-10914's test patch at its base commit, run by `patchsmith swebench eval --predictions empty`
+    (Django 3.0 on Python 3.9, with the pre-3.9 rule for test descriptions the dataset was recorded under)."""
+    statuses = parse_log(read("django_10914_test_patch_only_container.log"), "django")
+    assert statuses["test_override_file_upload_permissions (test_utils.tests.OverrideSettingsTests)"] is TestStatus.FAILED
+    # A one-line docstring names its test; a docstring opening with a newline does not.
+    assert statuses["assertRaisesMessage shouldn't interpret RE special chars."] is TestStatus.PASSED
+    assert statuses["test_skip_if_db_feature (test_utils.tests.SkippingTestCase)"] is TestStatus.PASSED
+    assert statuses["test_fixtures_are_skipped (test_utils.tests.SkippingExtraTests)"] is TestStatus.SKIPPED
+    assert len(statuses) == 100  # "Ran 100 tests"
