@@ -137,10 +137,14 @@ class Container:
             self.close()
             engine.raise_if_disk_full(exc)
             raise
-        if self.ca_bundle:
-            self.put_file(CONTAINER_CA_PATH, self.ca_bundle.read_bytes())
-        if repo is not None:
-            self.copy_repo(repo, commit or "HEAD")
+        try:
+            if self.ca_bundle:
+                self.put_file(CONTAINER_CA_PATH, self.ca_bundle.read_bytes())
+            if repo is not None:
+                self.copy_repo(repo, commit or "HEAD")
+        except BaseException:
+            self.close()  # a container that never became ready is not left behind
+            raise
         return self
 
     def close(self) -> None:

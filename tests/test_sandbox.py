@@ -320,3 +320,17 @@ def test_failed_base_build_names_the_cause(tmp_path):
     assert info.value.user_error and "no-such-package-patchsmith" in str(info.value)
     assert str(tmp_path / "base.log") in str(info.value)
     assert not list((tmp_path / "cache" / "tmp").glob("base-*"))  # the half-made root file system is gone
+
+
+def test_bad_commit_is_one_sentence_and_leaves_no_container(sandbox_env_image, sandbox_fixture_repo):
+    from sandbox import SandboxError
+
+    root, _ = sandbox_fixture_repo
+    before = set(_our_containers())
+    with pytest.raises(SandboxError, match="Cannot read commit 'no-such-rev'"):
+        Container(sandbox_env_image.tag).start(root, "no-such-rev")
+    assert set(_our_containers()) == before
+    with pytest.raises(SandboxError, match="does not exist"):
+        Container("patchsmith-no-such-image:0").start()
+    with pytest.raises(SandboxError, match="CA bundle"):
+        Container(sandbox_env_image.tag, ca_bundle="/no/such/ca.pem")
