@@ -147,6 +147,18 @@ class Container:
             raise
         return self
 
+    def disconnect_network(self) -> None:
+        """Take the container off every network (a container made with network=True that
+        installed something, before untrusted code runs in it)."""
+        api = engine.client().api
+        if self.network == "host":
+            raise SandboxError("A container on the host's network cannot be taken off it; make it with network=False.")
+        networks = api.inspect_container(self._require())["NetworkSettings"].get("Networks") or {}
+        for name in networks:
+            if name != "none":
+                api.disconnect_container_from_network(self.id, name, force=True)
+        self.network = False
+
     def close(self) -> None:
         """Remove the container (killing whatever runs in it)."""
         if self.id:

@@ -38,10 +38,13 @@ def run_tests(
     timeout: float = 1800,
     env: dict[str, str] | None = None,
 ) -> TestRun:
-    """Run `command` followed by the test ids or files in `tests` (each shell-quoted), and parse
-    its log with the named parser ("pytest", "unittest", "django", "sympy")."""
+    """Run `command` followed by the test ids or files in `tests` (each shell-quoted), with the
+    container off every network, and parse its log with the named parser ("pytest",
+    "unittest", "django", "sympy")."""
     from sandbox.log_parsers import parse_log  # written alongside; imported late to keep import light
 
+    if container.network:
+        container.disconnect_network()  # tests never run with a network
     full = command + "".join(" " + shlex.quote(t) for t in tests)
     result = container.exec(full, timeout=timeout, env=env)
     statuses = {test: str(getattr(status, "value", status)) for test, status in parse_log(result.output, parser).items()}

@@ -177,8 +177,7 @@ def test_hung_test_is_killed_with_its_process_group(clean_calc, sandbox_env_imag
     assert clean_calc.exec("echo alive").stdout == "alive\n"  # the container is still usable
 
 
-def test_network_is_off_in_test_runs(clean_calc, sandbox_env_image):
-    clean_calc.put_file("tests/test_net.py", textwrap.dedent("""\
+NET_TEST = textwrap.dedent("""\
         import urllib.request
 
         def test_interfaces():
@@ -187,9 +186,19 @@ def test_network_is_off_in_test_runs(clean_calc, sandbox_env_image):
 
         def test_registry_unreachable():
             urllib.request.urlopen("https://pypi.org/simple/six/", timeout=5)
-        """))
-    run = run_tests(clean_calc, sandbox_env_image.recipe.test_command, ["tests/test_net.py"])
-    assert run.statuses == {"tests/test_net.py::test_interfaces": "PASSED", "tests/test_net.py::test_registry_unreachable": "FAILED"}
+        """)
+NET_RESULT = {"tests/test_net.py::test_interfaces": "PASSED", "tests/test_net.py::test_registry_unreachable": "FAILED"}
+
+
+def test_network_is_off_in_test_runs(clean_calc, sandbox_env_image, sandbox_fixture_repo):
+    clean_calc.put_file("tests/test_net.py", NET_TEST)
+    assert run_tests(clean_calc, sandbox_env_image.recipe.test_command, ["tests/test_net.py"]).statuses == NET_RESULT
+    # A container made with a network (to install something) is taken off it for the tests.
+    root, commit = sandbox_fixture_repo
+    with Container(sandbox_env_image.tag, network=True).start(root, commit) as online:
+        assert "eth0" in online.exec("cat /proc/net/dev").stdout
+        online.put_file("tests/test_net.py", NET_TEST)
+        assert run_tests(online, sandbox_env_image.recipe.test_command, ["tests/test_net.py"]).statuses == NET_RESULT
 
 
 def test_clean_up_after_an_exception(bookworm_base_image):
