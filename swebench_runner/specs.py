@@ -70,6 +70,13 @@ SYMPY_TEST = "PYTHONWARNINGS='ignore::UserWarning,ignore::SyntaxWarning' bin/tes
 _UTF8 = (("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8"), ("PYTHONIOENCODING", "utf8"))
 
 
+def _scm_version(version: str) -> tuple[tuple[str, str], ...]:
+    """For projects versioned by setuptools_scm: the work tree's git history is not upstream's, so
+    the version it would compute is meaningless (0.1.dev1); pretend the release instead (suites
+    check it, e.g. pytest's tox.ini minversion)."""
+    return (("SETUPTOOLS_SCM_PRETEND_VERSION", f"{version}.0"),)
+
+
 def _django(version: str) -> EnvSpec:
     wanted = {"3.0": "3.6", "3.1": "3.6", "3.2": "3.6", "4.0": "3.8", "4.1": "3.9", "4.2": "3.9"}.get(version, "3.11")
     return EnvSpec(
@@ -105,7 +112,7 @@ def _pytest(version: str) -> EnvSpec:
     # `python -m pytest`: the `pytest` script written at the environment's commit may import a
     # name (console_main) that an older base commit does not have.
     return EnvSpec("pytest-dev/pytest", version, "3.9", "3.9", "python -m pytest -rA", "pytest", pip_packages=pins,
-                   pre_install=pre)
+                   pre_install=pre, env=_scm_version(version))
 
 
 def _astropy(version: str) -> EnvSpec:
@@ -118,6 +125,7 @@ def _astropy(version: str) -> EnvSpec:
                           "pytest-remotedata==0.2.0", "pytest-openfiles==0.2.0", "pytest-arraydiff==0.1", "psutil"),
             install="python -m pip install --no-build-isolation -e .",
             reinstall_per_instance=True,
+            env=_scm_version(version),
             notes="astropy 1.3 built against numpy 1.19 (the oldest numpy with Python 3.9 wheels)",
         )
     return EnvSpec(
@@ -131,6 +139,7 @@ def _astropy(version: str) -> EnvSpec:
         # The build requirements float upward; pin them through a no-isolation build.
         install="python -m pip install --no-build-isolation -e .[test]",
         reinstall_per_instance=True,
+        env=_scm_version(version),
     )
 
 
@@ -148,6 +157,7 @@ def _matplotlib(version: str) -> EnvSpec:
         pre_install=("printf '[libs]\\nsystem_freetype = True\\nsystem_qhull = True\\n' > mplsetup.cfg",),
         install="MPLSETUPCFG=mplsetup.cfg python -m pip install --no-build-isolation -e .",
         reinstall_per_instance=True,
+        env=_scm_version(version),
         notes="system freetype and qhull (upstream pins downloads that are not reachable offline)",
     )
 
@@ -247,6 +257,7 @@ def _xarray(version: str) -> EnvSpec:
         "pydata/xarray", version, "3.10", "3.9", PYTEST_RA, "pytest",
         pip_packages=("numpy==1.23.0", "packaging==23.1", "pandas==1.5.3", "pytest==7.4.0", "python-dateutil==2.8.2",
                       "pytz==2023.3", "six==1.16.0", "scipy==1.11.1", "setuptools==68.0.0", "dask==2022.8.1"),
+        env=_scm_version(version),
         notes="3.10 wanted; its pins all have Python 3.9 wheels",
     )
 
