@@ -85,7 +85,8 @@ def infer_recipe(files: dict[str, bytes]) -> EnvRecipe:
     repository's own overrides applied."""
     text = {path: data.decode("utf-8", "replace") for path, data in files.items()}
     pyproject = _toml(text.get("pyproject.toml", ""), "pyproject.toml")
-    setup: list[str] = ["python -m pip install --upgrade pip"]
+    # Editable installs of pyproject-only projects need pip 21.3 (bullseye ships 20.3); newer pips stay.
+    setup: list[str] = ["python -m pip install 'pip>=21.3'"]
     for path in sorted(p for p in text if p.startswith("requirements") and p.endswith(".txt") and "doc" not in p):
         setup.append(f"python -m pip install -r {path}")
     tox_deps = _tox_deps(text.get("tox.ini", ""))
