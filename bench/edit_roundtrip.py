@@ -185,8 +185,8 @@ def report(title: str, total: int, counts, reasons, wrong, ours: float, baseline
         print(f"    rejected x{n}: {reason}")
     for line in wrong:
         print(f"    WRONG {line}")
-    print(f"  time: ours (parse+apply+checks+diff+normalize) {ours:.2f} s, baseline git apply of gold {baseline:.2f} s, "
-          f"ratio {ours / baseline:.2f}")
+    print(f"  time: ours (parse+apply+checks+diff+normalize) {ours:.2f} s, "
+          f"baseline git apply of gold {baseline:.2f} s, ratio {ours / baseline:.2f}")
 
 
 def main() -> int:

@@ -72,7 +72,7 @@ def test_mistyped_search_whitespace_keeps_replacement_as_written():
     replace = "        result = 0.0\n        for item in items:  \n            result += item.price\n"
     changed, outcomes = apply_edits(FILES, [Edit("shop/cart.py", search, replace)])
     assert outcomes[0].match == "whitespace"
-    assert changed["shop/cart.py"] == MODULE.replace("result = 0\n        for item in items:  ", "result = 0.0\n        for item in items:  ", 1)
+    assert changed["shop/cart.py"] == MODULE.replace("result = 0\n", "result = 0.0\n", 1)
 
 
 BODY = (
@@ -88,7 +88,9 @@ BODY = (
 def test_kept_lines_re_indented_on_purpose_are_not_mistaken_for_a_shift():
     # SEARCH mistyped line by line; the replacement (in the file's indentation) moves two kept
     # lines out of the `with` block. The SEARCH side's usual shift (none) decides, not the moved lines.
-    search = "  if xa.kind == 'f':\n        with errstate():  \n            xa *= n\n\t    xa[xa < 0] = -1\n    return xa\n"
+    search = (
+        "  if xa.kind == 'f':\n        with errstate():  \n            xa *= n\n\t    xa[xa < 0] = -1\n    return xa\n"
+    )
     replace = "    if xa.kind == 'f':\n        xa *= n\n        xa[xa < 0] = -1\n    return xa\n"
     changed, outcomes = apply_edits({"s.py": BODY}, [Edit("s.py", search, replace)])
     assert outcomes[0].match == "whitespace"
@@ -183,11 +185,13 @@ def test_syntax_errors_are_rejected_unless_the_file_had_them_already():
 def test_empty_and_whitespace_only_changes_are_rejected():
     same = apply_answer(answer(Edit("shop/cart.py", "import os\n", "import os\n")), FILES)
     assert not same.ok and "change nothing" in same.reason
-    spaces = apply_answer(answer(Edit("shop/cart.py", "        for item in items:  \n", "        for  item in items:\n")), FILES)
+    loop = "        for item in items:  \n"
+    spaces = apply_answer(answer(Edit("shop/cart.py", loop, "        for  item in items:\n")), FILES)
     assert not spaces.ok and "only whitespace" in spaces.reason
-    # In Python, moving a line out of a block is a real change, and so are spaces inside a string.
-    dedent = Edit("shop/cart.py", "            result += 1\n        return result\n", "            result += 1\n            return result\n")
-    assert apply_answer(answer(dedent), FILES).ok
+    # In Python, moving a line into or out of a block is a real change, and so are spaces in a string.
+    tail = "            result += 1\n        return result\n"
+    indent = Edit("shop/cart.py", tail, tail.replace("        return", "            return"))
+    assert apply_answer(answer(indent), FILES).ok
     files = {"s.py": 'x = "a b\\n"\n'}
     assert apply_answer(answer(Edit("s.py", 'x = "a b\\n"\n', 'x = "a  b\\n"\n')), files).ok
 

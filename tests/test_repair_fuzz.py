@@ -85,13 +85,17 @@ def huge(rng):
 
 def marker_soup(rng):
     pieces = ["@@@ FILE app/util.py", "@@@ SEARCH", "@@@ REPLACE", "@@@ END", "@@@ FILE", "@@@ SEARCH line 99999999999"]
-    lines = [rng.choice(pieces) if rng.random() < 0.5 else junk(rng, 12).replace("@", "") for _ in range(rng.randint(1, 30))]
+    lines = [
+        rng.choice(pieces) if rng.random() < 0.5 else junk(rng, 12).replace("@", "")
+        for _ in range(rng.randint(1, 30))
+    ]
     return "\n".join(lines)
 
 
 def broken_syntax(rng):
     edit = rng.choice(GOOD)
-    return format_edits([Edit(edit.path, edit.search, edit.search.rstrip("\n") + rng.choice(["(", " +", ":", "]"]) + "\n")])
+    broken = edit.search.rstrip("\n") + rng.choice(["(", " +", ":", "]"]) + "\n"
+    return format_edits([Edit(edit.path, edit.search, broken)])
 
 
 def whitespace_only(rng):
