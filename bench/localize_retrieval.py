@@ -208,6 +208,8 @@ def run_instance(instance: Instance, git_dir: Path, baseline: PlainBM25, cache_d
     files_ranked = [h.path for h in hits if h.kind == "file"]
     definitions_ranked = [(h.path, h.qualname) for h in hits if h.kind == "definition"]
     searched = time.perf_counter()
+    search(index, query, k=max(KS))  # again: the engine built by the first search is reused
+    searched_again = time.perf_counter()
 
     tally = Tally(n=1, failed=int(not index.files))
     for k in KS:
@@ -224,6 +226,7 @@ def run_instance(instance: Instance, git_dir: Path, baseline: PlainBM25, cache_d
         "instance_id": instance.instance_id, "gold": gold, "ours": files_ranked[:10], "baseline": base_ranked[:10],
         "gold_functions": sorted(gold_functions), "definitions": definitions_ranked[:10],
         "index_seconds": round(indexed - started, 3), "search_seconds": round(searched - indexed, 3),
+        "search_again_seconds": round(searched_again - searched, 4),
     }
     return tally, record
 
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     per_repo: dict[str, Tally] = {}
     records = []
-    index_seconds, search_seconds = [], []
+    index_seconds, search_seconds, again_seconds = [], [], []
     for repo, items in by_repo.items():
         git_dir = find_mirror(repo, args.repo_cache)
         reader = CommitReader(git_dir)
@@ -277,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             records.append(record)
             index_seconds.append(record["index_seconds"])
             search_seconds.append(record["search_seconds"])
+            again_seconds.append(record["search_again_seconds"])
         reader.close()
         print(per_repo[repo].row(repo), file=sys.stderr, flush=True)
 
@@ -301,8 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     if total.failed:
         print(f"indexing failed on {total.failed} instance(s), counted as misses for ours (see stderr)")
     if search_seconds:
-        print(f"per instance: index median {np.median(index_seconds):.2f} s, search median "
-              f"{np.median(search_seconds):.2f} s (max {max(search_seconds):.2f} s); "
+        print(f"per instance: build_index median {np.median(index_seconds):.2f} s; first search (builds the "
+              f"BM25 indexes) median {np.median(search_seconds):.2f} s, max {max(search_seconds):.2f} s; "
+              f"later searches median {np.median(again_seconds) * 1000:.0f} ms, max {max(again_seconds) * 1000:.0f} ms; "
               f"total {time.perf_counter() - started:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(records, indent=1))

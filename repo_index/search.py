@@ -36,7 +36,7 @@ MENTION_WEIGHT = 1.0
 PRIOR_WEIGHT = 0.1
 NON_SOURCE_FACTOR = 0.5
 # Identifiers written as code are added to the BM25 query this many more times.
-CODE_TOKEN_REPEAT = 0
+CODE_TOKEN_REPEAT = 1
 # A definition's score: its file's share, its own evidence's share.
 DEFINITION_FILE_SHARE = 0.5
 # A name defined in more files than this is too common to point anywhere.
