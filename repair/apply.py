@@ -11,6 +11,8 @@ later one may build on an earlier one):
    the replacement keeps from the SEARCH side choose between the two. Kept
    lines are written byte for byte as the file has them (trailing spaces, CRLF).
    When nothing tells the frame, the edit is refused.
+3. When neither finds the SEARCH text, blank lines padding its ends (and as
+   many padding the replacement's ends) are dropped and the search repeated.
 
 A match must be unique. When several places match, only evidence picks one:
 the line hint, or, for a single exact match among whitespace-insensitive ones,
@@ -62,6 +64,9 @@ def _reindent(indent: str, source: str, target: str) -> str | None:
     if source.startswith(indent) and missing <= len(target):
         return target[: len(target) - missing]
     return None
+
+
+NOT_FOUND = "SEARCH text not found"
 
 
 @dataclass
@@ -131,7 +136,7 @@ def _locate(
     exact = _windows([_body(line) for line in file_lines], search)
     loose = _windows([line.strip() for line in file_lines], [line.strip() for line in search])
     if not loose:
-        return f"SEARCH text not found (first line: {search[0].strip()[:60]!r})."
+        return f"{NOT_FOUND} (first line: {search[0].strip()[:60]!r})."
     pool = exact or loose
     chosen: int | None
     if len(pool) == 1:
@@ -236,6 +241,19 @@ def _apply_one(text: str, edit: Edit, hint_index: int | None) -> tuple[str, Edit
     search = [_body(line) for line in split_lines(edit.search)]
     replace = [_body(line) for line in split_lines(edit.replace)]
     found = _locate(file_lines, search, replace, hint_index)
+    trimmed = False
+    if isinstance(found, str) and found.startswith(NOT_FOUND):
+        # Models often pad the SEARCH side with a blank line the file does not have there.
+        lead = next((k for k, line in enumerate(search) if line.strip()), 0)
+        trail = next((k for k, line in enumerate(reversed(search)) if line.strip()), 0)
+        if lead or trail:
+            new_lead = min(lead, next((k for k, line in enumerate(replace) if line.strip()), len(replace)))
+            new_trail = min(trail, next((k for k, line in enumerate(reversed(replace)) if line.strip()), 0))
+            search = search[lead : len(search) - trail]
+            replace = replace[new_lead : len(replace) - new_trail]
+            hint = None if hint_index is None else hint_index + lead
+            again = _locate(file_lines, search, replace, hint)
+            found, trimmed = (again, True) if not isinstance(again, str) else (found, False)
     if isinstance(found, str):
         return text, EditOutcome(edit.path, False, reason=found)
     eol = _eol(file_lines)
@@ -250,7 +268,7 @@ def _apply_one(text: str, edit: Edit, hint_index: int | None) -> tuple[str, Edit
     if stop == len(file_lines) and not file_lines[-1].endswith("\n") and new:
         new[-1] = new[-1].removesuffix("\n").removesuffix("\r")  # keep "no newline at end of file"
     result = "".join(file_lines[:start] + new + file_lines[stop:])
-    match = "exact" if found.exact else "whitespace"
+    match = "exact" if found.exact and not trimmed else "whitespace"
     return result, EditOutcome(edit.path, True, match=match, line=start + 1)
 
 

@@ -113,6 +113,15 @@ def test_an_indentation_nothing_supports_is_refused():
     assert not outcome.applied and "cannot tell how to indent" in outcome.reason
 
 
+def test_blank_lines_padding_the_search_side_are_dropped_when_the_file_lacks_them():
+    search = "\n    def count(self, items):\n        result = 0\n\n"
+    replace = "\n    def count(self, items):\n        result = 1\n\n"
+    changed, outcomes = apply_edits(FILES, [Edit("shop/cart.py", search, replace)])
+    assert outcomes[0].applied and outcomes[0].match == "whitespace" and outcomes[0].line == 11
+    count = "count(self, items):\n        result = 0"
+    assert changed["shop/cart.py"] == MODULE.replace(count, count.replace("0", "1"))
+
+
 def test_no_match_and_not_unique_are_refused_with_reasons():
     missing = apply_answer(answer(Edit("shop/cart.py", "return total\n", "return 0\n")), FILES)
     assert not missing.ok and "not found" in missing.reason
