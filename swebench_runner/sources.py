@@ -38,17 +38,22 @@ def _git(git_dir: Path, *args: str, data: bytes | None = None) -> bytes:
 
 def missing_blobs(git_dir: Path, commit: str) -> list[str]:
     """Paths of the commit's tree whose blobs the repository does not hold."""
-    listing = _git(git_dir, "ls-tree", "-r", "-z", "--full-tree", commit)
+    entries = _blob_entries(git_dir, commit)
+    absent = set(_missing(git_dir, [sha for _, sha, _ in entries]))
+    return [path for _, sha, path in entries if sha in absent]
+
+
+def _blob_entries(git_dir: Path, commit: str) -> list[tuple[str, str, str]]:
+    """(mode, sha, path) of every file of the commit's tree."""
     entries = []
-    for record in listing.split(b"\0"):
+    for record in _git(git_dir, "ls-tree", "-r", "-z", "--full-tree", commit).split(b"\0"):
         if not record:
             continue
-        meta, path = record.split(b"\t", 1)
-        _mode, kind, sha = meta.split()
-        if kind == b"blob":
-            entries.append((sha, path.decode("utf-8", "surrogateescape")))
-    answers = _git(git_dir, "cat-file", "--batch-check", data=b"\n".join(sha for sha, _ in entries) + b"\n")
-    return [path for (_, path), line in zip(entries, answers.splitlines()) if line.endswith(b" missing")]
+        meta, raw_path = record.split(b"\t", 1)
+        mode, kind, sha = meta.decode().split()
+        if kind == "blob":
+            entries.append((mode, sha, raw_path.decode("utf-8", "surrogateescape")))
+    return entries
 
 
 # Recoverers: (repository, path) -> function returning the file's bytes or None.
@@ -130,17 +135,7 @@ def _tree_entries(git_dir: Path, commit: str, paths: list[str]) -> list[tuple[st
     if not paths:
         return []
     wanted = set(paths)
-    listing = _git(git_dir, "ls-tree", "-r", "-z", "--full-tree", commit)
-    entries = []
-    for record in listing.split(b"\0"):
-        if not record:
-            continue
-        meta, raw_path = record.split(b"\t", 1)
-        mode, kind, sha = meta.decode().split()
-        path = raw_path.decode("utf-8", "surrogateescape")
-        if kind == "blob" and path in wanted:
-            entries.append((mode, sha, path))
-    return entries
+    return [entry for entry in _blob_entries(git_dir, commit) if entry[2] in wanted]
 
 
 def _missing(git_dir: Path, shas: list[str]) -> list[str]:
