@@ -252,8 +252,8 @@ def _apply_one(text: str, edit: Edit, hint_index: int | None) -> tuple[str, Edit
             search = search[lead : len(search) - trail]
             replace = replace[new_lead : len(replace) - new_trail]
             hint = None if hint_index is None else hint_index + lead
-            again = _locate(file_lines, search, replace, hint)
-            found, trimmed = (again, True) if not isinstance(again, str) else (found, False)
+            found = _locate(file_lines, search, replace, hint)  # its reason names a line with text
+            trimmed = not isinstance(found, str)
     if isinstance(found, str):
         return text, EditOutcome(edit.path, False, reason=found)
     eol = _eol(file_lines)
