@@ -8,6 +8,7 @@ candidates in turn.
 
 from __future__ import annotations
 
+import base64
 import io
 import shlex
 import subprocess
@@ -409,15 +410,23 @@ rm -f {pack_path}"""
     def apply_diff(self, diff: str) -> ApplyResult:
         """Apply a unified diff: `git apply`, then `git apply --3way`, then `patch --fuzz`.
         A method that fails leaves the files as they were before it."""
-        patch_path = f"{_STATE_DIR}/candidate-{uuid.uuid4().hex[:8]}.diff"
-        self.put_file(patch_path, diff if diff.endswith("\n") else diff + "\n")
-        p = shlex.quote(patch_path)
-        # One exec for all three attempts: each prints a marker and its complaint.
-        script = f"""
+        text = diff if diff.endswith("\n") else diff + "\n"
+        p = shlex.quote(f"{_STATE_DIR}/candidate-{uuid.uuid4().hex[:8]}.diff")
+        if len(text) < 64_000:
+            # Small diffs ride in the command itself: one round trip to the engine, not three.
+            encoded = base64.b64encode(text.encode()).decode()
+            write = f"mkdir -p {_STATE_DIR} && echo {encoded} | base64 -d > {p}"
+        else:
+            self.put_file(p.strip("'"), text)
+            write = "true"
+        # One exec for all three attempts: each prints a marker and its complaint. git apply
+        # changes nothing when it fails; the other two are undone from a snapshot tree.
+        script = f"""{write}
+trap 'rm -f {p}' EXIT
+if out=$({_GIT} apply --whitespace=nowarn {p} 2>&1); then echo '@@METHOD git apply'; exit 0; fi
+printf '@@FAIL git apply\\n%s\\n' "$out"
 before=$({_GIT} add -A . && {_GIT} write-tree)
 restore() {{ {_GIT} read-tree --reset -u "$before"; {_GIT} clean -fdq; {_GIT} reset -q; }}
-if out=$({_GIT} apply --whitespace=nowarn {p} 2>&1); then {_GIT} reset -q; echo '@@METHOD git apply'; exit 0; fi
-printf '@@FAIL git apply\\n%s\\n' "$out"
 if out=$({_GIT} apply --3way --whitespace=nowarn {p} 2>&1); then {_GIT} reset -q; echo '@@METHOD git apply --3way'; exit 0; fi
 restore
 printf '@@FAIL git apply --3way\\n%s\\n' "$out"
@@ -428,9 +437,7 @@ restore
 printf '@@FAIL patch --fuzz\\n%s\\n' "$out"
 exit 1
 """
-        result = self.exec(script)
-        self.exec(["rm", "-f", patch_path])
-        return _parse_apply_output(result)
+        return _parse_apply_output(self.exec(script))
 
 
 def _parse_apply_output(result: ExecResult) -> ApplyResult:

@@ -343,3 +343,13 @@ def test_bad_commit_is_one_sentence_and_leaves_no_container(sandbox_env_image, s
         Container("patchsmith-no-such-image:0").start()
     with pytest.raises(SandboxError, match="CA bundle"):
         Container(sandbox_env_image.tag, ca_bundle="/no/such/ca.pem")
+
+
+def test_large_diff_travels_as_a_file(clean_calc):
+    body = "".join(f"+VALUE_{i} = {i}  # {'x' * 40}\n" for i in range(1500))
+    big = f"--- /dev/null\n+++ b/calc/big.py\n@@ -0,0 +1,1500 @@\n{body}"
+    assert len(big) > 64_000
+    result = clean_calc.apply_diff(big)
+    assert result.applied and result.method == "git apply", result
+    assert clean_calc.exec("python -c 'import calc.big as b; print(b.VALUE_1499)'").stdout == "1499\n"
+    assert clean_calc.exec("ls /tmp/.patchsmith/*.diff 2>/dev/null | wc -l").stdout.strip() == "0"
