@@ -39,6 +39,8 @@ BASE_PACKAGES = (
 
 _BUILDER_VERSION = "2"  # bump when the build steps change what ends up in the image
 VENV = "/opt/venv"  # made once in the base image: Debian's Python refuses pip installs outside one
+# The root file system tarball kept in the cache: zstd-compressed where zstd exists.
+_TAR_SUFFIX = ".tar.zst" if shutil.which("zstd") else ".tar"
 _PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -136,7 +138,7 @@ def ensure_base_image(
     with build_lock(cache, f"base-{spec.recipe_hash()}"):
         if image_exists(tag):  # another process built it while we waited
             return tag
-        tarball = cache / "base" / f"{spec.suite}-{spec.recipe_hash()}.tar.zst" if cache else None
+        tarball = cache / "base" / f"{spec.suite}-{spec.recipe_hash()}{_TAR_SUFFIX}" if cache else None
         if tarball is None or not tarball.is_file():
             _bootstrap(spec, tarball, cache, Path(log_path) if log_path else None, mirror or host_debian_mirror())
         _import(spec, tarball)
@@ -171,7 +173,7 @@ def _bootstrap(spec: BaseSpec, tarball: Path | None, cache: Path | None, log_pat
         work_parent.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="base-", dir=work_parent))
     if tarball is None:
-        tarball = workdir / "rootfs.tar.zst"
+        tarball = workdir / f"rootfs{_TAR_SUFFIX}"
     log = log_path or workdir / "debootstrap.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     rootfs = workdir / "rootfs"
@@ -192,7 +194,8 @@ def _bootstrap(spec: BaseSpec, tarball: Path | None, cache: Path | None, log_pat
         partial = tarball.with_suffix(".partial")
         tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         with partial.open("wb") as out:
-            zstd = subprocess.run(["zstd", "-q", "-T0", "-3", "-c"], stdin=tar.stdout, stdout=out, stderr=subprocess.PIPE)
+            pack = ["zstd", "-q", "-T0", "-3", "-c"] if _TAR_SUFFIX == ".tar.zst" else ["cat"]
+            zstd = subprocess.run(pack, stdin=tar.stdout, stdout=out, stderr=subprocess.PIPE)
         tar.stdout.close()
         tar_err = tar.communicate()[1].decode(errors="replace")
         if tar.returncode != 0 or zstd.returncode != 0:
@@ -214,7 +217,8 @@ def _import(spec: BaseSpec, tarball: Path) -> None:
     labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "base", engine.LABEL_RECIPE: spec.recipe_hash()}
     changes = [f"ENV PATH={_PATH}", f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8", 'CMD ["bash"]']
     changes += [f'LABEL {key}="{value}"' for key, value in labels.items()]
-    unzip = subprocess.Popen(["zstd", "-q", "-dc", str(tarball)], stdout=subprocess.PIPE)
+    unpack = ["zstd", "-q", "-dc", str(tarball)] if tarball.name.endswith(".zst") else ["cat", str(tarball)]
+    unzip = subprocess.Popen(unpack, stdout=subprocess.PIPE)
     try:
         engine.client().api.import_image(src=unzip.stdout, repository=repository, tag=tag, changes=changes, stream_src=True)
     except docker.errors.APIError as exc:
