@@ -11,7 +11,7 @@ Images
         base + recipe; the repository lives at /testbed, its virtual environment at /opt/venv.
 
 Containers (network off and resource limits by default)
-    with Container(image).start(repo, commit) as c:
+    with Container(image).start(repo, commit) as c:   (or .start() then c.copy_worktree(folder))
         c.exec(cmd, timeout=60) -> ExecResult (timed_out when the process group was killed)
         c.put_files({...}); c.get_file(path); c.copy_out(path, dest)
         c.apply_diff(diff) -> ApplyResult (git apply, git apply --3way, patch --fuzz)
@@ -26,7 +26,7 @@ Errors a user can cause are SandboxError subclasses with user_error = True.
 
 from sandbox.base import SUITE_PYTHON, BaseSpec, ensure_base_image, image_exists, suite_for_python
 from sandbox.certs import host_ca_bundle
-from sandbox.container import ApplyResult, Container, ExecResult, Limits, git_archive
+from sandbox.container import ApplyResult, Container, ExecResult, Limits, git_archive, tar_worktree
 from sandbox.engine import install_signal_handlers, prune
 from sandbox.env import EnvImage, base_spec_for, build_env_image
 from sandbox.errors import BuildFailed, DiskFull, DockerUnavailable, RecipeError, SandboxError
@@ -36,7 +36,7 @@ from sandbox.testrun import TestRun, run_tests
 
 __all__ = [
     "SUITE_PYTHON", "BaseSpec", "ensure_base_image", "image_exists", "suite_for_python", "host_ca_bundle",
-    "ApplyResult", "Container", "ExecResult", "Limits", "git_archive", "install_signal_handlers", "prune",
+    "ApplyResult", "Container", "ExecResult", "Limits", "git_archive", "tar_worktree", "install_signal_handlers", "prune",
     "EnvImage", "base_spec_for", "build_env_image", "BuildFailed", "DiskFull", "DockerUnavailable",
     "RecipeError", "SandboxError", "ContainerPool", "DEFAULT_TEST_COMMAND", "EnvRecipe", "infer_recipe",
     "read_dependency_files", "TestRun", "run_tests",

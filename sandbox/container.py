@@ -362,6 +362,13 @@ class Container:
         self.put_archive(self.workdir, archive)
         self.commit_base_state()
 
+    def copy_worktree(self, root: str | Path) -> None:
+        """Copy a work tree's files as they are (tracked and untracked, not ignored) in, and
+        record them as the base state."""
+        self.exec(f"if [ -d .git ]; then {_GIT} ls-files -z | xargs -0 -r rm -f; fi")
+        self.put_archive(self.workdir, tar_worktree(Path(root)))
+        self.commit_base_state()
+
     def _checkout_pack(self, pack: bytes, commit_id: str) -> bool:
         pack_path = f"{_STATE_DIR}/repo-{uuid.uuid4().hex[:8]}.pack"
         self.put_file(pack_path, pack)
@@ -511,3 +518,21 @@ def open_repo(path: str | Path):
         env["GIT_DIR"] = str(path.resolve())
     repository.git.update_environment(**env)
     return repository
+
+
+def tar_worktree(root: Path) -> bytes:
+    """A tar of a work tree's files: what git tracks or would track (untracked, not ignored);
+    every file when root is not a git repository."""
+    import git
+
+    root = Path(root)
+    try:
+        paths = open_repo(root).git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
+    except (git.exc.GitError, ValueError):
+        paths = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for rel in paths:
+            if (root / rel).is_file():
+                tar.add(root / rel, arcname=rel)
+    return buf.getvalue()

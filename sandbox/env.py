@@ -13,9 +13,11 @@ import docker.errors
 from sandbox import engine
 from sandbox.base import VENV, BaseSpec, build_lock, ensure_base_image, image_exists, suite_for_python
 from sandbox.certs import CONTAINER_CA_PATH, resolve_ca_bundle
-from sandbox.container import Container, Limits, git_archive, open_repo
+from sandbox.container import Container, Limits, git_archive, tar_worktree
 from sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
 from sandbox.recipe import EnvRecipe, infer_recipe, read_dependency_files
+
+_tar_worktree = tar_worktree  # the name patchsmith.pipeline first imported
 
 WORKDIR = "/testbed"
 _PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -96,7 +98,7 @@ def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, ti
         for name, command in steps:
             _run_step(container, name, command, timeout, what, log)
         if commit is None:
-            archive = _tar_worktree(Path(repo))
+            archive = tar_worktree(Path(repo))
         else:
             archive = git_archive(repo, commit)
         container.exec(["mkdir", "-p", WORKDIR])
@@ -127,22 +129,3 @@ def _run_step(container: Container, name: str, command: str, timeout: float, wha
         raise DiskFull()
     reason = "timed out" if result.timed_out else f"exit {result.exit_code}"
     raise BuildFailed(f"{what} (step `{name}`: {reason})", result.output, str(log) if log else None)
-
-
-def _tar_worktree(root: Path) -> bytes:
-    """A tar of a work tree's files (what git would track when it is a repository)."""
-    import io
-    import tarfile
-
-    import git
-
-    try:
-        paths = open_repo(root).git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
-    except (git.exc.GitError, ValueError):
-        paths = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts]
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for rel in paths:
-            if (root / rel).is_file():
-                tar.add(root / rel, arcname=rel)
-    return buf.getvalue()

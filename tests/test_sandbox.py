@@ -353,3 +353,17 @@ def test_large_diff_travels_as_a_file(clean_calc):
     assert result.applied and result.method == "git apply", result
     assert clean_calc.exec("python -c 'import calc.big as b; print(b.VALUE_1499)'").stdout == "1499\n"
     assert clean_calc.exec("ls /tmp/.patchsmith/*.diff 2>/dev/null | wc -l").stdout.strip() == "0"
+
+
+def test_work_tree_copied_as_it_is(sandbox_env_image, sandbox_fixture_repo, tmp_path):
+    import shutil
+
+    root, _ = sandbox_fixture_repo
+    tree = tmp_path / "tree"
+    shutil.copytree(root, tree)
+    (tree / "calc" / "__init__.py").write_text((tree / "calc" / "__init__.py").read_text() + "\nUNCOMMITTED = 1\n")
+    (tree / "notes.txt").write_text("untracked\n")
+    with Container(sandbox_env_image.tag).start() as c:
+        c.copy_worktree(tree)
+        assert c.exec("python -c 'import calc; print(calc.UNCOMMITTED)'").stdout == "1\n"
+        assert c.get_file("notes.txt") == b"untracked\n" and c.diff() == ""
