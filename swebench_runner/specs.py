@@ -266,7 +266,8 @@ def _pylint(version: str) -> EnvSpec:
     return EnvSpec(
         "pylint-dev/pylint", version, "3.9", "3.9", PYTEST_RA, "pytest",
         requirements=("requirements_test_min.txt",),
-        pip_packages=("pytest<8",),
+        # tomlkit's later releases refuse the tables pylint 2.x writes (--generate-toml-config).
+        pip_packages=("pytest<8", "tomlkit==0.11.6"),
         shorten_path_ids=True,
     )
 
