@@ -9,6 +9,7 @@ candidates in turn.
 from __future__ import annotations
 
 import base64
+import collections
 import io
 import shlex
 import subprocess
@@ -29,6 +30,47 @@ from sandbox.errors import SandboxError
 _ALWAYS_IGNORED = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".eggs/", ".tox/", ".coverage", ".hypothesis/")
 _GIT = "git -c user.name=patchsmith -c user.email=patchsmith@localhost -c core.quotepath=off -c advice.detachedHead=false"
 _STATE_DIR = "/tmp/.patchsmith"  # pid files and diffs, outside the repository
+
+
+class _Capped:
+    """Output kept within bounds: code that prints in a loop until its time limit must not
+    fill the host's memory. The head and the tail are kept, the middle is cut and counted."""
+
+    HEAD = 1 << 20
+    TAIL = 8 << 20
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.tail: collections.deque[bytes] = collections.deque()
+        self.tail_size = 0
+        self.cut = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.HEAD - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self.tail.append(chunk)
+        self.tail_size += len(chunk)
+        while self.tail_size - len(self.tail[0]) >= self.TAIL:
+            dropped = self.tail.popleft()
+            self.tail_size -= len(dropped)
+            self.cut += len(dropped)
+
+    def drop_setsid_complaint(self) -> None:
+        # setsid's own message about its killed child is not the command's output.
+        for marker in (b"setsid: child ",):
+            at = self.head.rfind(marker)
+            if at >= 0 and self.head.find(b"\n", at) in (-1, len(self.head) - 1):
+                del self.head[at:]
+            elif self.tail and self.tail[-1].startswith(marker):
+                self.tail_size -= len(self.tail.pop())
+
+    def text(self) -> str:
+        middle = f"\n[... {self.cut} bytes of output cut ...]\n".encode() if self.cut else b""
+        return (bytes(self.head) + middle + b"".join(self.tail)).decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -210,17 +252,15 @@ class Container:
             timer = threading.Timer(timeout, self._kill_group, args=(pid_file, stream, timed_out))
             timer.daemon = True
             timer.start()
-        out_parts: list[bytes] = []
-        err_parts: list[bytes] = []
-        all_parts: list[bytes] = []
+        out, err, both = _Capped(), _Capped(), _Capped()
         try:
             for stdout_chunk, stderr_chunk in stream:
                 if stdout_chunk:
-                    out_parts.append(stdout_chunk)
-                    all_parts.append(stdout_chunk)
+                    out.add(stdout_chunk)
+                    both.add(stdout_chunk)
                 if stderr_chunk:
-                    err_parts.append(stderr_chunk)
-                    all_parts.append(stderr_chunk)
+                    err.add(stderr_chunk)
+                    both.add(stderr_chunk)
         except Exception:  # noqa: BLE001 - the stream is closed under us after a timeout
             if not timed_out.is_set():
                 raise
@@ -231,16 +271,15 @@ class Container:
         exit_code = api.exec_inspect(exec_id).get("ExitCode")
         if timed_out.is_set():
             exit_code = 137  # killed, whatever setsid reported
-            # setsid's own complaint about its killed child is not the command's output.
-            for parts in (out_parts, err_parts, all_parts):
-                parts[:] = [p for p in parts if not p.startswith(b"setsid: child ")]
+            for capped in (out, err, both):
+                capped.drop_setsid_complaint()
         elif exit_code is None:
             exit_code = -1
         result = ExecResult(
             exit_code=int(exit_code),
-            output=b"".join(all_parts).decode("utf-8", "replace"),
-            stdout=b"".join(out_parts).decode("utf-8", "replace"),
-            stderr=b"".join(err_parts).decode("utf-8", "replace"),
+            output=both.text(),
+            stdout=out.text(),
+            stderr=err.text(),
             duration=duration,
             timed_out=timed_out.is_set(),
         )

@@ -367,3 +367,9 @@ def test_work_tree_copied_as_it_is(sandbox_env_image, sandbox_fixture_repo, tmp_
         c.copy_worktree(tree)
         assert c.exec("python -c 'import calc; print(calc.UNCOMMITTED)'").stdout == "1\n"
         assert c.get_file("notes.txt") == b"untracked\n" and c.diff() == ""
+
+
+def test_flood_of_output_is_cut_in_the_middle(clean_calc):
+    result = clean_calc.exec(["python", "-c", "import sys; sys.stdout.write('START' + 'x' * 30_000_000 + 'END')"], timeout=60)
+    assert result.ok and result.output.startswith("START") and result.output.endswith("END")
+    assert "bytes of output cut" in result.output and len(result.output) < 12_000_000
