@@ -104,8 +104,9 @@ def _pytest(version: str) -> EnvSpec:
         if version == "4.5":
             pins = tuple(p if not p.startswith("pluggy") else "pluggy==0.11.0" for p in pins)
     elif version in ("5.4", "6.0", "6.3", "7.0"):
+        # wcwidth: a dependency during 5.4's development (base commits need it; the release did not).
         pins = ("attrs==23.1.0", "iniconfig==2.0.0", "more-itertools==10.1.0", "packaging==23.1", "pluggy==0.13.1",
-                "py==1.11.0", "toml==0.10.2", "setuptools==68.0.0")
+                "py==1.11.0", "toml==0.10.2", "setuptools==68.0.0", "wcwidth==0.2.6")
     else:
         pins = ("iniconfig==2.0.0", "packaging==23.1", "pluggy==1.3.0", "exceptiongroup==1.1.3", "tomli==2.0.1")
     pre = ("sed -i 's/>=>=/>=/' setup.cfg",) if version == "6.3" else ()
