@@ -75,18 +75,42 @@ def compat_shims(spec: EnvSpec) -> dict[str, str]:
     return {}
 
 
-def image_tag(spec: EnvSpec, setup_commit: str, base_tag: str) -> str:
+def image_tag(spec: EnvSpec, setup_commit: str, base_tag: str, scm: str | None = None) -> str:
     recipe = {"v": _BUILDER_VERSION, "spec": asdict(spec), "commit": setup_commit, "base": base_tag}
+    if scm:
+        recipe["scm"] = scm
     if compat_shims(spec):
         recipe["shims"] = compat_shims(spec)
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
     return f"{IMAGE_REPOSITORY}:{spec.key.lower()}-{digest}"
 
 
-def venv_environment(spec: EnvSpec) -> dict[str, str]:
-    """Variables every command in an environment container runs with."""
+_SCM_VARIABLE = "SETUPTOOLS_SCM_PRETEND_VERSION"
+
+
+def venv_environment(spec: EnvSpec, scm_version: str | None = None) -> dict[str, str]:
+    """Variables every command in an environment container runs with; `scm_version` replaces the
+    spec's stand-in release for projects versioned by setuptools_scm."""
     path = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    return {"PATH": path, "VIRTUAL_ENV": VENV, "PIP_DISABLE_PIP_VERSION_CHECK": "1", **dict(spec.env)}
+    env = {"PATH": path, "VIRTUAL_ENV": VENV, "PIP_DISABLE_PIP_VERSION_CHECK": "1", **dict(spec.env)}
+    if scm_version and _SCM_VARIABLE in env:
+        env[_SCM_VARIABLE] = scm_version
+    return env
+
+
+def scm_version(spec: EnvSpec, git_dir: Path, commit: str) -> str | None:
+    """The release setuptools_scm would start from: the newest tag reachable from commit (our work
+    trees lack upstream's history, so the version is read from the mirror); None when the spec's
+    project does not use setuptools_scm or no tag is reachable."""
+    import re
+    import subprocess
+
+    if _SCM_VARIABLE not in dict(spec.env):
+        return None
+    done = subprocess.run(["git", f"--git-dir={git_dir}", "describe", "--tags", "--abbrev=0", commit],
+                          capture_output=True, text=True)
+    tag = done.stdout.strip().removeprefix("v")
+    return tag if done.returncode == 0 and re.fullmatch(r"\d+(\.\d+)*", tag) else None
 
 
 def install_script(spec: EnvSpec) -> str:
@@ -176,7 +200,8 @@ def ensure_env_image(
     log_path = log_dir / f"{spec.key}.log"
     records = BuildRecords(cache_dir / "swebench" / "env-builds.json")
     base_spec = BaseSpec(suite=spec.suite)
-    tag = image_tag(spec, commit, base_spec.tag)
+    version = scm_version(spec, git_dir, commit)
+    tag = image_tag(spec, commit, base_spec.tag, version)
     if image_exists(tag):
         seconds = records.read().get(tag, {}).get("seconds", 0.0)
         return EnvBuild(spec.key, tag, True, seconds, image_size(tag), cached=True, log_path=str(log_path))
@@ -191,14 +216,14 @@ def ensure_env_image(
             base = ensure_base_image(base_spec, cache_dir=cache_dir / "sandbox", log_path=log_dir / f"base-{spec.suite}.log")
             source = snapshot(git_dir, commit, recoverers)
             with Container(base, network=True, ca_bundle="auto", kind="build", limits=Limits(memory="8g"),
-                           env=venv_environment(spec), log_path=log_path) as container:
+                           env=venv_environment(spec, version), log_path=log_path) as container:
                 put_tree(container, source.archive)
                 result = container.exec(build_script(spec), timeout=3600)
                 if not result.ok:
                     tail = "\n".join(result.output.strip().splitlines()[-15:])
                     raise SwebenchError(f"build of {spec.key} failed (exit {result.exit_code}): {tail}")
                 labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", LABEL_SWEBENCH: spec.key}
-                changes = [f"ENV {name}={value}" for name, value in venv_environment(spec).items()]
+                changes = [f"ENV {name}={value}" for name, value in venv_environment(spec, version).items()]
                 changes += [f"WORKDIR {WORKDIR}"] + [f'LABEL {key}="{value}"' for key, value in labels.items()]
                 repository, version_tag = tag.split(":", 1)
                 engine.client().api.commit(container.id, repository=repository, tag=version_tag, changes=changes)

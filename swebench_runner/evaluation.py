@@ -32,6 +32,7 @@ from swebench_runner.environments import (
     ensure_env_image,
     install_script,
     move_tree,
+    scm_version,
     setup_commit,
     venv_environment,
 )
@@ -203,7 +204,7 @@ def evaluate_instance(
     change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
     needs_network = spec.network_for_tests or spec.reinstall_per_instance
     box = Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
-                    env={**venv_environment(spec), **_EVAL_ENV}, limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
+                    env={**venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)), **_EVAL_ENV}, limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
     try:
         box.start()
         move_tree(box, change)
