@@ -8,25 +8,12 @@ from collections.abc import Iterable, Sequence
 from repo_index import RepoIndex
 from repo_index.prompt import estimate_tokens, line_snippets
 
+from repair.edits import FORMAT_HELP
+
 _SYSTEM = (
     "You are an experienced software engineer. You fix bugs with the smallest correct change, "
     "keeping the surrounding code's style."
 )
-
-_FORMAT = """Propose a fix as one or more edit blocks in exactly this form:
-
-@@@ FILE path/relative/to/repository.py
-@@@ SEARCH line 120
-<whole lines copied unchanged from the file, without the line numbers shown above>
-@@@ REPLACE
-<the lines that take their place>
-@@@ END
-
-Rules: the SEARCH lines must match the file exactly and appear in it only once (add a few
-unchanged lines around the change if needed); keep the indentation of the code; `line N` is the
-number of the first SEARCH line. Several blocks may follow one another. Explain nothing after
-the blocks."""
-
 
 def code_context(
     index: RepoIndex, locations: Iterable[object], *, context_lines: int, budget_tokens: int
@@ -67,5 +54,8 @@ def repair_messages(
             "# A script that reproduces the issue\n\nIt prints `PATCHSMITH_VERDICT: reproduced` now; "
             f"after your fix it should print `PATCHSMITH_VERDICT: resolved`.\n\n```python\n{repro_script.rstrip()}\n```"
         )
-    sections.append(_FORMAT)
+    sections.append(
+        "# Your answer\n\nFix the issue with the smallest correct change. The line numbers on the left of the "
+        "code above are not part of the files; do not copy them into SEARCH lines.\n\n" + FORMAT_HELP
+    )
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": "\n\n".join(sections)}]

@@ -72,7 +72,7 @@ def answer(request: dict, repair_answers: list[str] = REPAIR_ANSWERS, repro_scri
         text = repro_script
     elif "Existing tests that pass before the fix" in prompt:
         text = "NONE"
-    elif "Propose a fix" in prompt:
+    elif "Answer with one or more edit blocks" in prompt:
         answers = repair_answers[:1] if greedy else repair_answers[1:]
         return (answers * n)[:n]
     else:

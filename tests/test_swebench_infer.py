@@ -33,7 +33,7 @@ def toy_answer(request: dict) -> list[str]:
         text = REPRO
     elif "Existing tests that pass before the fix" in prompt:
         text = "NONE"
-    elif "Propose a fix" in prompt:
+    elif "Answer with one or more edit blocks" in prompt:
         text = FIX
     else:
         raise AssertionError(prompt[:200])
