@@ -450,8 +450,13 @@ rm -f {pack_path}"""
         self.check(f"{_GIT} reset -q --hard patchsmith-base && {_GIT} clean -fdq", "resetting the repository")
 
     def _require_base(self) -> None:
-        if not self.has_base_state:
-            raise RuntimeError("the container has no base state; start it with a repo or call commit_base_state()")
+        if self.has_base_state:
+            return
+        # An environment image may carry the base state it was built with.
+        if self.exec(f"{_GIT} rev-parse -q --verify patchsmith-base^{{commit}}").ok:
+            self.has_base_state = True
+            return
+        raise RuntimeError("the container has no base state; start it with a repo or call commit_base_state()")
 
     def apply_diff(self, diff: str) -> ApplyResult:
         """Apply a unified diff: `git apply`, then `git apply --3way`, then `patch --fuzz`.

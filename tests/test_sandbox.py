@@ -373,3 +373,14 @@ def test_flood_of_output_is_cut_in_the_middle(clean_calc):
     result = clean_calc.exec(["python", "-c", "import sys; sys.stdout.write('START' + 'x' * 30_000_000 + 'END')"], timeout=60)
     assert result.ok and result.output.startswith("START") and result.output.endswith("END")
     assert "bytes of output cut" in result.output and len(result.output) < 12_000_000
+
+
+def test_an_image_carries_its_base_state(sandbox_env_image, bookworm_base_image):
+    with Container(sandbox_env_image.tag).start() as c:  # no repository copied: the image's own
+        c.put_file("calc/new.py", "X = 1\n")
+        assert "calc/new.py" in c.diff()
+        c.reset()
+        assert c.diff() == "" and c.exec("test ! -e calc/new.py").ok
+    with Container(bookworm_base_image).start() as bare:
+        with pytest.raises(RuntimeError, match="no base state"):
+            bare.reset()
