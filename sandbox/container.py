@@ -523,7 +523,7 @@ def git_pack(repo: str | Path, commit: str = "HEAD") -> tuple[bytes, str]:
     try:
         repository = open_repo(repo)
         commit_id = repository.git.rev_parse("--verify", f"{commit}^{{commit}}")
-    except (git.exc.GitError, ValueError) as exc:
+    except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError) as exc:
         raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}.") from exc
     objects = repository.git.rev_list("--objects", "--no-walk", commit_id)
     pack = repository.git.execute(
@@ -543,7 +543,7 @@ def git_archive(repo: str | Path, commit: str = "HEAD") -> bytes:
         repository = open_repo(repo)
         buf = io.BytesIO()
         repository.archive(buf, treeish=commit, format="tar")
-    except (git.exc.GitError, ValueError) as exc:
+    except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError) as exc:
         raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}.") from exc
     return buf.getvalue()
 

@@ -71,7 +71,7 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> dict
 
     try:
         tree = open_repo(repo).commit(commit).tree
-    except (git.exc.GitError, ValueError) as exc:
+    except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError) as exc:
         raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}.") from exc
     found = {}
     for blob in tree.traverse(predicate=lambda item, depth: depth <= 1 and item.type == "blob"):

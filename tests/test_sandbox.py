@@ -384,3 +384,15 @@ def test_an_image_carries_its_base_state(sandbox_env_image, bookworm_base_image)
     with Container(bookworm_base_image).start() as bare:
         with pytest.raises(RuntimeError, match="no base state"):
             bare.reset()
+
+
+def test_cli_build_finds_the_same_image_and_prune_lists(sandbox_env_image, sandbox_fixture_repo):
+    root, commit = sandbox_fixture_repo
+    done = subprocess.run([sys.executable, "-m", "patchsmith.cli", "sandbox", "build", str(root), "--commit", commit],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == sandbox_env_image.tag  # the same recipe is a tag lookup
+    listed = subprocess.run([sys.executable, "-m", "patchsmith.cli", "sandbox", "prune", "--dry-run"], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert listed.returncode == 0 and listed.stdout.startswith("would remove")
+    bad = subprocess.run([sys.executable, "-m", "patchsmith.cli", "sandbox", "build", str(root), "--commit", "nope"], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert bad.returncode == 2 and bad.stderr.startswith("patchsmith: Cannot read commit 'nope'") and "Traceback" not in bad.stderr

@@ -36,12 +36,15 @@ def run(args: argparse.Namespace) -> int:
     repo = Path(args.repo)
     if not repo.exists():
         raise sandbox.SandboxError(f"{repo} does not exist; name a repository folder.")
-    recipe = sandbox.infer_recipe(sandbox.read_dependency_files(repo, args.commit))
+    commit = args.commit
+    if commit is None and not (repo / ".git").exists() and (repo / "HEAD").is_file():
+        commit = "HEAD"  # a bare git directory has no work tree to copy
+    recipe = sandbox.infer_recipe(sandbox.read_dependency_files(repo, commit))
     if args.base_image:
         recipe = replace(recipe, base_image=args.base_image)
     if args.python:
         recipe = replace(recipe, python=args.python)
     sandbox.install_signal_handlers()
-    image = sandbox.build_env_image(repo, args.commit, recipe, cache_dir=cache_root() / "sandbox", log_path=args.log)
+    image = sandbox.build_env_image(repo, commit, recipe, cache_dir=cache_root() / "sandbox", log_path=args.log)
     print(image.tag)
     return 0
