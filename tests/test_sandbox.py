@@ -396,3 +396,17 @@ def test_cli_build_finds_the_same_image_and_prune_lists(sandbox_env_image, sandb
     assert listed.returncode == 0 and listed.stdout.startswith("would remove")
     bad = subprocess.run([sys.executable, "-m", "patchsmith.cli", "sandbox", "build", str(root), "--commit", "nope"], capture_output=True, text=True, cwd=REPO_ROOT)
     assert bad.returncode == 2 and bad.stderr.startswith("patchsmith: Cannot read commit 'nope'") and "Traceback" not in bad.stderr
+
+
+def test_a_named_base_image_is_used_as_it_is(bookworm_base_image, sandbox_fixture_repo, sandbox_cache_dir):
+    # Any image the engine has stands for a registry image here (CI reaches no registry).
+    root, commit = sandbox_fixture_repo
+    recipe = EnvRecipe(base_image=bookworm_base_image, setup=("python -m pip --version > /pip-version",),
+                       env=(("TEST_NONCE", str(time.time_ns())),))
+    image = build_env_image(root, commit, recipe, cache_dir=sandbox_cache_dir, network=False)
+    try:
+        assert image.base_tag == bookworm_base_image and image.built
+        with Container(image.tag) as c:
+            assert c.get_file("/pip-version").startswith(b"pip ")
+    finally:
+        client().api.remove_image(image.tag, force=True)
