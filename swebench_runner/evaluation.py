@@ -138,6 +138,14 @@ def touches_build(paths: list[str]) -> bool:
     return any(path.endswith(_BUILD_SUFFIXES) or path.rsplit("/", 1)[-1] in _BUILD_FILES for path in paths)
 
 
+def disconnect_network(box) -> None:
+    from sandbox import engine
+
+    api = engine.client().api
+    for network in api.inspect_container(box.id)["NetworkSettings"]["Networks"]:
+        api.disconnect_container_from_network(box.id, network, force=True)
+
+
 def report_path(settings: EvalSettings, prediction: Prediction) -> Path:
     return settings.run_dir / prediction.model_folder / prediction.instance_id / "report.json"
 
@@ -188,6 +196,7 @@ def evaluate_instance(
         "python_used": spec.python,
         "patch_apply_method": None,
         "patch_apply_message": "",
+        "reinstalled": False,
         "timed_out": False,
         "test_seconds": None,
         "eval_seconds": None,
@@ -202,17 +211,25 @@ def evaluate_instance(
         "resolved": False,
     }
     change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
-    needs_network = spec.network_for_tests or spec.reinstall_per_instance
+    # As the official eval script does, the package is installed again at the instance's commit
+    # (after the model patch) when what the install reads changed: compiled extensions, and
+    # dependency declarations (a base commit may want other versions than the environment's).
+    needs_install = touches_build([*change.changed, *patched_files(patch)])
+    needs_network = spec.network_for_tests or needs_install
     box = Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
-                    env={**venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)), **_EVAL_ENV}, limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
+                    env={**venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)), **_EVAL_ENV},
+                    limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
     try:
         box.start()
         move_tree(box, change)
-        if spec.reinstall_per_instance and touches_build([*change.changed, *patched_files(patch)]):
-            box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=settings.timeout)
         applied = True
         if not prediction.is_empty:
             applied, details["patch_apply_method"], details["patch_apply_message"] = apply_model_patch(box, patch)
+        if applied and needs_install:
+            box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=settings.timeout)
+            details["reinstalled"] = True
+        if needs_network and not spec.network_for_tests:
+            disconnect_network(box)  # the tests run offline
         if applied:
             box.put_archive(BASE_TESTS_DIR, base_tests)
             box.put_file(TEST_PATCH_PATH, instance.test_patch)
