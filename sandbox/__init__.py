@@ -15,9 +15,10 @@ Containers (network off and resource limits by default)
         c.exec(cmd, timeout=60) -> ExecResult (timed_out when the process group was killed)
         c.put_files({...}); c.get_file(path); c.copy_out(path, dest)
         c.apply_diff(diff) -> ApplyResult (git apply, git apply --3way, patch --fuzz)
-        c.diff() -> str; c.reset()
+        c.diff() -> str; c.reset(); c.disconnect_network()
     ContainerPool(image, repo, commit, size=N).acquire() lends a warm container, reset on return.
-    run_tests(container, command, tests, parser="pytest") -> TestRun (via sandbox.log_parsers)
+    run_tests(container, command, tests, parser="pytest") -> TestRun (via sandbox.log_parsers; the
+        container is taken off every network first)
 
 Clean-up: every container and temporary image carries engine.LABEL_OWNER; context managers,
 atexit, Ctrl-C and SIGTERM remove them; prune() removes what crashed runs left.
