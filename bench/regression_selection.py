@@ -88,7 +88,7 @@ def test_file_of(test_id: str, repo: str, ran_files: list[str], defined: dict[st
         parts = dotted.split(".")
         if parts[-1] == name:
             parts = parts[:-1]
-        return "tests/" + "/".join(parts[:-1]) + ".py"
+        return "tests/" + "/".join(parts[:-1]) + ".py" if len(parts) > 1 else None
     if repo == "sympy/sympy":
         # bare function names: the ran file that defines it
         owners = [path for path in ran_files if test_id in defined.get(path, set())]

@@ -7,6 +7,7 @@ module defines (how Django's and many other test suites reach code re-exported b
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -78,37 +79,65 @@ def _target(index: RepoIndex, path: str) -> _Target:
     return _Target(path, tuple(module_names(path)), stem, str(pure.parent), names)
 
 
-def _score(test: FileEntry, imports: set[str], target: _Target) -> float:
+def _subject(test_path: PurePosixPath) -> str:
+    """What a test file's name says it tests: test_durationfield.py -> "durationfield"."""
+    stem = test_path.stem
+    for prefix in ("tests_", "test_"):
+        if stem.startswith(prefix):
+            return stem[len(prefix):]
+    for suffix in ("_tests", "_test"):
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def _score(test: FileEntry, imports: set[str], target: _Target, rarity: dict[str, float]) -> float:
     score = 0.0
     test_path = PurePosixPath(test.path)
     parents = {m.rsplit(".", k)[0] for m in target.modules for k in range(1, m.count(".") + 1)}
     imports_parent = bool(imports & parents)
-    if any(imp == m or imp.startswith(m + ".") for imp in imports for m in target.modules):
+    imports_module = any(imp == m or imp.startswith(m + ".") for imp in imports for m in target.modules)
+    if imports_module:
         score += 4  # imports the module itself (or something inside it)
     elif imports_parent and target.stem in test.references:
         score += 4  # `from package import module`
-    if test_path.stem in (f"test_{target.stem}", f"{target.stem}_test", f"{target.stem}_tests", f"tests_{target.stem}"):
-        score += 3  # named after it
-    elif target.stem in test_path.parts[:-1] or f"{target.stem}_tests" in test_path.parts[:-1]:
-        score += 1.5  # in a test folder named after it
+    subject = _subject(test_path)
+    folder_words = {word for part in test_path.parts[:-1] for word in re.split(r"[^A-Za-z0-9]+", part)}
+    if test_path.stem != subject and subject == target.stem:
+        score += 3  # named after the module
+    elif target.stem in test_path.parts[:-1]:
+        score += 1.5  # in a test folder named after it (tests/model_fields/ for .../fields/)
     if str(test_path.parent) in (f"{target.package_dir}/tests", f"{target.package_dir}/test"):
         score += 1  # in the tests folder of the module's own package
     used = target.names.intersection(test.references)
-    if used and imports_parent:
-        score += 2 + min(len(used), 5) * 0.2  # imports its package and uses what the module defines
+    if used and (imports_module or imports_parent):
+        if not imports_module:
+            score += 2  # imports its package and uses what the module defines
+        # Using a name few test files use says more than using one every test file uses.
+        score += 2 * max(rarity.get(name, 0.0) for name in used)
+        if subject in {name.lower() for name in used}:
+            score += 2  # named after a class or function of the module (test_durationfield.py)
     return score
 
 
 def related_test_files(index: RepoIndex, localized_paths: list[str], limit: int = 10) -> list[str]:
     """Test files related to the localized files, most related first (at most `limit`)."""
     targets = [_target(index, path) for path in localized_paths if path in index.files and path.endswith(".py")]
+    tests = [e for e in index.files.values() if e.path not in localized_paths and is_test_file(e)]
+    # How rare each of the localized files' names is among the test files: 1 for a name one file
+    # uses, 0 for a name every test file uses (an inverse document frequency scaled to [0, 1]).
+    names = set().union(*(target.names for target in targets)) if targets else set()
+    uses = {name: 0 for name in names}
+    for entry in tests:
+        for name in names.intersection(entry.references):
+            uses[name] += 1
+    scale = math.log(len(tests) + 1)
+    rarity = {name: math.log((len(tests) + 1) / count) / scale for name, count in uses.items() if count}
     scored: list[tuple[float, str]] = []
-    for entry in index.files.values():
-        if entry.path in localized_paths or not is_test_file(entry):
-            continue
+    for entry in tests:
         imports = _absolute_imports(entry)
         # A file related to several localized files ranks above one related to a single file.
-        score = sum(_score(entry, imports, target) for target in targets)
+        score = sum(_score(entry, imports, target, rarity) for target in targets)
         if score > 0:
             scored.append((score, entry.path))
     scored.sort(key=lambda item: (-item[0], item[1]))
