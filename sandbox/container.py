@@ -422,7 +422,7 @@ else
   rm -rf .git; git init -q
   {_GIT} index-pack --stdin < {pack_path} >/dev/null
   {_GIT} read-tree {tree}
-  {_GIT} checkout-index -a -f
+  {_GIT} checkout-index -a -f -u  # -u: the index learns the files' stat, so nothing is hashed again
 fi
 rm -f {pack_path}"""
         return self.exec(script).ok
