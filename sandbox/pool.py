@@ -72,7 +72,10 @@ class ContainerPool:
             with self._lock:
                 self._all[placeholder] = container
             return container
-        return self._idle.get(timeout=timeout)
+        try:
+            return self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no container of the pool became free within {timeout} s") from None
 
     def _give_back(self, container: Container) -> None:
         if self._closed:
