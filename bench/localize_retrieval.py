@@ -13,8 +13,8 @@ problem statement is the query. Reported:
 The split is fixed by rule, chosen before any result was seen: repositories sorted by
 "owner/name", the first six are the development half.
 
-    python bench/localize_retrieval.py [--data FILE] [--repo-cache DIR] [--repos a/b,c/d]
-                                       [--instances ID,ID | --limit N] [--json OUT]
+    python bench/localize_retrieval.py [--data FILE] [--repo-cache DIR] [--cache-dir DIR]
+                                       [--repos a/b,c/d] [--instances ID,ID] [--limit N] [--json OUT]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import bm25s
 import numpy as np
 import unidiff
 
+from patchsmith.settings import cache_root
 from repo_index import RepoIndex, build_index, search
 from swebench_runner.dataset import Instance, load_instances
 from swebench_runner.repos import find_mirror
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repo-cache", type=Path, default=DEFAULT_REPO_CACHE)
-    parser.add_argument("--cache-dir", type=Path, default=Path("/work/scratch/search-bench/index-cache"),
+    parser.add_argument("--cache-dir", type=Path, default=cache_root() / "index",
                         help="repo_index's on-disk cache (consecutive base commits share most blobs)")
     parser.add_argument("--repos", default="", help="comma-separated owner/name list (default: all)")
     parser.add_argument("--instances", default="", help="comma-separated instance ids (default: all)")

@@ -1,11 +1,13 @@
 """The project's one ranker: files and definitions of an index, for a query such as an issue.
 
-A file's score adds four signals, each scaled to [0, 1] over the repository:
-- lexical: BM25 (bm25s) over the file's path and text, with identifiers also split into words;
+A file's score adds four signals, each in [0, 1]:
+- lexical: BM25 (bm25s) over the file's path and text, with identifiers also split into words,
+  and the query's identifiers written as code counted once more;
 - definitions: BM25 over each definition's qualified name and source, the best one per file;
 - mentions: what the issue names explicitly and the index can resolve: file paths, traceback
   frames, dotted names (`pkg.module.Class.method`), identifiers written as code that are the
   names of definitions (rarer names count more, as a name defined in many files says little);
+  summed per file and saturated, so one clear mention counts most;
 - structure: how many other files import the file (an import-graph in-degree prior);
 then files outside the shipped source (tests, docs, examples, benchmarks) are scaled down,
 because an issue is fixed in source. A definition's score blends its own lexical and mention
