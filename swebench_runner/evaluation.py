@@ -16,6 +16,7 @@ one is skipped, so a killed run resumes where it stopped and grades each instanc
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import threading
 import time
@@ -40,7 +41,7 @@ from swebench_runner.errors import SwebenchError
 from swebench_runner.grading import grade
 from swebench_runner.predictions import Prediction
 from swebench_runner.repos import find_mirror
-from swebench_runner.sources import SourceIncomplete, files_at, tree_change
+from swebench_runner.sources import SourceIncomplete, files_at, texts_at, tree_change
 from swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
 
 START_MARKER = ">>>>> Start Test Output"
@@ -138,6 +139,32 @@ def touches_build(paths: list[str]) -> bool:
     return any(path.endswith(_BUILD_SUFFIXES) or path.rsplit("/", 1)[-1] in _BUILD_FILES for path in paths)
 
 
+# A pinned or bounded requirement as setup.py, setup.cfg and pyproject.toml write them.
+_REQUIREMENT = re.compile(r"""^[\s"']*([A-Za-z0-9][A-Za-z0-9_.\-]*(?:\[[^\]]*\])?\s*(?:==|>=|<=|~=|!=|<|>)[^"'#]*)""")
+
+
+def declared_requirements(texts: dict[str, str]) -> set[str]:
+    return {match.group(1).strip().rstrip(",") for text in texts.values() for line in text.splitlines()
+            if (match := _REQUIREMENT.match(line))}
+
+
+def needs_install(spec: EnvSpec, change_paths: list[str], patch_paths: list[str], git_dir: Path, env_commit: str,
+                  base_commit: str) -> bool:
+    """Whether the instance must run the install step again (as the official eval script always
+    does): compiled packages when build inputs changed; any package when the model patch touches
+    its build files or when the base commit declares other requirement bounds than the
+    environment's commit (e.g. an older astroid for an older pylint)."""
+    if touches_build(patch_paths):
+        return True
+    if spec.reinstall_per_instance:
+        return touches_build(change_paths)
+    build_files = [path for path in change_paths if path.rsplit("/", 1)[-1] in _BUILD_FILES]
+    if not build_files:
+        return False
+    return declared_requirements(texts_at(git_dir, env_commit, build_files)) != declared_requirements(
+        texts_at(git_dir, base_commit, build_files))
+
+
 def disconnect_network(box) -> None:
     from sandbox import engine
 
@@ -214,8 +241,8 @@ def evaluate_instance(
     # As the official eval script does, the package is installed again at the instance's commit
     # (after the model patch) when what the install reads changed: compiled extensions, and
     # dependency declarations (a base commit may want other versions than the environment's).
-    needs_install = touches_build([*change.changed, *patched_files(patch)])
-    needs_network = spec.network_for_tests or needs_install
+    install = needs_install(spec, change.changed, patched_files(patch), git_dir, env_commit, instance.base_commit)
+    needs_network = spec.network_for_tests or install
     box = Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
                     env={**venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)), **_EVAL_ENV},
                     limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
@@ -225,7 +252,7 @@ def evaluate_instance(
         applied = True
         if not prediction.is_empty:
             applied, details["patch_apply_method"], details["patch_apply_message"] = apply_model_patch(box, patch)
-        if applied and needs_install:
+        if applied and install:
             box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=settings.timeout)
             details["reinstalled"] = True
         if needs_network and not spec.network_for_tests:

@@ -185,3 +185,10 @@ def files_at(git_dir: Path, commit: str, paths: list[str]) -> tuple[bytes, list[
         for (mode, _sha, path), data in zip(entries, _blobs(git_dir, [sha for _, sha, _ in entries])):
             _add(tar, path, mode, data)
     return buffer.getvalue(), [path for path in paths if path not in present]
+
+
+def texts_at(git_dir: Path, commit: str, paths: list[str]) -> dict[str, str]:
+    """The text of each path that exists at commit."""
+    entries = _tree_entries(git_dir, commit, paths)
+    blobs = _blobs(git_dir, [sha for _, sha, _ in entries])
+    return {path: data.decode("utf-8", "replace") for (_, _, path), data in zip(entries, blobs)}
