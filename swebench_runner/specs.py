@@ -204,9 +204,12 @@ def _sphinx(version: str) -> EnvSpec:
             "sed -i 's/sphinxcontrib-serializinghtml\\([^<]\\)/sphinxcontrib-serializinghtml<=1.1.9\\1/' setup.py || true",
         )
     jinja = ("Jinja2==3.0.3",) if major_minor >= (4, 5) else ()
+    # docutils of each Sphinx's time: later ones dropped modules old Sphinx imports (utils.roman).
+    docutils = "docutils==0.16" if major_minor < (4, 0) else "docutils==0.17.1" if major_minor < (5, 0) else (
+        "docutils==0.18.1" if major_minor < (6, 0) else "docutils==0.20.1")
     return EnvSpec(
         "sphinx-doc/sphinx", version, "3.9", "3.9", "python -X dev -m pytest -rA --durations 25", "pytest",
-        pip_packages=(*jinja, "setuptools==68.0.0"),
+        pip_packages=(*jinja, docutils, "setuptools==68.0.0"),
         system_packages=("graphviz",) if major_minor >= (7, 2) else (),
         pre_install=pre,
         install="python -m pip install -e .[test]",
