@@ -13,7 +13,6 @@ Target: at most 1.5. Environment build times are printed too (from the build rec
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys

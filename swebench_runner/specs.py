@@ -14,7 +14,7 @@ The Python mapping (PYTHON_USED): a wanted version we have is used as is; 3.6 an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from swebench_runner.errors import SwebenchError
 
