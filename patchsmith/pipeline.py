@@ -341,11 +341,12 @@ def start_container(box, repo: str, commit: str | None):  # noqa: ANN001, ANN201
     state the index read) when no commit is given."""
     if commit is not None:
         return box.start(repo, commit)
-    from sandbox.env import _tar_worktree  # the sandbox's work-tree archiver
-
     box.start()
-    box.put_archive(box.workdir, _tar_worktree(Path(repo)))
-    box.commit_base_state()
+    try:
+        box.copy_worktree(repo)
+    except BaseException:
+        box.close()
+        raise
     return box
 
 

@@ -51,7 +51,9 @@ class InstanceWorkspace:
             move_tree(box, change)
             if self.spec.reinstall_per_instance and touches_build(list(change.changed)):
                 box.check(install_script(self.spec), f"installing {self.instance.instance_id} at its base commit", timeout=3600)
-                box.commit_base_state()
+            # Candidates are validated one after another in this container: reset() must return
+            # to the instance's base commit, not the environment's.
+            box.commit_base_state()
         except BaseException:
             box.close()
             raise
