@@ -236,3 +236,18 @@ def test_search_command_errors(argv, sentence, shop_repo, tmp_path, capsys, monk
 
 def test_exports():
     assert repo_index.search is search and callable(repo_index.search_files)
+
+
+def test_search_reads_a_commit_without_a_checkout(shop_repo, tmp_path):
+    import subprocess
+
+    repo = tmp_path / "clone"
+    subprocess.run(["cp", "-r", str(shop_repo), str(repo)], check=True)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "shop"], check=True)
+    (repo / "shop" / "inventory.py").write_text("# emptied in the working tree only\n")
+    index = build_index(repo, commit="HEAD")
+    hits = search_definitions(index, "Stock.reserve takes more units than the stock holds", k=1)
+    assert (hits[0].path, hits[0].qualname) == ("shop/inventory.py", "Stock.reserve")
