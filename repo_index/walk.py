@@ -167,7 +167,8 @@ def _commit_candidates(listing: bytes, settings: IndexSettings) -> list[Candidat
         if kind != b"blob" or mode not in (b"100644", b"100755"):
             continue
         path = raw_path.decode("utf-8", errors="surrogateescape")
-        if int(size) > settings.max_file_bytes or _skipped(path, settings):
+        # A snapshot may lack large blobs (git prints their size as "BAD"): such a file is absent.
+        if not size.isdigit() or int(size) > settings.max_file_bytes or _skipped(path, settings):
             continue
         found.append(Candidate(path, int(size), blob_id.decode()))
     found.sort()
