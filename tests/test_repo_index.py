@@ -484,3 +484,18 @@ def test_same_bytes_parsed_by_what_the_path_and_settings_ask(tmp_path):
     assert [d.qualname for d in index.files["same.py"].definitions] == ["shared"]
     assert index.files["same.txt"].definitions == () and index.files["same.txt"].language == ""
     assert index.files["same.py"].blob_id == index.files["same.txt"].blob_id
+
+
+def test_a_blob_missing_from_the_object_store_is_an_absent_file(tmp_path):
+    # Snapshots of large repositories lack their biggest blobs; git lists their size as BAD.
+    root = tmp_path / "snap"
+    root.mkdir()
+    (root / "kept.py").write_text("def kept():\n    return 1\n")
+    (root / "huge.dat").write_text("data\n" * 10)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    blob = _git(root, "rev-parse", "HEAD:huge.dat").strip()
+    (root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    index = build_index(str(root / ".git"), commit="HEAD")
+    assert "kept.py" in index.files and "huge.dat" not in index.files
