@@ -73,13 +73,26 @@ def toy_instance(commit: str, number: int, sleep: float = 0) -> Instance:
     )
 
 
+def make_toy_repo(root: Path) -> str:
+    """The toy repository with fixed dates, so its commit (and with it the environment image's
+    tag) is the same on every run and the image is reused."""
+    root.mkdir(parents=True)
+    for rel, text in BASE_FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    stamp = "2024-01-01T00:00:00+00:00"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "toy"]):
+        subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
 @pytest.fixture(scope="module")
 def toy_cache(tmp_path_factory, bookworm_base_image: str) -> tuple[Path, str]:
     """(repo cache holding toy+toy, base commit)."""
-    from tests.conftest import make_git_repo
-
     root = tmp_path_factory.mktemp("toy")
-    commit = make_git_repo(root / "work", BASE_FILES)
+    commit = make_toy_repo(root / "work")
     cache = root / "cache"
     cache.mkdir()
     (cache / "toy+toy").symlink_to(root / "work")
