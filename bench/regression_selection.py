@@ -21,60 +21,21 @@ import json
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reproduce import CommandTestRunner, RegressionSettings, django_label, select_regression_tests  # noqa: E402
-from reproduce.regression import path_label  # noqa: E402
+from reproduce import RegressionSettings, select_regression_tests  # noqa: E402
 
 DEFAULT_DATASET = ROOT.parent / "shared" / "data" / "swebench_lite_test.jsonl"
 DEFAULT_REPO_CACHE = ROOT.parent / "repo-cache"
 
 
-@contextmanager
-def instance_container(instance, spec, image: str, env_commit: str, git_dir: Path):
-    """A container of the environment image moved to the instance's base commit and installed as
-    evaluation does it (swebench_runner.evaluation.evaluate_instance keeps these steps inline;
-    this is the smallest adapter)."""
-    from sandbox.container import Container, Limits
-    from swebench_runner.environments import install_script, move_tree, venv_environment
-    from swebench_runner.evaluation import recoverers_for, touches_build
-    from swebench_runner.sources import tree_change
-
-    change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
-    needs_network = spec.network_for_tests or spec.reinstall_per_instance
-    with Container(image, network=needs_network, ca_bundle="auto" if needs_network else None,
-                   env=venv_environment(spec), limits=Limits(memory="8g")) as box:
-        move_tree(box, change)
-        if spec.reinstall_per_instance and touches_build(list(change.changed)):
-            box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=3600)
-            box.commit_base_state()
-        yield box
-
-
 def index_at_base(instance, git_dir: Path, cache: Path):
-    """The index of the base commit. repo_index cannot yet list a commit whose snapshot lacks a
-    blob (astropy-14365 and -14995 miss a 4 MiB data file; `git ls-tree -l` sizes it "BAD"):
-    then the snapshot swebench_runner recovers is unpacked and indexed as a plain folder."""
-    import io
-    import tarfile
-    import tempfile
-
     import repo_index
-    from swebench_runner.evaluation import recoverers_for
-    from swebench_runner.sources import snapshot
 
-    try:
-        return repo_index.build_index(git_dir, commit=instance.base_commit, cache_dir=cache / "index")
-    except ValueError:
-        source = snapshot(git_dir, instance.base_commit, recoverers_for(instance.repo))
-        with tempfile.TemporaryDirectory(prefix="regression-selection-") as folder:
-            with tarfile.open(fileobj=io.BytesIO(source.archive)) as tar:
-                tar.extractall(folder, filter="data")
-            return repo_index.build_index(folder, cache_dir=cache / "index")
+    return repo_index.build_index(git_dir, commit=instance.base_commit, cache_dir=cache / "index")
 
 
 def test_file_of(test_id: str, repo: str, ran_files: list[str], defined: dict[str, set[str]]) -> str | None:
@@ -118,10 +79,12 @@ def measure(instance, dataset: list, args, cache: Path, log_dir: Path) -> dict:
     row["index_seconds"] = round(time.monotonic() - started, 2)
     gold_files = [path for path in patched_files(instance.patch) if path.endswith(".py")]
     row["gold_files"] = gold_files
-    label = django_label if instance.repo == "django/django" else path_label
     settings = RegressionSettings(budget_seconds=args.budget, max_files=args.max_files, ask_model=False)
-    with instance_container(instance, spec, env.image, env_commit, git_dir) as box:
-        runner = CommandTestRunner(box, spec.test_command, spec.parser, label, shorten_path_ids=spec.shorten_path_ids)
+    from swebench_runner.inference import InstanceWorkspace
+
+    workspace = InstanceWorkspace(instance, spec, env.image, env_commit, args.repo_cache)
+    with workspace.start(log_dir) as box:
+        runner = workspace.test_runner(box)
         started = time.monotonic()
         selection = select_regression_tests(index, gold_files, runner, settings=settings)
         row["selection_seconds"] = round(time.monotonic() - started, 2)
