@@ -59,3 +59,27 @@ def test_real_solve_failure_comments_with_the_evidence(world, model_server, book
     assert "Reason: no candidate" in failure["body"]
     assert "SEARCH text not found" in failure["body"]  # the evidence: why every edit was rejected
     assert world.github.posts_to("/pulls") == [] and set(world.remote_branches()) == {"main"}
+
+
+def test_real_solve_takes_shell_syntax_as_text_and_the_next_free_branch(world, model_server, bookworm_base_image, tmp_path):  # noqa: F811
+    model_server(repair_answers=[RIGHT, RIGHT_AGAIN])
+    world.remote.create_head("patchsmith/issue-7", "main")
+    canary = tmp_path / "canary"
+    title = f"`id` breaks $(touch {canary}) bulk pricing"
+    body = f"Run $(rm -rf /) and `touch {canary}`; ordering exactly 10 items gives no discount."
+    result = bot(world, labelled(title=title, body=body))
+
+    assert result.action == "pull_request" and not canary.exists()
+    issue_md = (world.tmp / "run" / "issue.md").read_text()
+    assert "$(rm -rf /)" in issue_md and f"`touch {canary}`" in issue_md
+    (pull,) = world.github.posts_to("/pulls")
+    assert pull["title"] == f"Fix #7: {title}" and pull["head"] == "patchsmith/issue-7-2"
+    assert world.remote_branches()["patchsmith/issue-7"] == world.remote_branches()["main"]  # untouched
+
+
+def test_real_solve_run_survives_a_rate_limited_request(world, model_server, bookworm_base_image):  # noqa: F811
+    model_server(repair_answers=[RIGHT, RIGHT_AGAIN])
+    world.github.refusals.append((403, {"Retry-After": "2", "X-RateLimit-Remaining": "0"}))
+    result = bot(world, labelled())
+    assert result.action == "pull_request" and world.sleeps == [2.0]
+    assert len(world.github.posts_to("/pulls")) == 1
