@@ -100,6 +100,7 @@ def _glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool]:
     return matches
 
 
+@lru_cache(maxsize=1 << 17)  # a re-index in the same process asks again about the same paths
 def _skipped(path: str, settings: IndexSettings) -> bool:
     parts = path.split("/")
     if len(parts) > 1 and not _vendored_set(settings.vendored_dirs).isdisjoint(parts[:-1]):
