@@ -153,7 +153,11 @@ def _matplotlib(version: str) -> EnvSpec:
     return EnvSpec(
         "matplotlib/matplotlib", version, wanted, "3.11" if wanted == "3.11" else "3.9", PYTEST_RA, "pytest",
         pip_packages=(numpy, *common, "pybind11>=2.6", "ipython"),
-        system_packages=(*_BUILD_PACKAGES, "libqhull-dev", "ghostscript", "fonts-dejavu-core"),
+        # LaTeX, dvipng and ffmpeg as the official images carry them: tests marked needs_usetex
+        # (e.g. test_backend_ps.py::test_failing_latex) are PASS_TO_PASS there, not skipped.
+        system_packages=(*_BUILD_PACKAGES, "libqhull-dev", "ghostscript", "fonts-dejavu-core", "texlive",
+                         "texlive-latex-extra", "texlive-fonts-recommended", "texlive-xetex", "texlive-luatex",
+                         "cm-super", "dvipng", "ffmpeg", "imagemagick"),
         # No freetype or qhull download is reachable offline: build against Debian's copies.
         pre_install=("printf '[libs]\\nsystem_freetype = True\\nsystem_qhull = True\\n' > mplsetup.cfg",),
         install="MPLSETUPCFG=mplsetup.cfg python -m pip install --no-build-isolation -e .",
