@@ -84,18 +84,24 @@ def _windows(keys: list[str], needle: list[str]) -> list[int]:
     ]
 
 
-def _anchors(replace: list[str], search: list[str]) -> list[tuple[int, int]]:
-    """Pairs (replace index, search index) of lines the edit keeps, compared without whitespace."""
-    old = [line.strip() for line in search]
-    new = [line.strip() for line in replace]
-    # The kept lines are mostly the context at both ends; pair those directly, and leave only the
-    # middle to SequenceMatcher (whose autojunk keeps huge answers from taking quadratic time).
+def common_ends(old: list[str], new: list[str]) -> tuple[int, int]:
+    """How many leading and trailing lines the two lists share (never overlapping)."""
     head = 0
     while head < min(len(old), len(new)) and old[head] == new[head]:
         head += 1
     tail = 0
     while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
         tail += 1
+    return head, tail
+
+
+def _anchors(replace: list[str], search: list[str]) -> list[tuple[int, int]]:
+    """Pairs (replace index, search index) of lines the edit keeps, compared without whitespace."""
+    old = [line.strip() for line in search]
+    new = [line.strip() for line in replace]
+    # The kept lines are mostly the context at both ends; pair those directly, and leave only the
+    # middle to SequenceMatcher (whose autojunk keeps huge answers from taking quadratic time).
+    head, tail = common_ends(old, new)
     pairs = [(k, k) for k in range(head)]
     matcher = difflib.SequenceMatcher(None, old[head : len(old) - tail], new[head : len(new) - tail])
     pairs += [

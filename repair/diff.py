@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
-from repair.apply import split_lines
+from repair.apply import common_ends, split_lines
 
 CONTEXT = 3
 NO_EOL = "\\ No newline at end of file\n"
@@ -25,12 +25,7 @@ def _line(prefix: str, line: str) -> str:
 
 def _hunks(old: list[str], new: list[str]) -> list[str]:
     # Skip the common head and tail first: SequenceMatcher is slow on long files.
-    head = 0
-    while head < min(len(old), len(new)) and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
+    head, tail = common_ends(old, new)
     lo = max(0, head - CONTEXT)
     old_mid, new_mid = old[lo : len(old) - max(0, tail - CONTEXT)], new[lo : len(new) - max(0, tail - CONTEXT)]
     matcher = difflib.SequenceMatcher(None, old_mid, new_mid)  # autojunk: huge rewrites stay fast
