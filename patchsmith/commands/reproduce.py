@@ -37,15 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import time
-
     import repo_index
     from patchsmith.llm import Model, ModelSettings
-    from patchsmith.pipeline import guess_parser, start_container
+    from patchsmith.pipeline import RecipeWorkspace, guess_parser
+    from patchsmith.runs import RunFolder, new_run_id
     from patchsmith.settings import cache_root
     from reproduce import CommandTestRunner, RegressionSettings, ReproSettings, sample_and_run, select_regression_tests
-    from sandbox import Container, build_env_image
 
     issue = read_issue(args.issue)
     if args.samples < 1:
@@ -53,12 +50,11 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout <= 0 or args.budget <= 0:
         raise ReproduceCommandError("--timeout and --budget must be positive numbers of seconds")
     index = repo_index.build_index(args.repo, commit=args.commit, cache_dir=cache_root() / "index")
-    out = args.out or Path("patchsmith-runs") / (time.strftime("%Y%m%d-%H%M%S") + "-reproduce")
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    (out / "issue.md").write_text(issue, encoding="utf-8")
+    run_folder = RunFolder(args.out or Path("patchsmith-runs") / (new_run_id() + "-reproduce"))
+    run_folder.write_text("issue.md", issue)
     model = Model(
         ModelSettings(model=args.model, api_base=args.api_base, price_per_token=parse_price(args.price)),
-        ledger_path=out / "model_calls.jsonl",
+        ledger_path=run_folder.ledger_path,
         cost_cap=args.cost_cap,
     )
     if args.files:
@@ -70,23 +66,21 @@ def run(args: argparse.Namespace) -> int:
         from localize import localize
 
         locations = localize(index, issue, model)
-        (out / "localize.json").write_text(json.dumps(locations.to_json(), indent=2), encoding="utf-8")
+        run_folder.save_stage("localize", locations)
 
-    env = build_env_image(args.repo, args.commit, cache_dir=cache_root() / "sandbox",
-                          log_path=out / "logs" / "env-build.log")
-    test_command = args.test_command or env.recipe.test_command
-    with start_container(Container(env.tag, log_path=out / "logs" / "container.log"), args.repo, args.commit) as box:
+    workspace = RecipeWorkspace(args.repo, args.commit)
+    with workspace.start(run_folder.path / "logs") as box:
         report = sample_and_run(issue, locations, box, model, ReproSettings(samples=args.samples, timeout=args.timeout),
                                 index=index)
         selection = None
         if not args.no_regression:
+            test_command = args.test_command or workspace.test_command
             tests = CommandTestRunner(box, test_command, args.parser or guess_parser(test_command))
             selection = select_regression_tests(index, locations, tests, model=model, issue_text=issue,
                                                  settings=RegressionSettings(budget_seconds=args.budget))
-    record = {"repro": report.to_dict(), "regression": selection.to_dict() if selection else None}
-    (out / "reproduce.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    run_folder.save_stage("reproduce", {"repro": report.to_dict(), "regression": selection.to_dict() if selection else None})
     print_result(report, selection)
-    print(f"cost: ${model.spent:.4f}; run folder: {out}")
+    print(f"cost: ${model.spent:.4f}; run folder: {run_folder.path}")
     return 0
 
 
