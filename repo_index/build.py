@@ -41,7 +41,7 @@ def _record_for(data: bytes, grammar: str) -> tuple:
     try:
         return record_for(data, grammar)
     except Exception:  # noqa: BLE001 - one file the parser cannot take must not sink the index
-        return (language_name(grammar),) + plain_record(data)[1:5] + (True,)
+        return (language_name(grammar), plain_record(data)[1], 0, True, b"")
 
 
 def _parse_job(job: tuple[Source, list[Candidate], IndexSettings]) -> tuple[list[tuple[str, str, str]], bytes | None]:
@@ -133,35 +133,48 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
         stored, previous = latest[1], latest[2]
     else:
         stored, previous = (disk.load(cache_path) if cache_path is not None else disk.Cache()), {}
-    candidates = listing()
     records = stored.records
 
     key_of: dict[str, tuple[str, str]] = {}  # path -> record key, for every file of the index
     binary: dict[str, str] = {}  # path -> blob id of the binary files met
-    todo: list[Candidate] = []
-    for candidate in candidates:
-        blob_id = candidate.blob_id
-        if blob_id is None:
-            seen = stored.stats.get(candidate.path)
-            if seen is not None and seen[0] == candidate.stat_key:
-                blob_id = seen[1]
-        if blob_id is None:
-            todo.append(candidate)
-        elif blob_id in stored.binary:
-            binary[candidate.path] = blob_id
-        elif (key := (blob_id, _grammar_for(candidate.path, settings))) in records:
-            key_of[candidate.path] = key
-        else:
-            todo.append(candidate)
-    hits = len(key_of)
-
+    candidates: list[Candidate] = []
+    parsing = []  # (pool or None, results) for each part of the listing
     _known_keys = frozenset(records)
+    try:
+        # The listing comes in parts (tracked files, then untracked ones): what changed among the
+        # tracked files is parsed while git is still looking for untracked files.
+        for part in listing():
+            candidates += part
+            todo: list[Candidate] = []
+            for candidate in part:
+                blob_id = candidate.blob_id
+                if blob_id is None:
+                    seen = stored.stats.get(candidate.path)
+                    if seen is not None and seen[0] == candidate.stat_key:
+                        blob_id = seen[1]
+                if blob_id is None:
+                    todo.append(candidate)
+                elif blob_id in stored.binary:
+                    binary[candidate.path] = blob_id
+                elif (key := (blob_id, _grammar_for(candidate.path, settings))) in records:
+                    key_of[candidate.path] = key
+                else:
+                    todo.append(candidate)
+            parsing.append(_start_parsing(source, todo, settings))
+    except BaseException:
+        _known_keys = frozenset()
+        for pool, _ in parsing:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        raise
+    hits = len(key_of)
+    todo_count = len(candidates) - hits - len(binary)
+
     parsed = 0
     new_chunks: list[tuple[bytes, list[str]]] = []  # pickled records parsed now, with their blob ids
-    pool, results = _start_parsing(source, todo, settings)
     try:
         entries = {path: previous.get((path, key)) or entry(path, key[0], records[key]) for path, key in key_of.items()}
-        for outcomes, chunk in results:
+        for outcomes, chunk in (result for _, results in parsing for result in results):
             if chunk is not None:
                 new_records = disk.loads_records(chunk)
                 new_chunks.append((chunk, [key for key, _ in new_records]))
@@ -176,11 +189,12 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
                     binary[path] = blob_id
     finally:
         _known_keys = frozenset()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        for pool, _ in parsing:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
     files = {path: entries[path] for path in sorted(entries)}
-    if cache_path is not None and todo:
+    if cache_path is not None and todo_count:
         if source.commit is None:
             known = {path: key[0] for path, key in key_of.items()} | binary
             path_stats = {c.path: (c.stat_key, known[c.path]) for c in candidates if c.path in known}
@@ -196,7 +210,7 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
         _latest[cache_path] = (disk.signature(cache_path), stored, {(path, key_of[path]): e for path, e in files.items()})
     stats = {
         "files": len(files),
-        "definitions": sum(len(e.definitions) for e in files.values()),
+        "definitions": sum(e.n_definitions for e in files.values()),
         "parsed": parsed,  # files read and parsed in this run
         "cache_hits": hits,  # files whose parse came from the disk cache
         "skipped": len(candidates) - len(files),  # binary, or vanished while we read

@@ -5,7 +5,9 @@ grammar): the same bytes parsed as Python at one path are plain text at another.
 log of pickled frames:
 a header, then chunks of records (pickled once, by the worker that parsed them, and stored as
 is), stat updates and binary blob ids. A re-index appends what changed instead of rewriting the
-file; when stale records outnumber the room allowed, the file is written afresh. Records are
+file; when stale records outnumber the room allowed, the file is written afresh. A chunk follows
+its ("records", count) frame as the pickle it is, not wrapped in another, so that loading does
+not copy every record's bytes twice. Records are
 plain tuples without a path, so a blob met at a new path is still a hit.
 
 Stat entries remember each working-tree file's (mtime, size, inode) and blob id, as git's own
@@ -21,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT = 7  # bump when what is stored changes meaning
+FORMAT = 9  # bump when what is stored changes meaning
 KEEP_FACTOR = 3  # keep up to this many times the current file count (earlier checkouts' blobs)
 MIN_ROOM = 1000  # ... and at least this many records, so small repositories keep their history too
 
@@ -69,7 +71,7 @@ def load(path: Path) -> Cache:
             while True:
                 kind, value = pickle.load(handle)
                 if kind == "records":
-                    records = loads_records(value)
+                    records = pickle.load(handle)
                     cache.records.update(records)
                     cache.stored_records += len(records)
                 elif kind == "stats":
@@ -98,7 +100,7 @@ def save(path: Path, current: dict, new_chunks: list[tuple[bytes, list]], old: C
     new_count = sum(len(keys) for _, keys in new_chunks)
     room = max(KEEP_FACTOR * len(current), MIN_ROOM)
     if old.exists and old.stored_records + new_count <= room:
-        frames = [pickle.dumps(("records", chunk), protocol=pickle.HIGHEST_PROTOCOL) for chunk, _ in new_chunks]
+        frames = [_records_frame(chunk, len(keys)) for chunk, keys in new_chunks]
         changed = {p: v for p, v in stats.items() if old.stats.get(p) != v}
         removed = [p for p in old.stats if p not in stats]
         if changed or removed:
@@ -115,18 +117,25 @@ def save(path: Path, current: dict, new_chunks: list[tuple[bytes, list]], old: C
     # Afresh: the new chunks as they are, plus the current records that came from the old file.
     fresh = {key for _, keys in new_chunks for key in keys}
     carried = [(key, record) for key, record in current.items() if key not in fresh]
-    chunks = [chunk for chunk, _ in new_chunks] + ([dumps_records(carried)] if carried else [])
+    chunks = [(chunk, len(keys)) for chunk, keys in new_chunks] + ([(dumps_records(carried), len(carried))] if carried else [])
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False)
     try:
         with handle:
-            for frame in [("format", FORMAT), *(("records", c) for c in chunks), ("stats", stats), ("binary", sorted(binary | old.binary))]:
+            pickle.dump(("format", FORMAT), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            for chunk, count in chunks:
+                handle.write(_records_frame(chunk, count))
+            for frame in [("stats", stats), ("binary", sorted(binary | old.binary))]:
                 pickle.dump(frame, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(handle.name, path)
     except BaseException:
         os.unlink(handle.name)
         raise
     return Cache(dict(current), stats, binary | old.binary, len(fresh) + len(carried), exists=True)
+
+
+def _records_frame(chunk: bytes, count: int) -> bytes:
+    return pickle.dumps(("records", count), protocol=pickle.HIGHEST_PROTOCOL) + chunk
 
 
 def signature(path: Path) -> tuple[int, int, int] | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from functools import cache
 
 from repo_index.languages import KEYWORDS, QUERIES, grammar, language_name
-from repo_index.model import Definition, FileEntry
+from repo_index.model import FileEntry
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+", re.ASCII)
 _SIGNATURE_MAX = 300  # characters kept of a header that runs on (a huge assignment, say)
@@ -58,10 +59,16 @@ def _without_trailing_comments(header: str) -> str:
 
 
 # What the cache stores for one blob, independent of the path it was found at:
-# (language, n_lines, definitions, references, imports, has_errors), each definition as
-# (kind, name, qualname, start, end, signature, doc). Plain tuples pickle and load several times
-# faster than dataclass instances; entry() turns a record into the FileEntry of a path.
+# (language, n_lines, number of definitions, has_errors, parsed), parsed being the pickled
+# (definitions, references, imports), each definition as (kind, name, qualname, start, end,
+# signature, doc). Plain tuples pickle and load several times faster than dataclass instances, and
+# keeping them pickled per file until a FileEntry is asked for them makes loading the cache of a
+# whole repository cost little more than reading the file; entry() makes the FileEntry of a path.
 Record = tuple
+
+
+def pack(definitions: tuple, references: tuple[str, ...], imports: tuple[str, ...]) -> bytes:
+    return pickle.dumps((definitions, references, imports), protocol=pickle.HIGHEST_PROTOCOL) if definitions or references or imports else b""
 
 
 # What each pattern of a query finds, by the captures it names (see languages.py).
@@ -154,33 +161,18 @@ def record_for(data: bytes, language: str) -> Record:
             signature = signature.split("\n", 1)[0][:_SIGNATURE_MAX]  # no body to end the header: its first line
         start = decorated_start.get(start_byte) or node.start_point[0] + 1
         definitions.append((kind, name, qualname, start, node.end_point[0] + 1, signature, doc))
-    return (
-        language_name(language),
-        count_lines(data),
-        tuple(definitions),
-        references_of(data.decode("utf-8", errors="replace"), language),
-        tuple(imports),
-        root.has_error,
-    )
+    references = references_of(data.decode("utf-8", errors="replace"), language)
+    return (language_name(language), count_lines(data), len(definitions), root.has_error,
+            pack(tuple(definitions), references, tuple(imports)))
 
 
 def plain_record(data: bytes) -> Record:
     """The record of a text file that is not parsed."""
-    return ("", count_lines(data), (), (), (), False)
+    return ("", count_lines(data), 0, False, b"")
 
 
 def entry(path: str, blob_id: str, record: Record) -> FileEntry:
-    language, n_lines, definitions, references, imports, has_errors = record
-    return FileEntry(
-        path,
-        language,
-        blob_id,
-        n_lines,
-        tuple([Definition(kind, name, qualname, path, start, end, signature, doc) for kind, name, qualname, start, end, signature, doc in definitions]),
-        references,
-        imports,
-        has_errors,
-    )
+    return FileEntry(path, record[0], blob_id, record[1], record[2], record[3], record[4])
 
 
 def parse_file(path: str, data: bytes, language: str, blob_id: str = "") -> FileEntry:

@@ -5,7 +5,9 @@ Lines are 1-based and inclusive throughout, as a person reads them in an editor.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 class RepoIndexError(Exception):
@@ -32,10 +34,32 @@ class FileEntry:
     language: str  # "python", "javascript", "typescript", "go", "java", "rust", or "" when not parsed
     blob_id: str  # git blob id (or the same hash computed from the bytes outside git)
     n_lines: int
-    definitions: tuple[Definition, ...] = ()
-    references: tuple[str, ...] = ()  # identifiers the file uses, each once, in first-seen order
-    imports: tuple[str, ...] = ()  # modules the file imports, as written ("django.db.models")
+    n_definitions: int = 0
     has_errors: bool = False  # tree-sitter found syntax errors
+    # The definitions, references and imports as the cache stores them: pickled plain tuples,
+    # decoded on first use. An index builds an entry for every file of the repository, and most
+    # uses read a few of them (re-indexing, `show`, skeletons); a search decodes them all once.
+    parsed: bytes = field(default=b"", repr=False)
+
+    @cached_property
+    def _decoded(self) -> tuple[tuple, tuple[str, ...], tuple[str, ...]]:
+        return pickle.loads(self.parsed) if self.parsed else ((), (), ())
+
+    @cached_property
+    def definitions(self) -> tuple[Definition, ...]:
+        path = self.path
+        return tuple([Definition(kind, name, qualname, path, start, end, signature, doc)
+                      for kind, name, qualname, start, end, signature, doc in self._decoded[0]])
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Identifiers the file uses, each once, in first-seen order."""
+        return self._decoded[1]
+
+    @property
+    def imports(self) -> tuple[str, ...]:
+        """Modules the file imports, as written ("django.db.models")."""
+        return self._decoded[2]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 from fnmatch import translate
 from functools import lru_cache
 
@@ -79,11 +79,6 @@ def open_source(root: str, commit: str | None) -> Source:
 
 
 @lru_cache(maxsize=8)
-def _vendored_set(names: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(names)
-
-
-@lru_cache(maxsize=8)
 def _glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool]:
     """Whether a file name matches any glob. Most globs are "*.ext": those become one set lookup
     (ignoring case); the rest one compiled expression. Calling fnmatch per glob per file is slow."""
@@ -100,28 +95,45 @@ def _glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool]:
     return matches
 
 
-@lru_cache(maxsize=1 << 17)  # a re-index in the same process asks again about the same paths
-def _skipped(path: str, settings: IndexSettings) -> bool:
-    parts = path.split("/")
-    if len(parts) > 1 and not _vendored_set(settings.vendored_dirs).isdisjoint(parts[:-1]):
-        return True
-    if _glob_matcher(settings.skip_globs)(parts[-1]):
-        return True
-    if settings.only_parsed:
-        language = language_of(path)
-        return not language or language_name(language) not in settings.languages
-    return False
+@lru_cache(maxsize=8)
+def _skip_rule(settings: IndexSettings) -> Callable[[str], bool]:
+    """Whether a path is left out of the index (vendored folder, skipped name, unparsed language).
+
+    Made once per settings: hashing the settings for every path would cost more than the test.
+    Folders are decided once each and remembered (a re-index in the same process asks again)."""
+    vendored = frozenset(settings.vendored_dirs)
+    name_skipped = _glob_matcher(settings.skip_globs)
+    only_parsed, languages = settings.only_parsed, settings.languages
+    folder_vendored: dict[str, bool] = {"": False}
+
+    def skipped(path: str) -> bool:
+        folder, _, name = path.rpartition("/")
+        inside = folder_vendored.get(folder)
+        if inside is None:
+            inside = folder_vendored[folder] = not vendored.isdisjoint(folder.split("/"))
+        if inside or name_skipped(name):
+            return True
+        if only_parsed:
+            language = language_of(path)
+            return not language or language_name(language) not in languages
+        return False
+
+    return skipped
 
 
-def start_listing(source: Source, settings: IndexSettings) -> Callable[[], list[Candidate]]:
-    """Start git listing the files; the returned function waits for it and gives the files to
-    index, sorted by path, before binary detection (which needs the bytes). The caller loads the
-    cache meanwhile: git runs in its own process, on the other core."""
+def start_listing(source: Source, settings: IndexSettings) -> Callable[[], Iterator[list[Candidate]]]:
+    """Start git listing the files; the returned function waits for it and yields the files to
+    index in parts (a working tree's tracked files, then its untracked ones), before binary
+    detection (which needs the bytes). The caller loads the cache meanwhile: git runs in its own
+    process, on the other core."""
     empty = None
     if source.commit is not None:
-        args = ["--git-dir", source.git_dir, "ls-tree", "-r", "-l", "-z", "--full-tree", source.commit]
+        listings = [["--git-dir", source.git_dir, "ls-tree", "-r", "-l", "-z", "--full-tree", source.commit]]
     elif source.git_dir is not None:
-        args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+        # Two listings at once: the tracked files (git reads them from its index, at once) and the
+        # untracked ones that are not ignored (git walks every folder: most of the wait). The
+        # tracked ones are stat'ed while git is still walking.
+        listings = [["ls-files", "-z", "--cached"], ["ls-files", "-z", "--others", "--exclude-standard"]]
     else:
         # A folder outside git: borrow an empty repository so git itself applies the .gitignore rules.
         empty = tempfile.TemporaryDirectory(prefix="repo-index-")
@@ -129,36 +141,47 @@ def start_listing(source: Source, settings: IndexSettings) -> Callable[[], list[
             os.mkdir(os.path.join(empty.name, part))
         with open(os.path.join(empty.name, "HEAD"), "w") as head:
             head.write("ref: refs/heads/main\n")
-        args = ["--git-dir", empty.name, "--work-tree", ".", "ls-files", "-z", "--others", "--exclude-standard"]
+        listings = [["--git-dir", empty.name, "--work-tree", ".", "ls-files", "-z", "--others", "--exclude-standard"]]
+    processes = []
     try:
-        process = subprocess.Popen(["git", *args], cwd=source.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for args in listings:
+            processes.append(subprocess.Popen(["git", *args], cwd=source.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     except FileNotFoundError:
         raise RepoIndexError(_NO_GIT) from None
 
-    def finish() -> list[Candidate]:
-        try:
-            stdout, stderr = process.communicate()
-        finally:
-            if empty is not None:
-                empty.cleanup()
+    def output_of(process: subprocess.Popen) -> bytes:
+        stdout, stderr = process.communicate()
         if process.returncode != 0:
             what = f"commit {source.commit}" if source.commit else f"the files of {source.root}"
             raise RepoIndexError(f"git could not list {what}: {stderr.decode(errors='replace').strip()}")
-        if source.commit is not None:
-            return _commit_candidates(stdout, settings)
-        paths = dict.fromkeys(p for p in stdout.decode("utf-8", errors="surrogateescape").split("\0") if p)
-        return _working_tree_candidates(source, paths, settings)
+        return stdout
 
-    return finish
+    def parts() -> Iterator[list[Candidate]]:
+        try:
+            if source.commit is not None:
+                yield _commit_candidates(output_of(processes[0]), settings)
+                return
+            for process in processes:
+                paths = dict.fromkeys(p for p in output_of(process).decode("utf-8", errors="surrogateescape").split("\0") if p)
+                yield _working_tree_candidates(source, paths, settings)
+        finally:
+            for process in processes:
+                if process.poll() is None:  # the other listing, when one failed
+                    process.kill()
+                    process.wait()
+            if empty is not None:
+                empty.cleanup()
+
+    return parts
 
 
 def list_files(source: Source, settings: IndexSettings) -> list[Candidate]:
     """The files to index, sorted by path, before binary detection (which needs the bytes)."""
-    return start_listing(source, settings)()
+    return sorted(candidate for part in start_listing(source, settings)() for candidate in part)
 
 
 def _commit_candidates(listing: bytes, settings: IndexSettings) -> list[Candidate]:
-    found = []
+    found, skipped = [], _skip_rule(settings)
     for record in listing.split(b"\0"):
         if not record:
             continue
@@ -169,7 +192,7 @@ def _commit_candidates(listing: bytes, settings: IndexSettings) -> list[Candidat
             continue
         path = raw_path.decode("utf-8", errors="surrogateescape")
         # A snapshot may lack large blobs (git prints their size as "BAD"): such a file is absent.
-        if not size.isdigit() or int(size) > settings.max_file_bytes or _skipped(path, settings):
+        if not size.isdigit() or int(size) > settings.max_file_bytes or skipped(path):
             continue
         found.append(Candidate(path, int(size), blob_id.decode()))
     found.sort()
@@ -180,9 +203,9 @@ def _working_tree_candidates(source: Source, paths, settings: IndexSettings) -> 
     root = source.root + os.sep
     real_root = os.path.realpath(source.root)
     lstat, is_link, is_file, limit = os.lstat, stat.S_ISLNK, stat.S_ISREG, settings.max_file_bytes
-    found = []
+    found, skipped = [], _skip_rule(settings)
     for path in paths:
-        if _skipped(path, settings):
+        if skipped(path):
             continue
         full = root + path
         try:
@@ -196,7 +219,6 @@ def _working_tree_candidates(source: Source, paths, settings: IndexSettings) -> 
             continue  # vanished since listing, or a dangling link
         if is_file(info.st_mode) and info.st_size <= limit:
             found.append(Candidate(path, info.st_size, None, (info.st_mtime_ns, info.st_size, info.st_ino)))
-    found.sort()
     return found
 
 

@@ -338,6 +338,10 @@ def test_cache_hits_on_the_second_run_and_only_changed_files_reparsed(repo, tmp_
     assert second.stats["cache_hits"] == second.stats["files"] and second.stats["parsed"] == 0
     assert second.files == first.files
     assert second.files["pkg/models.py"] is first.files["pkg/models.py"]  # same process: entries reused
+    # Entries keep their parse pickled until asked: the decoded content is what the parse found.
+    assert second.stats["definitions"] == sum(len(e.definitions) for e in second.files.values()) > 0
+    assert [d.qualname for d in second.files["pkg/models.py"].definitions] == [d.qualname for d in first.files["pkg/models.py"].definitions]
+    assert "os" in second.files["pkg/models.py"].imports and "OrderedDict" in second.files["pkg/models.py"].references
     path = root / "pkg/untracked.py"
     original = path.read_text()
     try:
