@@ -148,21 +148,54 @@ def declared_requirements(texts: dict[str, str]) -> set[str]:
             if (match := _REQUIREMENT.match(line))}
 
 
-def needs_install(spec: EnvSpec, change_paths: list[str], patch_paths: list[str], git_dir: Path, env_commit: str,
-                  base_commit: str) -> bool:
+def install_need(spec: EnvSpec, change_paths: list[str], patch_paths: list[str], git_dir: Path, env_commit: str,
+                 base_commit: str) -> tuple[bool, list[str]]:
     """Whether the instance must run the install step again (as the official eval script always
-    does): compiled packages when build inputs changed; any package when the model patch touches
-    its build files or when the base commit declares other requirement bounds than the
-    environment's commit (e.g. an older astroid for an older pylint)."""
+    does), and else the requirements its base commit declares anew, to check in the container.
+
+    Compiled packages are installed again when their build inputs changed, and any package when
+    the model patch touches its build files. When only dependency declarations changed (an older
+    pylint wants an older astroid), the install runs only if the environment does not already
+    satisfy the new ones: pip would change nothing else."""
     if touches_build(patch_paths):
-        return True
-    if spec.reinstall_per_instance:
-        return touches_build(change_paths)
+        return True, []
+    if spec.reinstall_per_instance and touches_build(change_paths):
+        return True, []
     build_files = [path for path in change_paths if path.rsplit("/", 1)[-1] in _BUILD_FILES]
     if not build_files:
-        return False
-    return declared_requirements(texts_at(git_dir, env_commit, build_files)) != declared_requirements(
-        texts_at(git_dir, base_commit, build_files))
+        return False, []
+    declared_then = declared_requirements(texts_at(git_dir, env_commit, build_files))
+    declared_now = declared_requirements(texts_at(git_dir, base_commit, build_files))
+    return False, sorted(declared_now - declared_then)
+
+
+# Run by the environment's Python: prints each requirement the installed packages do not satisfy.
+_UNMET_REQUIREMENTS = """
+import sys, importlib.metadata as metadata
+try:
+    from packaging.requirements import Requirement
+except ImportError:
+    from pip._vendor.packaging.requirements import Requirement
+for line in sys.stdin.read().splitlines():
+    try:
+        wanted = Requirement(line)
+        if wanted.marker is not None and not wanted.marker.evaluate():
+            continue
+        if not wanted.specifier.contains(metadata.version(wanted.name), prereleases=True):
+            print(line)
+    except Exception:
+        print(line)
+"""
+
+
+def unmet_requirements(box, requirements: list[str]) -> list[str]:
+    """The requirements (as setup files write them) that the container's environment does not
+    satisfy; a requirement that cannot be read or checked counts as unmet."""
+    box.put_file("/tmp/.patchsmith-swebench/requirements.txt", "\n".join(requirements) + "\n")
+    checked = box.exec("python -c " + shlex.quote(_UNMET_REQUIREMENTS) + " < /tmp/.patchsmith-swebench/requirements.txt")
+    if not checked.ok:
+        return requirements
+    return [line for line in checked.output.splitlines() if line.strip() in requirements]
 
 
 def disconnect_network(box) -> None:
@@ -227,6 +260,7 @@ def evaluate_instance(
         "timed_out": False,
         "test_seconds": None,
         "eval_seconds": None,
+        "step_seconds": {},  # where the evaluation time went
         "model_patch": patch,
         "eval_script": script_text,
         "test_output": "",
@@ -241,22 +275,41 @@ def evaluate_instance(
     # As the official eval script does, the package is installed again at the instance's commit
     # (after the model patch) when what the install reads changed: compiled extensions, and
     # dependency declarations (a base commit may want other versions than the environment's).
-    install = needs_install(spec, change.changed, patched_files(patch), git_dir, env_commit, instance.base_commit)
-    needs_network = spec.network_for_tests or install
+    install, new_requirements = install_need(spec, change.changed, patched_files(patch), git_dir, env_commit, instance.base_commit)
+    needs_network = spec.network_for_tests or install or bool(new_requirements)
     box = Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
                     env={**venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)), **_EVAL_ENV},
                     limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
+    steps = details["step_seconds"]
+    mark = started
+
+    def step(name: str) -> None:  # time since the previous step ended, for the report
+        nonlocal mark
+        now = time.monotonic()
+        steps[name] = round(now - mark, 3)
+        mark = now
+
+    step("prepare")  # reading the base commit's changes and test files from the mirror
     try:
         box.start()
+        step("start")
         move_tree(box, change)
+        step("move_tree")
         applied = True
         if not prediction.is_empty:
             applied, details["patch_apply_method"], details["patch_apply_message"] = apply_model_patch(box, patch)
+            step("model_patch")
+        if applied and not install and new_requirements:
+            details["unmet_requirements"] = unmet = unmet_requirements(box, new_requirements)
+            install = bool(unmet)
+            step("requirements")
         if applied and install:
             box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=settings.timeout)
             details["reinstalled"] = True
+            step("install")
         if needs_network and not spec.network_for_tests:
             disconnect_network(box)  # the tests run offline
+            step("disconnect")
         if applied:
             box.put_archive(BASE_TESTS_DIR, base_tests)
             box.put_file(TEST_PATCH_PATH, instance.test_patch)
@@ -264,7 +317,9 @@ def evaluate_instance(
             if not prepared.ok:
                 raise SwebenchError(f"{instance.instance_id}: the test patch does not apply: {prepared.output.strip()[-300:]}")
             entry["patch_successfully_applied"] = not prediction.is_empty
+            step("test_patch")
             run = box.exec(test_command, timeout=settings.timeout)
+            step("tests")
             details["test_seconds"] = round(run.duration, 3)
             details["timed_out"] = run.timed_out
             details["test_output"] = run.output
@@ -277,6 +332,7 @@ def evaluate_instance(
             result_grade = grade(statuses, instance.fail_to_pass, instance.pass_to_pass)
             entry["resolved"] = result_grade.resolved
             entry["tests_status"] = result_grade.tests_status()
+            step("grade")
         # Evaluation ends with the graded report; removing the container is clean-up after it.
         details["eval_seconds"] = round(time.monotonic() - started, 3)
         report = {instance.instance_id: {**entry, **details}}

@@ -184,3 +184,20 @@ def test_killed_run_resumes_and_grades_each_instance_once(toy_cache, tmp_path: P
     assert all(json.loads(path.read_text())[path.parent.name]["resolved"] for path in reports)
     summary = json.loads((run_dir / f"gold.{run_dir.name}.json").read_text())
     assert summary["resolved_instances"] == 3
+
+
+def test_requirements_a_base_commit_declares_anew_are_checked_in_the_environment(toy_cache, tmp_path: Path) -> None:
+    """A base commit that only changes dependency bounds is installed again only when the
+    environment does not satisfy them (pip would change nothing else)."""
+    from patchsmith.settings import cache_root
+    from sandbox.container import Container
+    from swebench_runner.environments import ensure_env_image, venv_environment
+    from swebench_runner.evaluation import unmet_requirements
+
+    cache, commit = toy_cache
+    build = ensure_env_image(TOY_SPEC, commit, cache / "toy+toy", cache_root(), tmp_path / "logs", {}, build=True)
+    assert build.built
+    wanted = ["pytest>=8.0", "pytest<8", "pluggy>=0.1", "no-such-package-here>=1.0", "pytest==8.3.3; python_version < '3'"]
+    with Container(build.image, env=venv_environment(TOY_SPEC)) as box:
+        assert unmet_requirements(box, wanted) == ["pytest<8", "no-such-package-here>=1.0"]
+        assert unmet_requirements(box, ["pytest>=8.0"]) == []
