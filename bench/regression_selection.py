@@ -60,7 +60,7 @@ def test_file_of(test_id: str, repo: str, ran_files: list[str], defined: dict[st
 def measure(instance, dataset: list, args, cache: Path, log_dir: Path) -> dict:
     import repo_index
     from swebench_runner.environments import ensure_env_image, setup_commit
-    from swebench_runner.evaluation import recoverers_for
+    from swebench_runner.recover import recoverers_for
     from swebench_runner.repos import find_mirror
     from swebench_runner.specs import patched_files, spec_for
 

@@ -170,7 +170,7 @@ def _pid_alive(pid: int) -> bool:
 
 def prune(include_live: bool = False, images: bool = False, dry_run: bool = False) -> PruneReport:
     """Remove our containers whose process is gone (all of them with include_live), temporary
-    images, and with images=True every base and environment image we built too."""
+    images, and with images=True every image we built too (base, environment, instance)."""
     api = client().api
     here = socket.gethostname()
     removed_containers: list[str] = []
@@ -184,11 +184,10 @@ def prune(include_live: bool = False, images: bool = False, dry_run: bool = Fals
         if not dry_run:
             remove_container(info["Id"])
     removed_images: list[str] = []
-    kinds = {"build", "temp"} | ({"base", "env"} if images else set())
     for info in api.images(filters={"label": f"{LABEL_OWNER}=1"}):
         lab = info.get("Labels") or {}
-        if lab.get(LABEL_KIND) not in kinds:
-            continue
+        if not images and lab.get(LABEL_KIND) not in ("build", "temp"):
+            continue  # base, environment and instance images are kept unless images=True
         names = info.get("RepoTags") or [info["Id"]]
         removed_images.append(names[0])
         if not dry_run:

@@ -16,7 +16,6 @@ one is skipped, so a killed run resumes where it stopped and grades each instanc
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import threading
 import time
@@ -32,7 +31,6 @@ from swebench_runner.environments import (
     EnvBuild,
     ensure_env_image,
     install_script,
-    move_tree,
     scm_version,
     setup_commit,
     venv_environment,
@@ -41,7 +39,9 @@ from swebench_runner.errors import SwebenchError
 from swebench_runner.grading import grade
 from swebench_runner.predictions import Prediction
 from swebench_runner.repos import find_mirror
-from swebench_runner.sources import SourceIncomplete, files_at, texts_at, tree_change
+from swebench_runner.instances import ensure_instance_image, touches_build
+from swebench_runner.recover import recoverers_for
+from swebench_runner.sources import SourceIncomplete, files_at
 from swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
 
 START_MARKER = ">>>>> Start Test Output"
@@ -65,15 +65,6 @@ class EvalSettings:
             if (spec.repo, spec.version) == (repo, version):
                 return spec
         return spec_for(repo, version)
-
-
-def recoverers_for(repo: str) -> dict:
-    """Files snapshots lack that a maintained source carries (see sources.py)."""
-    if repo == "astropy/astropy":
-        from swebench_runner.recover import astropy_iers_b
-
-        return {"astropy/utils/iers/data/eopc04.1962-now": astropy_iers_b}
-    return {}
 
 
 BASE_TESTS_DIR = "/tmp/.patchsmith-swebench/base"
@@ -127,83 +118,6 @@ def apply_model_patch(box, patch: str) -> tuple[bool, str | None, str]:
             failures.append(f"{current}: {line.strip()}")
             current = None
     return False, None, "the patch does not apply (" + "; ".join(failures or ["no method worked"]) + ")"
-
-
-# Files whose change means compiled extensions or package metadata must be built again.
-_BUILD_SUFFIXES = (".c", ".h", ".cpp", ".cc", ".cxx", ".hpp", ".pyx", ".pxd", ".pxi", ".f", ".f90", ".f95")
-_BUILD_FILES = ("setup.py", "setup.cfg", "pyproject.toml", "meson.build", "MANIFEST.in")
-
-
-def touches_build(paths: list[str]) -> bool:
-    """Whether moving to a commit or applying a patch changes anything the install step builds from."""
-    return any(path.endswith(_BUILD_SUFFIXES) or path.rsplit("/", 1)[-1] in _BUILD_FILES for path in paths)
-
-
-# A pinned or bounded requirement as setup.py, setup.cfg and pyproject.toml write them.
-_REQUIREMENT = re.compile(r"""^[\s"']*([A-Za-z0-9][A-Za-z0-9_.\-]*(?:\[[^\]]*\])?\s*(?:==|>=|<=|~=|!=|<|>)[^"'#]*)""")
-
-
-def declared_requirements(texts: dict[str, str]) -> set[str]:
-    return {match.group(1).strip().rstrip(",") for text in texts.values() for line in text.splitlines()
-            if (match := _REQUIREMENT.match(line))}
-
-
-def install_need(spec: EnvSpec, change_paths: list[str], patch_paths: list[str], git_dir: Path, env_commit: str,
-                 base_commit: str) -> tuple[bool, list[str]]:
-    """Whether the instance must run the install step again (as the official eval script always
-    does), and else the requirements its base commit declares anew, to check in the container.
-
-    Compiled packages are installed again when their build inputs changed, and any package when
-    the model patch touches its build files. When only dependency declarations changed (an older
-    pylint wants an older astroid), the install runs only if the environment does not already
-    satisfy the new ones: pip would change nothing else."""
-    if touches_build(patch_paths):
-        return True, []
-    if spec.reinstall_per_instance and touches_build(change_paths):
-        return True, []
-    build_files = [path for path in change_paths if path.rsplit("/", 1)[-1] in _BUILD_FILES]
-    if not build_files:
-        return False, []
-    declared_then = declared_requirements(texts_at(git_dir, env_commit, build_files))
-    declared_now = declared_requirements(texts_at(git_dir, base_commit, build_files))
-    return False, sorted(declared_now - declared_then)
-
-
-# Run by the environment's Python: prints each requirement the installed packages do not satisfy.
-_UNMET_REQUIREMENTS = """
-import sys, importlib.metadata as metadata
-try:
-    from packaging.requirements import Requirement
-except ImportError:
-    from pip._vendor.packaging.requirements import Requirement
-for line in sys.stdin.read().splitlines():
-    try:
-        wanted = Requirement(line)
-        if wanted.marker is not None and not wanted.marker.evaluate():
-            continue
-        if not wanted.specifier.contains(metadata.version(wanted.name), prereleases=True):
-            print(line)
-    except Exception:
-        print(line)
-"""
-
-
-def unmet_requirements(box, requirements: list[str]) -> list[str]:
-    """The requirements (as setup files write them) that the container's environment does not
-    satisfy; a requirement that cannot be read or checked counts as unmet."""
-    box.put_file("/tmp/.patchsmith-swebench/requirements.txt", "\n".join(requirements) + "\n")
-    checked = box.exec("python -c " + shlex.quote(_UNMET_REQUIREMENTS) + " < /tmp/.patchsmith-swebench/requirements.txt")
-    if not checked.ok:
-        return requirements
-    return [line for line in checked.output.splitlines() if line.strip() in requirements]
-
-
-def disconnect_network(box) -> None:
-    from sandbox import engine
-
-    api = engine.client().api
-    for network in api.inspect_container(box.id)["NetworkSettings"]["Networks"]:
-        api.disconnect_container_from_network(box.id, network, force=True)
 
 
 def report_path(settings: EvalSettings, prediction: Prediction) -> Path:
@@ -271,15 +185,6 @@ def evaluate_instance(
         "patch_successfully_applied": False,
         "resolved": False,
     }
-    change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
-    # As the official eval script does, the package is installed again at the instance's commit
-    # (after the model patch) when what the install reads changed: compiled extensions, and
-    # dependency declarations (a base commit may want other versions than the environment's).
-    install, new_requirements = install_need(spec, change.changed, patched_files(patch), git_dir, env_commit, instance.base_commit)
-    needs_network = spec.network_for_tests or install or bool(new_requirements)
-    box = Container(env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
-                    env={**venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)), **_EVAL_ENV},
-                    limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
     steps = details["step_seconds"]
     mark = started
 
@@ -289,26 +194,32 @@ def evaluate_instance(
         steps[name] = round(now - mark, 3)
         mark = now
 
-    step("prepare")  # reading the base commit's changes and test files from the mirror
+    step("prepare")  # reading the test files from the mirror
+    # The instance image holds /testbed at the base commit, installed as the official eval script
+    # leaves it; a model patch that touches what the install builds from is installed again here.
+    image = ensure_instance_image(instance, spec, env_image, env_commit, git_dir, settings.cache_dir,
+                                  folder / "instance_image.log")
+    details.update(instance_image=image.tag, instance_image_built=image.built_now, reinstalled=image.reinstalled, unmet_requirements=list(image.unmet_requirements),
+                   recovered_files=image.recovered)
+    step("instance_image")
+    install = touches_build(patched_files(patch))
+    needs_network = spec.network_for_tests or install
+    box = Container(image.tag, network=needs_network, ca_bundle="auto" if needs_network else None,
+                    env={**venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)), **_EVAL_ENV},
+                    limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
     try:
         box.start()
         step("start")
-        move_tree(box, change)
-        step("move_tree")
         applied = True
         if not prediction.is_empty:
             applied, details["patch_apply_method"], details["patch_apply_message"] = apply_model_patch(box, patch)
             step("model_patch")
-        if applied and not install and new_requirements:
-            details["unmet_requirements"] = unmet = unmet_requirements(box, new_requirements)
-            install = bool(unmet)
-            step("requirements")
         if applied and install:
-            box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=settings.timeout)
+            box.check(install_script(spec), f"installing {instance.instance_id} with the model patch", timeout=settings.timeout)
             details["reinstalled"] = True
             step("install")
         if needs_network and not spec.network_for_tests:
-            disconnect_network(box)  # the tests run offline
+            box.disconnect_network()  # the tests run offline
             step("disconnect")
         if applied:
             box.put_archive(BASE_TESTS_DIR, base_tests)

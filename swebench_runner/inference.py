@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from swebench_runner.dataset import Instance
-from swebench_runner.environments import ensure_env_image, install_script, move_tree, setup_commit, venv_environment
-from swebench_runner.evaluation import recoverers_for, touches_build
+from swebench_runner.environments import ensure_env_image, scm_version, setup_commit, venv_environment
+from swebench_runner.instances import ensure_instance_image
+from swebench_runner.recover import recoverers_for
 from swebench_runner.repos import find_mirror
-from swebench_runner.sources import tree_change
 from swebench_runner.specs import EnvSpec, spec_for
 
 
@@ -37,20 +37,21 @@ class InstanceWorkspace:
     env_image: str
     env_commit: str
     repo_cache: Path
+    cache_dir: Path | None = None  # patchsmith's cache root (default: the usual one), for build locks
 
     def start(self, logs: Path) -> Any:
+        from patchsmith.settings import cache_root
         from sandbox.container import Container, Limits
 
-        needs_network = self.spec.network_for_tests or self.spec.reinstall_per_instance
-        box = Container(self.env_image, network=needs_network, ca_bundle="auto" if needs_network else None,
-                        env=venv_environment(self.spec), limits=Limits(memory="8g"), log_path=logs / "container.log")
+        git_dir = find_mirror(self.instance.repo, self.repo_cache)
+        image = ensure_instance_image(self.instance, self.spec, self.env_image, self.env_commit, git_dir,
+                                      self.cache_dir or cache_root(), logs / "instance_image.log")
+        network = self.spec.network_for_tests
+        box = Container(image.tag, network=network, ca_bundle="auto" if network else None,
+                        env=venv_environment(self.spec, scm_version(self.spec, git_dir, self.instance.base_commit)),
+                        limits=Limits(memory="8g"), log_path=logs / "container.log")
         box.start()
         try:
-            change = tree_change(find_mirror(self.instance.repo, self.repo_cache), self.env_commit,
-                                 self.instance.base_commit, recoverers_for(self.instance.repo))
-            move_tree(box, change)
-            if self.spec.reinstall_per_instance and touches_build(list(change.changed)):
-                box.check(install_script(self.spec), f"installing {self.instance.instance_id} at its base commit", timeout=3600)
             # Candidates are validated one after another in this container: reset() must return
             # to the instance's base commit, not the environment's.
             box.commit_base_state()
@@ -158,7 +159,7 @@ def infer(
             state.outcomes[instance.instance_id] = "env_build_failed"
         else:
             spec = settings.spec(instance.repo, instance.version)
-            workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache)
+            workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
             request = SolveRequest(
                 repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,
                 issue_title="", issue_body=instance.problem_statement, model=settings.model,

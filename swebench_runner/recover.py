@@ -46,3 +46,10 @@ def astropy_iers_b() -> tuple[bytes, str] | None:
         return None
     with zipfile.ZipFile(wheels[0]) as archive:
         return archive.read(IERS_MEMBER), f"PyPI {IERS_PACKAGE} ({IERS_MEMBER})"
+
+
+def recoverers_for(repo: str) -> dict:
+    """Files snapshots lack that a maintained source carries (see sources.py)."""
+    if repo == "astropy/astropy":
+        return {"astropy/utils/iers/data/eopc04.1962-now": astropy_iers_b}
+    return {}

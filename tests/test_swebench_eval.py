@@ -99,6 +99,13 @@ def toy_cache(tmp_path_factory, bookworm_base_image: str) -> tuple[Path, str]:
     return cache, commit
 
 
+def image_tags(instance_id: str) -> list[str]:
+    """The instance images of an instance that the engine holds."""
+    listed = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "patchsmith-swebench-instance"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    return [tag for tag in listed if tag.split(":", 1)[1].startswith(instance_id + "-")]
+
+
 def settings_for(run_dir: Path, cache: Path, workers: int = 1):
     from patchsmith.settings import cache_root
     from swebench_runner.evaluation import EvalSettings
@@ -115,6 +122,8 @@ def test_gold_empty_and_a_patch_that_does_not_apply(toy_cache, tmp_path: Path) -
     run_dir = tmp_path / "run"
     settings = settings_for(run_dir, cache)
 
+    # Start without the instance's image, so that the first evaluation builds it and the next ones reuse it.
+    subprocess.run(["docker", "rmi", "-f", *image_tags("toy__toy-1")], capture_output=True)
     gold = evaluate([instance], load_predictions("gold", [instance]), settings, progress=lambda _: None)
     assert gold["resolved_ids"] == ["toy__toy-1"] and gold["completed_instances"] == 1
     report = json.loads((run_dir / "gold" / "toy__toy-1" / "report.json").read_text())["toy__toy-1"]
@@ -122,6 +131,8 @@ def test_gold_empty_and_a_patch_that_does_not_apply(toy_cache, tmp_path: Path) -
     assert report["tests_status"]["FAIL_TO_PASS"]["success"] == ["tests/test_toy.py::test_halve"]
     assert "tests/test_toy.py::test_halve PASSED" in report["test_output"] or "PASSED tests/test_toy.py::test_halve" in report["test_output"]
     assert report["model_patch"] == GOLD_PATCH and "git apply" in report["eval_script"]
+    assert report["instance_image_built"] and image_tags("toy__toy-1") == [report["instance_image"]]
+    image = report["instance_image"]
 
     empty = evaluate([instance], load_predictions("empty", [instance]), settings, progress=lambda _: None)
     assert empty["empty_patch_ids"] == ["toy__toy-1"] and empty["resolved_instances"] == 0
@@ -130,6 +141,7 @@ def test_gold_empty_and_a_patch_that_does_not_apply(toy_cache, tmp_path: Path) -
     report = json.loads((run_dir / "empty" / "toy__toy-1" / "report.json").read_text())["toy__toy-1"]
     assert report["tests_status"]["FAIL_TO_PASS"]["failure"] == ["tests/test_toy.py::test_halve"]
     assert report["tests_status"]["PASS_TO_PASS"]["success"] == ["tests/test_toy.py::test_double"]
+    assert report["instance_image"] == image and not report["instance_image_built"]  # reused
 
     bad = {"toy__toy-1": Prediction("toy__toy-1", "bad-model", NOT_APPLYING)}
     summary = evaluate([instance], bad, settings, progress=lambda _: None)
@@ -192,7 +204,7 @@ def test_requirements_a_base_commit_declares_anew_are_checked_in_the_environment
     from patchsmith.settings import cache_root
     from sandbox.container import Container
     from swebench_runner.environments import ensure_env_image, venv_environment
-    from swebench_runner.evaluation import unmet_requirements
+    from swebench_runner.instances import unmet_requirements
 
     cache, commit = toy_cache
     build = ensure_env_image(TOY_SPEC, commit, cache / "toy+toy", cache_root(), tmp_path / "logs", {}, build=True)

@@ -9,7 +9,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     prune = sub.add_parser("prune", help="remove containers and temporary images that crashed runs left behind")
     prune.add_argument("--live", action="store_true", help="also remove containers of patchsmith processes still running")
-    prune.add_argument("--images", action="store_true", help="also remove every base and environment image patchsmith built")
+    prune.add_argument("--images", action="store_true", help="also remove every image patchsmith built (base, environment, SWE-bench instance)")
     prune.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     build = sub.add_parser("build", help="build (or find) the environment image of a repository and print its tag")
     build.add_argument("repo", nargs="?", default=".", help="the repository (a work tree or a git directory); default: .")

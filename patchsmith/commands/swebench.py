@@ -105,7 +105,7 @@ def run_envs(args: argparse.Namespace) -> int:
     from patchsmith.settings import cache_root
     from sandbox.engine import install_signal_handlers
     from swebench_runner.environments import ensure_env_image, setup_commit
-    from swebench_runner.evaluation import recoverers_for
+    from swebench_runner.recover import recoverers_for
     from swebench_runner.repos import find_mirror
     from swebench_runner.specs import spec_for
 
