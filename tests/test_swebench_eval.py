@@ -213,3 +213,33 @@ def test_requirements_a_base_commit_declares_anew_are_checked_in_the_environment
     with Container(build.image, env=venv_environment(TOY_SPEC)) as box:
         assert unmet_requirements(box, wanted) == ["pytest<8", "no-such-package-here>=1.0"]
         assert unmet_requirements(box, ["pytest>=8.0"]) == []
+
+
+def test_instance_image_moves_the_tree_to_the_base_commit_and_installs_when_requirements_are_unmet(tmp_path: Path, bookworm_base_image: str) -> None:
+    from patchsmith.settings import cache_root
+    from sandbox.container import Container
+    from swebench_runner.environments import ensure_env_image
+    from swebench_runner.instances import ensure_instance_image, instance_image_tag
+
+    root = tmp_path / "repo"
+    env_commit = make_toy_repo(root)  # the same commit as the other tests': its environment image is shared
+    (root / "toy/__init__.py").write_text("def double(x):\n    return 2 * x\n\n\ndef halve(x):\n    return x / 3\n")
+    (root / "setup.cfg").write_text("[options]\ninstall_requires =\n    pluggy>=99\n")
+    stamp = "2024-01-02T00:00:00+00:00"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+    for args in (["add", "-A"], ["commit", "-q", "-m", "later"]):
+        subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True)
+    base_commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+    environment = ensure_env_image(TOY_SPEC, env_commit, root / ".git", cache_root(), tmp_path / "logs", {}, build=True)
+    assert environment.built
+    instance = toy_instance(base_commit, 7)
+    subprocess.run(["docker", "rmi", "-f", instance_image_tag(instance, environment.image)], capture_output=True)
+    built = ensure_instance_image(instance, TOY_SPEC, environment.image, env_commit, root / ".git", cache_root(), tmp_path / "image.log")
+    assert built.built_now and built.reinstalled and built.unmet_requirements == ("pluggy>=99",)
+    again = ensure_instance_image(instance, TOY_SPEC, environment.image, env_commit, root / ".git", cache_root(), tmp_path / "image.log")
+    assert (again.tag, again.built_now, again.reinstalled, again.unmet_requirements) == (built.tag, False, True, ("pluggy>=99",))
+    with Container(built.tag) as box:
+        assert "return 2 * x" in box.exec("cat /testbed/toy/__init__.py").output
+        assert "pluggy>=99" in box.exec("cat /testbed/setup.cfg").output
