@@ -15,8 +15,10 @@ one is skipped, so a killed run resumes where it stopped and grades each instanc
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
+import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -103,9 +105,25 @@ exit 1
 """
 
 
-def apply_model_patch(box, patch: str) -> tuple[bool, str | None, str]:
-    """(applied, method, why not)."""
-    box.put_file(MODEL_PATCH_PATH, patch if patch.endswith("\n") else patch + "\n")
+def staging_archive(base_tests: bytes, files: dict[str, str]) -> bytes:
+    """One archive, extracted at /, for everything an evaluation copies in: the test patch's files
+    as the base commit has them (under BASE_TESTS_DIR) and the patches. One copy, not several."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar, tarfile.open(fileobj=io.BytesIO(base_tests)) as base:
+        for member in base.getmembers():
+            data = base.extractfile(member) if member.isfile() else None
+            member.name = f"{BASE_TESTS_DIR.lstrip('/')}/{member.name}"
+            tar.addfile(member, data)
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def apply_model_patch(box) -> tuple[bool, str | None, str]:
+    """(applied, method, why not), for the patch staged at MODEL_PATCH_PATH."""
     result = box.exec(_APPLY_MODEL_PATCH)
     method = next((line.split(" ", 1)[1] for line in result.output.splitlines() if line.startswith("@@METHOD ")), None)
     if result.ok and method:
@@ -210,9 +228,12 @@ def evaluate_instance(
     try:
         box.start()
         step("start")
+        box.put_archive("/", staging_archive(base_tests, {MODEL_PATCH_PATH: patch if patch.endswith("\n") else patch + "\n",
+                                                          TEST_PATCH_PATH: instance.test_patch}))
+        step("copy_in")
         applied = True
         if not prediction.is_empty:
-            applied, details["patch_apply_method"], details["patch_apply_message"] = apply_model_patch(box, patch)
+            applied, details["patch_apply_method"], details["patch_apply_message"] = apply_model_patch(box)
             step("model_patch")
         if applied and install:
             box.check(install_script(spec), f"installing {instance.instance_id} with the model patch", timeout=settings.timeout)
@@ -222,8 +243,6 @@ def evaluate_instance(
             box.disconnect_network()  # the tests run offline
             step("disconnect")
         if applied:
-            box.put_archive(BASE_TESTS_DIR, base_tests)
-            box.put_file(TEST_PATCH_PATH, instance.test_patch)
             prepared = box.exec(prepare)
             if not prepared.ok:
                 raise SwebenchError(f"{instance.instance_id}: the test patch does not apply: {prepared.output.strip()[-300:]}")
