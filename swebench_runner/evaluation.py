@@ -122,20 +122,36 @@ def staging_archive(base_tests: bytes, files: dict[str, str]) -> bytes:
     return out.getvalue()
 
 
-def apply_model_patch(box) -> tuple[bool, str | None, str]:
-    """(applied, method, why not), for the patch staged at MODEL_PATCH_PATH."""
-    result = box.exec(_APPLY_MODEL_PATCH)
-    method = next((line.split(" ", 1)[1] for line in result.output.splitlines() if line.startswith("@@METHOD ")), None)
-    if result.ok and method:
-        return True, method, ""
+_MODEL_PATCH_FAILED = 97  # the exit status of a combined command whose model patch did not apply
+_TEST_PATCH_MARK = "@@TEST_PATCH"
+
+
+def apply_patches(box, model_patch: bool, prepare: str | None) -> tuple[bool, str | None, str]:
+    """Apply the staged model patch (when model_patch), then, when prepare is given, run it (the
+    test patch) in the same command: one round trip fewer. Returns (applied, method, why not);
+    raises SwebenchError when the test patch does not apply."""
+    script = f"( {_APPLY_MODEL_PATCH} ) || exit {_MODEL_PATCH_FAILED}\n" if model_patch else ""
+    if prepare is not None:
+        script += f"echo '{_TEST_PATCH_MARK}'\n( {prepare} )"
+    result = box.exec(script)
+    model_output, _, test_output = result.output.partition(_TEST_PATCH_MARK)
+    method = next((line.split(" ", 1)[1] for line in model_output.splitlines() if line.startswith("@@METHOD ")), None)
+    if model_patch and method is None:
+        return False, None, _why_not_applied(model_output)
+    if not result.ok:
+        raise SwebenchError(f"the test patch does not apply: {test_output.strip()[-300:]}")
+    return True, method, ""
+
+
+def _why_not_applied(output: str) -> str:
     failures, current = [], None
-    for line in result.output.splitlines():
+    for line in output.splitlines():
         if line.startswith("@@FAIL "):
             current = line[len("@@FAIL "):]
         elif current and line.strip():
             failures.append(f"{current}: {line.strip()}")
             current = None
-    return False, None, "the patch does not apply (" + "; ".join(failures or ["no method worked"]) + ")"
+    return "the patch does not apply (" + "; ".join(failures or ["no method worked"]) + ")"
 
 
 def report_path(settings: EvalSettings, prediction: Prediction) -> Path:
@@ -231,10 +247,11 @@ def evaluate_instance(
         box.put_archive("/", staging_archive(base_tests, {MODEL_PATCH_PATH: patch if patch.endswith("\n") else patch + "\n",
                                                           TEST_PATCH_PATH: instance.test_patch}))
         step("copy_in")
-        applied = True
-        if not prediction.is_empty:
-            applied, details["patch_apply_method"], details["patch_apply_message"] = apply_model_patch(box)
-            step("model_patch")
+        # The official order: model patch, install when it needs one, then the test patch. Without
+        # an install between them, both go in one command.
+        applied, details["patch_apply_method"], details["patch_apply_message"] = apply_patches(
+            box, not prediction.is_empty, None if install else prepare)
+        step("patches")
         if applied and install:
             box.check(install_script(spec), f"installing {instance.instance_id} with the model patch", timeout=settings.timeout)
             details["reinstalled"] = True
@@ -243,11 +260,10 @@ def evaluate_instance(
             box.disconnect_network()  # the tests run offline
             step("disconnect")
         if applied:
-            prepared = box.exec(prepare)
-            if not prepared.ok:
-                raise SwebenchError(f"{instance.instance_id}: the test patch does not apply: {prepared.output.strip()[-300:]}")
+            if install:
+                apply_patches(box, False, prepare)
+                step("test_patch")
             entry["patch_successfully_applied"] = not prediction.is_empty
-            step("test_patch")
             run = box.exec(test_command, timeout=settings.timeout)
             step("tests")
             details["test_seconds"] = round(run.duration, 3)

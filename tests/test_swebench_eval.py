@@ -55,6 +55,14 @@ diff --git a/tests/test_toy.py b/tests/test_toy.py
 +    assert toy.halve(4) == 2
 """
 NOT_APPLYING = GOLD_PATCH.replace("return x / 3", "return x // 7")
+SETUP_PY_PATCH = """\
+diff --git a/setup.py b/setup.py
+new file mode 100644
+--- /dev/null
++++ b/setup.py
+@@ -0,0 +1 @@
++print("a setup.py the model added")
+"""
 
 # The toy's environment: bookworm's Python 3.11 and pytest from PyPI; no install step needed
 # because `python -m pytest` puts the work tree on sys.path.
@@ -149,6 +157,13 @@ def test_gold_empty_and_a_patch_that_does_not_apply(toy_cache, tmp_path: Path) -
     assert report["patch_exists"] and not report["patch_successfully_applied"] and not report["resolved"]
     assert "does not apply" in report["patch_apply_message"]
     assert summary["unresolved_ids"] == ["toy__toy-1"]
+
+    # A model patch that touches what the install builds from: installed again, between the
+    # model patch and the test patch, as the official eval script orders them.
+    with_setup = GOLD_PATCH + SETUP_PY_PATCH
+    summary = evaluate([instance], {"toy__toy-1": Prediction("toy__toy-1", "setup-model", with_setup)}, settings, progress=lambda _: None)
+    report = json.loads((run_dir / "setup-model" / "toy__toy-1" / "report.json").read_text())["toy__toy-1"]
+    assert summary["resolved_ids"] == ["toy__toy-1"] and report["reinstalled"] and "install" in report["step_seconds"]
 
 
 DRIVER = textwrap.dedent(
