@@ -153,6 +153,10 @@ def _matplotlib(version: str) -> EnvSpec:
               "setuptools==68.1.2", "setuptools-scm==7.1.0", "typing-extensions==4.7.1", "certifi", "wheel")
     wanted = "3.8" if version in ("3.1", "3.2", "3.3", "3.4") else "3.11"
     numpy = "numpy==1.25.2" if wanted == "3.11" else "numpy==1.24.4"
+    if version == "3.5":
+        # 3.5's recorded test ids tell clashing parameter ids apart as pytest 8 does
+        # ("test_validate_fontweight[100-100_0]"); pytest 7 writes "[100-1000]".
+        common = tuple("pytest==8.0.2" if pin.startswith("pytest==") else pin for pin in common)
     return EnvSpec(
         "matplotlib/matplotlib", version, wanted, "3.11" if wanted == "3.11" else "3.9", PYTEST_RA, "pytest",
         pip_packages=(numpy, *common, "pybind11>=2.6", "ipython"),
@@ -200,15 +204,18 @@ def _sphinx(version: str) -> EnvSpec:
             "sed -i 's/sphinxcontrib-applehelp/sphinxcontrib-applehelp<=1.0.7/' setup.py",
             "sed -i 's/sphinxcontrib-devhelp/sphinxcontrib-devhelp<=1.0.5/' setup.py",
             "sed -i 's/sphinxcontrib-qthelp/sphinxcontrib-qthelp<=1.0.6/' setup.py",
+            "sed -i 's/sphinxcontrib-jsmath/sphinxcontrib-jsmath<=1.0.1/' setup.py",  # 2.0 requires Sphinx 5
             "sed -i 's/alabaster>=0.7,<0.8/alabaster>=0.7,<0.7.12/' setup.py",
             "sed -i \"s/'packaging',/'packaging', 'markupsafe<=2.0.1',/\" setup.py",
             "sed -i 's/sphinxcontrib-htmlhelp\\([^<]\\)/sphinxcontrib-htmlhelp<=2.0.4\\1/' setup.py",
             "sed -i 's/sphinxcontrib-serializinghtml\\([^<]\\)/sphinxcontrib-serializinghtml<=1.1.9\\1/' setup.py",
         )
     else:
-        pre = (
-            "sed -i 's/sphinxcontrib-htmlhelp\\([^<]\\)/sphinxcontrib-htmlhelp<=2.0.4\\1/' setup.py || true",
-            "sed -i 's/sphinxcontrib-serializinghtml\\([^<]\\)/sphinxcontrib-serializinghtml<=1.1.9\\1/' setup.py || true",
+        # Bound the two helpers whose later releases need a newer Sphinx, whether setup.py names
+        # them bare or with a lower bound ("sphinxcontrib-htmlhelp>=2.0.0" in 5.x).
+        pre = tuple(
+            f"sed -i -e \"s/{name}\\(['\\\"]\\)/{name}<={top}\\1/\" -e 's/{name}>=\\([0-9.]*\\)/{name}>=\\1,<={top}/' setup.py || true"
+            for name, top in (("sphinxcontrib-htmlhelp", "2.0.4"), ("sphinxcontrib-serializinghtml", "1.1.9"))
         )
     jinja = ("Jinja2==3.0.3",) if major_minor >= (4, 5) else ()
     # docutils of each Sphinx's time: later ones dropped modules old Sphinx imports (utils.roman).
@@ -281,7 +288,9 @@ def _pylint(version: str) -> EnvSpec:
         "pylint-dev/pylint", version, "3.9", "3.9", PYTEST_RA, "pytest",
         requirements=("requirements_test_min.txt",),
         # tomlkit's later releases refuse the tables pylint 2.x writes (--generate-toml-config).
-        pip_packages=("pytest<8", "tomlkit==0.11.6"),
+        # The pytest-benchmark that 2.13 and 2.14 pin writes through py.io, which only the real
+        # `py` package has (pytest 7.2 and later ship a stand-in without it).
+        pip_packages=("pytest<8", "tomlkit==0.11.6", *(("py==1.11.0",) if version in ("2.13", "2.14") else ())),
         shorten_path_ids=True,
     )
 
