@@ -45,10 +45,11 @@ class EnvBuild:
     log_path: str = ""
 
 
-# Python 3.9 began stripping a docstring before taking its first line as a unittest test's
-# description, so a docstring that opens with a newline now names the test in verbose output.
-# Suites that SWE-bench ran on Python 3.6 or 3.8 were recorded under the older rule; running them
-# on 3.9 or later needs the older rule back.
+# Newer Pythons strip a docstring before taking its first line as a unittest test's description,
+# so a docstring that opens with a newline names the test in verbose output. Suites that SWE-bench
+# ran on Python 3.6 were recorded under the older rule (django 3.0-3.2's ids); its Python 3.8 logs
+# already follow the newer one (django 4.0's ids are such descriptions). Running a 3.6 suite on
+# 3.9 or later needs the older rule back.
 _OLD_UNITTEST_DESCRIPTIONS = """\
 import unittest
 
@@ -67,7 +68,7 @@ def compat_shims(spec: EnvSpec) -> dict[str, str]:
     behaviour. A `.pth` line starting with `import` runs at every start-up (a sitecustomize module
     would not: Debian's own comes first on sys.path)."""
     wanted = tuple(int(part) for part in spec.python_wanted.split("."))
-    if spec.parser in ("django", "unittest") and wanted < (3, 9) <= tuple(int(p) for p in spec.python.split(".")):
+    if spec.parser in ("django", "unittest") and wanted < (3, 8) and tuple(int(p) for p in spec.python.split(".")) >= (3, 8):
         return {
             "patchsmith_old_unittest_descriptions.py": _OLD_UNITTEST_DESCRIPTIONS,
             "patchsmith_old_unittest_descriptions.pth": "import patchsmith_old_unittest_descriptions\n",

@@ -1,9 +1,11 @@
 """Grading fidelity: does `gold` resolve and `empty` not, instance by instance, per repository?
 
-    python -m swebench_runner.fidelity GOLD_RUN_DIR EMPTY_RUN_DIR [--dataset FILE]
+    python -m swebench_runner.fidelity GOLD_RUN_DIR EMPTY_RUN_DIR [GOLD_RUN_DIR EMPTY_RUN_DIR ...] [--dataset FILE]
 
 An instance agrees when its gold report says resolved and its empty report says not resolved.
 An instance whose environment did not build (or that could not be graded) counts as not built.
+With several pairs of runs (stages, reruns), a later pair's report of an instance replaces an
+earlier one's.
 """
 
 from __future__ import annotations
@@ -24,16 +26,21 @@ def _reports(run_dir: Path, model: str) -> dict[str, dict]:
     return found
 
 
-def fidelity_table(gold_dir: Path, empty_dir: Path, repo_of: dict[str, str]) -> list[tuple[str, int, int, int, list[str]]]:
+def fidelity_table(pairs: list[tuple[Path, Path]], repo_of: dict[str, str]) -> list[tuple[str, int, int, int, list[str]]]:
     """Rows (repo, attempted, built and graded both ways, agreeing, disagreeing ids)."""
-    gold, empty = _reports(gold_dir, "gold"), _reports(empty_dir, "empty")
+    gold: dict[str, dict] = {}
+    empty: dict[str, dict] = {}
+    ids: set[str] = set()
+    for gold_dir, empty_dir in pairs:
+        gold.update(_reports(gold_dir, "gold"))
+        empty.update(_reports(empty_dir, "empty"))
+        for run_dir in (gold_dir, empty_dir):
+            failures = run_dir / "env-failures.json"
+            if failures.is_file():
+                recorded = json.loads(failures.read_text())
+                ids |= set(recorded.get("environment", {})) | set(recorded.get("errors", {}))
+    ids |= set(gold) | set(empty)
     attempted: dict[str, set[str]] = defaultdict(set)
-    ids = set(gold) | set(empty)
-    for run_dir in (gold_dir, empty_dir):
-        failures = run_dir / "env-failures.json"
-        if failures.is_file():
-            recorded = json.loads(failures.read_text())
-            ids |= set(recorded.get("environment", {})) | set(recorded.get("errors", {}))
     for iid in ids:
         attempted[repo_of.get(iid, "?")].add(iid)
     rows = []
@@ -49,12 +56,13 @@ def main() -> int:
     from swebench_runner.dataset import load_instances
 
     parser = argparse.ArgumentParser(description="gold/empty agreement per repository")
-    parser.add_argument("gold_run", type=Path)
-    parser.add_argument("empty_run", type=Path)
+    parser.add_argument("runs", type=Path, nargs="+", metavar="GOLD_RUN EMPTY_RUN", help="pairs of run folders")
     parser.add_argument("--dataset", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "swebench_lite_test.jsonl")
     args = parser.parse_args()
     repo_of = {i.instance_id: i.repo for i in load_instances(args.dataset)}
-    rows = fidelity_table(args.gold_run, args.empty_run, repo_of)
+    if len(args.runs) % 2:
+        parser.error("run folders come in pairs: a gold run, then an empty run")
+    rows = fidelity_table(list(zip(args.runs[::2], args.runs[1::2])), repo_of)
     print("| repository | instances run | built and graded | agree (gold resolves, empty does not) | disagree |")
     print("|---|---|---|---|---|")
     for repo, attempted, graded, agree, disagree in rows:

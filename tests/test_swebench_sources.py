@@ -84,11 +84,12 @@ def test_directives_and_python_mapping() -> None:
     assert spec_for("pydata/xarray", "0.12").python_wanted == "3.10"
 
 
-def test_unittest_description_shim_restores_the_pre_39_rule(tmp_path: Path) -> None:
+def test_unittest_description_shim_restores_the_older_rule_for_suites_recorded_on_36(tmp_path: Path) -> None:
     from swebench_runner.environments import compat_shims
 
     shims = compat_shims(spec_for("django/django", "3.0"))
     assert compat_shims(spec_for("django/django", "4.1")) == {}
+    assert compat_shims(spec_for("django/django", "4.0")) == {}  # its recorded ids follow the newer rule
     site = tmp_path / "site"
     site.mkdir()
     for name, text in shims.items():
