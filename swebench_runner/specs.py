@@ -188,9 +188,12 @@ def _sklearn(version: str) -> EnvSpec:
     return EnvSpec(
         "scikit-learn/scikit-learn", version, wanted, "3.9", PYTEST_RA, "pytest",
         pip_packages=pins,
-        system_packages=("libopenblas-dev",),
+        system_packages=("libopenblas-dev", "ccache"),
         install="python -m pip install -v --no-use-pep517 --no-build-isolation -e .",
         reinstall_per_instance=True,
+        # Each instance image builds the extensions again at its base commit; the compiler cache
+        # that the environment's own build fills makes that recompile only what changed.
+        env=(("CC", "ccache gcc"), ("CXX", "ccache g++"), ("CCACHE_DIR", "/opt/ccache")),
     )
 
 
