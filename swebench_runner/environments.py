@@ -24,6 +24,8 @@ from swebench_runner.sources import snapshot
 _BUILDER_VERSION = "2"  # bump when the steps below change what ends up in an image
 VENV = "/opt/venv"
 WORKDIR = "/testbed"
+CCACHE_LINKS = "/usr/lib/ccache"  # Debian's ccache: links named after each compiler
+CCACHE_DIR = "/opt/ccache"
 IMAGE_REPOSITORY = "patchsmith-swebench-env"
 LABEL_SWEBENCH = "patchsmith.swebench"  # value: the (repo, version) key
 
@@ -94,6 +96,8 @@ def venv_environment(spec: EnvSpec, scm_version: str | None = None) -> dict[str,
     spec's stand-in release for projects versioned by setuptools_scm."""
     path = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     env = {"PATH": path, "VIRTUAL_ENV": VENV, "PIP_DISABLE_PIP_VERSION_CHECK": "1", **dict(spec.env)}
+    if spec.compiler_cache:
+        env.update(PATH=f"{CCACHE_LINKS}:{path}", CCACHE_DIR=CCACHE_DIR)
     if scm_version and _SCM_VARIABLE in env:
         env[_SCM_VARIABLE] = scm_version
     return env
@@ -123,10 +127,11 @@ def install_script(spec: EnvSpec) -> str:
 def build_script(spec: EnvSpec) -> str:
     """Everything after the repository is copied in: system packages, the venv, pins, install."""
     lines = ["set -ex"]
-    if spec.system_packages:
+    system_packages = spec.system_packages + (("ccache",) if spec.compiler_cache else ())
+    if system_packages:
         lines.append(
             "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
-            + " ".join(spec.system_packages)
+            + " ".join(system_packages)
         )
     lines.append(f"python3 -m venv {VENV}")
     lines.append(f"python -m pip install -q {_PIP} 'setuptools<70' wheel")

@@ -47,6 +47,9 @@ class EnvSpec:
     # Whether each instance must run `install` again at its own base commit: true for packages
     # with compiled extensions; pure-Python editable installs follow the work tree by themselves.
     reinstall_per_instance: bool = False
+    # Compile through ccache (its compiler links first on PATH, the cache in the image): an
+    # instance image that builds the extensions again then recompiles only what its commit changed.
+    compiler_cache: bool = False
     shorten_path_ids: bool = False  # ids carry run-specific temporary paths (see log_parsers)
     network_for_tests: bool = False  # the suite talks to the internet (requests' httpbin tests)
     notes: str = ""
@@ -188,12 +191,10 @@ def _sklearn(version: str) -> EnvSpec:
     return EnvSpec(
         "scikit-learn/scikit-learn", version, wanted, "3.9", PYTEST_RA, "pytest",
         pip_packages=pins,
-        system_packages=("libopenblas-dev", "ccache"),
+        system_packages=("libopenblas-dev",),
         install="python -m pip install -v --no-use-pep517 --no-build-isolation -e .",
         reinstall_per_instance=True,
-        # Each instance image builds the extensions again at its base commit; the compiler cache
-        # that the environment's own build fills makes that recompile only what changed.
-        env=(("CC", "ccache gcc"), ("CXX", "ccache g++"), ("CCACHE_DIR", "/opt/ccache")),
+        compiler_cache=True,
     )
 
 
