@@ -281,7 +281,7 @@ def _xarray(version: str) -> EnvSpec:
                       "pytz==2023.3", "six==1.16.0", "scipy==1.11.1", "setuptools==68.0.0", "dask==2022.8.1",
                       # optional backends of ci/requirements/environment.yml the recorded tests exercise
                       "cftime==1.6.2", "bottleneck==1.3.5", "sparse==0.13.0", "numba==0.56.4", "numbagg==0.2.1",
-                      "toolz==0.12.0"),
+                      "toolz==0.12.0", "pint==0.19.2"),
         env=_scm_version(version),
         notes="3.10 wanted; its pins all have Python 3.9 wheels",
     )
