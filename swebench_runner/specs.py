@@ -13,6 +13,8 @@ The Python mapping (PYTHON_USED): a wanted version we have is used as is; 3.6 an
 
 from __future__ import annotations
 
+import shlex
+
 import re
 from dataclasses import dataclass
 
@@ -122,18 +124,35 @@ def _pytest(version: str) -> EnvSpec:
                    pre_install=pre, env=_scm_version(version))
 
 
+# The sdist's address, from PyPI's simple index (the address pip itself would use).
+_FETCH_ASTROPY_HELPERS = (
+    "import re, urllib.request; "
+    "page = urllib.request.urlopen('https://pypi.org/simple/astropy-helpers/').read().decode(); "
+    "url = re.search(r'href=\"([^\"]*astropy-helpers-3[.]0[.]2[.]tar[.]gz)', page).group(1); "
+    "urllib.request.urlretrieve(url, '/tmp/astropy-helpers.tar.gz')"
+)
+
+
 def _astropy(version: str) -> EnvSpec:
     if version in ("1.3",):
         return EnvSpec(
             "astropy/astropy", version, "3.6", "3.9", "pytest -rA -vv -o console_output_style=classic --tb=no", "pytest",
             pip_packages=("numpy==1.19.5", "cython==0.29.36", "setuptools<60", "jinja2==2.10", "MarkupSafe==1.1.1",
                           "pytest==3.10.1", "attrs==19.3.0", "pluggy==0.7.1", "py==1.11.0", "more-itertools==8.14.0",
-                          "hypothesis==3.88.3", "pytest-astropy==0.2.1", "pytest-doctestplus==0.1.3",
+                          "hypothesis==4.57.1", "pytest-astropy==0.2.1", "pytest-doctestplus==0.1.3",
                           "pytest-remotedata==0.2.0", "pytest-openfiles==0.2.0", "pytest-arraydiff==0.1", "psutil"),
+            # astropy_helpers is a git submodule, which the snapshot lacks, and setup.py would
+            # fetch it from an index that no longer answers. The same helpers come from PyPI's
+            # sdist: 3.0.2, the last release before the environment's commit (September 2018).
+            pre_install=(
+                "[ -f astropy_helpers/setup.py ] || { python -c " + shlex.quote(_FETCH_ASTROPY_HELPERS) + " && mkdir -p astropy_helpers && "
+                "tar -xzf /tmp/astropy-helpers.tar.gz -C astropy_helpers --strip-components=1; }",
+            ),
             install="python -m pip install --no-build-isolation -e .",
             reinstall_per_instance=True,
             env=_scm_version(version),
-            notes="astropy 1.3 built against numpy 1.19 (the oldest numpy with Python 3.9 wheels)",
+            notes="astropy 1.3 built against numpy 1.19 (the oldest numpy with Python 3.9 wheels); astropy_helpers 3.0.2 from "
+                  "PyPI; hypothesis 4.57 (3.x cannot make code objects on Python 3.8 and later)",
         )
     return EnvSpec(
         "astropy/astropy", version, "3.9", "3.9", PYTEST_RA, "pytest",
@@ -281,7 +300,7 @@ def _xarray(version: str) -> EnvSpec:
                       "pytz==2023.3", "six==1.16.0", "scipy==1.11.1", "setuptools==68.0.0", "dask==2022.8.1",
                       # optional backends of ci/requirements/environment.yml the recorded tests exercise
                       "cftime==1.6.2", "bottleneck==1.3.5", "sparse==0.13.0", "numba==0.56.4", "numbagg==0.2.1",
-                      "toolz==0.12.0", "pint==0.19.2"),
+                      "toolz==0.12.0", "pint==0.21.1"),
         env=_scm_version(version),
         notes="3.10 wanted; its pins all have Python 3.9 wheels",
     )
