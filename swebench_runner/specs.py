@@ -214,6 +214,9 @@ def _sklearn(version: str) -> EnvSpec:
         install="python -m pip install -v --no-use-pep517 --no-build-isolation -e .",
         reinstall_per_instance=True,
         compiler_cache=True,
+        # 0.20 and 0.21 vendor a joblib whose cloudpickle cannot make code objects on Python 3.8
+        # and later; this switch (theirs) makes them use the installed joblib instead.
+        env=(("SKLEARN_SITE_JOBLIB", "1"),) if version in ("0.20", "0.21") else (),
     )
 
 
