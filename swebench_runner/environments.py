@@ -65,6 +65,17 @@ unittest.TestCase.shortDescription = _first_docstring_line
 """
 
 
+# Python 3.7 began warning when the ABCs are taken from `collections` instead of
+# `collections.abc`; 3.6 served them silently. Real attributes skip the warning __getattr__.
+_SILENT_COLLECTIONS_ABCS = """\
+import collections
+import collections.abc
+
+for _name in collections.abc.__all__:
+    setattr(collections, _name, getattr(collections.abc, _name))
+"""
+
+
 def compat_shims(spec: EnvSpec) -> dict[str, str]:
     """Files for the venv's site-packages that give the Python we use the wanted Python's observable
     behaviour. A `.pth` line starting with `import` runs at every start-up (a sitecustomize module
@@ -74,6 +85,11 @@ def compat_shims(spec: EnvSpec) -> dict[str, str]:
         return {
             "patchsmith_old_unittest_descriptions.py": _OLD_UNITTEST_DESCRIPTIONS,
             "patchsmith_old_unittest_descriptions.pth": "import patchsmith_old_unittest_descriptions\n",
+        }
+    if spec.silent_collections_abcs:
+        return {
+            "patchsmith_silent_collections_abcs.py": _SILENT_COLLECTIONS_ABCS,
+            "patchsmith_silent_collections_abcs.pth": "import patchsmith_silent_collections_abcs\n",
         }
     return {}
 

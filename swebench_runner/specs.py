@@ -52,6 +52,9 @@ class EnvSpec:
     # Compile through ccache (its compiler links first on PATH, the cache in the image): an
     # instance image that builds the extensions again then recompiles only what its commit changed.
     compiler_cache: bool = False
+    # For suites that turn DeprecationWarnings into errors and import ABCs from `collections`,
+    # which their Python (3.6) allowed silently: the aliases are made plain attributes again.
+    silent_collections_abcs: bool = False
     shorten_path_ids: bool = False  # ids carry run-specific temporary paths (see log_parsers)
     network_for_tests: bool = False  # the suite talks to the internet (requests' httpbin tests)
     notes: str = ""
@@ -150,6 +153,7 @@ def _astropy(version: str) -> EnvSpec:
             ),
             install="python -m pip install --no-build-isolation -e .",
             reinstall_per_instance=True,
+            silent_collections_abcs=True,
             env=_scm_version(version),
             notes="astropy 1.3 built against numpy 1.19 (the oldest numpy with Python 3.9 wheels); astropy_helpers 3.0.2 from "
                   "PyPI; hypothesis 4.57 (3.x cannot make code objects on Python 3.8 and later)",

@@ -105,3 +105,18 @@ def test_unittest_description_shim_restores_the_older_rule_for_suites_recorded_o
     run = f"import site; site.addsitedir({str(site)!r})\n" + probe
     shown = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, check=True).stdout
     assert shown.strip() == "None | One line."
+
+
+def test_collections_abc_shim_serves_the_aliases_without_a_warning(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from swebench_runner.environments import compat_shims
+
+    assert compat_shims(spec_for("astropy/astropy", "5.1")) == {}
+    for name, text in compat_shims(spec_for("astropy/astropy", "1.3")).items():
+        (tmp_path / name).write_text(text)
+    probe = (f"import site; site.addsitedir({str(tmp_path)!r}); import warnings; warnings.simplefilter('error'); "
+             "import collections; print(collections.MutableSequence.__module__)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "collections.abc", done.stderr
