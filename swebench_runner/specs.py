@@ -211,8 +211,9 @@ def _sklearn(version: str) -> EnvSpec:
         pins = ("numpy==1.19.5", "scipy==1.5.4", "cython==3.0.10", "setuptools==68.0.0", "wheel", "joblib==1.3.2",
                 "threadpoolctl==3.2.0", "pandas<2.0.0", "matplotlib<3.9.0", "pytest==7.4.0")
         wanted = "3.9"
+    # pytest 3.10 (0.20's yield tests) has no -rA summary; -v prints each test's id and status.
     return EnvSpec(
-        "scikit-learn/scikit-learn", version, wanted, "3.9", PYTEST_RA, "pytest",
+        "scikit-learn/scikit-learn", version, wanted, "3.9", PYTEST_RA + (" -v" if version == "0.20" else ""), "pytest",
         pip_packages=pins,
         system_packages=("libopenblas-dev",),
         install="python -m pip install -v --no-use-pep517 --no-build-isolation -e .",
