@@ -161,18 +161,11 @@ def _build(root, commit: str | None, cache_dir, settings: IndexSettings) -> Repo
                 else:
                     todo.append(candidate)
             parsing.append(_start_parsing(source, todo, settings))
-    except BaseException:
-        _known_keys = frozenset()
-        for pool, _ in parsing:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
-        raise
-    hits = len(key_of)
-    todo_count = len(candidates) - hits - len(binary)
+        hits = len(key_of)
+        todo_count = len(candidates) - hits - len(binary)
 
-    parsed = 0
-    new_chunks: list[tuple[bytes, list[str]]] = []  # pickled records parsed now, with their blob ids
-    try:
+        parsed = 0
+        new_chunks: list[tuple[bytes, list[str]]] = []  # pickled records parsed now, with their blob ids
         entries = {path: previous.get((path, key)) or entry(path, key[0], records[key]) for path, key in key_of.items()}
         for outcomes, chunk in (result for _, results in parsing for result in results):
             if chunk is not None:

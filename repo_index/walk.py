@@ -175,11 +175,6 @@ def start_listing(source: Source, settings: IndexSettings) -> Callable[[], Itera
     return parts
 
 
-def list_files(source: Source, settings: IndexSettings) -> list[Candidate]:
-    """The files to index, sorted by path, before binary detection (which needs the bytes)."""
-    return sorted(candidate for part in start_listing(source, settings)() for candidate in part)
-
-
 def _commit_candidates(listing: bytes, settings: IndexSettings) -> list[Candidate]:
     found, skipped = [], _skip_rule(settings)
     for record in listing.split(b"\0"):
