@@ -10,7 +10,7 @@ from functools import lru_cache
 from repo_index import cache as disk
 from repo_index.extract import entry, plain_record, record_for
 from repo_index.languages import language_name, language_of
-from repo_index.model import FileEntry, RepoIndex, RepoIndexError
+from repo_index.model import RepoIndex, RepoIndexError
 from repo_index.settings import IndexSettings
 from repo_index.walk import Candidate, Source, blob_id_of, open_source, read_blobs, start_listing
 
