@@ -81,17 +81,16 @@ def compat_shims(spec: EnvSpec) -> dict[str, str]:
     behaviour. A `.pth` line starting with `import` runs at every start-up (a sitecustomize module
     would not: Debian's own comes first on sys.path)."""
     wanted = tuple(int(part) for part in spec.python_wanted.split("."))
+    modules = {}
     if spec.parser in ("django", "unittest") and wanted < (3, 8) and tuple(int(p) for p in spec.python.split(".")) >= (3, 8):
-        return {
-            "patchsmith_old_unittest_descriptions.py": _OLD_UNITTEST_DESCRIPTIONS,
-            "patchsmith_old_unittest_descriptions.pth": "import patchsmith_old_unittest_descriptions\n",
-        }
+        modules["patchsmith_old_unittest_descriptions"] = _OLD_UNITTEST_DESCRIPTIONS
     if spec.silent_collections_abcs:
-        return {
-            "patchsmith_silent_collections_abcs.py": _SILENT_COLLECTIONS_ABCS,
-            "patchsmith_silent_collections_abcs.pth": "import patchsmith_silent_collections_abcs\n",
-        }
-    return {}
+        modules["patchsmith_silent_collections_abcs"] = _SILENT_COLLECTIONS_ABCS
+    files = {}
+    for name, text in modules.items():
+        files[f"{name}.py"] = text
+        files[f"{name}.pth"] = f"import {name}\n"
+    return files
 
 
 def image_tag(spec: EnvSpec, setup_commit: str, base_tag: str, scm: str | None = None) -> str:
@@ -244,11 +243,8 @@ def ensure_env_image(
                 if not result.ok:
                     tail = "\n".join(result.output.strip().splitlines()[-15:])
                     raise SwebenchError(f"build of {spec.key} failed (exit {result.exit_code}): {tail}")
-                labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", LABEL_SWEBENCH: spec.key}
-                changes = [f"ENV {name}={value}" for name, value in venv_environment(spec, version).items()]
-                changes += [f"WORKDIR {WORKDIR}"] + [f'LABEL {key}="{value}"' for key, value in labels.items()]
-                repository, version_tag = tag.split(":", 1)
-                engine.client().api.commit(container.id, repository=repository, tag=version_tag, changes=changes)
+                commit_image(container, tag, venv_environment(spec, version),
+                             {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", LABEL_SWEBENCH: spec.key})
         except (DockerUnavailable, DiskFull):
             raise  # the machine's problem, not this environment's: stop the run with what to do
         except Exception as exc:  # noqa: BLE001 - any other failure is this build's outcome, reported per instance
@@ -258,6 +254,16 @@ def ensure_env_image(
     outcome = EnvBuild(spec.key, tag, True, time.monotonic() - started, image_size(tag), log_path=str(log_path))
     records.write(outcome)
     return outcome
+
+
+def commit_image(container, tag: str, environment: dict[str, str], labels: dict[str, str]) -> None:
+    """Save a container as the image `tag`: its variables and /testbed as the working folder are
+    what every container of the image starts with."""
+    from sandbox import engine
+
+    repository, version_tag = tag.split(":", 1)
+    changes = [f"ENV {name}={value}" for name, value in environment.items()] + [f"WORKDIR {WORKDIR}"]
+    engine.client().api.commit(container.id, repository=repository, tag=version_tag, changes=changes, conf={"Labels": labels})
 
 
 def setup_commit(group: list, git_dir: Path) -> str:

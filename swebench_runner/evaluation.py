@@ -33,9 +33,7 @@ from swebench_runner.environments import (
     EnvBuild,
     ensure_env_image,
     install_script,
-    scm_version,
     setup_commit,
-    venv_environment,
 )
 from swebench_runner.errors import SwebenchError
 from swebench_runner.grading import grade
@@ -239,7 +237,7 @@ def evaluate_instance(
     install = touches_build(patched_files(patch))
     needs_network = spec.network_for_tests or install
     box = Container(image.tag, network=needs_network, ca_bundle="auto" if needs_network else None,
-                    env={**venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)), **_EVAL_ENV},
+                    env=_EVAL_ENV,  # the image carries the environment's variables
                     limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
     try:
         box.start()

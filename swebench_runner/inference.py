@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from swebench_runner.dataset import Instance
-from swebench_runner.environments import ensure_env_image, scm_version, setup_commit, venv_environment
+from swebench_runner.environments import ensure_env_image, setup_commit
 from swebench_runner.instances import ensure_instance_image
 from swebench_runner.recover import recoverers_for
 from swebench_runner.repos import find_mirror
@@ -47,8 +47,8 @@ class InstanceWorkspace:
         image = ensure_instance_image(self.instance, self.spec, self.env_image, self.env_commit, git_dir,
                                       self.cache_dir or cache_root(), logs / "instance_image.log")
         network = self.spec.network_for_tests
+        # The image carries the environment's variables (with the base commit's release).
         box = Container(image.tag, network=network, ca_bundle="auto" if network else None,
-                        env=venv_environment(self.spec, scm_version(self.spec, git_dir, self.instance.base_commit)),
                         limits=Limits(memory="8g"), log_path=logs / "container.log")
         box.start()
         try:

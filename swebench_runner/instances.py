@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swebench_runner.dataset import Instance
-from swebench_runner.environments import LABEL_SWEBENCH, WORKDIR, install_script, move_tree, scm_version, venv_environment
+from swebench_runner.environments import LABEL_SWEBENCH, commit_image, install_script, move_tree, scm_version, venv_environment
 from swebench_runner.recover import recoverers_for
 from swebench_runner.sources import texts_at, tree_change
 from swebench_runner.specs import EnvSpec
@@ -44,17 +44,16 @@ def declared_requirements(texts: dict[str, str]) -> set[str]:
             if (match := _REQUIREMENT.match(line))}
 
 
-def install_need(spec: EnvSpec, change_paths: list[str], patch_paths: list[str], git_dir: Path, env_commit: str,
+def install_need(spec: EnvSpec, change_paths: list[str], git_dir: Path, env_commit: str,
                  base_commit: str) -> tuple[bool, list[str]]:
-    """Whether the instance must run the install step again (as the official eval script always
-    does), and else the requirements its base commit declares anew, to check in the container.
+    """Whether moving the environment's tree to the base commit needs the install step again (as
+    the official eval script always runs it), and else the requirements the base commit declares
+    anew, to check in the container.
 
-    Compiled packages are installed again when their build inputs changed, and any package when
-    the model patch touches its build files. When only dependency declarations changed (an older
-    pylint wants an older astroid), the install runs only if the environment does not already
-    satisfy the new ones: pip would change nothing else."""
-    if touches_build(patch_paths):
-        return True, []
+    Compiled packages are installed again when their build inputs changed. When only dependency
+    declarations changed (an older pylint wants an older astroid), the install runs only if the
+    environment does not already satisfy the new ones: pip would change nothing else. (A model
+    patch that touches build files is installed again by its evaluation.)"""
     if spec.reinstall_per_instance and touches_build(change_paths):
         return True, []
     build_files = [path for path in change_paths if path.rsplit("/", 1)[-1] in _BUILD_FILES]
@@ -127,7 +126,7 @@ def ensure_instance_image(instance: Instance, spec: EnvSpec, env_image: str, env
             return _found(tag)
         started = time.monotonic()
         change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
-        install, new_requirements = install_need(spec, change.changed, [], git_dir, env_commit, instance.base_commit)
+        install, new_requirements = install_need(spec, change.changed, git_dir, env_commit, instance.base_commit)
         network = install or bool(new_requirements)
         environment = venv_environment(spec, scm_version(spec, git_dir, instance.base_commit))
         unmet: list[str] = []
@@ -139,11 +138,10 @@ def ensure_instance_image(instance: Instance, spec: EnvSpec, env_image: str, env
                 install = bool(unmet)
             if install:
                 box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=3600)
-            labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: IMAGE_KIND, LABEL_SWEBENCH: instance.instance_id,
-                      _LABEL_SETUP: json.dumps({"reinstalled": install, "unmet": unmet, "recovered": change.recovered})}
-            changes = [f"ENV {name}={value}" for name, value in environment.items()] + [f"WORKDIR {WORKDIR}"]
-            repository, version_tag = tag.split(":", 1)
-            engine.client().api.commit(box.id, repository=repository, tag=version_tag, changes=changes, conf={"Labels": labels})
+            commit_image(box, tag, environment, {
+                engine.LABEL_OWNER: "1", engine.LABEL_KIND: IMAGE_KIND, LABEL_SWEBENCH: instance.instance_id,
+                _LABEL_SETUP: json.dumps({"reinstalled": install, "unmet": unmet, "recovered": change.recovered}),
+            })
     return InstanceImage(tag, True, round(time.monotonic() - started, 3), install, tuple(unmet), dict(change.recovered))
 
 
