@@ -11,7 +11,8 @@ Images
         base + recipe; the repository lives at /testbed, its virtual environment at /opt/venv.
 
 Containers (network off and resource limits by default)
-    with Container(image).start(repo, commit) as c:   (or .start() then c.copy_worktree(folder))
+    with Container(image).start(repo, commit) as c:   (or .start() then c.copy_worktree(folder),
+                                                       or c.replace_files(tar_archive))
         c.exec(cmd, timeout=60) -> ExecResult (timed_out when the process group was killed)
         c.put_files({...}); c.get_file(path); c.copy_out(path, dest)
         c.apply_diff(diff) -> ApplyResult (git apply, git apply --3way, patch --fuzz)

@@ -61,12 +61,12 @@ class _Capped:
 
     def drop_setsid_complaint(self) -> None:
         # setsid's own message about its killed child is not the command's output.
-        for marker in (b"setsid: child ",):
-            at = self.head.rfind(marker)
-            if at >= 0 and self.head.find(b"\n", at) in (-1, len(self.head) - 1):
-                del self.head[at:]
-            elif self.tail and self.tail[-1].startswith(marker):
-                self.tail_size -= len(self.tail.pop())
+        marker = b"setsid: child "
+        at = self.head.rfind(marker)
+        if at >= 0 and self.head.find(b"\n", at) in (-1, len(self.head) - 1):
+            del self.head[at:]
+        elif self.tail and self.tail[-1].startswith(marker):
+            self.tail_size -= len(self.tail.pop())
 
     def text(self) -> str:
         middle = f"\n[... {self.cut} bytes of output cut ...]\n".encode() if self.cut else b""
@@ -395,17 +395,19 @@ class Container:
         if pack is not None and self._checkout_pack(pack, commit_id):
             self.commit_base_state()
             return
-        archive = git_archive(repo, commit)
-        # Drop the tracked files of the image's own snapshot, so deleted files do not linger.
-        self.exec(f"if [ -d .git ]; then {_GIT} ls-files -z | xargs -0 -r rm -f; fi")
-        self.put_archive(self.workdir, archive)
-        self.commit_base_state()
+        self.replace_files(git_archive(repo, commit))
 
     def copy_worktree(self, root: str | Path) -> None:
         """Copy a work tree's files as they are (tracked and untracked, not ignored) in, and
         record them as the base state."""
+        self.replace_files(tar_worktree(Path(root)))
+
+    def replace_files(self, archive: bytes) -> None:
+        """Replace the repository files under workdir with the archive's, and record them as the
+        base state. The tracked files of the image's own snapshot go first, so deleted files do
+        not linger; its untracked build products stay."""
         self.exec(f"if [ -d .git ]; then {_GIT} ls-files -z | xargs -0 -r rm -f; fi")
-        self.put_archive(self.workdir, tar_worktree(Path(root)))
+        self.put_archive(self.workdir, archive)
         self.commit_base_state()
 
     def _checkout_pack(self, pack: bytes, commit_id: str) -> bool:

@@ -238,7 +238,7 @@ def ensure_env_image(
             source = snapshot(git_dir, commit, recoverers)
             with Container(base, network=True, ca_bundle="auto", kind="build", limits=Limits(memory="8g"),
                            env=venv_environment(spec, version), log_path=log_path) as container:
-                put_tree(container, source.archive)
+                container.replace_files(source.archive)
                 result = container.exec(build_script(spec), timeout=3600)
                 if not result.ok:
                     tail = "\n".join(result.output.strip().splitlines()[-15:])
@@ -292,13 +292,3 @@ def move_tree(container, change) -> None:
         container.put_file("/tmp/.patchsmith-swebench/deleted", "\0".join(change.deleted) + "\0")
         container.check("xargs -0 -r rm -f < /tmp/.patchsmith-swebench/deleted", "deleting files")
     container.put_archive(WORKDIR, change.archive)
-
-
-def put_tree(container, archive: bytes) -> None:
-    """Replace the tracked files under /testbed by the archive's, and record that as the base state.
-
-    (Container.copy_repo does the same from a git directory; the archive here may carry files
-    recovered from outside the repository.)"""
-    container.exec("if [ -d .git ]; then git ls-files -z | xargs -0 -r rm -f; fi")
-    container.put_archive(WORKDIR, archive)
-    container.commit_base_state()

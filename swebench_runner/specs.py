@@ -13,9 +13,8 @@ The Python mapping (PYTHON_USED): a wanted version we have is used as is; 3.6 an
 
 from __future__ import annotations
 
-import shlex
-
 import re
+import shlex
 from dataclasses import dataclass
 
 from swebench_runner.errors import SwebenchError
