@@ -17,8 +17,6 @@ from sandbox.container import Container, Limits, git_archive, tar_worktree
 from sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
 from sandbox.recipe import EnvRecipe, infer_recipe, read_dependency_files
 
-_tar_worktree = tar_worktree  # the name patchsmith.pipeline first imported
-
 WORKDIR = "/testbed"
 _PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
