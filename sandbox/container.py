@@ -111,6 +111,8 @@ class Container:
     default bridge) or a Docker network mode such as "host".
     ca_bundle: "auto" carries the host's CA bundle in (for containers that install packages),
     None carries none, or a path to a bundle.
+    capabilities: Linux capabilities to add, e.g. ("NET_ADMIN",) to set routes in a container
+    without a network (nothing it routes can leave it).
     """
 
     def __init__(
@@ -125,6 +127,7 @@ class Container:
         kind: str = "instance",
         log_path: str | Path | None = None,
         mounts: dict[str, str] | None = None,
+        capabilities: tuple[str, ...] = (),
     ):
         self.image = image
         self.workdir = workdir
@@ -135,6 +138,7 @@ class Container:
         self.kind = kind
         self.log_path = Path(log_path) if log_path else None
         self.mounts = dict(mounts or {})  # host folder -> container folder, read-write
+        self.capabilities = tuple(capabilities)  # Linux capabilities added to Docker's default set
         self.id: str | None = None
         self.has_base_state = False
 
@@ -148,9 +152,6 @@ class Container:
             network_mode = self.network
         else:
             network_mode = "bridge" if self.network else "none"
-        env = dict(self.env)
-        if self.ca_bundle:
-            env.update(ca_environment())
         host_config = api.create_host_config(
             network_mode=network_mode,
             mem_limit=self.limits.memory,
@@ -159,13 +160,14 @@ class Container:
             pids_limit=self.limits.pids,
             init=True,
             binds={host: {"bind": inside, "mode": "rw"} for host, inside in self.mounts.items()} or None,
+            cap_add=list(self.capabilities) or None,
         )
         try:
             created = api.create_container(
                 self.image,
                 command=["sleep", "infinity"],
                 working_dir=self.workdir,
-                environment=env,
+                environment=self.env,
                 labels=engine.labels(self.kind),
                 host_config=host_config,
                 detach=True,
@@ -237,6 +239,10 @@ class Container:
         container_id = self._require()
         api = engine.client().api
         argv = ["bash", "-c", command] if isinstance(command, str) else list(command)
+        if self.ca_bundle:
+            # Per command, not in the container's own environment: an image committed from this
+            # container must not point its test suites at the host's bundle.
+            env = {**ca_environment(), **(env or {})}
         pid_file = f"{_STATE_DIR}/exec-{uuid.uuid4().hex[:10]}.pid"
         if timeout is not None:
             # A new session makes the command a process group leader we can kill as a whole.

@@ -124,6 +124,9 @@ def test_install_in_a_build_needs_the_carried_ca(https_index, bookworm_base_imag
         assert image.built
         with Container(image.tag) as c:
             assert c.exec("python -c 'import tinypkg; print(tinypkg.ANSWER)'").stdout == "42\n"
+            # The bundle served the build's commands only: the image's test suites keep their own
+            # trust (a suite that serves TLS itself, as requests' does, must not be overridden).
+            assert c.exec("env | grep -c _CA_BUNDLE || true").stdout == "0\n"
     finally:
         client().api.remove_image(image.tag, force=True)
 
