@@ -47,7 +47,8 @@ def find_mirror(repo: str, repo_cache: Path, url_template: str = GITHUB_URL) -> 
     repo_cache.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     try:
-        git.Repo.clone_from(url, partial, bare=True)
+        # Never a credentials prompt: a repository the host does not have fails at once.
+        git.Repo.clone_from(url, partial, bare=True, env={"GIT_TERMINAL_PROMPT": "0"})
     except git.GitCommandError as exc:
         raise SwebenchError(f"{repo} is not in {repo_cache} and cloning {url} failed: {exc.stderr.strip()}") from exc
     # A clone is renamed into place only when complete, so an interrupted clone is never mistaken for a mirror.
