@@ -27,12 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from patchsmith.settings import cache_root  # noqa: E402
 from swebench_runner.dataset import load_instances  # noqa: E402
-from swebench_runner.environments import BuildRecords, ensure_env_image, setup_commit  # noqa: E402
+from swebench_runner.environments import BuildRecords, environment_for  # noqa: E402
 from swebench_runner.evaluation import EvalSettings, evaluate_instance  # noqa: E402
 from swebench_runner.instances import instance_image_tag  # noqa: E402
-from swebench_runner.recover import recoverers_for  # noqa: E402
 from swebench_runner.predictions import load_predictions  # noqa: E402
-from swebench_runner.repos import find_mirror  # noqa: E402
 from swebench_runner.specs import spec_for  # noqa: E402
 
 TARGET = 1.5
@@ -55,12 +53,11 @@ def main() -> int:
         chosen = [i for i in everything if i.instance_id in wanted]
     images: dict[tuple[str, str], tuple[str, str, float]] = {}
     for key in dict.fromkeys((i.repo, i.version) for i in chosen):
-        git_dir = find_mirror(key[0], args.repo_cache)
-        commit = setup_commit([i for i in everything if (i.repo, i.version) == key], git_dir)
-        build = ensure_env_image(spec_for(*key), commit, git_dir, cache_root(), Path(tempfile.mkdtemp()) / "logs",
-                                 recoverers_for(key[0]), build=args.build)
+        environment = environment_for(spec_for(*key), everything, args.repo_cache, cache_root(),
+                                      Path(tempfile.mkdtemp()) / "logs", build=args.build)
+        build = environment.build
         if build.built:
-            images[key] = (build.image, commit, build.seconds)
+            images[key] = (build.image, environment.commit, build.seconds)
     # Round-robin over environments, so that one repository does not fill the sample.
     queues = {key: [i for i in chosen if (i.repo, i.version) == key] for key in images}
     sample = []

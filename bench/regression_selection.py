@@ -58,18 +58,13 @@ def test_file_of(test_id: str, repo: str, ran_files: list[str], defined: dict[st
 
 
 def measure(instance, dataset: list, args, cache: Path, log_dir: Path) -> dict:
-    import repo_index
-    from swebench_runner.environments import ensure_env_image, setup_commit
-    from swebench_runner.recover import recoverers_for
-    from swebench_runner.repos import find_mirror
+    from swebench_runner.environments import environment_for
     from swebench_runner.specs import patched_files, spec_for
 
     row: dict = {"instance_id": instance.instance_id, "repo": instance.repo, "version": instance.version}
     spec = spec_for(instance.repo, instance.version)
-    git_dir = find_mirror(instance.repo, args.repo_cache)
-    env_commit = setup_commit([i for i in dataset if (i.repo, i.version) == (instance.repo, instance.version)], git_dir)
-    env = ensure_env_image(spec, env_commit, git_dir, cache, log_dir, recoverers_for(instance.repo),
-                           build=not args.no_build)
+    environment = environment_for(spec, dataset, args.repo_cache, cache, log_dir, build=not args.no_build)
+    env, env_commit, git_dir = environment.build, environment.commit, environment.git_dir
     row["env_image"], row["env_built"], row["env_seconds"] = env.image, env.built, round(env.seconds, 1)
     if not env.built:
         row["error"] = env.error.strip().splitlines()[-1][:300] if env.error.strip() else "not built"

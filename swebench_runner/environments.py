@@ -14,14 +14,14 @@ import hashlib
 import json
 import shlex
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from swebench_runner.errors import SwebenchError
-from swebench_runner.specs import EnvSpec
+from swebench_runner.specs import LOCAL_INTERNET_SCRIPT, EnvSpec
 from swebench_runner.sources import snapshot
 
-_BUILDER_VERSION = "2"  # bump when the steps below change what ends up in an image
+_BUILDER_VERSION = "3"  # bump when the steps below change what ends up in an image
 VENV = "/opt/venv"
 WORKDIR = "/testbed"
 CCACHE_LINKS = "/usr/lib/ccache"  # Debian's ccache: links named after each compiler
@@ -93,12 +93,31 @@ def compat_shims(spec: EnvSpec) -> dict[str, str]:
     return files
 
 
+def _recipe_fields(spec: EnvSpec) -> dict:
+    """The spec's fields that differ from their defaults: a new field with a default then leaves
+    every existing environment's tag (and image) as it was."""
+    defaults = {f.name: f.default for f in fields(EnvSpec) if f.default is not MISSING}
+    return {name: value for name, value in asdict(spec).items() if name not in defaults or value != defaults[name]}
+
+
+def local_internet_script(spec: EnvSpec) -> str:
+    """The text of swebench_runner/local_internet.py when spec's suite needs it, else ''."""
+    return (Path(__file__).with_name("local_internet.py").read_text() if spec.local_internet else "")
+
+
+def local_internet_capabilities(spec: EnvSpec) -> tuple[str, ...]:
+    """What a test container needs beyond the default: routing tarpit addresses into loopback."""
+    return ("NET_ADMIN",) if spec.local_internet else ()
+
+
 def image_tag(spec: EnvSpec, setup_commit: str, base_tag: str, scm: str | None = None) -> str:
-    recipe = {"v": _BUILDER_VERSION, "spec": asdict(spec), "commit": setup_commit, "base": base_tag}
+    recipe = {"v": _BUILDER_VERSION, "spec": _recipe_fields(spec), "commit": setup_commit, "base": base_tag}
     if scm:
         recipe["scm"] = scm
     if compat_shims(spec):
         recipe["shims"] = compat_shims(spec)
+    if spec.local_internet:
+        recipe["local_internet"] = local_internet_script(spec)
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
     return f"{IMAGE_REPOSITORY}:{spec.key.lower()}-{digest}"
 
@@ -148,6 +167,9 @@ def build_script(spec: EnvSpec) -> str:
             "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
             + " ".join(system_packages)
         )
+    for vendored in spec.vendored_sources:
+        if vendored.prepare:
+            lines.append(f"(cd {shlex.quote(vendored.path)} && {vendored.prepare})")
     lines.append(f"python3 -m venv {VENV}")
     lines.append(f"python -m pip install -q {_PIP} 'setuptools<70' wheel")
     if spec.pip_packages:
@@ -167,6 +189,9 @@ def build_script(spec: EnvSpec) -> str:
         lines.append("python -m pip install " + " ".join(shlex.quote(p) for p in spec.pip_packages))
     for name, text in compat_shims(spec).items():
         lines.append(f"cat > \"$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')/{name}\" <<'PATCHSMITH_EOF'\n{text}PATCHSMITH_EOF")
+    if spec.local_internet:
+        lines.append(f"mkdir -p {shlex.quote(str(Path(LOCAL_INTERNET_SCRIPT).parent))} && "
+                     f"cat > {LOCAL_INTERNET_SCRIPT} <<'PATCHSMITH_EOF'\n{local_internet_script(spec)}PATCHSMITH_EOF")
     lines.append("python -m pip freeze > /opt/pip-freeze.txt")
     # Tracked files go back to the commit's state (pre_install may have edited them), so that an
     # instance can move the tree to its own commit by applying only the files that differ. Minimal
@@ -211,8 +236,10 @@ def ensure_env_image(
     log_dir: Path,
     recoverers: dict | None = None,
     build: bool = True,
+    repo_cache: Path | None = None,
 ) -> EnvBuild:
-    """Find or build the environment image of spec; a failed build is reported, not raised."""
+    """Find or build the environment image of spec; a failed build is reported, not raised.
+    `repo_cache` holds the mirrors of the spec's vendored sources."""
     from sandbox import engine
     from sandbox.base import BaseSpec, build_lock, ensure_base_image, image_exists
     from sandbox.container import Container, Limits
@@ -239,6 +266,7 @@ def ensure_env_image(
             with Container(base, network=True, ca_bundle="auto", kind="build", limits=Limits(memory="8g"),
                            env=venv_environment(spec, version), log_path=log_path) as container:
                 container.replace_files(source.archive)
+                put_vendored_sources(container, spec, repo_cache)
                 result = container.exec(build_script(spec), timeout=3600)
                 if not result.ok:
                     tail = "\n".join(result.output.strip().splitlines()[-15:])
@@ -254,6 +282,49 @@ def ensure_env_image(
     outcome = EnvBuild(spec.key, tag, True, time.monotonic() - started, image_size(tag), log_path=str(log_path))
     records.write(outcome)
     return outcome
+
+
+@dataclass(frozen=True)
+class Environment:
+    """An environment image looked up or built for one (repo, version), with where it came from."""
+
+    build: EnvBuild
+    commit: str  # the commit /testbed holds in the image
+    git_dir: Path  # the repository's mirror
+
+
+def environment_for(
+    spec: EnvSpec,
+    dataset: list,
+    repo_cache: Path,
+    cache_dir: Path,
+    log_dir: Path,
+    build: bool = True,
+) -> Environment:
+    """The environment image of spec's (repo, version): its mirror from the repo cache, its commit
+    chosen from the dataset's instances of that version, the image found or built."""
+    from swebench_runner.recover import recoverers_for
+    from swebench_runner.repos import find_mirror
+
+    git_dir = find_mirror(spec.repo, repo_cache)
+    commit = setup_commit([i for i in dataset if (i.repo, i.version) == (spec.repo, spec.version)], git_dir)
+    outcome = ensure_env_image(spec, commit, git_dir, cache_dir, log_dir, recoverers_for(spec.repo), build=build,
+                               repo_cache=repo_cache)
+    return Environment(outcome, commit, git_dir)
+
+
+def put_vendored_sources(container, spec: EnvSpec, repo_cache: Path | None) -> None:
+    """Put each vendored source's tree where the build looks for it (untracked, so moving /testbed
+    to an instance's commit keeps it, and what the first install built from it)."""
+    from swebench_runner.repos import find_mirror
+
+    for vendored in spec.vendored_sources:
+        if repo_cache is None:
+            raise SwebenchError(f"{spec.key} needs {vendored.repo} at {vendored.ref}; give a repo cache that holds it.")
+        tree = snapshot(find_mirror(vendored.repo, repo_cache), vendored.ref)
+        destination = f"{WORKDIR}/{vendored.path}"
+        container.check(f"mkdir -p {shlex.quote(destination)}", f"making {vendored.path}")
+        container.put_archive(destination, tree.archive)
 
 
 def commit_image(container, tag: str, environment: dict[str, str], labels: dict[str, str]) -> None:

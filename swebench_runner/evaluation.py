@@ -31,16 +31,15 @@ from swebench_runner.dataset import Instance
 from swebench_runner.environments import (
     WORKDIR,
     EnvBuild,
-    ensure_env_image,
+    environment_for,
     install_script,
-    setup_commit,
+    local_internet_capabilities,
 )
 from swebench_runner.errors import SwebenchError
 from swebench_runner.grading import grade
 from swebench_runner.predictions import Prediction
 from swebench_runner.repos import find_mirror
 from swebench_runner.instances import ensure_instance_image, touches_build
-from swebench_runner.recover import recoverers_for
 from swebench_runner.sources import SourceIncomplete, files_at
 from swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
 
@@ -86,7 +85,7 @@ def eval_script(instance: Instance, spec: EnvSpec, absent_at_base: list[str]) ->
         else:
             restore.append(f"mkdir -p \"$(dirname {quoted})\" && cp -a {BASE_TESTS_DIR}/{quoted} {quoted}")
     prepare = "\n".join(["set -e", f"cd {WORKDIR}", *restore, f"git apply -v {TEST_PATCH_PATH}"])
-    test = " ".join([spec.test_command, *(shlex.quote(d) for d in directives_of(instance.repo, instance.test_patch))])
+    test = " ".join([spec.test_run, *(shlex.quote(d) for d in directives_of(instance.repo, instance.test_patch))])
     return prepare, test
 
 
@@ -235,8 +234,8 @@ def evaluate_instance(
                    recovered_files=image.recovered)
     step("instance_image")
     install = touches_build(patched_files(patch))
-    needs_network = spec.network_for_tests or install
-    box = Container(image.tag, network=needs_network, ca_bundle="auto" if needs_network else None,
+    box = Container(image.tag, network=install, ca_bundle="auto" if install else None,
+                    capabilities=local_internet_capabilities(spec),
                     env=_EVAL_ENV,  # the image carries the environment's variables
                     limits=Limits(memory="8g"), log_path=folder / "run_instance.log")
     try:
@@ -254,7 +253,7 @@ def evaluate_instance(
             box.check(install_script(spec), f"installing {instance.instance_id} with the model patch", timeout=settings.timeout)
             details["reinstalled"] = True
             step("install")
-        if needs_network and not spec.network_for_tests:
+        if install:
             box.disconnect_network()  # the tests run offline
             step("disconnect")
         if applied:
@@ -322,11 +321,10 @@ def evaluate(
 
     def build(key: tuple[str, str]) -> None:
         spec = settings.spec(*key)
-        git_dir = find_mirror(key[0], settings.repo_cache)
-        commits[key] = setup_commit([i for i in (dataset or instances) if (i.repo, i.version) == key], git_dir)
-        outcome = ensure_env_image(spec, commits[key], git_dir, settings.cache_dir, settings.run_dir / "env-logs",
-                                   recoverers_for(key[0]))
-        builds[key] = outcome
+        environment = environment_for(spec, dataset or instances, settings.repo_cache, settings.cache_dir,
+                                      settings.run_dir / "env-logs")
+        commits[key], builds[key] = environment.commit, environment.build
+        outcome = environment.build
         if outcome.cached:
             status = f"image exists (built in {outcome.seconds:.0f}s)" if outcome.seconds else "image exists"
         else:

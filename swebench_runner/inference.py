@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from swebench_runner.dataset import Instance
-from swebench_runner.environments import ensure_env_image, setup_commit
+from swebench_runner.environments import environment_for, local_internet_capabilities
 from swebench_runner.instances import ensure_instance_image
-from swebench_runner.recover import recoverers_for
 from swebench_runner.repos import find_mirror
 from swebench_runner.specs import EnvSpec, spec_for
 
@@ -46,10 +45,9 @@ class InstanceWorkspace:
         git_dir = find_mirror(self.instance.repo, self.repo_cache)
         image = ensure_instance_image(self.instance, self.spec, self.env_image, self.env_commit, git_dir,
                                       self.cache_dir or cache_root(), logs / "instance_image.log")
-        network = self.spec.network_for_tests
         # The image carries the environment's variables (with the base commit's release).
-        box = Container(image.tag, network=network, ca_bundle="auto" if network else None,
-                        limits=Limits(memory="8g"), log_path=logs / "container.log")
+        box = Container(image.tag, capabilities=local_internet_capabilities(self.spec), limits=Limits(memory="8g"),
+                        log_path=logs / "container.log")
         box.start()
         try:
             # Candidates are validated one after another in this container: reset() must return
@@ -64,7 +62,7 @@ class InstanceWorkspace:
         from reproduce import CommandTestRunner, django_label
 
         label = django_label if self.spec.parser == "django" else (lambda path: path)
-        return CommandTestRunner(box, self.spec.test_command, self.spec.parser, label, shorten_path_ids=self.spec.shorten_path_ids)
+        return CommandTestRunner(box, self.spec.test_run, self.spec.parser, label, shorten_path_ids=self.spec.shorten_path_ids)
 
 
 @dataclass(frozen=True)
@@ -140,11 +138,10 @@ def infer(
         with image_lock:
             if key not in images:
                 spec = settings.spec(*key)
-                git_dir = find_mirror(instance.repo, settings.repo_cache)
-                commit = setup_commit([i for i in (dataset or instances) if (i.repo, i.version) == key], git_dir)
-                build = ensure_env_image(spec, commit, git_dir, settings.cache_dir, settings.run_dir / "env-logs",
-                                         recoverers_for(instance.repo))
-                images[key] = (build.image, commit, "" if build.built else build.error)
+                environment = environment_for(spec, dataset or instances, settings.repo_cache, settings.cache_dir,
+                                              settings.run_dir / "env-logs")
+                build = environment.build
+                images[key] = (build.image, environment.commit, "" if build.built else build.error)
                 progress(f"environment {spec.key}: {'ready' if build.built else 'FAILED: ' + build.error[-200:]}")
             return images[key]
 

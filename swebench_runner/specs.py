@@ -22,11 +22,25 @@ from swebench_runner.errors import SwebenchError
 # Debian suite of the base image for each Python we can use.
 SUITE_FOR_PYTHON = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 
+# Where environment images carry swebench_runner/local_internet.py.
+LOCAL_INTERNET_SCRIPT = "/opt/patchsmith/local_internet.py"
+
 # Files a test patch touches that are data, not tests to run.
 NON_TEST_SUFFIXES = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
 
 # Headers and tools most scientific builds want, on top of the base image's C toolchain.
 _BUILD_PACKAGES = ("pkg-config", "libfreetype6-dev", "libpng-dev", "libjpeg-dev", "zlib1g-dev")
+
+
+@dataclass(frozen=True)
+class VendoredSource:
+    """A source tree the repository's build would download (matplotlib's FreeType), taken instead
+    from a git mirror in the repo cache and put where the build looks before it downloads."""
+
+    repo: str  # upstream "owner/name", found in the repo cache like an instance's repository
+    ref: str  # the tag or commit the build pins
+    path: str  # folder under the work tree that receives the tree
+    prepare: str = ""  # shell command run in that folder once the image has its system packages
 
 
 @dataclass(frozen=True)
@@ -55,8 +69,18 @@ class EnvSpec:
     # which their Python (3.6) allowed silently: the aliases are made plain attributes again.
     silent_collections_abcs: bool = False
     shorten_path_ids: bool = False  # ids carry run-specific temporary paths (see log_parsers)
-    network_for_tests: bool = False  # the suite talks to the internet (requests' httpbin tests)
+    # The internet the suite talks to, played inside its container before the tests run:
+    # arguments of swebench_runner/local_internet.py (the container then gets CAP_NET_ADMIN).
+    local_internet: tuple[str, ...] = ()
+    vendored_sources: tuple[VendoredSource, ...] = ()
     notes: str = ""
+
+    @property
+    def test_run(self) -> str:
+        """The test command, after starting the suite's local internet when it has one."""
+        if not self.local_internet:
+            return self.test_command
+        return " ".join(["python", LOCAL_INTERNET_SCRIPT, *map(shlex.quote, self.local_internet), "&&", self.test_command])
 
     @property
     def suite(self) -> str:
@@ -182,20 +206,28 @@ def _matplotlib(version: str) -> EnvSpec:
         # 3.5's recorded test ids tell clashing parameter ids apart as pytest 8 does
         # ("test_validate_fontweight[100-100_0]"); pytest 7 writes "[100-1000]".
         common = tuple("pytest==8.0.2" if pin.startswith("pytest==") else pin for pin in common)
+    # Optional test dependencies whose tests 3.5-3.7's records pass (test_axes.py's pandas tests,
+    # test_figure.py's Cairo cases); 3.3's records have none.
+    optional = ("pandas==2.0.3", "pycairo==1.25.1") if wanted == "3.11" else ()
     return EnvSpec(
         "matplotlib/matplotlib", version, wanted, "3.11" if wanted == "3.11" else "3.9", PYTEST_RA, "pytest",
-        pip_packages=(numpy, *common, "pybind11>=2.6", "ipython"),
+        pip_packages=(numpy, *common, "pybind11>=2.6", "ipython", *optional),
         # LaTeX, dvipng and ffmpeg as the official images carry them: tests marked needs_usetex
         # (e.g. test_backend_ps.py::test_failing_latex) are PASS_TO_PASS there, not skipped.
+        # autoconf, automake and libtool generate FreeType's configure script from its git tree.
         system_packages=(*_BUILD_PACKAGES, "libqhull-dev", "ghostscript", "fonts-dejavu-core", "texlive",
                          "texlive-latex-extra", "texlive-fonts-recommended", "texlive-xetex", "texlive-luatex",
-                         "cm-super", "dvipng", "ffmpeg", "imagemagick"),
-        # No freetype or qhull download is reachable offline: build against Debian's copies.
-        pre_install=("printf '[libs]\\nsystem_freetype = True\\nsystem_qhull = True\\n' > mplsetup.cfg",),
+                         "cm-super", "dvipng", "ffmpeg", "imagemagick", "libcairo2-dev",
+                         "autoconf", "automake", "libtool"),
+        # Image comparisons hold only with the FreeType matplotlib's build pins (2.6.1), which it
+        # downloads into build/freetype-2.6.1 unless that folder exists: we put the tag's tree there
+        # from a freetype/freetype mirror. Its qhull download is Debian's release of the same
+        # version (2020.2).
+        vendored_sources=(VendoredSource("freetype/freetype", "VER-2-6-1", "build/freetype-2.6.1", "sh autogen.sh"),),
+        pre_install=("printf '[libs]\\nsystem_qhull = True\\n' > mplsetup.cfg",),
         install="MPLSETUPCFG=mplsetup.cfg python -m pip install --no-build-isolation -e .",
         reinstall_per_instance=True,
         env=_scm_version(version),
-        notes="system freetype and qhull (upstream pins downloads that are not reachable offline)",
     )
 
 
@@ -280,23 +312,19 @@ def _flask(version: str) -> EnvSpec:
     )
 
 
-# requests' suite calls httpbin. We serve httpbin (the same application, from PyPI) inside the
-# container and point the suite at it: old suites read HTTPBIN_URL, newer ones use pytest-httpbin.
-_HTTPBIN_PORT = 8765
-_START_HTTPBIN = (
-    f"python -m httpbin.core --port {_HTTPBIN_PORT} >/tmp/httpbin.log 2>&1 & "
-    f"for _ in $(seq 100); do python -c 'import urllib.request as u; u.urlopen(\"http://127.0.0.1:{_HTTPBIN_PORT}/get\")' "
-    "2>/dev/null && break; sleep 0.1; done; "
-)
-
-
 def _requests(version: str) -> EnvSpec:
+    # Suites of 2.3-2.7 read the CA bundle in the work tree (requests/cacert.pem) when certifi is
+    # absent, as it is here; the local CA is appended to it for the run. 3362's tests/ use
+    # pytest-httpbin's own server, and 863's only httpbin.org over HTTP.
     return EnvSpec(
-        "psf/requests", version, "3.9", "3.9", _START_HTTPBIN + f"HTTPBIN_URL=http://127.0.0.1:{_HTTPBIN_PORT}/ pytest -rA",
-        "pytest",
+        "psf/requests", version, "3.9", "3.9", "pytest -rA", "pytest",
         pip_packages=("pytest==7.4.0", "setuptools<60", "httpbin==0.10.2", "pytest-httpbin==2.0.0"),
+        system_packages=("iproute2", "openssl"),
+        local_internet=("--host", "httpbin.org", "--host", "www.google.co.uk", "--tarpit", "10.255.255.1",
+                        "--trust", "requests/cacert.pem"),
         shorten_path_ids=True,
-        notes="httpbin served inside the container (the official harness reaches httpbin.org)",
+        notes="httpbin.org, a redirect target and an unroutable address played inside the container "
+              "(the official harness reaches the internet)",
     )
 
 

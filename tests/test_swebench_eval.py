@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -258,3 +259,97 @@ def test_instance_image_moves_the_tree_to_the_base_commit_and_installs_when_requ
     with Container(built.tag) as box:
         assert "return 2 * x" in box.exec("cat /testbed/toy/__init__.py").output
         assert "pluggy>=99" in box.exec("cat /testbed/setup.cfg").output
+
+
+def test_vendored_source_is_put_where_the_build_looks_and_outlives_moving_the_tree(toy_cache, tmp_path: Path) -> None:
+    """A source the build would download (matplotlib's FreeType) comes from a mirror in the repo
+    cache, is prepared once in the environment image, and stays when an instance image moves
+    /testbed to its own commit; without the mirror the build fails and says which one is missing."""
+    from dataclasses import replace
+
+    from patchsmith.settings import cache_root
+    from sandbox.container import Container
+    from swebench_runner.environments import environment_for
+    from swebench_runner.instances import ensure_instance_image
+    from swebench_runner.specs import VendoredSource
+
+    cache, commit = toy_cache
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    (vendor / "lib.c").write_text("int lib(void) { return 1; }\n")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "lib"], ["tag", "LIB-1"]):
+        subprocess.run(["git", *args], cwd=vendor, check=True, env=env, capture_output=True)
+    own_cache = tmp_path / "cache"
+    own_cache.mkdir()
+    (own_cache / "toy+toy").symlink_to((cache / "toy+toy").resolve())
+    (own_cache / "vendor+lib").symlink_to(vendor)
+    spec = replace(TOY_SPEC, vendored_sources=(VendoredSource("vendor/lib", "LIB-1", "build/lib-1", "touch prepared"),))
+    instance = toy_instance(commit, 9)
+
+    missing = environment_for(spec, [instance], cache, cache_root(), tmp_path / "logs")
+    assert not missing.build.built and "vendor/lib" in missing.build.error
+
+    environment = environment_for(spec, [instance], own_cache, cache_root(), tmp_path / "logs")
+    assert environment.build.built, environment.build.error
+    with Container(environment.build.image) as box:
+        assert box.exec("cat build/lib-1/lib.c && ls build/lib-1/prepared").output.startswith("int lib(void)")
+        assert box.exec("git status --porcelain --untracked-files=no").output.strip() == ""
+    moved = ensure_instance_image(instance, spec, environment.build.image, environment.commit, environment.git_dir,
+                                  cache_root(), tmp_path / "image.log")
+    with Container(moved.tag) as box:
+        assert box.exec("ls build/lib-1/lib.c build/lib-1/prepared").exit_code == 0
+
+
+def test_new_spec_fields_left_at_their_defaults_do_not_change_image_tags() -> None:
+    from dataclasses import replace
+
+    from swebench_runner.environments import _recipe_fields, image_tag
+    from swebench_runner.specs import VendoredSource
+
+    assert set(_recipe_fields(TOY_SPEC)) == {"repo", "version", "python_wanted", "python", "test_command", "parser",
+                                             "install", "pip_packages"}
+    vendored = replace(TOY_SPEC, vendored_sources=(VendoredSource("a/b", "v1", "build/b"),))
+    assert image_tag(vendored, "c0", "base") != image_tag(TOY_SPEC, "c0", "base")
+    assert image_tag(replace(TOY_SPEC, notes=""), "c0", "base") == image_tag(TOY_SPEC, "c0", "base")
+
+
+LOCAL_INTERNET_CHECK = """
+import json, socket, ssl, time, urllib.request
+context = ssl.create_default_context(cafile="ca-bundle.pem")
+for url in ("http://httpbin.org/get", "https://httpbin.org/get", "https://www.example.org/get"):
+    with urllib.request.urlopen(url, context=context, timeout=10) as response:
+        assert json.loads(response.read())["url"] == url, url
+started = time.monotonic()
+try:
+    socket.create_connection(("10.255.255.1", 80), timeout=0.5)
+except socket.timeout:
+    print("tarpit timed out after", round(time.monotonic() - started, 1))
+"""
+
+
+def test_local_internet_serves_httpbin_over_http_and_https_and_holds_the_tarpit(toy_cache, tmp_path: Path) -> None:
+    """requests' suites run offline against httpbin.org and an unroutable address: inside the
+    test container both are played locally, and nothing leaves it (the container has no network)."""
+    from dataclasses import replace
+
+    from patchsmith.settings import cache_root
+    from sandbox.container import Container
+    from swebench_runner.environments import environment_for, local_internet_capabilities
+
+    cache, commit = toy_cache
+    spec = replace(TOY_SPEC, pip_packages=("pytest==8.3.3", "httpbin==0.10.2"), system_packages=("iproute2", "openssl"),
+                   local_internet=("--host", "httpbin.org", "--host", "www.example.org", "--tarpit", "10.255.255.1",
+                                   "--trust", "ca-bundle.pem"))
+    environment = environment_for(spec, [toy_instance(commit, 1)], cache, cache_root(), tmp_path / "logs")
+    assert environment.build.built, environment.build.error
+    check = spec.test_run.replace(spec.test_command, "python -c " + shlex.quote(LOCAL_INTERNET_CHECK))
+    with Container(environment.build.image, capabilities=local_internet_capabilities(spec)) as box:
+        box.put_files({"/testbed/ca-bundle.pem": ""})  # a suite's own bundle, trusting nothing yet
+        ran = box.exec(check, timeout=120)
+        assert ran.ok and "tarpit timed out after 0.5" in ran.stdout, ran.output
+        again = box.exec(check, timeout=120)  # idempotent: a second test run in the same container
+        assert again.ok and box.exec("grep -c 'BEGIN CERTIFICATE' ca-bundle.pem").stdout == "1\n", again.output
+    with Container(environment.build.image) as box:  # without CAP_NET_ADMIN: one clear sentence
+        refused = box.exec(spec.test_run.replace(spec.test_command, "true"))
+        assert not refused.ok and "needs CAP_NET_ADMIN" in refused.output

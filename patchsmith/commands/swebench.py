@@ -104,9 +104,7 @@ def run_envs(args: argparse.Namespace) -> int:
 
     from patchsmith.settings import cache_root
     from sandbox.engine import install_signal_handlers
-    from swebench_runner.environments import ensure_env_image, setup_commit
-    from swebench_runner.recover import recoverers_for
-    from swebench_runner.repos import find_mirror
+    from swebench_runner.environments import environment_for
     from swebench_runner.specs import spec_for
 
     instances, everything = _selected(args)
@@ -115,10 +113,8 @@ def run_envs(args: argparse.Namespace) -> int:
 
     def one(key):
         spec = spec_for(*key)
-        git_dir = find_mirror(key[0], args.repo_cache)
-        commit = setup_commit([i for i in everything if (i.repo, i.version) == key], git_dir)
-        return spec, ensure_env_image(spec, commit, git_dir, cache_root(), args.log_dir, recoverers_for(key[0]),
-                                      build=not args.no_build)
+        return spec, environment_for(spec, everything, args.repo_cache, cache_root(), args.log_dir,
+                                     build=not args.no_build).build
 
     with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
         results = list(pool.map(one, keys))
