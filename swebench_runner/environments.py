@@ -76,6 +76,43 @@ for _name in collections.abc.__all__:
 """
 
 
+# Python 3.8 added posonlyargcount as types.CodeType's second argument. Code written for 3.7 and
+# earlier passes 15 arguments; this stand-in takes both forms and is the real type everywhere it
+# is compared, hashed (pickle's dispatch tables) or checked with isinstance.
+_CODE_TYPE_37_SIGNATURE = """\
+import types
+
+_CODE = types.CodeType
+
+
+class _CodeTypeOfEitherSignature(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, _CODE)
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, _CODE)
+
+    def __eq__(cls, other):
+        return other is _CODE or other is cls
+
+    def __hash__(cls):
+        return hash(_CODE)
+
+    def __getattr__(cls, name):
+        return getattr(_CODE, name)
+
+
+class CodeType(metaclass=_CodeTypeOfEitherSignature):
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 15:  # Python 3.7's order: posonlyargcount goes in second, as 0
+            args = (args[0], 0, *args[1:])
+        return _CODE(*args, **kwargs)
+
+
+types.CodeType = CodeType
+"""
+
+
 def compat_shims(spec: EnvSpec) -> dict[str, str]:
     """Files for the venv's site-packages that give the Python we use the wanted Python's observable
     behaviour. A `.pth` line starting with `import` runs at every start-up (a sitecustomize module
@@ -86,6 +123,8 @@ def compat_shims(spec: EnvSpec) -> dict[str, str]:
         modules["patchsmith_old_unittest_descriptions"] = _OLD_UNITTEST_DESCRIPTIONS
     if spec.silent_collections_abcs:
         modules["patchsmith_silent_collections_abcs"] = _SILENT_COLLECTIONS_ABCS
+    if spec.code_type_37_signature:
+        modules["patchsmith_code_type_37_signature"] = _CODE_TYPE_37_SIGNATURE
     files = {}
     for name, text in modules.items():
         files[f"{name}.py"] = text

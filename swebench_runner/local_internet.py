@@ -5,8 +5,8 @@ hosts, and expect a connection to an unroutable address to time out. The officia
 them online; our tests run with no network, so before the suite starts this script:
 
 - resolves the given host names to 127.0.0.1 (in /etc/hosts);
-- serves httpbin (the same application, installed in the environment from PyPI) there on port 80,
-  and on port 443 with a certificate for those names, signed by a CA made here and appended to
+- serves httpbin (the same application, installed in the environment from PyPI, under gunicorn as
+  httpbin.org runs it) there on port 80, and on port 443 with a certificate for those names, signed by a CA made here and appended to
   the CA bundles the suite reads (certifi's, and the work tree's own where given);
 - routes each "tarpit" address into the loopback device, where its packets are dropped unanswered,
   so a connection to it times out as it does on the internet (this needs CAP_NET_ADMIN; the
@@ -16,7 +16,7 @@ Run inside the container with the environment's Python, from the work tree:
     python local_internet.py --host httpbin.org --tarpit 10.255.255.1 --trust requests/cacert.pem
 It is idempotent: a second run in the same container reuses the CA and the running server.
 This file is copied into environment images; it needs only the standard library, openssl, iproute2
-and (for the server) httpbin.
+and (for the servers) httpbin and gunicorn.
 """
 
 from __future__ import annotations
@@ -99,29 +99,17 @@ def answering(port: int) -> bool:
         return False
 
 
-def serve(cert: str, key: str) -> None:
-    """Run httpbin on port 80 and, with TLS, on 443 (until the container ends)."""
-    import threading
-
-    from httpbin import app
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    class KeepAlive(WSGIRequestHandler):
-        protocol_version = "HTTP/1.1"  # as httpbin.org answers: persistent connections, chunked bodies
-
-    servers = [make_server("127.0.0.1", 80, app, threaded=True, request_handler=KeepAlive),
-               make_server("127.0.0.1", 443, app, threaded=True, request_handler=KeepAlive, ssl_context=(cert, key))]
-    for server in servers[1:]:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    servers[0].serve_forever()
-
-
-def start_server(cert: Path, key: Path) -> None:
+def start_servers(cert: Path, key: Path) -> None:
+    """httpbin under gunicorn, as httpbin.org runs it (persistent connections, chunked uploads):
+    one server for port 80 and one with TLS for 443, left running until the container ends."""
     if all(answering(port) for port in PORTS):
         return
     log = open(STATE / "server.log", "ab")
-    subprocess.Popen([sys.executable, __file__, "--serve", str(cert), str(key)], stdout=log, stderr=log,
-                     stdin=subprocess.DEVNULL, start_new_session=True)
+    gunicorn = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--threads", "8", "--keep-alive", "5"]
+    for port, tls in ((80, []), (443, ["--certfile", str(cert), "--keyfile", str(key)])):
+        if not answering(port):
+            subprocess.Popen([*gunicorn, *tls, "--bind", f"127.0.0.1:{port}", "httpbin:app"], stdout=log, stderr=log,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30
     while not all(answering(port) for port in PORTS):
         if time.monotonic() > deadline:
@@ -134,17 +122,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", action="append", default=[], help="a name served locally (repeatable)")
     parser.add_argument("--tarpit", action="append", default=[], help="an address whose connections time out")
     parser.add_argument("--trust", action="append", default=[], help="a CA bundle file that must trust the local CA")
-    parser.add_argument("--serve", nargs=2, metavar=("CERT", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
-        serve(*args.serve)
-        return
     route_to_nowhere(args.tarpit)
     if args.host:
         resolve_locally(args.host)
         ca, cert, key = make_certificates(args.host)
         trust(ca, args.trust)
-        start_server(cert, key)
+        start_servers(cert, key)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,9 @@ class EnvSpec:
     # For suites that turn DeprecationWarnings into errors and import ABCs from `collections`,
     # which their Python (3.6) allowed silently: the aliases are made plain attributes again.
     silent_collections_abcs: bool = False
+    # For code that builds code objects with Python 3.7's constructor (15 arguments, before
+    # posonlyargcount), as old vendored copies of cloudpickle do at import.
+    code_type_37_signature: bool = False
     shorten_path_ids: bool = False  # ids carry run-specific temporary paths (see log_parsers)
     # The internet the suite talks to, played inside its container before the tests run:
     # arguments of swebench_runner/local_internet.py (the container then gets CAP_NET_ADMIN).
@@ -163,7 +166,7 @@ def _astropy(version: str) -> EnvSpec:
     if version in ("1.3",):
         return EnvSpec(
             "astropy/astropy", version, "3.6", "3.9", "pytest -rA -vv -o console_output_style=classic --tb=no", "pytest",
-            pip_packages=("numpy==1.19.5", "cython==0.29.36", "setuptools<60", "jinja2==2.10", "MarkupSafe==1.1.1",
+            pip_packages=("cython==0.29.36", "setuptools<60", "jinja2==2.10", "MarkupSafe==1.1.1",
                           "pytest==3.10.1", "attrs==19.3.0", "pluggy==0.7.1", "py==1.11.0", "more-itertools==8.14.0",
                           "hypothesis==4.57.1", "pytest-astropy==0.2.1", "pytest-doctestplus==0.1.3",
                           "pytest-remotedata==0.2.0", "pytest-openfiles==0.2.0", "pytest-arraydiff==0.1", "psutil"),
@@ -171,6 +174,10 @@ def _astropy(version: str) -> EnvSpec:
             # fetch it from an index that no longer answers. The same helpers come from PyPI's
             # sdist: 3.0.2, the last release before the environment's commit (September 2018).
             pre_install=(
+                # numpy 1.19 and later deprecate ndarray.tostring(), which 1.3's fits code calls
+                # and its test setup turns into an error; 1.18.5, the last without that, has no
+                # Python 3.9 wheel but builds from its sdist (about 5 minutes, once per image).
+                "python -m pip install --no-build-isolation --no-binary numpy numpy==1.18.5",
                 "[ -f astropy_helpers/setup.py ] || { python -c " + shlex.quote(_FETCH_ASTROPY_HELPERS) + " && mkdir -p astropy_helpers && "
                 "tar -xzf /tmp/astropy-helpers.tar.gz -C astropy_helpers --strip-components=1; }",
             ),
@@ -178,7 +185,7 @@ def _astropy(version: str) -> EnvSpec:
             reinstall_per_instance=True,
             silent_collections_abcs=True,
             env=_scm_version(version),
-            notes="astropy 1.3 built against numpy 1.19 (the oldest numpy with Python 3.9 wheels); astropy_helpers 3.0.2 from "
+            notes="astropy 1.3 built against numpy 1.18.5 (built from source for Python 3.9); astropy_helpers 3.0.2 from "
                   "PyPI; hypothesis 4.57 (3.x cannot make code objects on Python 3.8 and later)",
         )
     return EnvSpec(
@@ -253,6 +260,10 @@ def _sklearn(version: str) -> EnvSpec:
         # 0.20 and 0.21 vendor a joblib whose cloudpickle cannot make code objects on Python 3.8
         # and later; this switch (theirs) makes them use the installed joblib instead.
         env=(("SKLEARN_SITE_JOBLIB", "1"),) if version in ("0.20", "0.21") else (),
+        # Some 0.21 base commits (12471's) import the vendored joblib directly from
+        # sklearn.utils.testing, which every test imports: its cloudpickle then needs the old
+        # code constructor at import.
+        code_type_37_signature=version == "0.21",
     )
 
 
@@ -318,7 +329,8 @@ def _requests(version: str) -> EnvSpec:
     # pytest-httpbin's own server, and 863's only httpbin.org over HTTP.
     return EnvSpec(
         "psf/requests", version, "3.9", "3.9", "pytest -rA", "pytest",
-        pip_packages=("pytest==7.4.0", "setuptools<60", "httpbin==0.10.2", "pytest-httpbin==2.0.0"),
+        pip_packages=("pytest==7.4.0", "setuptools<60", "httpbin==0.10.2", "pytest-httpbin==2.0.0",
+                      "gunicorn==23.0.0"),
         system_packages=("iproute2", "openssl"),
         local_internet=("--host", "httpbin.org", "--host", "www.google.co.uk", "--tarpit", "10.255.255.1",
                         "--trust", "requests/cacert.pem"),

@@ -320,6 +320,15 @@ context = ssl.create_default_context(cafile="ca-bundle.pem")
 for url in ("http://httpbin.org/get", "https://httpbin.org/get", "https://www.example.org/get"):
     with urllib.request.urlopen(url, context=context, timeout=10) as response:
         assert json.loads(response.read())["url"] == url, url
+import http.client
+connection = http.client.HTTPConnection("httpbin.org", 80, timeout=10)
+connection.request("GET", "/get")
+response = connection.getresponse()
+response.read()
+assert response.getheader("Connection") == "keep-alive", response.getheaders()
+connection.request("POST", "/post", body=iter([b"ab", b"cd"]))  # no length: sent chunked
+response = connection.getresponse()
+assert response.status == 200 and json.loads(response.read())["data"] == "abcd"
 started = time.monotonic()
 try:
     socket.create_connection(("10.255.255.1", 80), timeout=0.5)
@@ -338,7 +347,7 @@ def test_local_internet_serves_httpbin_over_http_and_https_and_holds_the_tarpit(
     from swebench_runner.environments import environment_for, local_internet_capabilities
 
     cache, commit = toy_cache
-    spec = replace(TOY_SPEC, pip_packages=("pytest==8.3.3", "httpbin==0.10.2"), system_packages=("iproute2", "openssl"),
+    spec = replace(TOY_SPEC, pip_packages=("pytest==8.3.3", "httpbin==0.10.2", "gunicorn==23.0.0"), system_packages=("iproute2", "openssl"),
                    local_internet=("--host", "httpbin.org", "--host", "www.example.org", "--tarpit", "10.255.255.1",
                                    "--trust", "ca-bundle.pem"))
     environment = environment_for(spec, [toy_instance(commit, 1)], cache, cache_root(), tmp_path / "logs")

@@ -120,3 +120,33 @@ def test_collections_abc_shim_serves_the_aliases_without_a_warning(tmp_path: Pat
              "import collections; print(collections.MutableSequence.__module__)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "collections.abc", done.stderr
+
+
+def test_code_type_shim_takes_the_37_constructor_and_stays_the_real_type(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from swebench_runner.environments import compat_shims
+
+    assert compat_shims(spec_for("scikit-learn/scikit-learn", "0.22")) == {}
+    for name, text in compat_shims(spec_for("scikit-learn/scikit-learn", "0.21")).items():
+        (tmp_path / name).write_text(text)
+    probe = f"""
+import site; site.addsitedir({str(tmp_path)!r})
+import copyreg, pickle, types
+import patchsmith_code_type_37_signature as shim
+code = (lambda x: x).__code__
+assert types.CodeType is not type(code) and isinstance(code, types.CodeType)
+assert {{types.CodeType: "ours"}}[type(code)] == "ours" and {{type(code): "real"}}[types.CodeType] == "real"
+assert types.CodeType.replace is type(code).replace
+assert types.CodeType(*[getattr(code, a) for a in ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_nlocals",
+    "co_stacksize", "co_flags", "co_code", "co_consts", "co_names", "co_varnames", "co_filename", "co_name", "co_qualname",
+    "co_firstlineno", "co_linetable", "co_exceptiontable", "co_freevars", "co_cellvars")]) == code  # today's form passes through
+seen = []
+shim._CODE = lambda *args: seen.append(args)
+types.CodeType(*range(15))
+assert seen == [(0, 0, *range(1, 15))], seen  # 3.7's order: posonlyargcount goes in second
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
