@@ -12,7 +12,7 @@ import docker.errors
 
 from sandbox import engine
 from sandbox.base import VENV, BaseSpec, build_lock, ensure_base_image, image_exists, suite_for_python
-from sandbox.certs import CONTAINER_CA_PATH, resolve_ca_bundle
+from sandbox.certs import resolve_ca_bundle
 from sandbox.container import Container, Limits, git_archive, tar_worktree
 from sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
 from sandbox.recipe import EnvRecipe, infer_recipe, read_dependency_files
@@ -104,9 +104,8 @@ def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, ti
         for command in recipe.setup:
             _run_step(container, command, command, timeout, what, log)
         container.commit_base_state()
+        # The host's CA bundle served the build's commands only (see Container.exec).
         config_env = [f"{key}={value}" for key, value in env.items() if key != "DEBIAN_FRONTEND"]
-        if ca_bundle:
-            config_env += [f"{var}={CONTAINER_CA_PATH}" for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO")]
         repository, image_tag = tag.split(":", 1)
         labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", engine.LABEL_RECIPE: recipe.recipe_hash()}
         try:

@@ -19,6 +19,8 @@ from pathlib import Path
 from sandbox.errors import RecipeError
 
 DEFAULT_TEST_COMMAND = "python -m pytest -rA -p no:cacheprovider"
+# Bump when the build steps change what ends up in an image (2: no host CA variables in its config).
+_BUILDER_VERSION = 2
 _DEPENDENCY_NAMES = ("pyproject.toml", "setup.py", "setup.cfg", "tox.ini", ".patchsmith.toml")
 _TEST_EXTRAS = ("test", "tests", "testing", "dev")
 _OVERRIDE_KEYS = {"image", "python", "system_packages", "setup", "test_command", "env"}
@@ -42,6 +44,7 @@ class EnvRecipe:
         data = asdict(self)
         data.pop("source")
         data.pop("test_command")  # how tests are run does not change the image
+        data["builder"] = _BUILDER_VERSION
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
