@@ -287,7 +287,8 @@ def test_vendored_source_is_put_where_the_build_looks_and_outlives_moving_the_tr
     spec = replace(TOY_SPEC, vendored_sources=(VendoredSource("vendor/lib", "LIB-1", "build/lib-1", "touch prepared"),))
     instance = toy_instance(commit, 9)
 
-    missing = environment_for(spec, [instance], cache, cache_root(), tmp_path / "logs")
+    unbuilt = replace(spec, notes=f"never built before: {time.time_ns()}")  # a fresh tag, so the build is tried
+    missing = environment_for(unbuilt, [instance], cache, cache_root(), tmp_path / "logs")
     assert not missing.build.built and "vendor/lib" in missing.build.error
 
     environment = environment_for(spec, [instance], own_cache, cache_root(), tmp_path / "logs")
