@@ -197,6 +197,11 @@ def install_script(spec: EnvSpec) -> str:
     return "\n".join(["set -ex", *spec.pre_install, spec.install])
 
 
+def _write_file(destination: str, text: str) -> str:
+    """A build-script line that writes text (ending in a newline) to destination, a shell word."""
+    return f"cat > {destination} <<'PATCHSMITH_EOF'\n{text}PATCHSMITH_EOF"
+
+
 def build_script(spec: EnvSpec) -> str:
     """Everything after the repository is copied in: system packages, the venv, pins, install."""
     lines = ["set -ex"]
@@ -227,10 +232,10 @@ def build_script(spec: EnvSpec) -> str:
     if spec.pip_packages:
         lines.append("python -m pip install " + " ".join(shlex.quote(p) for p in spec.pip_packages))
     for name, text in compat_shims(spec).items():
-        lines.append(f"cat > \"$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')/{name}\" <<'PATCHSMITH_EOF'\n{text}PATCHSMITH_EOF")
+        lines.append(_write_file(f"\"$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')/{name}\"", text))
     if spec.local_internet:
         lines.append(f"mkdir -p {shlex.quote(str(Path(LOCAL_INTERNET_SCRIPT).parent))} && "
-                     f"cat > {LOCAL_INTERNET_SCRIPT} <<'PATCHSMITH_EOF'\n{local_internet_script(spec)}PATCHSMITH_EOF")
+                     + _write_file(LOCAL_INTERNET_SCRIPT, local_internet_script(spec)))
     lines.append("python -m pip freeze > /opt/pip-freeze.txt")
     # Tracked files go back to the commit's state (pre_install may have edited them), so that an
     # instance can move the tree to its own commit by applying only the files that differ. Minimal
@@ -361,9 +366,7 @@ def put_vendored_sources(container, spec: EnvSpec, repo_cache: Path | None) -> N
         if repo_cache is None:
             raise SwebenchError(f"{spec.key} needs {vendored.repo} at {vendored.ref}; give a repo cache that holds it.")
         tree = snapshot(find_mirror(vendored.repo, repo_cache), vendored.ref)
-        destination = f"{WORKDIR}/{vendored.path}"
-        container.check(f"mkdir -p {shlex.quote(destination)}", f"making {vendored.path}")
-        container.put_archive(destination, tree.archive)
+        container.put_archive(f"{WORKDIR}/{vendored.path}", tree.archive)  # creates the folder
 
 
 def commit_image(container, tag: str, environment: dict[str, str], labels: dict[str, str]) -> None:

@@ -6,8 +6,9 @@ them online; our tests run with no network, so before the suite starts this scri
 
 - resolves the given host names to 127.0.0.1 (in /etc/hosts);
 - serves httpbin (the same application, installed in the environment from PyPI, under gunicorn as
-  httpbin.org runs it) there on port 80, and on port 443 with a certificate for those names, signed by a CA made here and appended to
-  the CA bundles the suite reads (certifi's, and the work tree's own where given);
+  httpbin.org runs it) there on port 80, and on port 443 with a certificate for those names,
+  signed by a CA made here and appended to the CA bundles the suite reads (certifi's, and the
+  work tree's own where given);
 - routes each "tarpit" address into the loopback device, where its packets are dropped unanswered,
   so a connection to it times out as it does on the internet (this needs CAP_NET_ADMIN; the
   packets never leave the container).
@@ -68,7 +69,7 @@ def make_certificates(hosts: list[str]) -> tuple[Path, Path, Path]:
          "-subj", "/CN=patchsmith local internet CA"],
         ["openssl", "req", *ec, "-keyout", str(key), "-out", str(STATE / "server.csr"), "-subj", f"/CN={hosts[0]}"],
         ["openssl", "x509", "-req", "-in", str(STATE / "server.csr"), "-CA", str(ca), "-CAkey", str(STATE / "ca.key"),
-         "-CAcreateserial", "-out", str(STATE / "server.pem"), "-days", "3650", "-extfile", str(STATE / "server.ext")],
+         "-CAcreateserial", "-out", str(cert), "-days", "3650", "-extfile", str(STATE / "server.ext")],
     ]
     for step in steps:
         subprocess.run(step, check=True, capture_output=True)
