@@ -34,8 +34,8 @@ from pathlib import Path
 
 from unidiff import PatchSet
 
-from repair import Edit, apply_answer, apply_edits, format_edits
-from swebench_runner.repos import find_mirror
+from patchsmith.repair import Edit, apply_answer, apply_edits, format_edits
+from patchsmith.swebench_runner.repos import find_mirror
 
 DATA = Path("/work/shared/data/swebench_lite_test.jsonl")
 REPO_CACHE = Path("/work/repo-cache")

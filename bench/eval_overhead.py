@@ -26,12 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from patchsmith.settings import cache_root  # noqa: E402
-from swebench_runner.dataset import load_instances  # noqa: E402
-from swebench_runner.environments import BuildRecords, environment_for  # noqa: E402
-from swebench_runner.evaluation import EvalSettings, evaluate_instance  # noqa: E402
-from swebench_runner.instances import instance_image_tag  # noqa: E402
-from swebench_runner.predictions import load_predictions  # noqa: E402
-from swebench_runner.specs import spec_for  # noqa: E402
+from patchsmith.swebench_runner.dataset import load_instances  # noqa: E402
+from patchsmith.swebench_runner.environments import BuildRecords, environment_for  # noqa: E402
+from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate_instance  # noqa: E402
+from patchsmith.swebench_runner.instances import instance_image_tag  # noqa: E402
+from patchsmith.swebench_runner.predictions import load_predictions  # noqa: E402
+from patchsmith.swebench_runner.specs import spec_for  # noqa: E402
 
 TARGET = 1.5
 

@@ -112,7 +112,7 @@ def measure_ast(tree: str) -> dict:
 
 
 def _settings(py_only: bool):
-    from repo_index import IndexSettings
+    from patchsmith.repo_index import IndexSettings
 
     return IndexSettings(languages=("python",), only_parsed=True) if py_only else IndexSettings()
 
@@ -120,7 +120,7 @@ def _settings(py_only: bool):
 def measure_index(tree: str, cache_dir: str, py_only: bool, commit: str | None, calls: int, change: list[str] | None = None) -> dict:
     """build_index `calls` times; with `change`, those files are changed after the first call
     (and restored at the end), so the second call is a re-index in the same process."""
-    from repo_index import build_index
+    from patchsmith.repo_index import build_index
 
     settings = _settings(py_only)
     runs = []
@@ -160,7 +160,7 @@ def in_child(kind: str, **payload) -> dict:
 
 
 def instance(instance_id: str):
-    from swebench_runner.dataset import load_instances
+    from patchsmith.swebench_runner.dataset import load_instances
 
     for item in load_instances(DATA):
         if item.instance_id == instance_id:
@@ -195,7 +195,7 @@ def cli_seconds(tree: Path, cache_root: str) -> tuple[float, float]:
 
 def files_to_change(tree: Path, cache_root: str) -> list[str]:
     """1% of the indexed files, drawn from the parsed source files (a fixed seed)."""
-    from repo_index import build_index
+    from patchsmith.repo_index import build_index
 
     index = build_index(tree, cache_dir=os.path.join(cache_root, "index"))
     sources = sorted(path for path, entry in index.files.items() if entry.language)
@@ -222,7 +222,7 @@ def fmt(seconds: float) -> str:
 
 
 def bench_repo(name: str, repo_cache: Path, scratch: Path, repeat: int) -> dict:
-    from swebench_runner.repos import find_mirror
+    from patchsmith.swebench_runner.repos import find_mirror
 
     item = instance(INSTANCES[name])
     commit = item.base_commit

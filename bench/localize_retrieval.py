@@ -34,9 +34,9 @@ import numpy as np
 import unidiff
 
 from patchsmith.settings import cache_root
-from repo_index import RepoIndex, build_index, search
-from swebench_runner.dataset import Instance, load_instances
-from swebench_runner.repos import find_mirror
+from patchsmith.repo_index import RepoIndex, build_index, search
+from patchsmith.swebench_runner.dataset import Instance, load_instances
+from patchsmith.swebench_runner.repos import find_mirror
 
 KS = (1, 3, 5, 10)
 FUNCTION_KS = (5, 10)

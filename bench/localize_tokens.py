@@ -23,12 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import repo_index  # noqa: E402
-from localize import localize  # noqa: E402
+from patchsmith import repo_index  # noqa: E402
+from patchsmith.localize import localize  # noqa: E402
 from patchsmith.llm import DryRunModel  # noqa: E402
 from patchsmith.settings import cache_root  # noqa: E402
-from swebench_runner.dataset import load_instances  # noqa: E402
-from swebench_runner.repos import find_mirror  # noqa: E402
+from patchsmith.swebench_runner.dataset import load_instances  # noqa: E402
+from patchsmith.swebench_runner.repos import find_mirror  # noqa: E402
 
 DATA = Path("/work/shared/data/swebench_lite_test.jsonl")
 TARGET_MEDIAN = 25_000

@@ -26,14 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reproduce import RegressionSettings, select_regression_tests  # noqa: E402
+from patchsmith.reproduce import RegressionSettings, select_regression_tests  # noqa: E402
 
 DEFAULT_DATASET = ROOT.parent / "shared" / "data" / "swebench_lite_test.jsonl"
 DEFAULT_REPO_CACHE = ROOT.parent / "repo-cache"
 
 
 def index_at_base(instance, git_dir: Path, cache: Path):
-    import repo_index
+    from patchsmith import repo_index
 
     return repo_index.build_index(git_dir, commit=instance.base_commit, cache_dir=cache / "index")
 
@@ -58,8 +58,8 @@ def test_file_of(test_id: str, repo: str, ran_files: list[str], defined: dict[st
 
 
 def measure(instance, dataset: list, args, cache: Path, log_dir: Path) -> dict:
-    from swebench_runner.environments import environment_for
-    from swebench_runner.specs import patched_files, spec_for
+    from patchsmith.swebench_runner.environments import environment_for
+    from patchsmith.swebench_runner.specs import patched_files, spec_for
 
     row: dict = {"instance_id": instance.instance_id, "repo": instance.repo, "version": instance.version}
     spec = spec_for(instance.repo, instance.version)
@@ -75,7 +75,7 @@ def measure(instance, dataset: list, args, cache: Path, log_dir: Path) -> dict:
     gold_files = [path for path in patched_files(instance.patch) if path.endswith(".py")]
     row["gold_files"] = gold_files
     settings = RegressionSettings(budget_seconds=args.budget, max_files=args.max_files, ask_model=False)
-    from swebench_runner.inference import InstanceWorkspace
+    from patchsmith.swebench_runner.inference import InstanceWorkspace
 
     workspace = InstanceWorkspace(instance, spec, env.image, env_commit, args.repo_cache)
     with workspace.start(log_dir) as box:
@@ -147,7 +147,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from patchsmith.settings import cache_root
-    from swebench_runner.dataset import load_instances
+    from patchsmith.swebench_runner.dataset import load_instances
 
     cache = cache_root()
     log_dir = args.out.parent / "logs"

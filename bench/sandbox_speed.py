@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sandbox import Container, build_env_image, run_tests  # noqa: E402
-from sandbox.engine import client  # noqa: E402
+from patchsmith.sandbox import Container, build_env_image, run_tests  # noqa: E402
+from patchsmith.sandbox.engine import client  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "sandbox_calc"
 PYTEST = "python -m pytest -rA -p no:cacheprovider tests/test_calc.py"

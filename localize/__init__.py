@@ -4,10 +4,10 @@ Imports repo_index and nothing of patchsmith: the model arrives as an argument (
 `LanguageModel`).
 """
 
-from localize.elements import localize_elements
-from localize.files import localize_files
-from localize.lines import localize_lines
-from localize.results import (
+from patchsmith.localize.elements import localize_elements
+from patchsmith.localize.files import localize_files
+from patchsmith.localize.lines import localize_lines
+from patchsmith.localize.results import (
     EditLocation,
     EditLocations,
     Element,
@@ -17,8 +17,8 @@ from localize.results import (
     RankedFile,
     StepReport,
 )
-from localize.settings import LanguageModel, LocalizeSettings
-from localize.stage import localize
+from patchsmith.localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.stage import localize
 
 __all__ = [
     "EditLocation",

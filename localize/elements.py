@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import repo_index
-from repo_index import Definition, RepoIndex
+from patchsmith import repo_index
+from patchsmith.repo_index import Definition, RepoIndex
 
-from localize.answers import PathResolver, find_definition, parse_elements
-from localize.budget import take_ranked
-from localize.files import issue_for_prompt, prompt_budget
-from localize.prompts import elements_prompt
-from localize.results import Element, ElementLocations, FileLocations, StepReport
-from localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.answers import PathResolver, find_definition, parse_elements
+from patchsmith.localize.budget import take_ranked
+from patchsmith.localize.files import issue_for_prompt, prompt_budget
+from patchsmith.localize.prompts import elements_prompt
+from patchsmith.localize.results import Element, ElementLocations, FileLocations, StepReport
+from patchsmith.localize.settings import LanguageModel, LocalizeSettings
 
 STAGE = "localize.elements"
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import repo_index
-from repo_index import RepoIndex
-from repo_index.search import is_non_source
+from patchsmith import repo_index
+from patchsmith.repo_index import RepoIndex
+from patchsmith.repo_index.search import is_non_source
 
-from localize.answers import PathResolver, answer_lines
-from localize.budget import head_and_tail, truncate
-from localize.prompts import files_prompt
-from localize.results import FileLocations, RankedFile, StepReport
-from localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.answers import PathResolver, answer_lines
+from patchsmith.localize.budget import head_and_tail, truncate
+from patchsmith.localize.prompts import files_prompt
+from patchsmith.localize.results import FileLocations, RankedFile, StepReport
+from patchsmith.localize.settings import LanguageModel, LocalizeSettings
 
 STAGE = "localize.files"
 

@@ -6,15 +6,15 @@ their union is kept as well.
 
 from __future__ import annotations
 
-import repo_index
-from repo_index import RepoIndex
+from patchsmith import repo_index
+from patchsmith.repo_index import RepoIndex
 
-from localize.answers import PathResolver, enclosing_definition, find_definition, parse_locations
-from localize.budget import take_ranked
-from localize.files import issue_for_prompt, prompt_budget
-from localize.prompts import lines_prompt
-from localize.results import EditLocation, EditLocations, Element, ElementLocations, FileLocations, StepReport
-from localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.answers import PathResolver, enclosing_definition, find_definition, parse_locations
+from patchsmith.localize.budget import take_ranked
+from patchsmith.localize.files import issue_for_prompt, prompt_budget
+from patchsmith.localize.prompts import lines_prompt
+from patchsmith.localize.results import EditLocation, EditLocations, Element, ElementLocations, FileLocations, StepReport
+from patchsmith.localize.settings import LanguageModel, LocalizeSettings
 
 STAGE = "localize.lines"
 

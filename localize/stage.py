@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from repo_index import RepoIndex
+from patchsmith.repo_index import RepoIndex
 
-from localize.elements import localize_elements
-from localize.files import localize_files
-from localize.lines import localize_lines
-from localize.results import Localization
-from localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.elements import localize_elements
+from patchsmith.localize.files import localize_files
+from patchsmith.localize.lines import localize_lines
+from patchsmith.localize.results import Localization
+from patchsmith.localize.settings import LanguageModel, LocalizeSettings
 
 
 def localize(

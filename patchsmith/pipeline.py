@@ -42,7 +42,7 @@ class RecipeWorkspace:
 
     def start(self, logs: Path) -> Any:
         from patchsmith.settings import cache_root
-        from sandbox import Container, build_env_image, infer_recipe, read_dependency_files
+        from patchsmith.sandbox import Container, build_env_image, infer_recipe, read_dependency_files
 
         recipe = None
         if self.base_image:
@@ -52,7 +52,7 @@ class RecipeWorkspace:
         return start_container(Container(env.tag, log_path=logs / "container.log"), self.repo, self.commit)
 
     def test_runner(self, box: Any) -> Any:
-        from reproduce import CommandTestRunner
+        from patchsmith.reproduce import CommandTestRunner
 
         return CommandTestRunner(box, self.test_command, guess_parser(self.test_command))
 
@@ -110,7 +110,7 @@ def solve(request: SolveRequest, progress: Progress | None = None) -> SolveOutco
     """Run the whole pipeline for one issue; failures the evidence explains end in an outcome with
     `failure` set, never an exception (errors of configuration still raise their one sentence)."""
     from patchsmith.llm import CostCapReached, Model, ModelSettings
-    from sandbox import BuildFailed
+    from patchsmith.sandbox import BuildFailed
 
     run = RunFolder.create(request.out_dir)
     request = replace(request, out_dir=run.path)
@@ -161,8 +161,8 @@ class _State:
         return result
 
     def execute(self) -> SolveOutcome:
-        import repo_index
-        from localize import Localization, localize
+        from patchsmith import repo_index
+        from patchsmith.localize import Localization, localize
         from patchsmith.settings import cache_root
 
         request, run = self.request, self.run
@@ -187,7 +187,7 @@ class _State:
         return self.finish()
 
     def reproduce(self, box: object, tests: object) -> None:
-        from reproduce import RegressionSet, RegressionSettings, ReproReport, ReproSettings, sample_and_run, select_regression_tests
+        from patchsmith.reproduce import RegressionSet, RegressionSettings, ReproReport, ReproSettings, sample_and_run, select_regression_tests
 
         saved = self.run.load_stage("reproduce") if self.request.resume else None
         if saved is not None:
@@ -204,7 +204,7 @@ class _State:
         self.run.save_stage("reproduce", {"repro": self.repro.to_dict(), "regression": self.regression.to_dict()})
 
     def repair(self) -> None:
-        from repair.generate import Candidate, RepairSettings, generate_candidates, location_sets
+        from patchsmith.repair.generate import Candidate, RepairSettings, generate_candidates, location_sets
 
         saved = self.run.load_stage("repair") if self.request.resume else None
         if saved is not None:
@@ -224,8 +224,8 @@ class _State:
         self.say("repair", f"{usable} of {len(self.candidates)} candidates produced a diff")
 
     def validate(self, box: object, tests: object) -> None:
-        from repair.validate import validate_candidates
-        from reproduce import broken_tests, run_script
+        from patchsmith.repair.validate import validate_candidates
+        from patchsmith.reproduce import broken_tests, run_script
 
         chosen_script = self.repro.chosen
 
@@ -250,7 +250,7 @@ class _State:
 
     def finish(self, failure: str | None = None, detail: str = "") -> SolveOutcome:
         from patchsmith.report import render_report
-        from repair.select import ValidatedCandidate, choose
+        from patchsmith.repair.select import ValidatedCandidate, choose
 
         run, request = self.run, self.request
         patch = None

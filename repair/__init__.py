@@ -3,11 +3,11 @@
 A stage: it imports leaves only, never patchsmith. The edit format is documented in repair/edits.py.
 """
 
-from repair.apply import EditOutcome, apply_edits
-from repair.candidate import EditResult, EditSettings, apply_answer
-from repair.diff import check_diff, unified_diff
-from repair.edits import FORMAT_HELP, Edit, ParsedAnswer, format_edits, parse_edits
-from repair.normalize import normalize_code, normalized_patch
+from patchsmith.repair.apply import EditOutcome, apply_edits
+from patchsmith.repair.candidate import EditResult, EditSettings, apply_answer
+from patchsmith.repair.diff import check_diff, unified_diff
+from patchsmith.repair.edits import FORMAT_HELP, Edit, ParsedAnswer, format_edits, parse_edits
+from patchsmith.repair.normalize import normalize_code, normalized_patch
 
 __all__ = [
     "FORMAT_HELP",

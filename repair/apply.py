@@ -27,7 +27,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from repair.edits import Edit
+from patchsmith.repair.edits import Edit
 
 
 @dataclass(frozen=True)

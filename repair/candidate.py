@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from repair.apply import EditOutcome, apply_edits
-from repair.checks import syntax_problem, whitespace_only
-from repair.diff import check_diff, unified_diff
-from repair.edits import parse_edits
-from repair.normalize import normalized_patch
+from patchsmith.repair.apply import EditOutcome, apply_edits
+from patchsmith.repair.checks import syntax_problem, whitespace_only
+from patchsmith.repair.diff import check_diff, unified_diff
+from patchsmith.repair.edits import parse_edits
+from patchsmith.repair.normalize import normalized_patch
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
-from repair.apply import common_ends, split_lines
+from patchsmith.repair.apply import common_ends, split_lines
 
 CONTEXT = 3
 NO_EOL = "\\ No newline at end of file\n"

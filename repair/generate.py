@@ -7,10 +7,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from repo_index import RepoIndex, read_text
+from patchsmith.repo_index import RepoIndex, read_text
 
-from repair.candidate import EditResult, apply_answer
-from repair.prompt import repair_messages
+from patchsmith.repair.candidate import EditResult, apply_answer
+from patchsmith.repair.prompt import repair_messages
 
 STAGE = "repair"
 

@@ -14,7 +14,7 @@ import functools
 import re
 from collections.abc import Mapping
 
-from repair.diff import unified_diff
+from patchsmith.repair.diff import unified_diff
 
 WHITESPACE = re.compile(r"\s+")
 PYTHON_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")

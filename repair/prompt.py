@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from repo_index import RepoIndex
-from repo_index.prompt import estimate_tokens, line_snippets
+from patchsmith.repo_index import RepoIndex
+from patchsmith.repo_index.prompt import estimate_tokens, line_snippets
 
-from repair.edits import FORMAT_HELP
+from patchsmith.repair.edits import FORMAT_HELP
 
 _SYSTEM = (
     "You are an experienced software engineer. You fix bugs with the smallest correct change, "

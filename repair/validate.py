@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from repair.generate import Candidate
+from patchsmith.repair.generate import Candidate
 
 
 class ApplyOutcome(Protocol):

@@ -7,12 +7,12 @@ import os
 import time
 from functools import lru_cache
 
-from repo_index import cache as disk
-from repo_index.extract import entry, plain_record, record_for
-from repo_index.languages import language_name, language_of
-from repo_index.model import RepoIndex, RepoIndexError
-from repo_index.settings import IndexSettings
-from repo_index.walk import Candidate, Source, blob_id_of, open_source, read_blobs, start_listing
+from patchsmith.repo_index import cache as disk
+from patchsmith.repo_index.extract import entry, plain_record, record_for
+from patchsmith.repo_index.languages import language_name, language_of
+from patchsmith.repo_index.model import RepoIndex, RepoIndexError
+from patchsmith.repo_index.settings import IndexSettings
+from patchsmith.repo_index.walk import Candidate, Source, blob_id_of, open_source, read_blobs, start_listing
 
 # A record is keyed by (blob id, the grammar it was parsed with, "" for none): the same bytes
 # are parsed differently at "x.py" and "x.txt", or with other settings.languages.

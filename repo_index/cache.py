@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT = 9  # bump when what is stored changes meaning
+FORMAT = 10  # bump when what is stored changes meaning
 KEEP_FACTOR = 3  # keep up to this many times the current file count (earlier checkouts' blobs)
 MIN_ROOM = 1000  # ... and at least this many records, so small repositories keep their history too
 

@@ -6,8 +6,8 @@ import pickle
 import re
 from functools import cache
 
-from repo_index.languages import KEYWORDS, QUERIES, grammar, language_name
-from repo_index.model import FileEntry
+from patchsmith.repo_index.languages import KEYWORDS, QUERIES, grammar, language_name
+from patchsmith.repo_index.model import FileEntry
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+", re.ASCII)
 _SIGNATURE_MAX = 300  # characters kept of a header that runs on (a huge assignment, say)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from repo_index.build import read_text
-from repo_index.model import Definition, RepoIndex, RepoIndexError
+from patchsmith.repo_index.build import read_text
+from patchsmith.repo_index.model import Definition, RepoIndex, RepoIndexError
 
 CHARS_PER_TOKEN = 4  # a common rule of thumb for English and code with GPT-style tokenizers
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repo_index.model import Definition, RepoIndex, SearchHit
-from repo_index.query import IDENTIFIER, QueryParts, analyze, split_identifier, tokens
+from patchsmith.repo_index.model import Definition, RepoIndex, SearchHit
+from patchsmith.repo_index.query import IDENTIFIER, QueryParts, analyze, split_identifier, tokens
 
 # Weights of the file signals, and the factor for files outside the shipped source. Chosen
 # on the development half of the benchmark's repositories (see bench/localize_retrieval.py).
@@ -158,8 +158,8 @@ def _bm25(documents: list[np.ndarray]):
 
 def _read_texts(index: RepoIndex, paths: list[str]) -> list[str]:
     """Texts of many files; from a commit with one `git cat-file --batch` rather than one per file."""
-    from repo_index.build import _git_dir_of, read_text
-    from repo_index.walk import read_blobs
+    from patchsmith.repo_index.build import _git_dir_of, read_text
+    from patchsmith.repo_index.walk import read_blobs
 
     if index.commit is None:
         return [read_text(index, p) for p in paths]

@@ -13,9 +13,9 @@ from typing import Callable, Iterator, NamedTuple
 from fnmatch import translate
 from functools import lru_cache
 
-from repo_index.languages import language_name, language_of
-from repo_index.model import RepoIndexError
-from repo_index.settings import IndexSettings
+from patchsmith.repo_index.languages import language_name, language_of
+from patchsmith.repo_index.model import RepoIndexError
+from patchsmith.repo_index.settings import IndexSettings
 
 
 @dataclass(frozen=True)

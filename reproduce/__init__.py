@@ -10,10 +10,10 @@ it as arguments (patchsmith.llm.Model, sandbox.Container): reproduce.ports names
     broken = broken_tests(container, selection)                                  # after a fix
 """
 
-from reproduce.discovery import related_test_files
-from reproduce.normalize import majority_groups, normalize_script
-from reproduce.ports import ExecOutcome, Model, Sandbox
-from reproduce.regression import (
+from patchsmith.reproduce.discovery import related_test_files
+from patchsmith.reproduce.normalize import majority_groups, normalize_script
+from patchsmith.reproduce.ports import ExecOutcome, Model, Sandbox
+from patchsmith.reproduce.regression import (
     CommandTestRunner,
     RegressionSettings,
     TestRun,
@@ -22,9 +22,9 @@ from reproduce.regression import (
     django_label,
     select_regression_tests,
 )
-from reproduce.results import ERROR, REPRODUCED, RESOLVED, RegressionSet, ReproReport, ReproTest, ScriptRun
-from reproduce.scripts import ReproSettings, extract_script, run_script, sample_and_run, write_and_select
-from reproduce.verdict import judge
+from patchsmith.reproduce.results import ERROR, REPRODUCED, RESOLVED, RegressionSet, ReproReport, ReproTest, ScriptRun
+from patchsmith.reproduce.scripts import ReproSettings, extract_script, run_script, sample_and_run, write_and_select
+from patchsmith.reproduce.verdict import judge
 
 __all__ = [
     "ExecOutcome",

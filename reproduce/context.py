@@ -46,7 +46,7 @@ def _ranges(item: object) -> list[tuple[int, int]]:
 
 def _file_view(index: object, path: str, ranges: list[tuple[int, int]], room: int) -> str:
     """The located lines with context; a whole file when no lines are known and it fits; else its skeleton."""
-    import repo_index
+    from patchsmith import repo_index
 
     if ranges:
         return repo_index.line_snippets(index, path, ranges)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from repo_index.model import FileEntry, RepoIndex
+from patchsmith.repo_index.model import FileEntry, RepoIndex
 
 _TEST_DIRS = {"test", "tests", "testing"}
 _TEST_NAME = re.compile(r"^(test_.*|.*_tests?)\.py$")

@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-from reproduce.context import location_paths
-from reproduce.discovery import related_test_files
-from reproduce.ports import Model
-from reproduce.results import RegressionSet
+from patchsmith.reproduce.context import location_paths
+from patchsmith.reproduce.discovery import related_test_files
+from patchsmith.reproduce.ports import Model
+from patchsmith.reproduce.results import RegressionSet
 
 STAGE = "regression"
 PASSING = ("PASSED", "XFAIL")  # as graded by SWE-bench: an expected failure counts as passing
@@ -65,11 +65,11 @@ class CommandTestRunner:
         self.shorten_path_ids = shorten_path_ids  # ids carrying temporary paths (see sandbox.log_parsers)
 
     def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRun:
-        from sandbox import run_tests
+        from patchsmith.sandbox import run_tests
 
         run = run_tests(self.container, self.command, [self.label(f) for f in files], parser=self.parser, timeout=timeout)
         if self.shorten_path_ids:
-            from sandbox.log_parsers import shorten_path_parameters
+            from patchsmith.sandbox.log_parsers import shorten_path_parameters
 
             run = replace(run, statuses=shorten_path_parameters(run.statuses))
         return run
@@ -189,8 +189,8 @@ def broken_tests(target: object, selection: RegressionSet, *, timeout: float | N
     if isinstance(target, TestRunner):
         statuses = target.run_tests(selection.test_files, timeout=timeout).statuses
     else:
-        from sandbox import run_tests
-        from sandbox.log_parsers import shorten_path_parameters
+        from patchsmith.sandbox import run_tests
+        from patchsmith.sandbox.log_parsers import shorten_path_parameters
 
         args = list(selection.test_args or selection.test_files)
         statuses = run_tests(target, selection.command, args, parser=selection.parser, timeout=timeout).statuses

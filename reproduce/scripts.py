@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from reproduce.context import code_context
-from reproduce.normalize import majority_groups
-from reproduce.ports import Model, Sandbox
-from reproduce.results import ERROR, REPRODUCED, ReproReport, ReproTest, ScriptRun
-from reproduce.verdict import MARKER, judge
+from patchsmith.reproduce.context import code_context
+from patchsmith.reproduce.normalize import majority_groups
+from patchsmith.reproduce.ports import Model, Sandbox
+from patchsmith.reproduce.results import ERROR, REPRODUCED, ReproReport, ReproTest, ScriptRun
+from patchsmith.reproduce.verdict import MARKER, judge
 
 STAGE = "reproduce"
 OUTPUT_KEEP = 6000  # characters of a run's output kept in the record (its end, where verdicts are)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from reproduce.results import ERROR, VERDICTS
+from patchsmith.reproduce.results import ERROR, VERDICTS
 
 MARKER = "PATCHSMITH_VERDICT:"
 # A verdict line is the marker at the start of a line (leading blanks tolerated), then one word.

@@ -26,15 +26,15 @@ atexit, Ctrl-C and SIGTERM remove them; prune() removes what crashed runs left.
 Errors a user can cause are SandboxError subclasses with user_error = True.
 """
 
-from sandbox.base import SUITE_PYTHON, BaseSpec, ensure_base_image, image_exists, suite_for_python
-from sandbox.certs import host_ca_bundle
-from sandbox.container import ApplyResult, Container, ExecResult, Limits, git_archive, tar_worktree
-from sandbox.engine import install_signal_handlers, prune
-from sandbox.env import EnvImage, base_spec_for, build_env_image
-from sandbox.errors import BuildFailed, DiskFull, DockerUnavailable, RecipeError, SandboxError
-from sandbox.pool import ContainerPool
-from sandbox.recipe import DEFAULT_TEST_COMMAND, EnvRecipe, infer_recipe, read_dependency_files
-from sandbox.testrun import TestRun, run_tests
+from patchsmith.sandbox.base import SUITE_PYTHON, BaseSpec, ensure_base_image, image_exists, suite_for_python
+from patchsmith.sandbox.certs import host_ca_bundle
+from patchsmith.sandbox.container import ApplyResult, Container, ExecResult, Limits, git_archive, tar_worktree
+from patchsmith.sandbox.engine import install_signal_handlers, prune
+from patchsmith.sandbox.env import EnvImage, base_spec_for, build_env_image
+from patchsmith.sandbox.errors import BuildFailed, DiskFull, DockerUnavailable, RecipeError, SandboxError
+from patchsmith.sandbox.pool import ContainerPool
+from patchsmith.sandbox.recipe import DEFAULT_TEST_COMMAND, EnvRecipe, infer_recipe, read_dependency_files
+from patchsmith.sandbox.testrun import TestRun, run_tests
 
 __all__ = [
     "SUITE_PYTHON", "BaseSpec", "ensure_base_image", "image_exists", "suite_for_python", "host_ca_bundle",

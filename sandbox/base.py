@@ -23,8 +23,8 @@ from pathlib import Path
 
 import docker.errors
 
-from sandbox import engine
-from sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
+from patchsmith.sandbox import engine
+from patchsmith.sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
 
 # The Python each suite ships. SWE-bench's older versions map to the nearest of these.
 SUITE_PYTHON = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}

@@ -40,7 +40,7 @@ def resolve_ca_bundle(ca_bundle: str | Path | None) -> Path | None:
     if ca_bundle is None:
         return None
     if not Path(ca_bundle).is_file():
-        from sandbox.errors import SandboxError
+        from patchsmith.sandbox.errors import SandboxError
 
         raise SandboxError(f"The CA bundle {ca_bundle} does not exist; name a PEM file of certificates, or none.")
     return Path(ca_bundle)

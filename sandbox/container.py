@@ -22,9 +22,9 @@ from pathlib import Path, PurePosixPath
 
 import docker.errors
 
-from sandbox import engine
-from sandbox.certs import CONTAINER_CA_PATH, ca_environment, resolve_ca_bundle
-from sandbox.errors import SandboxError
+from patchsmith.sandbox import engine
+from patchsmith.sandbox.certs import CONTAINER_CA_PATH, ca_environment, resolve_ca_bundle
+from patchsmith.sandbox.errors import SandboxError
 
 # Files tests and installs leave behind that are never part of a candidate's diff.
 _ALWAYS_IGNORED = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".eggs/", ".tox/", ".coverage", ".hypothesis/")

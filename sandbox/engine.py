@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import docker
 import docker.errors
 
-from sandbox.errors import DiskFull, DockerUnavailable, looks_like_disk_full
+from patchsmith.sandbox.errors import DiskFull, DockerUnavailable, looks_like_disk_full
 
 LABEL_OWNER = "patchsmith.sandbox"  # value: "1" on everything we make
 LABEL_KIND = "patchsmith.kind"  # "base" | "env" | "instance" | "build" (a temporary build container)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import docker.errors
 
-from sandbox import engine
-from sandbox.base import VENV, BaseSpec, build_lock, ensure_base_image, image_exists, suite_for_python
-from sandbox.certs import resolve_ca_bundle
-from sandbox.container import Container, Limits, git_archive, tar_worktree
-from sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
-from sandbox.recipe import EnvRecipe, infer_recipe, read_dependency_files
+from patchsmith.sandbox import engine
+from patchsmith.sandbox.base import VENV, BaseSpec, build_lock, ensure_base_image, image_exists, suite_for_python
+from patchsmith.sandbox.certs import resolve_ca_bundle
+from patchsmith.sandbox.container import Container, Limits, git_archive, tar_worktree
+from patchsmith.sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
+from patchsmith.sandbox.recipe import EnvRecipe, infer_recipe, read_dependency_files
 
 WORKDIR = "/testbed"
 _PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

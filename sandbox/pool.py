@@ -11,7 +11,7 @@ import queue
 import threading
 from pathlib import Path
 
-from sandbox.container import Container, Limits
+from patchsmith.sandbox.container import Container, Limits
 
 
 class ContainerPool:

@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from sandbox.errors import RecipeError
+from patchsmith.sandbox.errors import RecipeError
 
 DEFAULT_TEST_COMMAND = "python -m pytest -rA -p no:cacheprovider"
 # Bump when the build steps change what ends up in an image (2: no host CA variables in its config).
@@ -69,8 +69,8 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> dict
         return found
     import git
 
-    from sandbox.container import open_repo
-    from sandbox.errors import SandboxError
+    from patchsmith.sandbox.container import open_repo
+    from patchsmith.sandbox.errors import SandboxError
 
     try:
         tree = open_repo(repo).commit(commit).tree

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from sandbox.container import Container
+from patchsmith.sandbox.container import Container
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def run_tests(
     """Run `command` followed by the test ids or files in `tests` (each shell-quoted), with the
     container off every network, and parse its log with the named parser ("pytest",
     "unittest", "django", "sympy")."""
-    from sandbox.log_parsers import parse_log  # written alongside; imported late to keep import light
+    from patchsmith.sandbox.log_parsers import parse_log  # written alongside; imported late to keep import light
 
     if container.network:
         container.disconnect_network()  # tests never run with a network

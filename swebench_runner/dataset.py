@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.errors import SwebenchError
 
 REQUIRED_FIELDS = ("repo", "instance_id", "base_commit", "version", "test_patch", "FAIL_TO_PASS", "PASS_TO_PASS")
 

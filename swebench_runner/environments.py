@@ -17,9 +17,9 @@ import time
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
-from swebench_runner.errors import SwebenchError
-from swebench_runner.specs import LOCAL_INTERNET_SCRIPT, EnvSpec
-from swebench_runner.sources import snapshot
+from patchsmith.swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.specs import LOCAL_INTERNET_SCRIPT, EnvSpec
+from patchsmith.swebench_runner.sources import snapshot
 
 _BUILDER_VERSION = "3"  # bump when the steps below change what ends up in an image
 VENV = "/opt/venv"
@@ -267,7 +267,7 @@ class BuildRecords:
 
 
 def image_size(tag: str) -> int:
-    from sandbox import engine
+    from patchsmith.sandbox import engine
 
     return int(engine.client().api.inspect_image(tag).get("Size", 0))
 
@@ -284,10 +284,10 @@ def ensure_env_image(
 ) -> EnvBuild:
     """Find or build the environment image of spec; a failed build is reported, not raised.
     `repo_cache` holds the mirrors of the spec's vendored sources."""
-    from sandbox import engine
-    from sandbox.base import BaseSpec, build_lock, ensure_base_image, image_exists
-    from sandbox.container import Container, Limits
-    from sandbox.errors import DiskFull, DockerUnavailable
+    from patchsmith.sandbox import engine
+    from patchsmith.sandbox.base import BaseSpec, build_lock, ensure_base_image, image_exists
+    from patchsmith.sandbox.container import Container, Limits
+    from patchsmith.sandbox.errors import DiskFull, DockerUnavailable
 
     log_path = log_dir / f"{spec.key}.log"
     records = BuildRecords(cache_dir / "swebench" / "env-builds.json")
@@ -347,8 +347,8 @@ def environment_for(
 ) -> Environment:
     """The environment image of spec's (repo, version): its mirror from the repo cache, its commit
     chosen from the dataset's instances of that version, the image found or built."""
-    from swebench_runner.recover import recoverers_for
-    from swebench_runner.repos import find_mirror
+    from patchsmith.swebench_runner.recover import recoverers_for
+    from patchsmith.swebench_runner.repos import find_mirror
 
     git_dir = find_mirror(spec.repo, repo_cache)
     commit = setup_commit([i for i in dataset if (i.repo, i.version) == (spec.repo, spec.version)], git_dir)
@@ -360,7 +360,7 @@ def environment_for(
 def put_vendored_sources(container, spec: EnvSpec, repo_cache: Path | None) -> None:
     """Put each vendored source's tree where the build looks for it (untracked, so moving /testbed
     to an instance's commit keeps it, and what the first install built from it)."""
-    from swebench_runner.repos import find_mirror
+    from patchsmith.swebench_runner.repos import find_mirror
 
     for vendored in spec.vendored_sources:
         if repo_cache is None:
@@ -372,7 +372,7 @@ def put_vendored_sources(container, spec: EnvSpec, repo_cache: Path | None) -> N
 def commit_image(container, tag: str, environment: dict[str, str], labels: dict[str, str]) -> None:
     """Save a container as the image `tag`: its variables and /testbed as the working folder are
     what every container of the image starts with."""
-    from sandbox import engine
+    from patchsmith.sandbox import engine
 
     repository, version_tag = tag.split(":", 1)
     changes = [f"ENV {name}={value}" for name, value in environment.items()] + [f"WORKDIR {WORKDIR}"]

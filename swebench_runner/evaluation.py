@@ -26,22 +26,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.log_parsers import parse_log, shorten_path_parameters
-from swebench_runner.dataset import Instance
-from swebench_runner.environments import (
+from patchsmith.sandbox.log_parsers import parse_log, shorten_path_parameters
+from patchsmith.swebench_runner.dataset import Instance
+from patchsmith.swebench_runner.environments import (
     WORKDIR,
     EnvBuild,
     environment_for,
     install_script,
     local_internet_capabilities,
 )
-from swebench_runner.errors import SwebenchError
-from swebench_runner.grading import grade
-from swebench_runner.predictions import Prediction
-from swebench_runner.repos import find_mirror
-from swebench_runner.instances import ensure_instance_image, touches_build
-from swebench_runner.sources import SourceIncomplete, files_at
-from swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
+from patchsmith.swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.grading import grade
+from patchsmith.swebench_runner.predictions import Prediction
+from patchsmith.swebench_runner.repos import find_mirror
+from patchsmith.swebench_runner.instances import ensure_instance_image, touches_build
+from patchsmith.swebench_runner.sources import SourceIncomplete, files_at
+from patchsmith.swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
 
 START_MARKER = ">>>>> Start Test Output"
 END_MARKER = ">>>>> End Test Output"
@@ -182,7 +182,7 @@ def evaluate_instance(
     """Grade one prediction in a fresh container of the environment image; returns the report
     (and writes it with its companion files). `after_tests(container, test_command)` runs in the
     same container once the tests ran (benchmarks time the bare test command there)."""
-    from sandbox.container import Container, Limits
+    from patchsmith.sandbox.container import Container, Limits
 
     started = time.monotonic()
     folder = report_path(settings, prediction).parent

@@ -53,7 +53,7 @@ def fidelity_table(pairs: list[tuple[Path, Path]], repo_of: dict[str, str]) -> l
 
 
 def main() -> int:
-    from swebench_runner.dataset import load_instances
+    from patchsmith.swebench_runner.dataset import load_instances
 
     parser = argparse.ArgumentParser(description="gold/empty agreement per repository")
     parser.add_argument("runs", type=Path, nargs="+", metavar="GOLD_RUN EMPTY_RUN", help="pairs of run folders")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sandbox.log_parsers import TestStatus
+from patchsmith.sandbox.log_parsers import TestStatus
 
 PASSING = (TestStatus.PASSED, TestStatus.XFAIL)
 FAILING = (TestStatus.FAILED, TestStatus.ERROR)

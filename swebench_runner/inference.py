@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swebench_runner.dataset import Instance
-from swebench_runner.environments import environment_for, local_internet_capabilities
-from swebench_runner.instances import ensure_instance_image
-from swebench_runner.repos import find_mirror
-from swebench_runner.specs import EnvSpec, spec_for
+from patchsmith.swebench_runner.dataset import Instance
+from patchsmith.swebench_runner.environments import environment_for, local_internet_capabilities
+from patchsmith.swebench_runner.instances import ensure_instance_image
+from patchsmith.swebench_runner.repos import find_mirror
+from patchsmith.swebench_runner.specs import EnvSpec, spec_for
 
 
 @dataclass
@@ -40,7 +40,7 @@ class InstanceWorkspace:
 
     def start(self, logs: Path) -> Any:
         from patchsmith.settings import cache_root
-        from sandbox.container import Container, Limits
+        from patchsmith.sandbox.container import Container, Limits
 
         git_dir = find_mirror(self.instance.repo, self.repo_cache)
         image = ensure_instance_image(self.instance, self.spec, self.env_image, self.env_commit, git_dir,
@@ -59,7 +59,7 @@ class InstanceWorkspace:
         return box
 
     def test_runner(self, box: Any) -> Any:
-        from reproduce import CommandTestRunner, django_label
+        from patchsmith.reproduce import CommandTestRunner, django_label
 
         label = django_label if self.spec.parser == "django" else (lambda path: path)
         return CommandTestRunner(box, self.spec.test_run, self.spec.parser, label, shorten_path_ids=self.spec.shorten_path_ids)

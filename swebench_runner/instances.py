@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swebench_runner.dataset import Instance
-from swebench_runner.environments import LABEL_SWEBENCH, commit_image, install_script, move_tree, scm_version, venv_environment
-from swebench_runner.recover import recoverers_for
-from swebench_runner.sources import texts_at, tree_change
-from swebench_runner.specs import EnvSpec
+from patchsmith.swebench_runner.dataset import Instance
+from patchsmith.swebench_runner.environments import LABEL_SWEBENCH, commit_image, install_script, move_tree, scm_version, venv_environment
+from patchsmith.swebench_runner.recover import recoverers_for
+from patchsmith.swebench_runner.sources import texts_at, tree_change
+from patchsmith.swebench_runner.specs import EnvSpec
 
 IMAGE_KIND = "swebench-instance"  # the images' patchsmith.kind label
 _LABEL_SETUP = "patchsmith.instance-setup"  # JSON: what building the image did (reinstalled, unmet, recovered)
@@ -114,9 +114,9 @@ def ensure_instance_image(instance: Instance, spec: EnvSpec, env_image: str, env
                           cache_dir: Path, log_path: Path) -> InstanceImage:
     """Find or build the instance image: the environment image's /testbed moved to the base
     commit, and the install step run again there when install_need says so."""
-    from sandbox import engine
-    from sandbox.base import build_lock, image_exists
-    from sandbox.container import Container, Limits
+    from patchsmith.sandbox import engine
+    from patchsmith.sandbox.base import build_lock, image_exists
+    from patchsmith.sandbox.container import Container, Limits
 
     tag = instance_image_tag(instance, env_image)
     if image_exists(tag):
@@ -147,7 +147,7 @@ def ensure_instance_image(instance: Instance, spec: EnvSpec, env_image: str, env
 
 def _found(tag: str) -> InstanceImage:
     """An existing image, with what its build recorded."""
-    from sandbox import engine
+    from patchsmith.sandbox import engine
 
     labels = engine.client().api.inspect_image(tag)["Config"].get("Labels") or {}
     setup = json.loads(labels.get(_LABEL_SETUP) or "{}")

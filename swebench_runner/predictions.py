@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from swebench_runner.dataset import Instance, read_rows
-from swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.dataset import Instance, read_rows
+from patchsmith.swebench_runner.errors import SwebenchError
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.errors import SwebenchError
 
 GITHUB_URL = "https://github.com/{repo}"
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.errors import SwebenchError
 
 
 class SourceIncomplete(SwebenchError):

@@ -17,7 +17,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.errors import SwebenchError
 
 # Debian suite of the base image for each Python we can use.
 SUITE_FOR_PYTHON = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}

@@ -29,7 +29,7 @@ def fixture_repo_files() -> dict[str, str]:
 
 
 def _docker_or_fail() -> None:
-    from sandbox.engine import client
+    from patchsmith.sandbox.engine import client
 
     client()  # raises DockerUnavailable with what to do
 
@@ -60,7 +60,7 @@ def sandbox_cache_dir() -> Path:
 def bookworm_base_image(sandbox_cache_dir: Path, tmp_path_factory) -> str:
     """The bookworm base image's tag (built once per machine and recipe)."""
     _docker_or_fail()
-    from sandbox import BaseSpec, ensure_base_image
+    from patchsmith.sandbox import BaseSpec, ensure_base_image
 
     log = tmp_path_factory.mktemp("base-build") / "build.log"
     return ensure_base_image(BaseSpec(suite="bookworm"), cache_dir=sandbox_cache_dir, log_path=log)
@@ -76,7 +76,7 @@ def sandbox_fixture_repo(tmp_path_factory) -> tuple[Path, str]:
 @pytest.fixture(scope="session")
 def sandbox_env_image(bookworm_base_image: str, sandbox_fixture_repo, sandbox_cache_dir: Path, tmp_path_factory):
     """The environment image of the fixture repository (its recipe inferred, six from PyPI)."""
-    from sandbox import build_env_image
+    from patchsmith.sandbox import build_env_image
 
     root, commit = sandbox_fixture_repo
     log = tmp_path_factory.mktemp("env-build") / "build.log"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import repo_index
-from localize import LocalizeSettings, Localization, localize, localize_files
-from localize.answers import PathResolver, parse_elements, parse_locations
+from patchsmith import repo_index
+from patchsmith.localize import LocalizeSettings, Localization, localize, localize_files
+from patchsmith.localize.answers import PathResolver, parse_elements, parse_locations
 from patchsmith.llm import DryRunModel, Model, ModelSettings
 from tests.scripted_model import ScriptedModel
 

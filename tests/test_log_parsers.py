@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.log_parsers import LogParserError, TestStatus, parse_log, shorten_path_parameters
-from swebench_runner.grading import grade
+from patchsmith.sandbox.log_parsers import LogParserError, TestStatus, parse_log, shorten_path_parameters
+from patchsmith.swebench_runner.grading import grade
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 

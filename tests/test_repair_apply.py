@@ -4,7 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from repair import Edit, EditResult, apply_answer, apply_edits, check_diff, format_edits, unified_diff
+from patchsmith.repair import Edit, EditResult, apply_answer, apply_edits, check_diff, format_edits, unified_diff
 
 MODULE = (
     "import os\n"
@@ -206,7 +206,7 @@ def test_empty_and_whitespace_only_changes_are_rejected():
 
 
 def test_partial_answers_are_rejected_unless_allowed():
-    from repair import EditSettings
+    from patchsmith.repair import EditSettings
 
     good = Edit("shop/cart.py", "import os\n", "import sys\n")
     bad = Edit("shop/cart.py", "no such line\n", "x\n")

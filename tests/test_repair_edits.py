@@ -1,6 +1,6 @@
 """The edit format's parser: what it tolerates and what it reports."""
 
-from repair import FORMAT_HELP, Edit, format_edits, parse_edits
+from patchsmith.repair import FORMAT_HELP, Edit, format_edits, parse_edits
 
 BLOCK = "@@@ FILE pkg/mod.py\n@@@ SEARCH\nx = 1\n@@@ REPLACE\nx = 2\n@@@ END\n"
 

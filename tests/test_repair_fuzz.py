@@ -5,7 +5,7 @@ import collections
 import json
 import random
 
-from repair import Edit, EditResult, apply_answer, format_edits
+from patchsmith.repair import Edit, EditResult, apply_answer, format_edits
 
 SEED = 20240611
 FILES = {

@@ -1,6 +1,6 @@
 """Normalized patches: equal for candidates that differ only in comments, docstrings or layout."""
 
-from repair import Edit, apply_answer, format_edits, normalize_code, normalized_patch
+from patchsmith.repair import Edit, apply_answer, format_edits, normalize_code, normalized_patch
 
 BASE = {"m.py": 'def area(w, h):\n    """Area."""\n    return w * h\n'}
 

@@ -1,7 +1,7 @@
 """Selection: fewest regression failures, then the reproduction verdict, then the majority of
 normalized patches, then the earliest sample."""
 
-from repair.select import ValidatedCandidate, Verdict, choose
+from patchsmith.repair.select import ValidatedCandidate, Verdict, choose
 
 
 def cand(number, normalized="A", failures=0, verdict=None):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from repo_index import (
+from patchsmith.repo_index import (
     IndexSettings,
     RepoIndexError,
     build_index,
@@ -20,7 +20,7 @@ from repo_index import (
     read_text,
     tree_view,
 )
-from repo_index.walk import blob_id_of
+from patchsmith.repo_index.walk import blob_id_of
 
 MODELS_PY = '''"""Models of the fixture."""
 import os
@@ -440,7 +440,7 @@ def test_cli_errors_are_one_sentence_and_nonzero(repo, tmp_path, args, sentence)
 
 
 def test_cache_appends_then_compacts_and_survives_damage(tmp_path, monkeypatch):
-    from repo_index import cache as disk
+    from patchsmith.repo_index import cache as disk
 
     monkeypatch.setattr(disk, "MIN_ROOM", 0)  # room = KEEP_FACTOR x 3 files = 9 records
     root = tmp_path / "tree"  # a folder outside git: .gitignore still applies

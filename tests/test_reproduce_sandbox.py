@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from patchsmith.llm import Model, ModelSettings
-from reproduce import (
+from patchsmith.reproduce import (
     ERROR,
     REPRODUCED,
     RESOLVED,
@@ -25,7 +25,7 @@ from reproduce import (
     sample_and_run,
     select_regression_tests,
 )
-from sandbox import DEFAULT_TEST_COMMAND
+from patchsmith.sandbox import DEFAULT_TEST_COMMAND
 from tests.scripted_model import ScriptedModel
 
 pytestmark = pytest.mark.docker
@@ -119,7 +119,7 @@ def fixture_repo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def repro_env_image(fixture_repo, bookworm_base_image, sandbox_cache_dir, tmp_path_factory) -> str:
     """The fixture's environment image: its recipe inferred (editable install plus pytest)."""
-    from sandbox import build_env_image
+    from patchsmith.sandbox import build_env_image
 
     log = tmp_path_factory.mktemp("shopcart-env") / "build.log"
     return build_env_image(fixture_repo, "HEAD", cache_dir=sandbox_cache_dir, log_path=log).tag
@@ -127,7 +127,7 @@ def repro_env_image(fixture_repo, bookworm_base_image, sandbox_cache_dir, tmp_pa
 
 @pytest.fixture(scope="module")
 def container(fixture_repo, repro_env_image):
-    from sandbox.container import Container
+    from patchsmith.sandbox.container import Container
 
     with Container(repro_env_image).start(repo=fixture_repo, commit="HEAD") as running:
         yield running
@@ -199,7 +199,7 @@ def test_nothing_reproducing_is_recorded(container, server, tmp_path):
 
 
 def test_regression_selection_discovers_runs_asks_and_budgets(fixture_repo, container, server, tmp_path):
-    import repo_index
+    from patchsmith import repo_index
 
     index = repo_index.build_index(fixture_repo)
     tests = CommandTestRunner(container, DEFAULT_TEST_COMMAND, "pytest")

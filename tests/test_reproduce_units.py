@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reproduce import (
+from patchsmith.reproduce import (
     ERROR,
     REPRODUCED,
     RESOLVED,
@@ -13,7 +13,7 @@ from reproduce import (
     judge,
     normalize_script,
 )
-from reproduce.scripts import choose
+from patchsmith.reproduce.scripts import choose
 
 SCRIPT_A = '''"""Check the bulk tier."""
 from shopcart import bulk_unit_price
@@ -88,9 +88,9 @@ def test_records_round_trip_through_json():
 def test_the_prompt_shows_located_lines_from_localize_results():
     from pathlib import Path
 
-    import repo_index
-    from localize import EditLocation, EditLocations, StepReport
-    from reproduce.context import code_context, location_paths
+    from patchsmith import repo_index
+    from patchsmith.localize import EditLocation, EditLocations, StepReport
+    from patchsmith.reproduce.context import code_context, location_paths
 
     index = repo_index.build_index(Path(__file__).resolve().parent.parent / "examples" / "shopcart")
     edits = EditLocations(
@@ -107,6 +107,6 @@ def test_the_prompt_shows_located_lines_from_localize_results():
 
 
 def test_django_test_files_are_named_as_modules():
-    from reproduce import django_label
+    from patchsmith.reproduce import django_label
 
     assert django_label("tests/auth_tests/test_validators.py") == "auth_tests.test_validators"

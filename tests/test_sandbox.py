@@ -15,8 +15,8 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from sandbox import BaseSpec, BuildFailed, Container, ContainerPool, DiskFull, EnvRecipe, build_env_image, prune, run_tests
-from sandbox.engine import LABEL_OWNER, LABEL_SESSION, SESSION_ID, client
+from patchsmith.sandbox import BaseSpec, BuildFailed, Container, ContainerPool, DiskFull, EnvRecipe, build_env_image, prune, run_tests
+from patchsmith.sandbox.engine import LABEL_OWNER, LABEL_SESSION, SESSION_ID, client
 
 pytestmark = pytest.mark.docker
 
@@ -80,7 +80,7 @@ def clean_calc(calc):
 
 
 def test_base_image_has_the_tools(bookworm_base_image, sandbox_cache_dir):
-    from sandbox import ensure_base_image
+    from patchsmith.sandbox import ensure_base_image
 
     assert bookworm_base_image == BaseSpec().tag
     # Building the same recipe again is a tag lookup.
@@ -214,7 +214,7 @@ def test_clean_up_after_an_exception(bookworm_base_image):
 SCRIPT = """\
 import sys, time
 sys.path.insert(0, {root!r})
-from sandbox import Container
+from patchsmith.sandbox import Container
 c = Container({image!r}).start()
 print(c.id, flush=True)
 time.sleep(300)
@@ -296,7 +296,7 @@ def test_no_engine_is_one_sentence():
 def test_repository_copy_at_another_commit_and_fallback(sandbox_env_image, bookworm_base_image, sandbox_fixture_repo, tmp_path, monkeypatch):
     import shutil
 
-    import sandbox.container as container_module
+    import patchsmith.sandbox.container as container_module
 
     root, _ = sandbox_fixture_repo
     clone = tmp_path / "clone"
@@ -321,7 +321,7 @@ def test_repository_copy_at_another_commit_and_fallback(sandbox_env_image, bookw
 
 
 def test_failed_base_build_names_the_cause(tmp_path):
-    from sandbox import ensure_base_image
+    from patchsmith.sandbox import ensure_base_image
 
     spec = BaseSpec(suite="bookworm", packages=("python3", "no-such-package-patchsmith"))
     with pytest.raises(BuildFailed) as info:
@@ -332,7 +332,7 @@ def test_failed_base_build_names_the_cause(tmp_path):
 
 
 def test_bad_commit_is_one_sentence_and_leaves_no_container(sandbox_env_image, sandbox_fixture_repo):
-    from sandbox import SandboxError
+    from patchsmith.sandbox import SandboxError
 
     root, _ = sandbox_fixture_repo
     before = set(_our_containers())

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sandbox import BuildFailed, Container, EnvRecipe, build_env_image
-from sandbox.engine import client
+from patchsmith.sandbox import BuildFailed, Container, EnvRecipe, build_env_image
+from patchsmith.sandbox.engine import client
 
 pytestmark = pytest.mark.docker
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import BaseSpec, RecipeError, infer_recipe, suite_for_python
-from sandbox.base import host_debian_mirror
-from sandbox.env import base_spec_for, env_tag
+from patchsmith.sandbox import BaseSpec, RecipeError, infer_recipe, suite_for_python
+from patchsmith.sandbox.base import host_debian_mirror
+from patchsmith.sandbox.env import base_spec_for, env_tag
 
 
 def _infer(files: dict[str, str]):

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import repo_index
+from patchsmith import repo_index
 from patchsmith.cli import main
-from repo_index import build_index, search, search_definitions, search_files
-from repo_index.query import analyze, tokens
-from repo_index.search import is_non_source
+from patchsmith.repo_index import build_index, search, search_definitions, search_files
+from patchsmith.repo_index.query import analyze, tokens
+from patchsmith.repo_index.search import is_non_source
 
 FILES = {
     "shop/__init__.py": """
@@ -161,7 +161,7 @@ def test_hits_are_best_first_and_k_is_respected(shop_index):
 
 
 def test_the_engine_is_built_once_per_index(shop_index):
-    search_module = importlib.import_module("repo_index.search")  # the module, not the function it exports
+    search_module = importlib.import_module("patchsmith.repo_index.search")  # the module, not the function it exports
     engine = search_module._engine(shop_index)
     search(shop_index, "cart", k=1)
     assert search_module._engine(shop_index) is engine

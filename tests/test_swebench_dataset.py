@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from swebench_runner.dataset import load_instances
-from swebench_runner.errors import SwebenchError
-from swebench_runner.repos import find_mirror
+from patchsmith.swebench_runner.dataset import load_instances
+from patchsmith.swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.repos import find_mirror
 
 ROW = {
     "repo": "toy/toy",

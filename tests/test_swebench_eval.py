@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from swebench_runner.dataset import Instance
-from swebench_runner.predictions import Prediction, load_predictions
-from swebench_runner.specs import EnvSpec
+from patchsmith.swebench_runner.dataset import Instance
+from patchsmith.swebench_runner.predictions import Prediction, load_predictions
+from patchsmith.swebench_runner.specs import EnvSpec
 
 pytestmark = pytest.mark.docker
 
@@ -117,14 +117,14 @@ def image_tags(instance_id: str) -> list[str]:
 
 def settings_for(run_dir: Path, cache: Path, workers: int = 1):
     from patchsmith.settings import cache_root
-    from swebench_runner.evaluation import EvalSettings
+    from patchsmith.swebench_runner.evaluation import EvalSettings
 
     return EvalSettings(run_dir=run_dir, repo_cache=cache, cache_dir=cache_root(), timeout=120, workers=workers,
                         extra_specs=(TOY_SPEC,))
 
 
 def test_gold_empty_and_a_patch_that_does_not_apply(toy_cache, tmp_path: Path) -> None:
-    from swebench_runner.evaluation import evaluate
+    from patchsmith.swebench_runner.evaluation import evaluate
 
     cache, commit = toy_cache
     instance = toy_instance(commit, 1)
@@ -173,9 +173,9 @@ DRIVER = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from test_swebench_eval import TOY_SPEC, settings_for, toy_instance
-    from sandbox.engine import install_signal_handlers
-    from swebench_runner.evaluation import evaluate
-    from swebench_runner.predictions import load_predictions
+    from patchsmith.sandbox.engine import install_signal_handlers
+    from patchsmith.swebench_runner.evaluation import evaluate
+    from patchsmith.swebench_runner.predictions import load_predictions
     install_signal_handlers()
     instances = [toy_instance({commit!r}, n, sleep=3) for n in range(1, 4)]
     evaluate(instances, load_predictions("gold", instances), settings_for(Path({run_dir!r}), Path({cache!r})),
@@ -218,9 +218,9 @@ def test_requirements_a_base_commit_declares_anew_are_checked_in_the_environment
     """A base commit that only changes dependency bounds is installed again only when the
     environment does not satisfy them (pip would change nothing else)."""
     from patchsmith.settings import cache_root
-    from sandbox.container import Container
-    from swebench_runner.environments import ensure_env_image, venv_environment
-    from swebench_runner.instances import unmet_requirements
+    from patchsmith.sandbox.container import Container
+    from patchsmith.swebench_runner.environments import ensure_env_image, venv_environment
+    from patchsmith.swebench_runner.instances import unmet_requirements
 
     cache, commit = toy_cache
     build = ensure_env_image(TOY_SPEC, commit, cache / "toy+toy", cache_root(), tmp_path / "logs", {}, build=True)
@@ -233,9 +233,9 @@ def test_requirements_a_base_commit_declares_anew_are_checked_in_the_environment
 
 def test_instance_image_moves_the_tree_to_the_base_commit_and_installs_when_requirements_are_unmet(tmp_path: Path, bookworm_base_image: str) -> None:
     from patchsmith.settings import cache_root
-    from sandbox.container import Container
-    from swebench_runner.environments import ensure_env_image
-    from swebench_runner.instances import ensure_instance_image, instance_image_tag
+    from patchsmith.sandbox.container import Container
+    from patchsmith.swebench_runner.environments import ensure_env_image
+    from patchsmith.swebench_runner.instances import ensure_instance_image, instance_image_tag
 
     root = tmp_path / "repo"
     env_commit = make_toy_repo(root)  # the same commit as the other tests': its environment image is shared
@@ -268,10 +268,10 @@ def test_vendored_source_is_put_where_the_build_looks_and_outlives_moving_the_tr
     from dataclasses import replace
 
     from patchsmith.settings import cache_root
-    from sandbox.container import Container
-    from swebench_runner.environments import environment_for
-    from swebench_runner.instances import ensure_instance_image
-    from swebench_runner.specs import VendoredSource
+    from patchsmith.sandbox.container import Container
+    from patchsmith.swebench_runner.environments import environment_for
+    from patchsmith.swebench_runner.instances import ensure_instance_image
+    from patchsmith.swebench_runner.specs import VendoredSource
 
     cache, commit = toy_cache
     vendor = tmp_path / "vendor"
@@ -305,8 +305,8 @@ def test_vendored_source_is_put_where_the_build_looks_and_outlives_moving_the_tr
 def test_new_spec_fields_left_at_their_defaults_do_not_change_image_tags() -> None:
     from dataclasses import replace
 
-    from swebench_runner.environments import _recipe_fields, image_tag
-    from swebench_runner.specs import VendoredSource
+    from patchsmith.swebench_runner.environments import _recipe_fields, image_tag
+    from patchsmith.swebench_runner.specs import VendoredSource
 
     assert set(_recipe_fields(TOY_SPEC)) == {"repo", "version", "python_wanted", "python", "test_command", "parser",
                                              "install", "pip_packages"}
@@ -344,8 +344,8 @@ def test_local_internet_serves_httpbin_over_http_and_https_and_holds_the_tarpit(
     from dataclasses import replace
 
     from patchsmith.settings import cache_root
-    from sandbox.container import Container
-    from swebench_runner.environments import environment_for, local_internet_capabilities
+    from patchsmith.sandbox.container import Container
+    from patchsmith.swebench_runner.environments import environment_for, local_internet_capabilities
 
     cache, commit = toy_cache
     spec = replace(TOY_SPEC, pip_packages=("pytest==8.3.3", "httpbin==0.10.2", "gunicorn==23.0.0"), system_packages=("iproute2", "openssl"),

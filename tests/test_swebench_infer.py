@@ -42,9 +42,9 @@ def toy_answer(request: dict) -> list[str]:
 
 def test_infer_writes_predictions_that_evaluation_resolves(toy_cache, tmp_path, monkeypatch):  # noqa: F811
     from patchsmith.settings import cache_root
-    from swebench_runner.evaluation import EvalSettings, evaluate
-    from swebench_runner.inference import InferSettings, infer
-    from swebench_runner.predictions import load_predictions
+    from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate
+    from patchsmith.swebench_runner.inference import InferSettings, infer
+    from patchsmith.swebench_runner.predictions import load_predictions
 
     monkeypatch.setenv("OPENAI_API_KEY", "scripted")
     cache, commit = toy_cache

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from patchsmith.settings import cache_root
-    from repo_index import build_index
+    from patchsmith.repo_index import build_index
 
     index = build_index(args.path, commit=args.commit, cache_dir=None if args.no_cache else cache_root() / "index")
     stats = index.stats

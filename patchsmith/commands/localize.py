@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict, replace
 
-    import repo_index
-    from localize import LocalizeSettings, localize
+    from patchsmith import repo_index
+    from patchsmith.localize import LocalizeSettings, localize
     from patchsmith import __version__
     from patchsmith.llm import DryRunModel, Model, ModelSettings
     from patchsmith.runs import RunFolder

@@ -37,12 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import repo_index
+    from patchsmith import repo_index
     from patchsmith.llm import Model, ModelSettings
     from patchsmith.pipeline import RecipeWorkspace, guess_parser
     from patchsmith.runs import RunFolder, new_run_id
     from patchsmith.settings import cache_root
-    from reproduce import CommandTestRunner, RegressionSettings, ReproSettings, sample_and_run, select_regression_tests
+    from patchsmith.reproduce import CommandTestRunner, RegressionSettings, ReproSettings, sample_and_run, select_regression_tests
 
     issue = read_issue(args.issue)
     if args.samples < 1:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise ReproduceCommandError(f"--files names paths the repository does not have: {', '.join(unknown)}")
     else:
-        from localize import localize
+        from patchsmith.localize import localize
 
         locations = localize(index, issue, model)
         run_folder.save_stage("localize", locations)

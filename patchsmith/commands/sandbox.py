@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
     from pathlib import Path
 
-    import sandbox
+    from patchsmith import sandbox
     from patchsmith.settings import cache_root
 
     if args.action == "prune":

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from patchsmith.settings import cache_root
-    from repo_index import RepoIndexError, build_index, search
+    from patchsmith.repo_index import RepoIndexError, build_index, search
 
     if args.k < 1:
         raise RepoIndexError(f"-k must be at least 1, not {args.k}.")

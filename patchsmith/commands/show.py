@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from patchsmith.settings import cache_root
-    from repo_index import build_index, definition_source, find_definitions
+    from patchsmith.repo_index import build_index, definition_source, find_definitions
 
     path, _, qualname = args.qualname.rpartition(":")
     index = build_index(args.path, commit=args.commit, cache_dir=cache_root() / "index")

@@ -51,8 +51,8 @@ def add_envs_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _selected(args: argparse.Namespace):
-    from swebench_runner.dataset import load_instances
-    from swebench_runner.errors import SwebenchError
+    from patchsmith.swebench_runner.dataset import load_instances
+    from patchsmith.swebench_runner.errors import SwebenchError
 
     instances = everything = load_instances(args.dataset)
     if args.instances:
@@ -71,10 +71,10 @@ def _selected(args: argparse.Namespace):
 
 def run_eval(args: argparse.Namespace) -> int:
     from patchsmith.settings import cache_root
-    from sandbox.engine import install_signal_handlers
-    from swebench_runner.errors import SwebenchError
-    from swebench_runner.evaluation import EvalSettings, evaluate
-    from swebench_runner.predictions import load_predictions
+    from patchsmith.sandbox.engine import install_signal_handlers
+    from patchsmith.swebench_runner.errors import SwebenchError
+    from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate
+    from patchsmith.swebench_runner.predictions import load_predictions
 
     if args.workers < 1:
         raise SwebenchError("--workers must be at least 1.")
@@ -103,9 +103,9 @@ def run_envs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from patchsmith.settings import cache_root
-    from sandbox.engine import install_signal_handlers
-    from swebench_runner.environments import environment_for
-    from swebench_runner.specs import spec_for
+    from patchsmith.sandbox.engine import install_signal_handlers
+    from patchsmith.swebench_runner.environments import environment_for
+    from patchsmith.swebench_runner.specs import spec_for
 
     instances, everything = _selected(args)
     keys = sorted({(i.repo, i.version) for i in instances}, key=lambda k: (k[0], [int(p) for p in k[1].split(".")]))
@@ -148,8 +148,8 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
 def run_infer(args: argparse.Namespace) -> int:
     from patchsmith.commands.solve import MODEL_HINT
     from patchsmith.settings import cache_root
-    from swebench_runner.errors import SwebenchError
-    from swebench_runner.inference import InferSettings, infer
+    from patchsmith.swebench_runner.errors import SwebenchError
+    from patchsmith.swebench_runner.inference import InferSettings, infer
 
     if not args.model:
         raise SwebenchError(MODEL_HINT)
