@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from patchsmith.settings import cache_root  # noqa: E402
+from patchsmith.paths import cache_root  # noqa: E402
 from patchsmith.swebench_runner.dataset import load_instances  # noqa: E402
 from patchsmith.swebench_runner.environments import BuildRecords, environment_for  # noqa: E402
 from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate_instance  # noqa: E402

@@ -33,7 +33,7 @@ import bm25s
 import numpy as np
 import unidiff
 
-from patchsmith.settings import cache_root
+from patchsmith.paths import cache_root
 from patchsmith.repo_index import RepoIndex, build_index, search
 from patchsmith.swebench_runner.dataset import Instance, load_instances
 from patchsmith.swebench_runner.repos import find_mirror

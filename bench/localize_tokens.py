@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from patchsmith import repo_index  # noqa: E402
 from patchsmith.localize import localize  # noqa: E402
 from patchsmith.llm import DryRunModel  # noqa: E402
-from patchsmith.settings import cache_root  # noqa: E402
+from patchsmith.paths import cache_root  # noqa: E402
 from patchsmith.swebench_runner.dataset import load_instances  # noqa: E402
 from patchsmith.swebench_runner.repos import find_mirror  # noqa: E402
 

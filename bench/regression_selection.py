@@ -146,7 +146,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "regression_selection.json")
     args = parser.parse_args()
 
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.dataset import load_instances
 
     cache = cache_root()

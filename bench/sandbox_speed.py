@@ -80,7 +80,7 @@ def main() -> int:
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args()
 
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
 
     cache_dir = Path(args.cache_dir) if args.cache_dir else cache_root() / "sandbox"
     results = []

@@ -26,14 +26,14 @@ def one_run(work: Path, number: int) -> tuple[float, float]:
     from patchsmith.issue_source import read_issue
     from patchsmith.pipeline import SolveRequest, solve
     from tests.shopcart_model import shopcart_model
-    from tests.test_solve import copy_example
+    from tests.test_solve import copy_example, scripted_settings
 
     repo = copy_example(work / f"shopcart-{number}")
     title, body = read_issue(str(repo / "ISSUE.md"))
     out = work / f"run-{number}"
     with shopcart_model() as server:
-        outcome = solve(SolveRequest(repo=repo, issue_title=title, issue_body=body, model="openai/scripted",
-                                     api_base=server.url, samples=4, location_sets=1, repro_samples=2, out_dir=out))
+        outcome = solve(SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=scripted_settings(server.url),
+                                     out_dir=out))
     if outcome.patch is None:
         raise SystemExit(f"the example run found no fix: {outcome.failure}: {outcome.failure_detail}")
     validation = sum(json.loads(p.read_text()).get("validation", {}).get("seconds", 0.0) for p in (out / "candidates").glob("*.json"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -38,5 +38,6 @@ class LocalizeSettings:
     max_elements: int = 12  # elements kept for the line step
     context_lines: int = 10  # lines of context around each element in the line step
     max_element_lines: int = 250  # a longer element is shown from its first line this far
-    line_samples: int = 4  # answers asked for at the line step (separate location sets)
+    # Answers asked for at the line step (separate location sets).
+    line_samples: int = field(default=4, metadata={"flag": "--line-samples", "min": 1, "help": "answers asked for at the line step"})
     temperature: float = 0.8  # for line samples when there are several; one sample is greedy

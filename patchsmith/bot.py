@@ -372,6 +372,18 @@ def error_comment(message: str, run_url: str | None) -> str:
 Solve = Callable[..., Any]  # solve(**SolveRequest fields) -> SolveOutcome
 
 
+def solve_settings(options: BotOptions) -> Any:
+    """The settings tree a bot run solves with (the action's inputs over the defaults)."""
+    from dataclasses import replace
+
+    from patchsmith.settings import Settings
+
+    tree = Settings()
+    return replace(tree, model=replace(tree.model, model=options.model, max_cost=options.max_cost),
+                   repair=replace(tree.repair, samples=options.samples),
+                   sandbox=replace(tree.sandbox, base_image=options.base_image))
+
+
 def pipeline_solve(**fields: Any) -> Any:
     from patchsmith.pipeline import SolveRequest, solve
 
@@ -445,11 +457,8 @@ def _solve_and_answer(
         repo=gh.workspace.resolve(),
         issue_title=trigger.title,
         issue_body=trigger.body,
-        model=options.model,
-        samples=options.samples,
-        max_cost=options.max_cost,
+        settings=solve_settings(options),
         out_dir=options.out_dir.resolve(),
-        base_image=options.base_image,
     )
     if outcome.failure or not (outcome.patch or "").strip():
         failure = outcome.failure or "no_candidates"  # no patch and no reason: nothing was proposed

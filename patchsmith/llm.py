@@ -35,6 +35,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm  # noqa: E402 - must follow the environment setting above
 
+from patchsmith.model_settings import ModelSettings  # noqa: E402 - re-exported: the gateway's settings
+
 litellm.suppress_debug_info = True  # its "Provider List" banner on errors is noise for our users
 
 Message = dict[str, str]
@@ -60,23 +62,6 @@ class ModelError(Exception):
 
 class CostCapReached(ModelError):
     """The issue's cost cap is spent: the run stops here."""
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    model: str  # any litellm model string: "anthropic/claude-sonnet-4-5", "hosted_vllm/qwen", ...
-    api_base: str | None = None  # for self-hosted servers (hosted_vllm, ollama, openai-compatible)
-    api_key: str | None = None  # None: litellm reads the provider's environment variable
-    timeout: float = 300.0  # seconds, each request
-    retries: int = 4  # further attempts after a retryable failure
-    backoff: float = 2.0  # seconds before the first retry, doubled each time (with jitter)
-    max_backoff: float = 60.0
-    concurrency: int = 4  # requests in flight at once
-    max_tokens: int = 4096  # completion tokens per answer
-    context_window: int | None = None  # None: litellm's model information, else DEFAULT_CONTEXT_WINDOW
-    # (dollars per input token, per output token) for models litellm has no price for
-    price_per_token: tuple[float, float] | None = None
-    cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -178,7 +163,7 @@ def _retry_after(exc: BaseException) -> float:
 
 
 def default_cache_dir() -> Path:
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
 
     return cache_root() / "models"
 
@@ -204,7 +189,7 @@ class Model:
                 f"litellm does not know the model {settings.model!r}: name it provider/model, "
                 "e.g. anthropic/claude-sonnet-4-5, openai/gpt-4o or hosted_vllm/NAME with an api_base"
             ) from exc
-        self.cost_cap = cost_cap
+        self.cost_cap = cost_cap if cost_cap is not None else settings.max_cost
         self.ledger = Ledger(ledger_path)
         self.cache = ResponseCache((cache_dir or default_cache_dir()) if settings.cache else None)
         self._limiter = _limiter or threading.BoundedSemaphore(max(1, settings.concurrency))

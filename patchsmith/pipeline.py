@@ -1,8 +1,9 @@
 """The one place where the stages are called in order:
-index -> localize -> reproduce -> repair -> validate and select.
+index -> localize -> (environment) -> reproduce -> repair -> validate and select.
 
 Each stage's result is written to the run folder as soon as it exists, so a stopped run can be
-inspected and resumed (`--resume`) from the first stage that has no result yet.
+inspected and resumed (`--resume`) from the first stage that has no result yet. A command that
+runs part of the flow (`patchsmith reproduce`) runs this pipeline up to that stage (`until`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any, Protocol
 
 from patchsmith import __version__
 from patchsmith.runs import RunFolder
+from patchsmith.settings import Settings, to_dict
 
 Progress = Callable[[str, str], None]  # (stage, message)
+STAGES = ("index", "localize", "reproduce", "repair", "validate")
 
 
 class Workspace(Protocol):
@@ -29,6 +32,9 @@ class Workspace(Protocol):
     def test_runner(self, box: Any) -> Any:
         """A reproduce.TestRunner for the repository's tests in that container."""
 
+    def describe(self) -> dict[str, Any]:
+        """What settings.json records of the workspace: {"kind": ..., ...}."""
+
 
 @dataclass
 class RecipeWorkspace:
@@ -38,23 +44,29 @@ class RecipeWorkspace:
     repo: str
     commit: str | None
     base_image: str | None = None
-    test_command: str = ""  # the recipe's, once start() built the environment
+    test_command: str = ""  # the recipe's, once start() built the environment; or the user's choice
+    parser: str = ""  # how to read the test command's log; "" guesses from the command
+
+    KIND = "recipe"
 
     def start(self, logs: Path) -> Any:
-        from patchsmith.settings import cache_root
+        from patchsmith.paths import cache_root
         from patchsmith.sandbox import Container, build_env_image, infer_recipe, read_dependency_files
 
         recipe = None
         if self.base_image:
             recipe = replace(infer_recipe(read_dependency_files(self.repo, self.commit)), base_image=self.base_image)
         env = build_env_image(self.repo, self.commit, recipe, cache_dir=cache_root() / "sandbox", log_path=logs / "env-build.log")
-        self.test_command = env.recipe.test_command
+        self.test_command = self.test_command or env.recipe.test_command
         return start_container(Container(env.tag, log_path=logs / "container.log"), self.repo, self.commit)
 
     def test_runner(self, box: Any) -> Any:
         from patchsmith.reproduce import CommandTestRunner
 
-        return CommandTestRunner(box, self.test_command, guess_parser(self.test_command))
+        return CommandTestRunner(box, self.test_command, self.parser or guess_parser(self.test_command))
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.KIND, "base_image": self.base_image}
 
 
 @dataclass(frozen=True)
@@ -62,22 +74,15 @@ class SolveRequest:
     repo: Path
     issue_title: str
     issue_body: str
-    model: str
-    samples: int = 4  # repair candidates per location set (one greedy, the rest at a temperature)
-    max_cost: float | None = None  # dollars; the run stops when they are spent
-    out_dir: Path | None = None
-    base_image: str | None = None  # a registry image instead of the debootstrap base
-    api_base: str | None = None  # a self-hosted, OpenAI-compatible server
+    settings: Settings = field(default_factory=Settings)
     commit: str | None = None  # None: the working tree as it is
-    repro_samples: int = 4
-    location_sets: int = 2
-    test_budget: float = 120.0  # seconds the regression tests may take at the base commit
-    script_timeout: float = 60.0
-    require_reproduction: bool = False  # treat "no script reproduced the issue" as a failure
+    out_dir: Path | None = None
     resume: bool = False
     # Where candidates run: None builds an environment image from the repository's own files
-    # (RecipeWorkspace); SWE-bench passes its prepared per-(repo, version) environments.
+    # (RecipeWorkspace); SWE-bench passes its prepared per-instance environments.
     workspace: Workspace | None = None
+    # Paths to take as the localization instead of asking for one (`patchsmith reproduce --files`).
+    given_files: tuple[str, ...] = ()
 
     @property
     def issue_text(self) -> str:
@@ -95,136 +100,177 @@ class SolveOutcome:
     repro_verdict: str = "none"  # "reproduced" | "not reproduced" | "none"
     cost_usd: float | None = None
     seconds: float = 0.0
-    failure: str | None = None  # no_reproduction | no_candidate_passed | cost_cap | env_build_failed | no_candidates | error
+    failure: str | None = None  # no_reproduction | no_candidate_passed | cost_cap | env_build_failed | no_candidates
     failure_detail: str = ""
     explanation: str = ""
     report_md: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        data.pop("report_md")
+        return data
 
-class PipelineError(Exception):
-    user_error = True
+    @classmethod
+    def from_json(cls, data: dict[str, Any], report_md: str = "") -> "SolveOutcome":
+        return cls(**{**data, "out_dir": Path(data["out_dir"]), "files_touched": tuple(data["files_touched"]),
+                      "report_md": report_md})
 
 
-def solve(request: SolveRequest, progress: Progress | None = None) -> SolveOutcome:
-    """Run the whole pipeline for one issue; failures the evidence explains end in an outcome with
-    `failure` set, never an exception (errors of configuration still raise their one sentence)."""
-    from patchsmith.llm import CostCapReached, Model, ModelSettings
-    from patchsmith.sandbox import BuildFailed
+OUTCOME_FILE = "outcome.json"  # written last: a run folder that has it is finished
+
+
+def solve(request: SolveRequest, progress: Progress | None = None, until: str | None = None) -> SolveOutcome:
+    """Run the pipeline for one issue (up to and including stage `until`, default all of it);
+    failures the evidence explains end in an outcome with `failure` set, never an exception
+    (errors of configuration still raise their one sentence)."""
+    return start_run(request, progress).execute(until)
+
+
+def start_run(request: SolveRequest, progress: Progress | None = None) -> "PipelineRun":
+    """A run with its folder and settings.json written, ready to execute."""
+    from patchsmith.llm import Model
 
     run = RunFolder.create(request.out_dir)
     request = replace(request, out_dir=run.path)
-    say = progress or (lambda stage, message: None)
-    _write_settings(run, request)
+    workspace = request.workspace or RecipeWorkspace(str(request.repo), request.commit, request.settings.sandbox.base_image)
+    request = replace(request, workspace=workspace)
+    write_settings(run, request)
     run.write_text("issue.md", request.issue_text + "\n")
-    model = Model(ModelSettings(model=request.model, api_base=request.api_base), ledger_path=run.ledger_path, cost_cap=request.max_cost)
-    state = _State(run=run, request=request, model=model, say=say)
-    try:
-        return state.execute()
-    except CostCapReached as exc:
-        return state.finish(failure="cost_cap", detail=str(exc))
-    except BuildFailed as exc:
-        return state.finish(failure="env_build_failed", detail=str(exc))
+    model = Model(request.settings.model, ledger_path=run.ledger_path)
+    return PipelineRun(run=run, request=request, model=model, say=progress or (lambda stage, message: None))
 
 
-def _write_settings(run: RunFolder, request: SolveRequest) -> None:
-    settings = {name: getattr(request, name) for name in request.__dataclass_fields__ if name not in ("issue_body", "workspace")}
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()}
-    settings["workspace"] = type(request.workspace).__name__ if request.workspace else "RecipeWorkspace"
-    settings["patchsmith_version"] = __version__
-    run.write_json("settings.json", settings)
+def write_settings(run: RunFolder, request: SolveRequest) -> None:
+    run.write_json("settings.json", {
+        "patchsmith_version": __version__,
+        "repo": str(request.repo),
+        "commit": request.commit,
+        "issue_title": request.issue_title,
+        "given_files": list(request.given_files),
+        "workspace": request.workspace.describe() if request.workspace else None,
+        "settings": to_dict(request.settings),
+    })
 
 
 @dataclass
-class _State:
-    """What the stages have produced so far in this run."""
+class PipelineRun:
+    """One run and what its stages have produced so far."""
 
     run: RunFolder
     request: SolveRequest
-    model: object
+    model: Any  # patchsmith.llm.Model
     say: Progress
     started: float = field(default_factory=time.monotonic)
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    index: object = None
-    localization: object = None
-    repro: object = None  # reproduce.ReproReport
-    regression: object = None  # reproduce.RegressionSet | None
+    index: Any = None
+    localization: Any = None  # localize.Localization, or the given paths
+    repro: Any = None  # reproduce.ReproReport
+    regression: Any = None  # reproduce.RegressionSet | None
     candidates: tuple = ()
     validations: tuple = ()
-    verdict: object = None
+    verdict: Any = None
 
-    def timed(self, stage: str, work: Callable[[], object]) -> object:
+    def timed(self, stage: str, work: Callable[[], Any]) -> Any:
         began = time.monotonic()
         self.say(stage, "started")
         result = work()
         self.stage_seconds[stage] = round(self.stage_seconds.get(stage, 0.0) + time.monotonic() - began, 3)
         return result
 
-    def execute(self) -> SolveOutcome:
+    def saved(self, stage: str) -> Any | None:
+        return self.run.load_stage(stage) if self.request.resume else None
+
+    def execute(self, until: str | None = None) -> SolveOutcome:
+        from patchsmith.llm import CostCapReached
+        from patchsmith.sandbox import BuildFailed
+
+        if until is not None:  # a partial run (a command's own stage) lets its errors speak as one sentence
+            return self._stages(until)
+        try:
+            return self._stages(until)
+        except CostCapReached as exc:
+            return self.finish(failure="cost_cap", detail=str(exc))
+        except BuildFailed as exc:
+            return self.finish(failure="env_build_failed", detail=str(exc))
+
+    def _stages(self, until: str | None) -> SolveOutcome:
         from patchsmith import repo_index
-        from patchsmith.localize import Localization, localize
-        from patchsmith.settings import cache_root
+        from patchsmith.paths import cache_root
 
-        request, run = self.request, self.run
-        repo = str(request.repo)
-        self.index = self.timed("index", lambda: repo_index.build_index(repo, commit=request.commit, cache_dir=cache_root() / "index"))
-
-        saved = run.load_stage("localize") if request.resume else None
-        if saved is not None:
-            self.localization = Localization.from_json(saved)
-        else:
-            self.localization = self.timed("localize", lambda: localize(self.index, request.issue_text, self.model))
-            run.save_stage("localize", self.localization)
-        self.say("localize", "files: " + ", ".join(self.localization.files.paths[:5]))
-
-        workspace = request.workspace or RecipeWorkspace(repo, request.commit, request.base_image)
-        box = self.timed("environment", lambda: workspace.start(run.path / "logs"))
+        request, settings = self.request, self.request.settings
+        self.index = self.timed("index", lambda: repo_index.build_index(
+            str(request.repo), commit=request.commit, cache_dir=cache_root() / "index", settings=settings.index))
+        self.localize()
+        if until == "localize":
+            return self.finish(partial="localize")
+        workspace = request.workspace
+        box = self.timed("environment", lambda: workspace.start(self.run.path / "logs"))
         with box:
             tests = workspace.test_runner(box)
             self.timed("reproduce", lambda: self.reproduce(box, tests))
+            if until == "reproduce":
+                return self.finish(partial="reproduce")
             self.timed("repair", self.repair)
             self.timed("validate", lambda: self.validate(box, tests))
         return self.finish()
 
-    def reproduce(self, box: object, tests: object) -> None:
-        from patchsmith.reproduce import RegressionSet, RegressionSettings, ReproReport, ReproSettings, sample_and_run, select_regression_tests
+    def localize(self) -> None:
+        from patchsmith.localize import Localization, localize
 
-        saved = self.run.load_stage("reproduce") if self.request.resume else None
+        if self.request.given_files:
+            unknown = [path for path in self.request.given_files if path not in self.index.files]
+            if unknown:
+                raise PipelineInputError(f"the repository has no file {', '.join(unknown)}")
+            self.localization = list(self.request.given_files)
+            return
+        saved = self.saved("localize")
+        if saved is not None:
+            self.localization = Localization.from_json(saved)
+        else:
+            self.localization = self.timed("localize", lambda: localize(
+                self.index, self.request.issue_text, self.model, self.request.settings.localize))
+            self.run.save_stage("localize", self.localization)
+        self.say("localize", "files: " + ", ".join(self.localization.files.paths[:5]))
+
+    def reproduce(self, box: Any, tests: Any) -> None:
+        from patchsmith.reproduce import RegressionSet, ReproReport, sample_and_run, select_regression_tests
+
+        saved = self.saved("reproduce")
         if saved is not None:
             self.repro = ReproReport.from_dict(saved["repro"])
             self.regression = RegressionSet.from_dict(saved["regression"]) if saved["regression"] else None
             return
-        settings = ReproSettings(samples=self.request.repro_samples, timeout=self.request.script_timeout)
-        self.repro = sample_and_run(self.request.issue_text, self.localization, box, self.model, settings, index=self.index)
+        settings = self.request.settings.reproduce
+        issue = self.request.issue_text
+        self.repro = sample_and_run(issue, self.localization, box, self.model, settings.scripts, index=self.index)
         self.say("reproduce", self.repro.note)
-        self.regression = select_regression_tests(
-            self.index, self.localization, tests, model=self.model, issue_text=self.request.issue_text,
-            settings=RegressionSettings(budget_seconds=self.request.test_budget))
-        self.say("reproduce", f"regression set: {len(self.regression.tests)} tests in {len(self.regression.test_files)} files")
-        self.run.save_stage("reproduce", {"repro": self.repro.to_dict(), "regression": self.regression.to_dict()})
+        if settings.select_tests:
+            self.regression = select_regression_tests(self.index, self.localization, tests, model=self.model,
+                                                      issue_text=issue, settings=settings.regression)
+            self.say("reproduce", f"regression set: {len(self.regression.tests)} tests in {len(self.regression.test_files)} files")
+        self.run.save_stage("reproduce", {"repro": self.repro.to_dict(),
+                                          "regression": self.regression.to_dict() if self.regression else None})
 
     def repair(self) -> None:
-        from patchsmith.repair.generate import Candidate, RepairSettings, generate_candidates, location_sets
+        from patchsmith.repair import Candidate, generate_candidates
 
-        saved = self.run.load_stage("repair") if self.request.resume else None
+        saved = self.saved("repair")
         if saved is not None:
             self.candidates = tuple(Candidate.from_json(c) for c in saved["candidates"])
             return
-        edits = self.localization.edits
-        sets = location_sets(edits.union, edits.samples, self.request.location_sets)
-        if not sets:  # the line step found nothing: fall back to the top elements
-            sets = [tuple(self.localization.elements.elements[:5])]
         script = self.repro.chosen.script if self.repro.chosen else ""
-        settings = RepairSettings(samples=self.request.samples, location_sets=self.request.location_sets)
-        self.candidates = generate_candidates(self.request.issue_text, self.index, sets, self.model, settings, repro_script=script)
+        self.candidates = generate_candidates(self.request.issue_text, self.index, self.localization, self.model,
+                                              self.request.settings.repair, repro_script=script)
         for candidate in self.candidates:
             self.run.save_candidate(candidate.number, {"candidate": candidate.to_json()})
         self.run.save_stage("repair", {"candidates": [c.to_json() for c in self.candidates]})
         usable = sum(c.edit.ok for c in self.candidates)
         self.say("repair", f"{usable} of {len(self.candidates)} candidates produced a diff")
 
-    def validate(self, box: object, tests: object) -> None:
-        from patchsmith.repair.validate import validate_candidates
+    def validate(self, box: Any, tests: Any) -> None:
+        from patchsmith.repair import validate_candidates
         from patchsmith.reproduce import broken_tests, run_script
 
         chosen_script = self.repro.chosen
@@ -236,7 +282,7 @@ class _State:
         def regression_check() -> tuple[str, ...]:
             return broken_tests(tests, self.regression)
 
-        def record(validation) -> None:  # noqa: ANN001 - repair.validate.Validation
+        def record(validation: Any) -> None:
             candidate = self.candidates[validation.number]
             self.run.save_candidate(candidate.number, {"candidate": candidate.to_json(), "validation": validation.to_json()})
             self.say("validate", f"candidate {validation.number}: " + _validation_line(validation))
@@ -248,73 +294,75 @@ class _State:
             on_result=record,
         )
 
-    def finish(self, failure: str | None = None, detail: str = "") -> SolveOutcome:
-        from patchsmith.report import render_report
-        from patchsmith.repair.select import ValidatedCandidate, choose
+    def _choose(self) -> tuple[str | None, str, Any]:
+        """(failure, detail, the chosen validation) once every candidate was validated."""
+        from patchsmith.repair import select_candidate
 
-        run, request = self.run, self.request
-        patch = None
-        files: tuple[str, ...] = ()
-        tests_run = tests_passed = 0
-        chosen_validation = None
-        if failure is None:
-            pool = [
-                ValidatedCandidate(
-                    number=v.number,
-                    diff=self.candidates[v.number].edit.diff,
-                    normalized_diff=self.candidates[v.number].edit.normalized_diff,
-                    regression_failures=None if v.broken_tests is None else len(v.broken_tests),
-                    repro_verdict=v.repro_verdict,
-                )
-                for v in self.validations
-                if v.applied
-            ]
-            self.verdict = choose(pool)
-            run.save_stage("select", self.verdict)
-            if not any(c.edit.ok for c in self.candidates):
-                failure = "no_candidates"
-                reasons = sorted({c.edit.reason for c in self.candidates})
-                detail = "no candidate produced a usable diff: " + "; ".join(reasons[:5])
-            elif self.verdict.chosen is None:
-                failure, detail = "no_candidate_passed", "no candidate's diff applied in the sandbox"
-            else:
-                chosen_validation = next(v for v in self.validations if v.number == self.verdict.chosen)
-                if self.repro.chosen is not None and chosen_validation.repro_verdict != "resolved":
-                    failure = "no_candidate_passed"
-                    detail = "no candidate made the reproduction script report the issue resolved"
-                elif request.require_reproduction and self.repro.chosen is None:
-                    failure, detail = "no_reproduction", self.repro.note
-                else:
-                    candidate = self.candidates[self.verdict.chosen]
-                    patch, files = candidate.edit.diff, candidate.edit.files
-            if chosen_validation is not None and self.regression is not None:
+        self.verdict = select_candidate(self.candidates, self.validations)
+        self.run.save_stage("select", self.verdict)
+        if not any(c.edit.ok for c in self.candidates):
+            reasons = sorted({c.edit.reason for c in self.candidates})
+            return "no_candidates", "no candidate produced a usable diff: " + "; ".join(reasons[:5]), None
+        if self.verdict.chosen is None:
+            return "no_candidate_passed", "no candidate's diff applied in the sandbox", None
+        chosen = next(v for v in self.validations if v.number == self.verdict.chosen)
+        if self.repro.chosen is not None and chosen.repro_verdict != "resolved":
+            return "no_candidate_passed", "no candidate made the reproduction script report the issue resolved", chosen
+        if self.request.settings.reproduce.required and self.repro.chosen is None:
+            return "no_reproduction", self.repro.note, chosen
+        return None, "", chosen
+
+    def finish(self, failure: str | None = None, detail: str = "", partial: str | None = None) -> SolveOutcome:
+        from patchsmith.report import render_report
+
+        patch, files, tests_run, tests_passed = None, (), 0, 0
+        if failure is None and partial is None:
+            failure, detail, chosen = self._choose()
+            if failure is None:
+                candidate = self.candidates[self.verdict.chosen]
+                patch, files = candidate.edit.diff, candidate.edit.files
+            if chosen is not None and self.regression is not None:
                 tests_run = len(self.regression.tests)
-                broken = chosen_validation.broken_tests or ()
-                tests_passed = tests_run - len(broken)
+                tests_passed = tests_run - len(chosen.broken_tests or ())
         if patch:
-            run.write_text("patch.diff", patch)
-        cost = self.model.spent if self.model is not None else None
+            self.run.write_text("patch.diff", patch)
         repro_verdict = "none" if self.repro is None else ("reproduced" if self.repro.chosen else "not reproduced")
         outcome = SolveOutcome(
             patch=patch,
-            out_dir=run.path,
+            out_dir=self.run.path,
             files_touched=tuple(files),
             tests_run=tests_run,
             tests_passed=tests_passed,
             repro_verdict=repro_verdict,
-            cost_usd=cost,
+            cost_usd=self.model.spent,
             seconds=round(time.monotonic() - self.started, 3),
             failure=failure,
             failure_detail=detail,
             explanation=self.verdict.reason if self.verdict is not None else "",
             stage_seconds=dict(self.stage_seconds),
         )
-        report = render_report(outcome, request, self)
-        run.write_text("report.md", report)
+        if partial is not None:
+            return outcome  # a partial run (`until`) leaves its stage results, not a report
+        report = render_report(outcome, self.request, self)
+        self.run.write_text("report.md", report)
+        self.run.write_json(OUTCOME_FILE, outcome)
         return replace(outcome, report_md=report)
 
 
-def _validation_line(v) -> str:  # noqa: ANN001 - repair.validate.Validation
+class PipelineInputError(Exception):
+    user_error = True
+
+
+def read_outcome(run: RunFolder) -> SolveOutcome | None:
+    """The outcome of a finished run, or None while it is unfinished."""
+    data = run.read_json(OUTCOME_FILE)
+    if data is None:
+        return None
+    report = run.path / "report.md"
+    return SolveOutcome.from_json(data, report.read_text(encoding="utf-8") if report.exists() else "")
+
+
+def _validation_line(v: Any) -> str:
     if not v.applied:
         return f"does not apply ({v.apply_error[:120]})"
     parts = [f"applies ({v.apply_method})"]
@@ -336,7 +384,7 @@ def guess_parser(command: str) -> str:
     return "unittest"
 
 
-def start_container(box, repo: str, commit: str | None):  # noqa: ANN001, ANN201 - sandbox.Container
+def start_container(box: Any, repo: str, commit: str | None) -> Any:
     """Start the container with the repository at `commit`, or with its work tree as it is (the
     state the index read) when no commit is given."""
     if commit is not None:
@@ -350,8 +398,15 @@ def start_container(box, repo: str, commit: str | None):  # noqa: ANN001, ANN201
     return box
 
 
-def outcome_json(outcome: SolveOutcome) -> str:
-    data = asdict(outcome)
-    data["out_dir"] = str(outcome.out_dir)
-    data.pop("report_md")
-    return json.dumps(data, indent=2)
+def saved_run(folder: Path) -> dict[str, Any]:
+    """The settings.json of a run folder, as written by write_settings."""
+    path = Path(folder) / "settings.json"
+    if not path.is_file():
+        raise PipelineInputError(f"{folder} is not a run folder (it has no settings.json)")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PipelineInputError(f"cannot read {path}: {exc}") from None
+    if not isinstance(saved, dict) or "settings" not in saved:
+        raise PipelineInputError(f"{path} was written by an older patchsmith and cannot be resumed; start the run again")
+    return saved

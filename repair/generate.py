@@ -4,12 +4,13 @@ temperature, each turned into a checked diff or a recorded rejection."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from patchsmith.localize import Localization
 from patchsmith.repo_index import RepoIndex, read_text
 
-from patchsmith.repair.candidate import EditResult, apply_answer
+from patchsmith.repair.candidate import EditResult, EditSettings, apply_answer
 from patchsmith.repair.prompt import repair_messages
 
 STAGE = "repair"
@@ -25,11 +26,13 @@ class LanguageModel(Protocol):
 
 @dataclass(frozen=True)
 class RepairSettings:
-    samples: int = 4  # candidates per location set: one greedy, the rest at `temperature`
+    # Candidates per location set: one greedy, the rest at `temperature`.
+    samples: int = field(default=4, metadata={"flag": "--samples", "min": 1, "help": "repair candidates per location set (one greedy, the rest sampled)"})
     temperature: float = 0.8
     location_sets: int = 2  # the union of the line step's samples first, then each sample
     context_lines: int = 15  # lines of code shown either side of each location
     prompt_tokens: int = 12_000  # budget for the code shown
+    edits: EditSettings = field(default_factory=EditSettings)  # how an answer's edits are applied
 
 
 @dataclass(frozen=True)
@@ -72,24 +75,33 @@ class IndexFiles(Mapping[str, str]):
         return len(self._index.files)
 
 
-def location_sets(union: Sequence[object], samples: Sequence[Sequence[object]], limit: int) -> list[tuple[object, ...]]:
-    """The distinct location sets to sample from, the union first."""
+FALLBACK_ELEMENTS = 5  # when the line step found nothing, the top elements stand in for its locations
+
+
+def location_sets(localization: Localization, limit: int) -> list[tuple[object, ...]]:
+    """The distinct location sets to sample from: the union of the line step's samples first,
+    then each sample; the top elements when the line step found nothing."""
+    edits = localization.edits
     sets: list[tuple[object, ...]] = []
-    for candidate in [tuple(union), *map(tuple, samples)]:
+    for candidate in [tuple(edits.union), *map(tuple, edits.samples)]:
         if candidate and candidate not in sets:
             sets.append(candidate)
+    if not sets:
+        return [tuple(localization.elements.elements[:FALLBACK_ELEMENTS])]
     return sets[: max(1, limit)]
 
 
 def generate_candidates(
     issue_text: str,
     index: RepoIndex,
-    sets: Sequence[Sequence[object]],
+    localization: Localization,
     model: LanguageModel,
     settings: RepairSettings = RepairSettings(),
     *,
     repro_script: str = "",
 ) -> tuple[Candidate, ...]:
+    """Candidates for every location set of the localization, in sampling order."""
+    sets = location_sets(localization, settings.location_sets)
     files = IndexFiles(index)
     candidates: list[Candidate] = []
     for set_number, locations in enumerate(sets):
@@ -107,7 +119,7 @@ def generate_candidates(
             answers += [(settings.temperature, a) for a in hot]
         for temperature, answer in answers:
             candidates.append(
-                Candidate(len(candidates), set_number, temperature, answer, apply_answer(answer, files))
+                Candidate(len(candidates), set_number, temperature, answer, apply_answer(answer, files, settings.edits))
             )
     return tuple(candidates)
 

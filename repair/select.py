@@ -5,6 +5,8 @@ majority vote over normalized patches (repair.normalize), the earliest sample br
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 from dataclasses import asdict, dataclass
 
 
@@ -64,3 +66,20 @@ def choose(candidates: list[ValidatedCandidate]) -> Verdict:
     best = min(pool, key=lambda c: (-groups[c.normalized_diff], c.number))
     steps.append(f"majority vote: {groups[best.normalized_diff]} of {len(pool)} agree on candidate {best.number}")
     return Verdict(chosen=best.number, reason="; ".join(steps), votes=votes, considered=tuple(c.number for c in pool))
+
+
+def select_candidate(candidates: Sequence[Any], validations: Sequence[Any]) -> Verdict:
+    """The verdict over the candidates (repair.generate.Candidate) whose diff applied in the
+    sandbox, joined with their validations (repair.validate.Validation)."""
+    by_number = {c.number: c for c in candidates}
+    return choose([
+        ValidatedCandidate(
+            number=v.number,
+            diff=by_number[v.number].edit.diff,
+            normalized_diff=by_number[v.number].edit.normalized_diff,
+            regression_failures=None if v.broken_tests is None else len(v.broken_tests),
+            repro_verdict=v.repro_verdict,
+        )
+        for v in validations
+        if v.applied
+    ])

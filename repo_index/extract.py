@@ -174,7 +174,3 @@ def plain_record(data: bytes) -> Record:
 def entry(path: str, blob_id: str, record: Record) -> FileEntry:
     return FileEntry(path, record[0], blob_id, record[1], record[2], record[3], record[4])
 
-
-def parse_file(path: str, data: bytes, language: str, blob_id: str = "") -> FileEntry:
-    """One file's FileEntry (the index builds many at once through records; this is for a single file)."""
-    return entry(path, blob_id, record_for(data, language))

@@ -4,7 +4,6 @@ It imports the leaves (repo_index, sandbox) and never patchsmith. The model and 
 it as arguments (patchsmith.llm.Model, sandbox.Container): reproduce.ports names what it uses of them.
 
     report = sample_and_run(issue_text, locations, sandbox, model, index=index)   # every sample
-    test = write_and_select(issue_text, locations, sandbox, model, index=index)   # ReproTest | None
     run = run_script(sandbox, test.script, timeout=test.timeout)                  # after a fix
     selection = select_regression_tests(index, locations, CommandTestRunner(sandbox, cmd, "pytest"), model=model, issue_text=issue_text)
     broken = broken_tests(container, selection)                                  # after a fix
@@ -23,7 +22,8 @@ from patchsmith.reproduce.regression import (
     select_regression_tests,
 )
 from patchsmith.reproduce.results import ERROR, REPRODUCED, RESOLVED, RegressionSet, ReproReport, ReproTest, ScriptRun
-from patchsmith.reproduce.scripts import ReproSettings, extract_script, run_script, sample_and_run, write_and_select
+from patchsmith.reproduce.settings import ReproduceSettings
+from patchsmith.reproduce.scripts import ReproSettings, extract_script, run_script, sample_and_run
 from patchsmith.reproduce.verdict import judge
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "RegressionSettings",
     "ReproReport",
     "ReproSettings",
+    "ReproduceSettings",
     "ReproTest",
     "Sandbox",
     "ScriptRun",
@@ -52,5 +53,4 @@ __all__ = [
     "run_script",
     "sample_and_run",
     "select_regression_tests",
-    "write_and_select",
 ]

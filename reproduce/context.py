@@ -2,46 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+
+from patchsmith.localize import EditLocation, EditLocations, Localization
 
 FALLBACK_FILES = 3  # files of the ranking used when localization named no lines
 
 
-def location_paths(locations: object) -> list[str]:
-    """The repository paths named by localize's result (or by a plain list of paths), in order, once each."""
+# What reproduce accepts as "where the issue is": localize's results, or plain repository paths.
+Locations = Localization | EditLocations | Sequence[str]
+
+
+def location_paths(locations: Locations | None) -> list[str]:
+    """The repository paths the locations name, in order, once each."""
     paths: list[str] = []
     for item in _items(locations):
-        path = item if isinstance(item, str) else getattr(item, "path", None)
-        if isinstance(path, str) and path and path not in paths:
+        path = item if isinstance(item, str) else item.path
+        if path and path not in paths:
             paths.append(path)
     return paths
 
 
-def _items(locations: object) -> Iterable[object]:
-    """Location items from localize's results (Localization, EditLocations, FileLocations) or a
-    plain sequence of paths or objects with a `path`. Edit locations are preferred: they are where
-    the fix goes; without any, the top files of the file ranking stand in."""
+def _items(locations: Locations | None) -> list[EditLocation | str]:
+    """Edit locations are preferred: they are where the fix goes; without any, the top files of
+    the file ranking stand in."""
     if locations is None:
-        return ()
+        return []
     if isinstance(locations, str):
-        return (locations,)
-    edits = getattr(locations, "edits", locations)
-    if getattr(edits, "union", None):
-        return list(edits.union)
-    files = getattr(locations, "files", locations)
-    if hasattr(files, "paths"):
-        return list(files.paths[:FALLBACK_FILES])
-    if hasattr(locations, "union") or hasattr(locations, "files"):
-        return ()
-    return list(locations)  # type: ignore[call-overload]
-
-
-def _ranges(item: object) -> list[tuple[int, int]]:
-    ranges = getattr(item, "ranges", None) or getattr(item, "line_ranges", None)
-    if ranges:
-        return [(int(start), int(end)) for start, end in ranges]
-    start, end = getattr(item, "start", 0), getattr(item, "end", 0)
-    return [(int(start), int(end))] if start and end else []
+        return [locations]
+    if isinstance(locations, Localization):
+        return list(locations.edits.union) or list(locations.files.paths[:FALLBACK_FILES])
+    if isinstance(locations, EditLocations):
+        return list(locations.union)
+    return list(locations)
 
 
 def _file_view(index: object, path: str, ranges: list[tuple[int, int]], room: int) -> str:
@@ -54,7 +47,7 @@ def _file_view(index: object, path: str, ranges: list[tuple[int, int]], room: in
     return repo_index.file_skeleton(index, path) if len(text) > room else text
 
 
-def code_context(index: object | None, locations: object, max_chars: int) -> str:
+def code_context(index: object | None, locations: Locations | None, max_chars: int) -> str:
     """Line-numbered snippets of the located lines (or each file's skeleton when no lines are
     known), best location first, stopping before `max_chars`. Without an index, just the paths."""
     paths = location_paths(locations)
@@ -62,9 +55,8 @@ def code_context(index: object | None, locations: object, max_chars: int) -> str
         return "\n".join(f"- {path}" for path in paths)
     ranges: dict[str, list[tuple[int, int]]] = {path: [] for path in paths}
     for item in _items(locations):
-        path = item if isinstance(item, str) else getattr(item, "path", None)
-        if path in ranges and not isinstance(item, str):
-            ranges[path].extend(_ranges(item))
+        if not isinstance(item, str) and item.path in ranges and item.start and item.end:
+            ranges[item.path].append((item.start, item.end))
     sections: list[str] = []
     used = 0
     for path in paths:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-from patchsmith.reproduce.context import location_paths
+from patchsmith.reproduce.context import Locations, location_paths
 from patchsmith.reproduce.discovery import related_test_files
 from patchsmith.reproduce.ports import Model
 from patchsmith.reproduce.results import RegressionSet
@@ -77,7 +77,8 @@ class CommandTestRunner:
 
 @dataclass(frozen=True)
 class RegressionSettings:
-    budget_seconds: float = 120.0  # the selected files must run within this, at base
+    # The selected files must run within this, at base.
+    budget_seconds: float = field(default=120.0, metadata={"flag": "--test-budget", "positive": True, "help": "seconds the selected regression tests may take at the base commit"})
     discovery_seconds: float = 600.0  # all test runs at base together stop starting new files after this
     max_files: int = 10  # related test files tried, most related first
     ask_model: bool = True  # let the model name tests the fix may legitimately change
@@ -117,7 +118,7 @@ def ask_removals(model: Model, issue_text: str, tests: Sequence[str], limit: int
 
 def select_regression_tests(
     index: object,
-    locations: object,
+    locations: Locations,
     tests: TestRunner,
     *,
     model: Model | None = None,

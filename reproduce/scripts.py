@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from patchsmith.reproduce.context import code_context
+from patchsmith.reproduce.context import Locations, code_context
 from patchsmith.reproduce.normalize import majority_groups
 from patchsmith.reproduce.ports import Model, Sandbox
 from patchsmith.reproduce.results import ERROR, REPRODUCED, ReproReport, ReproTest, ScriptRun
@@ -19,9 +19,9 @@ OUTPUT_KEEP = 6000  # characters of a run's output kept in the record (its end, 
 
 @dataclass(frozen=True)
 class ReproSettings:
-    samples: int = 4  # scripts sampled from the model
+    samples: int = field(default=4, metadata={"flag": "--repro-samples", "min": 1, "help": "reproduction scripts sampled from the model"})
     temperature: float = 0.8
-    timeout: float = 60.0  # seconds each script may run in the sandbox
+    timeout: float = field(default=60.0, metadata={"flag": "--script-timeout", "positive": True, "help": "seconds each reproduction script may run"})
     parallel: int = 2  # scripts run at once in the one container
     python: str = "python"  # the interpreter of the environment image
     context_chars: int = 24_000  # budget for the localized code shown to the model
@@ -109,7 +109,7 @@ def choose(runs: Sequence[ScriptRun], timeout: float) -> ReproTest | None:
 
 def sample_and_run(
     issue_text: str,
-    locations: object,
+    locations: Locations,
     sandbox: Sandbox,
     model: Model,
     settings: ReproSettings = ReproSettings(),
@@ -140,15 +140,3 @@ def sample_and_run(
         note = f"no sample reproduced the issue ({summary}); continuing without a reproduction test"
     return ReproReport(runs=runs, chosen=chosen, note=note)
 
-
-def write_and_select(
-    issue_text: str,
-    locations: object,
-    sandbox: Sandbox,
-    model: Model,
-    settings: ReproSettings = ReproSettings(),
-    *,
-    index: object | None = None,
-) -> ReproTest | None:
-    """The chosen reproduction test, or None when no sample reproduced the issue."""
-    return sample_and_run(issue_text, locations, sandbox, model, settings, index=index).chosen

@@ -34,6 +34,7 @@ from patchsmith.sandbox.env import EnvImage, base_spec_for, build_env_image
 from patchsmith.sandbox.errors import BuildFailed, DiskFull, DockerUnavailable, RecipeError, SandboxError
 from patchsmith.sandbox.pool import ContainerPool
 from patchsmith.sandbox.recipe import DEFAULT_TEST_COMMAND, EnvRecipe, infer_recipe, read_dependency_files
+from patchsmith.sandbox.settings import SandboxSettings
 from patchsmith.sandbox.testrun import TestRun, run_tests
 
 __all__ = [
@@ -41,5 +42,5 @@ __all__ = [
     "ApplyResult", "Container", "ExecResult", "Limits", "git_archive", "tar_worktree", "install_signal_handlers", "prune",
     "EnvImage", "base_spec_for", "build_env_image", "BuildFailed", "DiskFull", "DockerUnavailable",
     "RecipeError", "SandboxError", "ContainerPool", "DEFAULT_TEST_COMMAND", "EnvRecipe", "infer_recipe",
-    "read_dependency_files", "TestRun", "run_tests",
+    "read_dependency_files", "SandboxSettings", "TestRun", "run_tests",
 ]

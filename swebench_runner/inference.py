@@ -39,7 +39,7 @@ class InstanceWorkspace:
     cache_dir: Path | None = None  # patchsmith's cache root (default: the usual one), for build locks
 
     def start(self, logs: Path) -> Any:
-        from patchsmith.settings import cache_root
+        from patchsmith.paths import cache_root
         from patchsmith.sandbox.container import Container, Limits
 
         git_dir = find_mirror(self.instance.repo, self.repo_cache)
@@ -58,6 +58,9 @@ class InstanceWorkspace:
             raise
         return box
 
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "swebench-instance", "instance_id": self.instance.instance_id, "env_image": self.env_image}
+
     def test_runner(self, box: Any) -> Any:
         from patchsmith.reproduce import CommandTestRunner, django_label
 
@@ -70,10 +73,7 @@ class InferSettings:
     run_dir: Path  # predictions.jsonl and one run folder per instance go here
     repo_cache: Path
     cache_dir: Path  # patchsmith's cache root
-    model: str
-    api_base: str | None = None
-    samples: int = 4
-    max_cost: float | None = None  # dollars per instance
+    solve: Any = None  # patchsmith.settings.Settings each instance is solved with (model.max_cost: per instance)
     max_total_cost: float | None = None  # dollars for the whole run; no new instance starts past it
     workers: int = 1
     extra_specs: tuple[EnvSpec, ...] = ()  # specs beyond SWE-bench's repositories (tests use a toy one)
@@ -159,8 +159,7 @@ def infer(
             workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
             request = SolveRequest(
                 repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,
-                issue_title="", issue_body=instance.problem_statement, model=settings.model,
-                api_base=settings.api_base, samples=settings.samples, max_cost=settings.max_cost,
+                issue_title="", issue_body=instance.problem_statement, settings=settings.solve,
                 out_dir=settings.run_dir / "runs" / instance.instance_id, workspace=workspace,
             )
             outcome = solve(request)
@@ -170,7 +169,8 @@ def infer(
                 state.outcomes[instance.instance_id] = "patch" if patch else str(outcome.failure)
         with state.lock:
             append_prediction(settings.predictions_path,
-                              {"instance_id": instance.instance_id, "model_name_or_path": settings.model, "model_patch": patch})
+                              {"instance_id": instance.instance_id, "model_name_or_path": settings.solve.model.model,
+                               "model_patch": patch})
         progress(f"{instance.instance_id}: {state.outcomes[instance.instance_id]}")
 
     with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:

@@ -21,7 +21,7 @@ IERS_MEMBER = "astropy_iers_data/data/eopc04.1962-now"
 
 
 def _download_dir() -> Path:
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
 
     return cache_root() / "swebench" / "recovered"
 

@@ -49,7 +49,7 @@ def make_git_repo(root: Path, files: dict[str, str]) -> str:
 
 @pytest.fixture(scope="session")
 def sandbox_cache_dir() -> Path:
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
 
     path = cache_root() / "sandbox"
     path.mkdir(parents=True, exist_ok=True)

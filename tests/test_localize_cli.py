@@ -26,7 +26,7 @@ def test_localize_prints_locations_and_cost(repo, tmp_path, capsys):
     ) as server:
         code = main(
             ["localize", "--repo", str(repo), "--issue", str(issue_file), "--model", "openai/scripted",
-             "--api-base", server.url, "--samples", "2", "--out", str(tmp_path / "run")]
+             "--api-base", server.url, "--line-samples", "2", "--out", str(tmp_path / "run")]
         )
     out = capsys.readouterr().out
     assert code == 0
@@ -54,7 +54,7 @@ def test_cost_cap_stops_the_run_with_one_sentence(repo, tmp_path, capsys):
         # litellm has no price for "scripted": --price gives one ($10 per million tokens each way).
         code = main(
             ["localize", "--repo", str(repo), "--issue", ISSUE, "--model", "openai/scripted", "--api-base", server.url,
-             "--price", "10,10", "--cost-cap", "0.001", "--out", str(tmp_path / "run")]
+             "--price", "10,10", "--max-cost", "0.001", "--out", str(tmp_path / "run")]
         )
         assert len(server.requests) == 1
     err = capsys.readouterr().err

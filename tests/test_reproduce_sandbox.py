@@ -256,7 +256,7 @@ def test_command_prints_script_output_and_regression_set(fixture_repo, repro_env
     out = tmp_path / "run"
     argv = ["reproduce", "--repo", str(fixture_repo), "--commit", "HEAD", "--issue", str(EXAMPLE / "ISSUE.md"),
             "--model", "openai/scripted", "--api-base", server.url, "--files", "shopcart/pricing.py",
-            "--samples", "2", "--budget", "6", "--out", str(out)]
+            "--repro-samples", "2", "--test-budget", "6", "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert 'bulk_unit_price("2.00", 10)' in printed  # the chosen script
@@ -275,4 +275,4 @@ def test_command_refuses_unknown_files_in_one_sentence(fixture_repo, capsys):
             "--files", "no/such.py"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "patchsmith: --files names paths the repository does not have: no/such.py"
+    assert err == "patchsmith: the repository has no file no/such.py"

@@ -5,6 +5,7 @@ evidence gathered in the sandbox picks it."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,14 @@ def copy_example(dest: Path) -> Path:
     return dest
 
 
+def scripted_settings(url: str):
+    """The settings the shopcart script is written for: 4 candidates from one location set, 2 scripts."""
+    from patchsmith.settings import Settings, with_values
+
+    return with_values(Settings(), {"model.model": "openai/scripted", "model.api_base": url, "repair.samples": 4,
+                                    "repair.location_sets": 1, "reproduce.scripts.samples": 2})
+
+
 @pytest.fixture()
 def scripted(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "scripted")
@@ -36,10 +45,7 @@ def test_solve_picks_the_candidate_the_evidence_supports(tmp_path, bookworm_base
     repo = copy_example(tmp_path / "shopcart")
     title, body = read_issue(str(repo / "ISSUE.md"))
     out = tmp_path / "run"
-    outcome = solve(SolveRequest(
-        repo=repo, issue_title=title, issue_body=body, model="openai/scripted", api_base=scripted.url,
-        samples=4, location_sets=1, repro_samples=2, out_dir=out,
-    ))
+    outcome = solve(SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=scripted_settings(scripted.url), out_dir=out))
 
     assert outcome.failure is None, outcome.failure_detail
     assert "+        if quantity >= threshold:" in outcome.patch
@@ -97,13 +103,13 @@ def make_repo(path: Path) -> Path:
 def test_resume_continues_from_the_saved_stages_without_asking_the_model(tmp_path, bookworm_base_image, scripted, monkeypatch):
     from patchsmith.issue_source import read_issue
     from patchsmith.pipeline import SolveRequest, solve
+    from patchsmith.settings import with_values
     from tests.scripted_model import ScriptedModel
 
     repo = copy_example(tmp_path / "shopcart")
     title, body = read_issue(str(repo / "ISSUE.md"))
     out = tmp_path / "run"
-    request = SolveRequest(repo=repo, issue_title=title, issue_body=body, model="openai/scripted", api_base=scripted.url,
-                           samples=4, location_sets=1, repro_samples=2, out_dir=out)
+    request = SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=scripted_settings(scripted.url), out_dir=out)
     first = solve(request)
     (out / "select.json").unlink()
     (out / "patch.diff").unlink()
@@ -111,21 +117,7 @@ def test_resume_continues_from_the_saved_stages_without_asking_the_model(tmp_pat
     # A fresh model cache and a server that answers nothing: only the saved stages can carry the run.
     monkeypatch.setattr("patchsmith.llm.default_cache_dir", lambda: tmp_path / "another-cache")
     with ScriptedModel([]) as silent:
-        resumed = solve(SolveRequest(**{**request.__dict__, "api_base": silent.url, "resume": True}))
+        settings = with_values(request.settings, {"model.api_base": silent.url})
+        resumed = solve(replace(request, settings=settings, resume=True))
         assert silent.requests == []
     assert resumed.patch == first.patch and (out / "patch.diff").read_text() == first.patch
-
-
-def test_solve_command_applies_the_fix_on_a_new_branch(tmp_path, bookworm_base_image, scripted):
-    from patchsmith.cli import main
-
-    repo = make_repo(tmp_path / "shopcart")
-    code = main(["solve", "--repo", str(repo), "--issue", str(repo / "ISSUE.md"), "--model", "openai/scripted",
-                 "--api-base", scripted.url, "--branch", "fix-bulk", "--out", str(tmp_path / "run")])
-    assert code == 0
-    branch = subprocess.run(["git", "branch", "--show-current"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    assert branch == "fix-bulk"
-    shown = subprocess.run(["git", "show", "HEAD"], cwd=repo, capture_output=True, text=True).stdout
-    assert "+        if quantity >= threshold:" in shown
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
-    assert status == ""

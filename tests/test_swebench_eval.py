@@ -116,7 +116,7 @@ def image_tags(instance_id: str) -> list[str]:
 
 
 def settings_for(run_dir: Path, cache: Path, workers: int = 1):
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.evaluation import EvalSettings
 
     return EvalSettings(run_dir=run_dir, repo_cache=cache, cache_dir=cache_root(), timeout=120, workers=workers,
@@ -217,7 +217,7 @@ def test_killed_run_resumes_and_grades_each_instance_once(toy_cache, tmp_path: P
 def test_requirements_a_base_commit_declares_anew_are_checked_in_the_environment(toy_cache, tmp_path: Path) -> None:
     """A base commit that only changes dependency bounds is installed again only when the
     environment does not satisfy them (pip would change nothing else)."""
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.sandbox.container import Container
     from patchsmith.swebench_runner.environments import ensure_env_image, venv_environment
     from patchsmith.swebench_runner.instances import unmet_requirements
@@ -232,7 +232,7 @@ def test_requirements_a_base_commit_declares_anew_are_checked_in_the_environment
 
 
 def test_instance_image_moves_the_tree_to_the_base_commit_and_installs_when_requirements_are_unmet(tmp_path: Path, bookworm_base_image: str) -> None:
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.sandbox.container import Container
     from patchsmith.swebench_runner.environments import ensure_env_image
     from patchsmith.swebench_runner.instances import ensure_instance_image, instance_image_tag
@@ -267,7 +267,7 @@ def test_vendored_source_is_put_where_the_build_looks_and_outlives_moving_the_tr
     /testbed to its own commit; without the mirror the build fails and says which one is missing."""
     from dataclasses import replace
 
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.sandbox.container import Container
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.instances import ensure_instance_image
@@ -343,7 +343,7 @@ def test_local_internet_serves_httpbin_over_http_and_https_and_holds_the_tarpit(
     test container both are played locally, and nothing leaves it (the container has no network)."""
     from dataclasses import replace
 
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.sandbox.container import Container
     from patchsmith.swebench_runner.environments import environment_for, local_internet_capabilities
 

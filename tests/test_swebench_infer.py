@@ -41,9 +41,10 @@ def toy_answer(request: dict) -> list[str]:
 
 
 def test_infer_writes_predictions_that_evaluation_resolves(toy_cache, tmp_path, monkeypatch):  # noqa: F811
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate
     from patchsmith.swebench_runner.inference import InferSettings, infer
+    from patchsmith.settings import Settings, with_values
     from patchsmith.swebench_runner.predictions import load_predictions
 
     monkeypatch.setenv("OPENAI_API_KEY", "scripted")
@@ -51,8 +52,9 @@ def test_infer_writes_predictions_that_evaluation_resolves(toy_cache, tmp_path, 
     instance = replace(toy_instance(commit, 7), problem_statement=ISSUE)
     run_dir = tmp_path / "infer"
     with ScriptedModel([toy_answer] * 100) as server:
-        settings = InferSettings(run_dir=run_dir, repo_cache=cache, cache_dir=cache_root(), model="openai/scripted",
-                                 api_base=server.url, samples=2, extra_specs=(TOY_SPEC,))
+        solve_with = with_values(Settings(), {"model.model": "openai/scripted", "model.api_base": server.url, "repair.samples": 2})
+        settings = InferSettings(run_dir=run_dir, repo_cache=cache, cache_dir=cache_root(), solve=solve_with,
+                                 extra_specs=(TOY_SPEC,))
         summary = infer([instance], settings, progress=lambda _: None)
         assert summary["with_patch"] == ["toy__toy-7"]
         asked = len(server.requests)

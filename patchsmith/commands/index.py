@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.repo_index import build_index
 
     index = build_index(args.path, commit=args.commit, cache_dir=None if args.no_cache else cache_root() / "index")

@@ -10,19 +10,19 @@ class LocalizeCommandError(Exception):
     user_error = True
 
 
+PARTS = ("model", "localize")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from patchsmith.settings import add_flags
+
     parser.add_argument("--repo", required=True, help="a working tree or git directory")
     parser.add_argument("--commit", default=None, help="a revision to read without checking it out")
-    parser.add_argument("--issue", required=True, help="a file holding the issue, its text, or a GitHub issue URL")
-    parser.add_argument("--model", required=True, help="a litellm model string, e.g. anthropic/claude-sonnet-4-5")
-    parser.add_argument("--api-base", default=None, help="the server of a self-hosted model (hosted_vllm, ollama, ...)")
-    parser.add_argument("--samples", type=int, default=None, help="answers asked for at the line step (default 4)")
-    parser.add_argument("--cost-cap", type=float, default=None, help="stop when this many dollars are spent")
-    parser.add_argument("--price", default=None, metavar="IN,OUT",
-                        help="dollars per million input and output tokens, for a model litellm has no price for")
-    parser.add_argument("--context-window", type=int, default=None, help="the model's context window, when litellm does not know it")
+    parser.add_argument("--issue", required=True, help="a file holding the issue, its text, - for standard input, or a GitHub issue URL")
+    add_flags(parser, PARTS)
     parser.add_argument("--out", type=Path, default=None, help="the run folder (default ./patchsmith-runs/<run-id>)")
-    parser.add_argument("--dry-run", action="store_true", help="count each prompt's tokens; call no model")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="count each prompt's tokens (with the model's tokenizer when one is named); call no model")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -34,56 +34,36 @@ def read_issue(value: str) -> str:
     return f"{title}\n\n{body}" if title else body
 
 
-def parse_price(value: str | None) -> tuple[float, float] | None:
-    """'3,15' (dollars per million input, output tokens) as dollars per token."""
-    if value is None:
-        return None
-    try:
-        price_in, price_out = (float(part) / 1_000_000 for part in value.split(","))
-    except ValueError:
-        raise LocalizeCommandError(f"--price takes two numbers, IN,OUT in dollars per million tokens, not {value!r}") from None
-    return price_in, price_out
+DRY_RUN_TOKENIZER = "openai/gpt-4o"  # counts prompt tokens when a dry run names no model
 
 
 def run(args: argparse.Namespace) -> int:
     import json
-    from dataclasses import asdict, replace
 
-    from patchsmith import repo_index
-    from patchsmith.localize import LocalizeSettings, localize
-    from patchsmith import __version__
-    from patchsmith.llm import DryRunModel, Model, ModelSettings
-    from patchsmith.runs import RunFolder
-    from patchsmith.settings import cache_root
+    from patchsmith.commands.solve import MODEL_HINT
+    from patchsmith.llm import DryRunModel
+    from patchsmith.pipeline import SolveRequest, start_run
+    from patchsmith.settings import load
 
+    settings = load(args)
     issue = read_issue(args.issue)
-    price = parse_price(args.price)
-    settings = LocalizeSettings()
-    if args.samples is not None:
-        if args.samples < 1:
-            raise LocalizeCommandError("--samples must be at least 1")
-        settings = replace(settings, line_samples=args.samples)
-    index = repo_index.build_index(args.repo, commit=args.commit, cache_dir=cache_root() / "index")
-
     if args.dry_run:
-        model = DryRunModel(args.model, context_window=args.context_window)
-        result = localize(index, issue, model, settings)
+        from patchsmith import repo_index
+        from patchsmith.localize import localize
+        from patchsmith.paths import cache_root
+
+        index = repo_index.build_index(args.repo, commit=args.commit, cache_dir=cache_root() / "index", settings=settings.index)
+        model = DryRunModel(settings.model.model or DRY_RUN_TOKENIZER, context_window=settings.model.context_window)
+        result = localize(index, issue, model, settings.localize)
         print_dry_run(result, model, as_json=args.json)
         return 0
-
-    run_folder = RunFolder.create(args.out)
-    run_folder.write_text("issue.md", issue)
-    model_settings = ModelSettings(
-        model=args.model, api_base=args.api_base, context_window=args.context_window, price_per_token=price
-    )
-    run_folder.write_json(
-        "settings.json",
-        {"patchsmith": __version__, "repo": args.repo, "commit": args.commit, "model": asdict(model_settings),
-         "cost_cap": args.cost_cap, "localize": asdict(settings)},
-    )
-    model = Model(model_settings, ledger_path=run_folder.ledger_path, cost_cap=args.cost_cap)
-    result = localize(index, issue, model, settings)
-    run_folder.save_stage("localize", result)
+    if not settings.model.model:
+        raise LocalizeCommandError(MODEL_HINT)
+    request = SolveRequest(repo=Path(args.repo), issue_title="", issue_body=issue, settings=settings, commit=args.commit,
+                           out_dir=args.out)
+    pipeline = start_run(request)
+    pipeline.execute(until="localize")
+    result, model = pipeline.localization, pipeline.model
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -91,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
     prompt, completion = model.ledger.tokens()
     unknown = model.ledger.unknown_cost_calls
     cost = f"${model.spent:.4f}" + (f" (+ {unknown} calls of unknown price)" if unknown else "")
-    print(f"cost: {cost}; tokens: {prompt} prompt, {completion} completion; run folder: {run_folder.path}")
-    if unknown and args.cost_cap is not None:
-        print("note: litellm has no price for this model, so --cost-cap cannot count it; give --price IN,OUT")
+    print(f"cost: {cost}; tokens: {prompt} prompt, {completion} completion; run folder: {pipeline.run.path}")
+    if unknown and settings.model.max_cost is not None:
+        print("note: litellm has no price for this model, so --max-cost cannot count it; give --price IN,OUT")
     return 0
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from patchsmith.commands.localize import parse_price, read_issue
+from patchsmith.commands.localize import read_issue
+
+PARTS = ("model", "localize", "reproduce", "sandbox")
 
 
 class ReproduceCommandError(Exception):
@@ -15,21 +17,16 @@ class ReproduceCommandError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from patchsmith.settings import add_flags
+
     parser.add_argument("--repo", required=True, help="a working tree or git directory")
     parser.add_argument("--commit", default=None, help="the base commit (default: the work tree, or HEAD)")
-    parser.add_argument("--issue", required=True, help="a file holding the issue, or the issue's text")
-    parser.add_argument("--model", required=True, help="a litellm model string, e.g. anthropic/claude-sonnet-4-5")
-    parser.add_argument("--api-base", default=None, help="the server of a self-hosted model (hosted_vllm, ollama, ...)")
-    parser.add_argument("--price", default=None, metavar="IN,OUT",
-                        help="dollars per million input and output tokens, for a model litellm has no price for")
-    parser.add_argument("--cost-cap", type=float, default=None, help="stop when this many dollars are spent")
+    parser.add_argument("--issue", required=True, help="a file holding the issue, its text, - for standard input, or a GitHub issue URL")
+    add_flags(parser, PARTS)
     parser.add_argument("--files", default=None,
                         help="comma-separated paths to treat as the localization (skips `localize`)")
-    parser.add_argument("--samples", type=int, default=4, help="reproduction scripts sampled (default 4)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds each script may run (default 60)")
-    parser.add_argument("--budget", type=float, default=120.0,
-                        help="seconds the selected regression tests may take at the base commit (default 120)")
-    parser.add_argument("--no-regression", action="store_true", help="skip regression-test selection")
+    parser.add_argument("--no-regression", action="store_true",
+                        help="skip regression-test selection (the same as --set reproduce.select_tests=false)")
     parser.add_argument("--test-command", default=None, help="the repository's test command (default: its recipe's)")
     parser.add_argument("--parser", default=None, choices=("pytest", "unittest", "django", "sympy"),
                         help="how to read the test command's log (default: guessed from the command)")
@@ -37,50 +34,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from patchsmith import repo_index
-    from patchsmith.llm import Model, ModelSettings
-    from patchsmith.pipeline import RecipeWorkspace, guess_parser
-    from patchsmith.runs import RunFolder, new_run_id
-    from patchsmith.settings import cache_root
-    from patchsmith.reproduce import CommandTestRunner, RegressionSettings, ReproSettings, sample_and_run, select_regression_tests
+    from dataclasses import replace
 
+    from patchsmith.commands.solve import MODEL_HINT
+    from patchsmith.pipeline import RecipeWorkspace, SolveRequest, start_run
+    from patchsmith.settings import load
+
+    settings = load(args)
+    if args.no_regression:
+        settings = replace(settings, reproduce=replace(settings.reproduce, select_tests=False))
+    if not settings.model.model:
+        raise ReproduceCommandError(MODEL_HINT)
     issue = read_issue(args.issue)
-    if args.samples < 1:
-        raise ReproduceCommandError("--samples must be at least 1")
-    if args.timeout <= 0 or args.budget <= 0:
-        raise ReproduceCommandError("--timeout and --budget must be positive numbers of seconds")
-    index = repo_index.build_index(args.repo, commit=args.commit, cache_dir=cache_root() / "index")
-    run_folder = RunFolder(args.out or Path("patchsmith-runs") / (new_run_id() + "-reproduce"))
-    run_folder.write_text("issue.md", issue)
-    model = Model(
-        ModelSettings(model=args.model, api_base=args.api_base, price_per_token=parse_price(args.price)),
-        ledger_path=run_folder.ledger_path,
-        cost_cap=args.cost_cap,
-    )
-    if args.files:
-        locations: object = [path.strip() for path in args.files.split(",") if path.strip()]
-        unknown = [path for path in locations if path not in index.files]  # type: ignore[union-attr]
-        if unknown:
-            raise ReproduceCommandError(f"--files names paths the repository does not have: {', '.join(unknown)}")
-    else:
-        from patchsmith.localize import localize
-
-        locations = localize(index, issue, model)
-        run_folder.save_stage("localize", locations)
-
-    workspace = RecipeWorkspace(args.repo, args.commit)
-    with workspace.start(run_folder.path / "logs") as box:
-        report = sample_and_run(issue, locations, box, model, ReproSettings(samples=args.samples, timeout=args.timeout),
-                                index=index)
-        selection = None
-        if not args.no_regression:
-            test_command = args.test_command or workspace.test_command
-            tests = CommandTestRunner(box, test_command, args.parser or guess_parser(test_command))
-            selection = select_regression_tests(index, locations, tests, model=model, issue_text=issue,
-                                                 settings=RegressionSettings(budget_seconds=args.budget))
-    run_folder.save_stage("reproduce", {"repro": report.to_dict(), "regression": selection.to_dict() if selection else None})
-    print_result(report, selection)
-    print(f"cost: ${model.spent:.4f}; run folder: {run_folder.path}")
+    files = tuple(path.strip() for path in (args.files or "").split(",") if path.strip())
+    workspace = RecipeWorkspace(args.repo, args.commit, settings.sandbox.base_image,
+                                test_command=args.test_command or "", parser=args.parser or "")
+    request = SolveRequest(repo=Path(args.repo), issue_title="", issue_body=issue, settings=settings, commit=args.commit,
+                           out_dir=args.out, workspace=workspace, given_files=files)
+    pipeline = start_run(request)
+    pipeline.execute(until="reproduce")
+    print_result(pipeline.repro, pipeline.regression)
+    print(f"cost: ${pipeline.model.spent:.4f}; run folder: {pipeline.run.path}")
     return 0
 
 

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from patchsmith import sandbox
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
 
     if args.action == "prune":
         report = sandbox.prune(include_live=args.live, images=args.images, dry_run=args.dry_run)

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.repo_index import RepoIndexError, build_index, search
 
     if args.k < 1:

@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.repo_index import build_index, definition_source, find_definitions
 
     path, _, qualname = args.qualname.rpartition(":")

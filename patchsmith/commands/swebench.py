@@ -70,7 +70,7 @@ def _selected(args: argparse.Namespace):
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.sandbox.engine import install_signal_handlers
     from patchsmith.swebench_runner.errors import SwebenchError
     from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate
@@ -102,7 +102,7 @@ def run_envs(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.sandbox.engine import install_signal_handlers
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.specs import spec_for
@@ -131,13 +131,10 @@ def run_envs(args: argparse.Namespace) -> int:
 
 
 def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
-    import os
+    from patchsmith.settings import add_flags
 
     _add_selection(parser)
-    parser.add_argument("--model", default=os.environ.get("PATCHSMITH_MODEL"), help="a litellm model string (default: $PATCHSMITH_MODEL)")
-    parser.add_argument("--api-base", default=os.environ.get("PATCHSMITH_API_BASE"), help="an OpenAI-compatible server for the model")
-    parser.add_argument("--samples", type=int, default=4, help="repair candidates per location set (default 4)")
-    parser.add_argument("--max-cost", type=float, default=None, help="dollars one instance may spend")
+    add_flags(parser, ("model", "localize", "reproduce", "repair"))  # --max-cost: dollars one instance may spend
     parser.add_argument("--max-total-cost", type=float, default=None, help="dollars the run may spend; no instance starts past it")
     parser.add_argument("--workers", type=int, default=1, help="instances solved at once (default 1)")
     parser.add_argument("--run-id", required=True, help="names the run; rerunning it skips instances already predicted")
@@ -147,17 +144,19 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_infer(args: argparse.Namespace) -> int:
     from patchsmith.commands.solve import MODEL_HINT
-    from patchsmith.settings import cache_root
+    from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.errors import SwebenchError
     from patchsmith.swebench_runner.inference import InferSettings, infer
 
-    if not args.model:
+    from patchsmith.settings import load
+
+    solve_settings = load(args)
+    if not solve_settings.model.model:
         raise SwebenchError(MODEL_HINT)
     instances, everything = _selected(args)
     settings = InferSettings(
-        run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(), model=args.model,
-        api_base=args.api_base, samples=args.samples, max_cost=args.max_cost, max_total_cost=args.max_total_cost,
-        workers=args.workers,
+        run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(), solve=solve_settings,
+        max_total_cost=args.max_total_cost, workers=args.workers,
     )
     summary = infer(instances, settings, dataset=everything)
     print(f"{len(summary['with_patch'])} of {summary['total']} instances have a patch; cost ${summary['cost_usd']:.4f}; "
