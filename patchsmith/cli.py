@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module under patchsmith.commands, one-line help)
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("patchsmith: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`patchsmith show ... | head`): what it wanted it has; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - only errors marked as the user's are turned into a sentence
         if getattr(exc, "user_error", False):
             print(f"patchsmith: {exc}", file=sys.stderr)

@@ -18,7 +18,19 @@ def run(args: argparse.Namespace) -> int:
     path, _, qualname = args.qualname.rpartition(":")
     index = build_index(args.path, commit=args.commit, cache_dir=cache_root() / "index")
     found = find_definitions(index, qualname, path or None)
-    if len({d.path for d in found}) == 1:
+    named = {(d.path, d.qualname) for d in found}
+    if len(named) > 1:  # never pick one of several silently: the user says which
+        listed = ", ".join(f"{p}:{q}" for p, q in sorted(named)[:MAX_LISTED])
+        more = f" and {len(named) - MAX_LISTED} more" if len(named) > MAX_LISTED else ""
+        raise ShowError(f"{args.qualname} names {len(named)} definitions ({listed}{more}); give one of them as FILE:QUALNAME")
+    if found:
         print(f"# {found[0].path}:{found[0].start}-{found[0].end}")
     print(definition_source(index, qualname, path or None))
     return 0
+
+
+MAX_LISTED = 8
+
+
+class ShowError(Exception):
+    user_error = True

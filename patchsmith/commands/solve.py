@@ -155,10 +155,17 @@ def _local_repo(value: str) -> Path:
         else:
             git.Repo.clone_from(value, dest, env={"GIT_TERMINAL_PROMPT": "0"})
     except git.GitCommandError as exc:
-        lines = [line.strip() for line in (exc.stderr or "").splitlines() if line.strip().strip("'")]
-        reason = lines[-1].strip().strip("'").removeprefix("stderr:").strip() if lines else str(exc)
-        raise SolveCommandError(f"could not clone {value}: {reason}") from None
+        raise SolveCommandError(f"could not clone {value}: {git_failure(exc.stderr or '')}") from None
     return dest
+
+
+def git_failure(stderr: str) -> str:
+    """git's own reason, from the first `fatal:` line of what GitPython captured."""
+    for line in stderr.splitlines():
+        if "fatal:" in line:
+            return line.split("fatal:", 1)[1].strip()
+    lines = [line.strip().strip("'") for line in stderr.splitlines() if line.strip().strip("'")]
+    return lines[-1] if lines else "git failed"
 
 
 def _deliver(args: argparse.Namespace, request, outcome) -> None:  # noqa: ANN001 - SolveRequest, SolveOutcome
