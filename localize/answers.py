@@ -7,12 +7,11 @@ knows, or dropped: nothing invented reaches the next step.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from patchsmith.repo_index import Definition, RepoIndex
+from patchsmith.repo_index.paths import PathResolver  # noqa: F401 - re-exported for the steps
 
 _FENCED = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _LIST_MARK = re.compile(r"^\s*(?:[-*+>]|\d+[.)]|#+)\s*")
@@ -29,61 +28,6 @@ def answer_lines(text: str) -> list[str]:
         if line:
             lines.append(line)
     return lines
-
-
-def _clean_path(written: str) -> str:
-    path = written.strip().strip("`'\"()[],;*").rstrip(".:").replace("\\", "/")
-    path = re.sub(r":\d+(?:-\d+)?$", "", path)  # a line number written after the path
-    while path.startswith(("./", "/")):
-        path = path[1:] if path.startswith("/") else path[2:]
-    if path.startswith(("a/", "b/")):  # diff prefixes
-        path = path[2:]
-    return path
-
-
-class PathResolver:
-    """Maps a path as a model wrote it to one of the repository's paths, or to None."""
-
-    def __init__(self, paths: Iterable[str]) -> None:
-        self.paths = sorted(paths)
-        self._known = set(self.paths)
-        self._by_name: dict[str, list[str]] = {}
-        for path in self.paths:
-            self._by_name.setdefault(path.rsplit("/", 1)[-1], []).append(path)
-
-    def resolve(self, written: str, prefer: Sequence[str] = ()) -> str | None:
-        path = _clean_path(written)
-        if not path:
-            return None
-        if path in self._known:
-            return path
-        if "/" not in path and not re.search(r"\.(py|pyi|pyx)$", path) and "." in path:
-            # A module's dotted name: pkg.mod -> pkg/mod.py or pkg/mod/__init__.py
-            as_path = path.replace(".", "/")
-            for guess in (f"{as_path}.py", f"{as_path}/__init__.py"):
-                found = self.resolve(guess, prefer)
-                if found:
-                    return found
-            return None
-        # A repository-name (or other) folder in front: drop leading folders until one matches.
-        parts = path.split("/")
-        for k in range(1, len(parts) - 1):
-            if "/".join(parts[k:]) in self._known:
-                return "/".join(parts[k:])
-        # A shortened path: the files whose path ends with it.
-        candidates = [p for p in self._by_name.get(parts[-1], []) if p == path or p.endswith("/" + path)]
-        if len(candidates) == 1:
-            return candidates[0]
-        if candidates:
-            for preferred in prefer:
-                if preferred in candidates:
-                    return preferred
-            return None
-        # A small slip in a file name ("querys.py"): only within the folder the model named.
-        folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
-        siblings = [p for p in self.paths if p.startswith(folder) and "/" not in p[len(folder) :]]
-        close = difflib.get_close_matches(path, siblings, n=1, cutoff=0.9)
-        return close[0] if close else None
 
 
 def find_definition(index: RepoIndex, path: str, name: str) -> Definition | None:

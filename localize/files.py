@@ -7,7 +7,7 @@ from collections import Counter
 
 from patchsmith import repo_index
 from patchsmith.repo_index import RepoIndex
-from patchsmith.repo_index.search import is_non_source
+from patchsmith.repo_index.paths import is_non_source
 
 from patchsmith.localize.answers import PathResolver, answer_lines
 from patchsmith.localize.budget import head_and_tail, truncate

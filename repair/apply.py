@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from patchsmith.repair.edits import Edit
+from patchsmith.repo_index.paths import written_path
 
 
 @dataclass(frozen=True)
@@ -306,13 +307,10 @@ def apply_edits(
         if not safe_path(path):
             outcomes.append(EditOutcome(path, False, reason=f"unsafe path {path[:80]!r}."))
             continue
+        if path not in changed and path not in files:  # a path copied from a diff header, say
+            path = written_path(path, files)
         # Each file is read from `files` once (it may be read from git on demand).
         text = changed[path] if path in changed else files.get(path)
-        if text is None and path[:2] in ("a/", "b/"):  # a path copied from a diff header
-            bare = path[2:]
-            text = changed[bare] if bare in changed else files.get(bare)
-            if text is not None:
-                path = bare
         if not edit.search:
             if text:
                 outcomes.append(EditOutcome(path, False, reason="empty SEARCH, but the file already exists."))

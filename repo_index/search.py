@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from patchsmith.repo_index.model import Definition, RepoIndex, SearchHit
+from patchsmith.repo_index.paths import is_non_source, module_names
 from patchsmith.repo_index.query import IDENTIFIER, QueryParts, analyze, split_identifier, tokens
 
 # Weights of the file signals, and the factor for files outside the shipped source. Chosen
@@ -43,20 +44,7 @@ CODE_TOKEN_REPEAT = 1
 DEFINITION_FILE_SHARE = 0.5
 # A name defined in more files than this is too common to point anywhere.
 MAX_FILES_PER_NAME = 20
-# Folder names and file-name patterns of code that is not shipped source.
-NON_SOURCE_FOLDERS = frozenset({"test", "tests", "testing", "doc", "docs", "example", "examples",
-                                "benchmark", "benchmarks", "bench", "asv_bench", "tutorial", "tutorials"})
 _TOKEN_CACHE_SIZE = 100_000
-
-
-def is_non_source(path: str) -> bool:
-    """Tests, documentation, examples and benchmarks, by the usual naming conventions."""
-    *folders, name = path.split("/")
-    for folder in (f.lower() for f in folders):
-        if folder in NON_SOURCE_FOLDERS or folder.startswith("test_") or folder.endswith(("_test", "_tests")):
-            return True
-    stem = name.rsplit(".", 1)[0].lower()
-    return stem.startswith("test_") or stem.endswith(("_test", "_tests", ".test", ".spec")) or stem in ("conftest", "tests")
 
 
 # ---------------------------------------------------------------- tokens, kept by blob id
@@ -177,13 +165,11 @@ def _saturated(evidence: np.ndarray) -> np.ndarray:
     return 1.0 - np.exp(-evidence)
 
 
-def _module_names(path: str) -> list[str]:
-    """Dotted module names a file can be imported as: every suffix of its package path."""
-    stem = path.rsplit(".", 1)[0]
-    parts = stem.split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return [".".join(parts[i:]) for i in range(len(parts)) if parts[i:]]
+def _dotted_suffixes(path: str) -> list[str]:
+    """Every dotted suffix of the names a file is imported by ("pkg.mod", "mod"): how an issue may mention it."""
+    names = module_names(path)
+    parts = names[0].split(".") if names else []
+    return [".".join(parts[i:]) for i in range(len(parts))]
 
 
 class _Engine:
@@ -231,7 +217,7 @@ class _Engine:
             parts = path.split("/")
             for j in range(len(parts)):
                 self.by_suffix["/".join(parts[j:])].append(i)
-            for module in _module_names(path):
+            for module in _dotted_suffixes(path):
                 self.by_module[module].append(i)
 
         self.non_source = np.asarray([is_non_source(p) for p in self.paths], dtype=bool)

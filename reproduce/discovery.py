@@ -13,33 +13,18 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from patchsmith.repo_index.model import FileEntry, RepoIndex
+from patchsmith.repo_index.paths import SOURCE_ROOTS, is_test_path, module_names
 
-_TEST_DIRS = {"test", "tests", "testing"}
-_TEST_NAME = re.compile(r"^(test_.*|.*_tests?)\.py$")
 _TEST_FUNCTION = re.compile(r"^test(_|[A-Z0-9])")  # test_x, testX: not a helper named `test`
-_SOURCE_ROOTS = ("src", "lib")  # layouts where the import name starts below this folder
 
 
 def is_test_file(entry: FileEntry) -> bool:
-    """A Python file in a test folder or named like a test module that defines at least one test
-    function or method (so test helpers such as django/test/testcases.py are not run as tests)."""
+    """A Python test module by its path (repo_index.paths) that defines at least one test function
+    or method, so that test helpers such as django/test/testcases.py are not run as tests."""
     path = PurePosixPath(entry.path)
-    if path.suffix != ".py" or path.name in ("conftest.py", "__init__.py"):
-        return False
-    if not (_TEST_NAME.match(path.name) or _TEST_DIRS & set(path.parts[:-1])):
+    if path.suffix != ".py" or path.name in ("conftest.py", "__init__.py") or not is_test_path(entry.path):
         return False
     return any(d.kind in ("function", "method") and _TEST_FUNCTION.match(d.name) for d in entry.definitions)
-
-
-def module_names(path: str) -> list[str]:
-    """Dotted import names a source path may go by: `src/pkg/mod.py` -> ["src.pkg.mod", "pkg.mod"]."""
-    parts = list(PurePosixPath(path).with_suffix("").parts)
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    names = [".".join(parts)] if parts else []
-    if len(parts) > 1 and parts[0] in _SOURCE_ROOTS:
-        names.append(".".join(parts[1:]))
-    return names
 
 
 def _absolute_imports(entry: FileEntry) -> set[str]:
@@ -54,7 +39,7 @@ def _absolute_imports(entry: FileEntry) -> set[str]:
         base = package[: len(package) - (dots - 1)] if dots - 1 <= len(package) else []
         rest = name[dots:]
         resolved.add(".".join(base + ([rest] if rest else [])))
-        for prefix in _SOURCE_ROOTS:  # a relative import inside src/ names the package without "src"
+        for prefix in SOURCE_ROOTS:  # a relative import inside src/ names the package without "src"
             if base and base[0] == prefix:
                 resolved.add(".".join(base[1:] + ([rest] if rest else [])))
     return resolved
@@ -102,7 +87,6 @@ def _score(test: FileEntry, imports: set[str], target: _Target, rarity: dict[str
     elif imports_parent and target.stem in test.references:
         score += 4  # `from package import module`
     subject = _subject(test_path)
-    folder_words = {word for part in test_path.parts[:-1] for word in re.split(r"[^A-Za-z0-9]+", part)}
     if test_path.stem != subject and subject == target.stem:
         score += 3  # named after the module
     elif target.stem in test_path.parts[:-1]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -82,8 +83,10 @@ def test_lite_environment_tags_are_unchanged():
 
 @pytest.mark.timeout(300)
 def test_installed_distribution_adds_only_the_patchsmith_namespace(tmp_path: Path):
-    wheel_dir = tmp_path / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheel_dir), str(ROOT)],
+    wheel_dir, source = tmp_path / "wheel", tmp_path / "source"
+    # A copy, so that setuptools' build/ folder is not left in the work tree.
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", "patchsmith-runs"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheel_dir), str(source)],
                    check=True, capture_output=True, cwd=tmp_path)
     (wheel,) = wheel_dir.glob("patchsmith-*.whl")
     tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}

@@ -503,3 +503,31 @@ def test_a_blob_missing_from_the_object_store_is_an_absent_file(tmp_path):
     (root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
     index = build_index(str(root / ".git"), commit="HEAD")
     assert "kept.py" in index.files and "huge.dat" not in index.files
+
+
+def test_written_paths_mean_the_same_in_localize_and_repair():
+    """One rule for a path someone wrote: a diff's a/ prefix is dropped in both stages, unless the
+    repository really has an `a/` folder holding that path."""
+    from patchsmith.localize.answers import PathResolver
+    from patchsmith.repair import apply_answer
+    from patchsmith.repo_index.paths import written_path
+
+    files = {"pkg/mod.py": "x = 1\n", "a/real.py": "y = 1\n"}
+    assert written_path("a/pkg/mod.py", files) == "pkg/mod.py"
+    assert written_path("a/real.py", files) == "a/real.py"
+    assert written_path("`./pkg/mod.py:3`", files) == "pkg/mod.py"
+    assert PathResolver(files).resolve("b/pkg/mod.py") == "pkg/mod.py"
+    created = apply_answer("@@@ FILE b/pkg/new.py\n@@@ SEARCH\n@@@ REPLACE\nz = 2\n@@@ END\n", files)
+    assert created.ok and created.files == ("pkg/new.py",)
+    edited = apply_answer("@@@ FILE a/pkg/mod.py\n@@@ SEARCH\nx = 1\n@@@ REPLACE\nx = 2\n@@@ END\n", files)
+    assert edited.ok and edited.files == ("pkg/mod.py",)
+
+
+def test_one_rule_for_test_files_and_module_names():
+    from patchsmith.repo_index.paths import is_non_source, is_test_path, module_names
+
+    assert module_names("src/pkg/mod.py") == ["src.pkg.mod", "pkg.mod"]
+    assert module_names("pkg/__init__.py") == ["pkg"]
+    for path in ("tests/test_x.py", "pkg/test_x.py", "pkg/x_test.py", "integration_tests/a.py", "conftest.py"):
+        assert is_test_path(path) and is_non_source(path), path
+    assert not is_test_path("pkg/testing_utils.py") and not is_test_path("docs/conf.py") and is_non_source("docs/conf.py")

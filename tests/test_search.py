@@ -13,7 +13,7 @@ from patchsmith import repo_index
 from patchsmith.cli import main
 from patchsmith.repo_index import build_index, search, search_definitions, search_files
 from patchsmith.repo_index.query import analyze, tokens
-from patchsmith.repo_index.search import is_non_source
+from patchsmith.repo_index.paths import is_non_source
 
 FILES = {
     "shop/__init__.py": """
