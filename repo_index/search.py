@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
+from collections import defaultdict
 
 import numpy as np
 
 from patchsmith.repo_index.model import Definition, RepoIndex, SearchHit
 from patchsmith.repo_index.paths import is_non_source, module_names
-from patchsmith.repo_index.query import IDENTIFIER, QueryParts, analyze, split_identifier, tokens
+from patchsmith.repo_index.tokens import query_ids, token_cache, token_ids, tokens_of_file, vocabulary
+from patchsmith.repo_index.query import QueryParts, analyze
 
 # Weights of the file signals, and the factor for files outside the shipped source. Chosen
 # on the development half of the benchmark's repositories (see bench/localize_retrieval.py).
@@ -44,64 +44,6 @@ CODE_TOKEN_REPEAT = 1
 DEFINITION_FILE_SHARE = 0.5
 # A name defined in more files than this is too common to point anywhere.
 MAX_FILES_PER_NAME = 20
-_TOKEN_CACHE_SIZE = 100_000
-
-
-# ---------------------------------------------------------------- tokens, kept by blob id
-
-# One vocabulary for every index this process builds, so token ids of a file can be kept by
-# blob id and reused by the index of another commit. Id 0 is bm25s's empty token.
-_vocabulary: dict[str, int] = {"": 0}
-_split_cache: dict[str, list[str]] = {}
-
-
-@dataclass(frozen=True)
-class _FileTokens:
-    ids: np.ndarray  # token ids of the whole file, in order
-    line_starts: np.ndarray  # position in `ids` where line i (1-based) starts, at [i - 1]; one extra at the end
-
-
-_token_cache: OrderedDict[str, _FileTokens] = OrderedDict()
-
-
-def _token_ids(text: str) -> list[int]:
-    """Ids of `tokens(text)`, adding new tokens to the vocabulary."""
-    ids = []
-    for identifier in IDENTIFIER.findall(text):
-        words = _split_cache.get(identifier)
-        if words is None:
-            words = [identifier.lower()] + [w for w in split_identifier(identifier) if len(w) > 1]
-            if len(_split_cache) < 2_000_000:
-                _split_cache[identifier] = words
-        for word in words:
-            token_id = _vocabulary.get(word)
-            if token_id is None:
-                token_id = _vocabulary[word] = len(_vocabulary)
-            ids.append(token_id)
-    return ids
-
-
-def _file_tokens(blob_id: str, text: str) -> _FileTokens:
-    cached = _token_cache.get(blob_id) if blob_id else None
-    if cached is not None:
-        _token_cache.move_to_end(blob_id)
-        return cached
-    ids: list[int] = []
-    starts = []
-    for line in text.split("\n"):
-        starts.append(len(ids))
-        ids.extend(_token_ids(line))
-    starts.append(len(ids))
-    result = _FileTokens(np.asarray(ids, dtype=np.int32), np.asarray(starts, dtype=np.int64))
-    if blob_id:
-        _token_cache[blob_id] = result
-        if len(_token_cache) > _TOKEN_CACHE_SIZE:
-            _token_cache.popitem(last=False)
-    return result
-
-
-def _query_ids(query: str) -> list[int]:
-    return [_vocabulary[t] for t in tokens(query) if t in _vocabulary]
 
 
 # ---------------------------------------------------------------- the per-index engine
@@ -119,14 +61,14 @@ def _bm25(documents: list[np.ndarray]):
     from bm25s.scoring import _select_idf_scorer, _select_tfc_scorer
 
     retriever = bm25s.BM25()
-    n_vocabulary = len(_vocabulary)
+    nvocabulary = len(vocabulary)
     lengths = np.asarray([len(d) for d in documents], dtype=np.int64)
     ids = np.concatenate(documents).astype(np.int64) if len(documents) else np.zeros(0, np.int64)
     owners = np.repeat(np.arange(len(documents), dtype=np.int64), lengths)
-    pairs, term_frequency = np.unique(owners * n_vocabulary + ids, return_counts=True)
-    doc, term = pairs // n_vocabulary, pairs % n_vocabulary
-    document_frequency = np.bincount(term, minlength=n_vocabulary)
-    idf = np.zeros(n_vocabulary, dtype=retriever.dtype)
+    pairs, term_frequency = np.unique(owners * nvocabulary + ids, return_counts=True)
+    doc, term = pairs // nvocabulary, pairs % nvocabulary
+    document_frequency = np.bincount(term, minlength=nvocabulary)
+    idf = np.zeros(nvocabulary, dtype=retriever.dtype)
     idf_of = _select_idf_scorer(retriever.idf_method)
     for t in np.flatnonzero(document_frequency):
         idf[t] = idf_of(int(document_frequency[t]), N=len(documents))
@@ -136,10 +78,10 @@ def _bm25(documents: list[np.ndarray]):
         k1=retriever.k1, b=retriever.b, delta=retriever.delta,
     )
     matrix = sp.csc_matrix(((idf[term] * tfc).astype(retriever.dtype), (doc, term)),
-                           shape=(len(documents), n_vocabulary), dtype=retriever.dtype)
+                           shape=(len(documents), nvocabulary), dtype=retriever.dtype)
     retriever.scores = {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr,
                         "num_docs": len(documents)}
-    retriever.vocab_dict = _vocabulary
+    retriever.vocab_dict = vocabulary
     retriever.nonoccurrence_array = None
     return retriever
 
@@ -182,26 +124,26 @@ class _Engine:
         definition_file: list[int] = []
         file_docs: list[np.ndarray] = []
         definition_docs: list[np.ndarray] = []
-        tokens_of = {p: _token_cache[index.files[p].blob_id] for p in self.paths if index.files[p].blob_id in _token_cache}
+        tokens_of = {p: token_cache[index.files[p].blob_id] for p in self.paths if index.files[p].blob_id in token_cache}
         unread = [p for p in self.paths if p not in tokens_of]
         for path, text in zip(unread, _read_texts(index, unread)):
-            tokens_of[path] = _file_tokens(index.files[path].blob_id, text)
+            tokens_of[path] = tokens_of_file(index.files[path].blob_id, text)
         for i, path in enumerate(self.paths):
             entry = index.files[path]
             file_tokens = tokens_of[path]
-            path_ids = np.asarray(_token_ids(path.replace("/", " ").replace(".", " ")), dtype=np.int32)
+            path_ids = np.asarray(token_ids(path.replace("/", " ").replace(".", " ")), dtype=np.int32)
             file_docs.append(np.concatenate([path_ids, file_tokens.ids]))
             n_lines = len(file_tokens.line_starts) - 1
             for definition, (first, last) in _definition_spans(entry.definitions):
                 lo = file_tokens.line_starts[max(0, min(first - 1, n_lines))]
                 hi = file_tokens.line_starts[max(0, min(last, n_lines))]
                 # The qualified name's words come first; the source's tokens follow.
-                name_ids = np.asarray(_token_ids(definition.qualname.replace(".", " ")), dtype=np.int32)
+                name_ids = np.asarray(token_ids(definition.qualname.replace(".", " ")), dtype=np.int32)
                 definition_docs.append(np.concatenate([name_ids, file_tokens.ids[lo:hi]]))
                 self.definitions.append(definition)
                 definition_file.append(i)
         self.definition_file = np.asarray(definition_file, dtype=np.int64)
-        self.vocabulary_size = len(_vocabulary)
+        self.vocabulary_size = len(vocabulary)
         self.file_bm25 = _bm25(file_docs)
         self.definition_bm25 = _bm25(definition_docs) if definition_docs else None
 
@@ -314,7 +256,7 @@ class _Engine:
         parts = analyze(query)
         code_text = " ".join(parts.code_identifiers)
         query_text = query + (" " + code_text) * CODE_TOKEN_REPEAT
-        query_tokens = [t for t in _query_ids(query_text) if t < self.vocabulary_size]
+        query_tokens = [t for t in query_ids(query_text) if t < self.vocabulary_size]
         lexical = self.file_bm25.get_scores(query_tokens) if query_tokens else np.zeros(len(self.paths))
         definition_lexical = np.zeros(len(self.definitions))
         if self.definition_bm25 is not None and query_tokens:
