@@ -1,9 +1,10 @@
 """Grading a parsed test log as the official SWE-bench harness does.
 
-An instance is resolved only when every FAIL_TO_PASS and every PASS_TO_PASS test passes.
-PASSED and XFAIL pass; a test that is missing from the log, FAILED or ERROR fails. A SKIPPED
-test is neither and lands in no list, so, as in the official harness, it does not block
-resolution.
+An instance is resolved only when every FAIL_TO_PASS and every PASS_TO_PASS test succeeds.
+The rules are those of the official package's version GRADING_RULES (5.x): PASSED and XFAIL
+pass; a test missing from the log, FAILED or ERROR fails. A SKIPPED test fails when it is a
+FAIL_TO_PASS test (skipping is not fixing) and is kept when it is a PASS_TO_PASS test (skipping
+is not breaking). 4.x let a skipped FAIL_TO_PASS test land in neither list, so it resolved.
 """
 
 from __future__ import annotations
@@ -13,16 +14,29 @@ from dataclasses import dataclass
 
 from patchsmith.sandbox.log_parsers import TestStatus
 
+# Where the rules come from; every report records it, and a grade is reused only under the same rules.
+GRADING_RULES = "swebench 5.0.2"
 PASSING = (TestStatus.PASSED, TestStatus.XFAIL)
-FAILING = (TestStatus.FAILED, TestStatus.ERROR)
+
+
+def status_of(test: str, statuses: Mapping[str, TestStatus]) -> TestStatus | None:
+    """The test's status; for an id cut inside its parameters (SWE-bench records some so), the
+    status of the ids it begins, when they all agree on passing or not (the 5.x rule)."""
+    if test in statuses or test.count("[") <= test.count("]"):
+        return statuses.get(test)
+    matching = [status for name, status in statuses.items() if name.startswith(test)]
+    if matching and len({status in PASSING for status in matching}) == 1:
+        return matching[0]
+    return None
 
 
 def passes(test: str, statuses: Mapping[str, TestStatus]) -> bool:
-    return statuses.get(test) in PASSING
+    return status_of(test, statuses) in PASSING
 
 
-def fails(test: str, statuses: Mapping[str, TestStatus]) -> bool:
-    return test not in statuses or statuses[test] in FAILING
+def kept(test: str, statuses: Mapping[str, TestStatus]) -> bool:
+    """A PASS_TO_PASS test succeeds when it passes or is skipped."""
+    return status_of(test, statuses) in (*PASSING, TestStatus.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -55,19 +69,16 @@ class Grade:
         }
 
 
-def _split(tests: Iterable[str], statuses: Mapping[str, TestStatus]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _split(tests: Iterable[str], succeeded) -> tuple[tuple[str, ...], tuple[str, ...]]:
     success: list[str] = []
     failure: list[str] = []
     for test in tests:
-        if passes(test, statuses):
-            success.append(test)
-        elif fails(test, statuses):
-            failure.append(test)
+        (success if succeeded(test) else failure).append(test)
     return tuple(success), tuple(failure)
 
 
 def grade(statuses: Mapping[str, TestStatus], fail_to_pass: Iterable[str], pass_to_pass: Iterable[str]) -> Grade:
     """Grade a parsed log against an instance's two test lists."""
-    f2p_success, f2p_failure = _split(fail_to_pass, statuses)
-    p2p_success, p2p_failure = _split(pass_to_pass, statuses)
+    f2p_success, f2p_failure = _split(fail_to_pass, lambda test: passes(test, statuses))
+    p2p_success, p2p_failure = _split(pass_to_pass, lambda test: kept(test, statuses))
     return Grade(f2p_success, f2p_failure, p2p_success, p2p_failure)

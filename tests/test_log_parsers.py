@@ -90,8 +90,15 @@ def test_grading_rules() -> None:
     assert grade({"a": passed, "b": xfail}, ["a"], ["b"]).resolved
     assert not grade({"a": passed}, ["a"], ["missing"]).resolved
     assert not grade({"a": TestStatus.ERROR}, ["a"], []).resolved
-    # As in the official harness, a skipped test lands in no list and does not block resolution.
-    assert grade({"a": passed, "b": skipped}, ["a"], ["b"]).resolved
+    # The official 5.x rules: a skipped PASS_TO_PASS test is kept, a skipped FAIL_TO_PASS test is not fixed.
+    kept = grade({"a": passed, "b": skipped}, ["a"], ["b"])
+    assert kept.resolved and kept.pass_to_pass_success == ("b",)
+    not_fixed = grade({"a": skipped, "b": passed}, ["a"], ["b"])
+    assert not not_fixed.resolved and not_fixed.fail_to_pass_failure == ("a",)
+    # An id SWE-bench recorded cut inside its parameters stands for the ids it begins, when they agree.
+    cut = "t.py::test_k[a b"
+    assert grade({"t.py::test_k[a b c]": passed, "t.py::test_k[a b d]": xfail}, [cut], []).resolved
+    assert not grade({"t.py::test_k[a b c]": passed, "t.py::test_k[a b d]": TestStatus.FAILED}, [cut], []).resolved
     assert grade({"a": passed}, ["a"], []).tests_status()["PASS_TO_PASS"] == {"success": [], "failure": []}
 
 
