@@ -112,7 +112,7 @@ def solve(request: SolveRequest, progress: Progress | None = None) -> SolveOutco
     from patchsmith.llm import CostCapReached, Model, ModelSettings
     from patchsmith.sandbox import BuildFailed
 
-    run = RunFolder.create(request.out_dir)
+    run = RunFolder.create(request.out_dir, resume=request.resume)
     request = replace(request, out_dir=run.path)
     say = progress or (lambda stage, message: None)
     _write_settings(run, request)
