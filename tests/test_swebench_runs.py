@@ -147,3 +147,23 @@ def test_a_torn_last_prediction_line_is_cut_on_resume_not_glued_onto(monkeypatch
     predictions.write_text(whole.rstrip("\n"))
     run([1])
     assert predictions.read_text() == whole
+
+
+LITE = Path("/work/shared/data/swebench_lite_test.jsonl")
+
+
+@pytest.mark.skipif(not LITE.is_file() or not Path("/work/mirrors").is_dir(), reason="needs the Lite split and the mirrors")
+def test_instances_take_separate_words_as_well_as_one_string(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in LITE.read_text().splitlines()]
+    wanted = {"psf__requests-2317": "2.4", "pallets__flask-4045": "2.0", "psf__requests-863": "0.14"}
+    dataset = tmp_path / "lite.jsonl"
+    dataset.write_text("".join(json.dumps(row) + "\n" for row in rows if row["instance_id"] in wanted or row["repo"] == "psf/requests"))
+    base = [sys.executable, "-m", "patchsmith.cli", "swebench", "envs", "--dataset", str(dataset), "--repo-cache", "/work/mirrors",
+            "--no-build", "--instances"]
+    for ids in (list(wanted), ["psf__requests-2317", "pallets__flask-4045, psf__requests-863"], [" ".join(wanted)]):
+        listed = subprocess.run([*base, *ids], capture_output=True, text=True, timeout=120)
+        assert listed.returncode == 0, listed.stderr
+        table_rows = [line for line in listed.stdout.splitlines() if "not built" in line]
+        assert sorted(" ".join(line.split("│")[1:3]).split()[1] for line in table_rows) == sorted(wanted.values())
+    unknown = subprocess.run([*base, "psf__requests-2317", "nobody__nothing-1"], capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "nobody__nothing-1 not in" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -29,7 +29,8 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo-cache", type=Path, required=True,
                         help="folder of git mirrors named owner+name, owner__name or owner/name (absent ones are cloned)")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--instances", help="instance ids, separated by commas or blanks")
+    group.add_argument("--instances", nargs="+", metavar="ID",
+                       help="instance ids: separate words, or one string with commas or blanks")
     group.add_argument("--repo", help="only this repository (owner/name)")
 
 
@@ -56,7 +57,7 @@ def _selected(args: argparse.Namespace):
 
     instances = everything = load_instances(args.dataset)
     if args.instances:
-        wanted = [part for part in args.instances.replace(",", " ").split() if part]
+        wanted = " ".join(args.instances).replace(",", " ").split()
         known = {i.instance_id for i in instances}
         unknown = [w for w in wanted if w not in known]
         if unknown:
