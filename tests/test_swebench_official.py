@@ -1,0 +1,54 @@
+"""Our logs as the official harness reads them: a test run with scikit-learn 0.20's pytest 3.10
+and its test command, evaluated here in real Docker, must be read by the official package's
+scikit-learn parser and graded by its rules exactly as we grade it (needs the `grader` extra)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from patchsmith.swebench_runner.predictions import load_predictions
+from patchsmith.swebench_runner.specs import EnvSpec, spec_for
+from tests.test_swebench_eval import settings_for, toy_cache, toy_instance  # noqa: F401 - toy_cache is a fixture
+
+pytestmark = pytest.mark.docker
+official = pytest.importorskip("swebench.harness.grading", reason="the official harness: pip install -e '.[grader]'")
+from swebench.harness.log_parsers.python import MAP_REPO_TO_PARSER_PY  # noqa: E402
+
+
+def sklearn_020_like_toy() -> EnvSpec:
+    """The toy with what decides the shape of scikit-learn 0.20's logs: its pytest pins, its test
+    command and the variables its test command gets."""
+    sklearn = spec_for("scikit-learn/scikit-learn", "0.20")
+    pytest_pins = tuple(p for p in sklearn.pip_packages if p.split("==")[0] in ("pytest", "attrs", "pluggy", "py", "more-itertools"))
+    return EnvSpec("toy/toy", "0.20-like", "3.6", sklearn.python, sklearn.test_command, sklearn.parser, install="true",
+                   pip_packages=pytest_pins, test_run_env=sklearn.test_run_env, env=(("PYTHONPATH", "/testbed"),))
+
+
+def official_grade(log_path: Path, instance) -> tuple[dict, str]:
+    from swebench.harness.grading import get_eval_tests_report, get_resolution_status
+
+    statuses = MAP_REPO_TO_PARSER_PY["scikit-learn/scikit-learn"](log_path.read_text(), None)
+    report = get_eval_tests_report(statuses, {"FAIL_TO_PASS": list(instance.fail_to_pass), "PASS_TO_PASS": list(instance.pass_to_pass)})
+    return report, get_resolution_status(report)
+
+
+def test_a_pytest_3_10_log_is_read_and_graded_by_the_official_parser_as_by_ours(toy_cache, tmp_path: Path) -> None:  # noqa: F811
+    from patchsmith.swebench_runner.evaluation import evaluate
+
+    cache, commit = toy_cache
+    spec = sklearn_020_like_toy()
+    instance = replace(toy_instance(commit, 31), version=spec.version)
+    settings = replace(settings_for(tmp_path / "run", cache), extra_specs=(spec,))
+    for source, resolved in (("gold", True), ("empty", False)):
+        evaluate([instance], load_predictions(source, [instance]), settings, progress=lambda _: None)
+        folder = tmp_path / "run" / source / instance.instance_id
+        ours = json.loads((folder / "report.json").read_text())[instance.instance_id]
+        assert "pytest-3.10.1" in ours["test_output"] and ours["resolved"] is resolved
+        theirs, status = official_grade(folder / "test_output.txt", instance)
+        assert status == ("RESOLVED_FULL" if resolved else "RESOLVED_NO")
+        for key in ("FAIL_TO_PASS", "PASS_TO_PASS"):
+            assert theirs[key] == ours["tests_status"][key], key
