@@ -38,7 +38,7 @@ from patchsmith.swebench_runner.environments import (
 )
 from patchsmith.swebench_runner.errors import SwebenchError
 from patchsmith.swebench_runner import run_records
-from patchsmith.swebench_runner.grading import GRADING_RULES, grade
+from patchsmith.swebench_runner.grading import GRADING_RULES, grade, official_view
 from patchsmith.swebench_runner.predictions import Prediction
 from patchsmith.swebench_runner.repos import find_mirror
 from patchsmith.swebench_runner.instances import ensure_instance_image, touches_build
@@ -256,7 +256,7 @@ def evaluate_instance(
             details["timed_out"] = run.timed_out
             details["test_output"] = run.output
             (folder / "test_output.txt").write_text(f"{START_MARKER}\n{run.output}\n{END_MARKER}\n", encoding="utf-8")
-            statuses = parse_log(run.output, spec.parser)
+            statuses = official_view(parse_log(run.output, spec.parser), spec.parser)
             if spec.shorten_path_ids:
                 statuses = shorten_path_parameters(statuses)
             if run.timed_out:

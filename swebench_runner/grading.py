@@ -17,6 +17,23 @@ from patchsmith.sandbox.log_parsers import TestStatus
 # Where the rules come from; every report records it, and a grade is reused only under the same rules.
 GRADING_RULES = "swebench 5.0.2"
 PASSING = (TestStatus.PASSED, TestStatus.XFAIL)
+# Statuses our parsers read in a log where the official parser of that log format reads nothing
+# (Django's and unittest's "expected failure", sympy's `f`, `s` and `w`): the official harness
+# then counts the test as missing, so it fails. Graded as it grades, they are dropped. We read
+# one thing more and keep it: sympy's last test of a file, on the line of the file's `[OK]`. The
+# dataset's lists were made with the official parser, which misses that line, so no such test is
+# listed (tests/test_swebench_official.py checks our grades of real logs against the official ones).
+UNREAD_BY_OFFICIAL = {
+    "django": (TestStatus.XFAIL,),
+    "unittest": (TestStatus.XFAIL,),
+    "sympy": (TestStatus.XFAIL, TestStatus.SKIPPED),
+}
+
+
+def official_view(statuses: Mapping[str, TestStatus], parser: str) -> dict[str, TestStatus]:
+    """The statuses the official parser of the same log would have read."""
+    unread = UNREAD_BY_OFFICIAL.get(parser, ())
+    return {test: status for test, status in statuses.items() if status not in unread}
 
 
 def status_of(test: str, statuses: Mapping[str, TestStatus]) -> TestStatus | None:

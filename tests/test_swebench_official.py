@@ -52,3 +52,37 @@ def test_a_pytest_3_10_log_is_read_and_graded_by_the_official_parser_as_by_ours(
         assert status == ("RESOLVED_FULL" if resolved else "RESOLVED_NO")
         for key in ("FAIL_TO_PASS", "PASS_TO_PASS"):
             assert theirs[key] == ours["tests_status"][key], key
+
+
+LITE = Path("/work/shared/data/swebench_lite_test.jsonl")
+FIXTURE_LOGS = {  # fixture log -> the Lite instance whose test patch it ran
+    "django_10914_test_patch_only_container.log": "django__django-10914",
+    "django_16408_test_patch_only.log": "django__django-16408",
+    "pytest_flask_5063_test_patch_only.log": "pallets__flask-5063",
+    "pytest_collection_error.log": "pallets__flask-5063",
+    "sympy_24066_test_patch_only.log": "sympy__sympy-24066",
+}
+
+
+@pytest.mark.skipif(not LITE.is_file(), reason="needs the Lite split")
+def test_our_grades_of_real_logs_are_the_official_grades() -> None:
+    from swebench.harness.grading import get_eval_tests_report, get_resolution_status
+
+    from patchsmith.sandbox.log_parsers import parse_log
+    from patchsmith.swebench_runner.grading import grade, official_view
+    from tests.test_log_parsers import LOGS, OFFICIALLY_UNREAD
+
+    rows = {row["instance_id"]: row for row in map(json.loads, LITE.read_text().splitlines())}
+    cases = [((LOGS / name).read_text(), rows[iid]) for name, iid in FIXTURE_LOGS.items()]
+    # The logs where our parsers read more, with a listed test that only we can read.
+    cases.append((OFFICIALLY_UNREAD["django"], {"repo": "django/django", "version": "3.0", "FAIL_TO_PASS": ["test_a (x.T)"], "PASS_TO_PASS": ["test_b (x.T)"]}))
+    for listed in ("test_b", "test_c"):
+        cases.append((OFFICIALLY_UNREAD["sympy"], {"repo": "sympy/sympy", "version": "1.12", "FAIL_TO_PASS": ["test_a"], "PASS_TO_PASS": [listed]}))
+    for log, row in cases:
+        spec = spec_for(row["repo"], row["version"])
+        ours = grade(official_view(parse_log(log, spec.parser), spec.parser), row["FAIL_TO_PASS"], row["PASS_TO_PASS"])
+        theirs = get_eval_tests_report(MAP_REPO_TO_PARSER_PY[row["repo"]](log, None), row)
+        for key in ("FAIL_TO_PASS", "PASS_TO_PASS"):
+            assert sorted(theirs[key]["success"]) == sorted(ours.tests_status()[key]["success"]), (row["repo"], key)
+            assert sorted(theirs[key]["failure"]) == sorted(ours.tests_status()[key]["failure"]), (row["repo"], key)
+        assert (get_resolution_status(theirs) == "RESOLVED_FULL") is ours.resolved
