@@ -92,3 +92,64 @@ def test_the_next_run_with_the_same_cache_removes_the_containers_a_killed_run_le
         assert _exists(elsewhere)  # another cache's run is not this run's to clean
     finally:
         client().api.remove_container(elsewhere, force=True)  # ours: made by this test's child
+
+
+# debootstrap as far as a kill is concerned: it mounts proc in the new root (as the real one
+# does), starts a child that leaves its session and keeps writing, and takes its time.
+FAKE_DEBOOTSTRAP = """#!/bin/sh
+[ -n "$FAKE_DEBOOTSTRAP_FAILS" ] && { echo "no mirror answers"; exit 1; }
+target=$4
+mkdir -p "$target/proc"
+mount -t proc proc "$target/proc"
+setsid sh -c 'while :; do date >> "$0/still-writing"; sleep 0.1; done' "$target" &
+touch "$target/../bootstrapping"
+sleep 600
+"""
+BUILD = ("from patchsmith.sandbox.base import BaseSpec, ensure_base_image\n"
+         "ensure_base_image(BaseSpec(suite='bookworm', packages=('never-built-{nonce}',)), cache_dir={cache!r}, mirror='http://127.0.0.1:9/debian')\n")
+
+
+def _processes_naming(folder: Path) -> list[int]:
+    """Processes whose command line names something under folder (the fake's writer does)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if f"{folder}/".encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting proc, as debootstrap does, needs root")
+def test_the_next_build_removes_what_a_base_image_build_killed_during_debootstrap_left(tmp_path: Path) -> None:
+    from patchsmith.sandbox.scratch import mounts_under
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "debootstrap").write_text(FAKE_DEBOOTSTRAP)
+    (fake_bin / "debootstrap").chmod(0o755)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}", "PATCHSMITH_CACHE_DIR": str(cache)}
+    build = BUILD.format(nonce=time.time_ns(), cache=str(cache))
+    child = subprocess.Popen([sys.executable, "-c", build], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tmp = cache / "tmp"
+    deadline = time.monotonic() + 60
+    while not list(tmp.glob("base-*/bootstrapping")):
+        assert child.poll() is None and time.monotonic() < deadline, "the build never reached debootstrap"
+        time.sleep(0.1)
+    child.kill()
+    child.wait(timeout=30)
+    try:
+        (tree,) = tmp.glob("base-*")
+        assert _processes_naming(tmp) and mounts_under(tree)  # what the kill left: a writer and a proc mount
+        # The next run with the same cache: its build fails at once, but first it clears up.
+        again = subprocess.run([sys.executable, "-c", build], env={**env, "FAKE_DEBOOTSTRAP_FAILS": "1"},
+                               capture_output=True, text=True, timeout=120)
+        assert "no mirror answers" in again.stderr + again.stdout
+        assert _processes_naming(tmp) == [] and mounts_under(tmp) == [] and list(tmp.glob("*")) == []
+    finally:  # this test's own leftovers, if it failed
+        for pid in _processes_naming(tmp):
+            os.kill(pid, 9)
+        for mount in mounts_under(tmp):
+            subprocess.run(["umount", "-l", mount])
