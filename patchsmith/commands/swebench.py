@@ -91,7 +91,8 @@ def run_eval(args: argparse.Namespace) -> int:
         f"completed {summary['completed_instances']}, resolved {summary['resolved_instances']}, "
         f"unresolved {summary['unresolved_instances']}, empty patch {summary['empty_patch_instances']} "
         f"(graded {len(ours['empty_patch_graded_ids'])}, resolved {len(ours['empty_patch_resolved_ids'])}), "
-        f"error {summary['error_instances']} (environment build failures {ours['environment_build_failures']})"
+        f"error {summary['error_instances']} (environment build failures {ours['environment_build_failures']}); "
+        f"grading rules: {ours['grading_rules']}"
     )
     print(f"reports: {settings.run_dir}")
     return 0
