@@ -98,12 +98,12 @@ def build_lock(cache_dir: Path | None, key: str):
     """Serialise builds of the same recipe across threads and processes (they would race on
     the same tag and double the work). A build first removes the trees that killed builds with
     the same cache left (their processes, mounts and files)."""
-    if cache_dir:
-        scratch.reap(Path(cache_dir) / "tmp")
     lock_dir = Path(cache_dir or tempfile.gettempdir()) / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / f"{key}.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        if cache_dir:  # after the wait: the build we waited for may be one that was killed
+            scratch.reap(Path(cache_dir) / "tmp")
         try:
             yield
         finally:

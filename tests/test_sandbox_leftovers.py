@@ -15,25 +15,17 @@ import textwrap
 import time
 from pathlib import Path
 
-import docker.errors
 import pytest
 
 from patchsmith.sandbox import Container
 from patchsmith.sandbox.engine import client
+from tests.test_sandbox import _exists
 
 pytestmark = pytest.mark.docker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Lists the sleeps of a given length running in the container (no ps in a minbase image).
 SLEEPS = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -qx 'sleep {seconds} ' && echo ${{p#/proc/}}; done; true"
-
-
-def _exists(container_id: str) -> bool:
-    try:
-        client().api.inspect_container(container_id)
-        return True
-    except docker.errors.NotFound:
-        return False
 
 
 def test_a_setsid_escapee_is_killed_at_the_time_limit(bookworm_base_image: str) -> None:
