@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchsmith.sandbox.log_parsers import parse_log, shorten_path_parameters
@@ -60,6 +60,9 @@ class EvalSettings:
     workers: int = 1
     # Specs for (repo, version) pairs beyond SWE-bench's twelve repositories (tests use a toy one).
     extra_specs: tuple[EnvSpec, ...] = ()
+    grader: str = field(default="ours", metadata={
+        "flag": "--grader", "help": "official: also re-grade every log through the official swebench package "
+                                    "(the grader extra) and list each difference; the exit status is 1 when there is one"})
 
     def spec(self, repo: str, version: str) -> EnvSpec:
         for spec in self.extra_specs:

@@ -86,3 +86,47 @@ def test_our_grades_of_real_logs_are_the_official_grades() -> None:
             assert sorted(theirs[key]["success"]) == sorted(ours.tests_status()[key]["success"]), (row["repo"], key)
             assert sorted(theirs[key]["failure"]) == sorted(ours.tests_status()[key]["failure"]), (row["repo"], key)
         assert (get_resolution_status(theirs) == "RESOLVED_FULL") is ours.resolved
+
+
+@pytest.mark.skipif(not LITE.is_file(), reason="needs the Lite split")
+def test_eval_grader_official_regrades_a_run_and_lists_each_difference(tmp_path: Path) -> None:
+    """`--grader official` through the CLI, on a run whose report is already graded (so no
+    container is needed): agreement exits 0; a report whose grade the official rules do not
+    give is listed and exits 1."""
+    import subprocess
+    import sys
+
+    from patchsmith.sandbox.log_parsers import parse_log
+    from patchsmith.swebench_runner.dataset import instance_from_row
+    from patchsmith.swebench_runner.grading import GRADING_RULES, grade
+    from patchsmith.swebench_runner.run_records import patch_digest
+    from tests.test_log_parsers import LOGS
+
+    line = next(line for line in LITE.read_text().splitlines() if json.loads(line)["instance_id"] == "pallets__flask-5063")
+    dataset = tmp_path / "one.jsonl"
+    dataset.write_text(line + "\n")
+    instance = instance_from_row(json.loads(line))
+    log = (LOGS / "pytest_flask_5063_test_patch_only.log").read_text()
+    folder = tmp_path / "out" / "r1" / "gold" / instance.instance_id
+    folder.mkdir(parents=True)
+    (folder / "test_output.txt").write_text(f">>>>> Start Test Output\n{log}\n>>>>> End Test Output\n")
+    ours = grade(parse_log(log, "pytest"), instance.fail_to_pass, instance.pass_to_pass)
+    report = {"patch_sha256": patch_digest(instance.patch), "grading_rules": GRADING_RULES, "resolved": ours.resolved,
+              "tests_status": ours.tests_status(), "timed_out": False}
+    command = [sys.executable, "-m", "patchsmith.cli", "swebench", "eval", "--dataset", str(dataset), "--repo-cache", str(tmp_path),
+               "--predictions", "gold", "--run-id", "r1", "--out", str(tmp_path / "out"), "--grader", "official"]
+
+    (folder / "report.json").write_text(json.dumps({instance.instance_id: report}))
+    agreed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert agreed.returncode == 0, agreed.stdout + agreed.stderr
+    assert "1 instance(s) already graded" in agreed.stdout
+    assert "official grader (swebench 5.0.2): 1 instance(s) re-graded, 0 difference(s)" in agreed.stdout
+
+    f2p = instance.fail_to_pass[0]
+    tampered = {**report, "resolved": True, "tests_status": {**report["tests_status"], "FAIL_TO_PASS": {"success": [f2p], "failure": []}}}
+    (folder / "report.json").write_text(json.dumps({instance.instance_id: tampered}))
+    differ = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert differ.returncode == 1, differ.stdout + differ.stderr
+    assert f"gold/pallets__flask-5063: FAIL_TO_PASS {f2p}: official failure, ours success" in differ.stdout
+    assert "gold/pallets__flask-5063: official resolved=False, ours resolved=True" in differ.stdout
+    assert json.loads((tmp_path / "out" / "r1" / "official-grades.json").read_text())["graded"] == 1

@@ -40,6 +40,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="instances evaluated at once (default 1)")
     parser.add_argument("--run-id", required=True, help="names the run; rerunning it skips instances already graded")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed for one instance's tests")
+    from patchsmith.swebench_runner.evaluation import EvalSettings
+
+    grader = EvalSettings.__dataclass_fields__["grader"]
+    parser.add_argument("--grader", choices=("ours", "official"), default=grader.default, help=grader.metadata["help"])
     parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
                         help="folder that holds run folders (default: patchsmith-runs/swebench)")
 
@@ -83,7 +87,7 @@ def run_eval(args: argparse.Namespace) -> int:
     predictions = load_predictions(args.predictions, instances)
     install_signal_handlers()
     settings = EvalSettings(run_dir=args.out / args.run_id, repo_cache=args.repo_cache, cache_dir=cache_root(),
-                            timeout=args.timeout, workers=args.workers)
+                            timeout=args.timeout, workers=args.workers, grader=args.grader)
     summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True), dataset=everything)
     ours = summary["patchsmith"]
     print(
@@ -95,7 +99,20 @@ def run_eval(args: argparse.Namespace) -> int:
         f"grading rules: {ours['grading_rules']}"
     )
     print(f"reports: {settings.run_dir}")
+    if settings.grader == "official":
+        return _official_regrade(settings, everything)
     return 0
+
+
+def _official_regrade(settings, instances) -> int:
+    from patchsmith.swebench_runner.official_grades import describe, regrade
+
+    result = regrade(settings.run_dir, {i.instance_id: i for i in instances}, lambda i: settings.spec(i.repo, i.version).parser)
+    for difference in result["differences"]:
+        print(describe(difference))
+    print(f"official grader (swebench {result['version']}): {result['graded']} instance(s) re-graded, "
+          f"{len(result['differences'])} difference(s)")
+    return 1 if result["differences"] else 0
 
 
 def run_envs(args: argparse.Namespace) -> int:
