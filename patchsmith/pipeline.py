@@ -132,7 +132,7 @@ def start_run(request: SolveRequest, progress: Progress | None = None) -> "Pipel
     """A run with its folder and settings.json written, ready to execute."""
     from patchsmith.llm import Model
 
-    run = RunFolder.create(request.out_dir)
+    run = RunFolder.create(request.out_dir, resume=request.resume)
     request = replace(request, out_dir=run.path)
     workspace = request.workspace or RecipeWorkspace(str(request.repo), request.commit, request.settings.sandbox.base_image)
     request = replace(request, workspace=workspace)

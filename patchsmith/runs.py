@@ -39,6 +39,12 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+class RunFolderInUse(Exception):
+    """A non-empty folder given as a new run's folder: its files belong to another run."""
+
+    user_error = True
+
+
 class RunFolder:
     """One run's folder: settings, issue, stage results, candidates, logs, patch, report."""
 
@@ -48,8 +54,17 @@ class RunFolder:
         (self.path / "logs").mkdir(exist_ok=True)
 
     @classmethod
-    def create(cls, out: Path | None) -> "RunFolder":
-        return cls(Path(out) if out else Path("patchsmith-runs") / new_run_id())
+    def create(cls, out: Path | None, resume: bool = False) -> "RunFolder":
+        """The folder of a new run (or, with resume, of the run that folder holds). A new run
+        refuses a folder that holds anything: a file an earlier run left (its patch.diff, say)
+        would be read as this run's, and clearing it would lose that run."""
+        path = Path(out) if out else Path("patchsmith-runs") / new_run_id()
+        if path.exists() and not path.is_dir():
+            raise RunFolderInUse(f"{path} is a file, not a folder; give a new or empty --out folder.")
+        if not resume and any(path.glob("*")):
+            raise RunFolderInUse(f"{path} already holds another run's files; give a new or empty --out folder, "
+                                 f"or continue that run with --resume {path}.")
+        return cls(path)
 
     @property
     def ledger_path(self) -> Path:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import docker.errors
 
-from patchsmith.sandbox import engine
+from patchsmith.sandbox import engine, scratch
 from patchsmith.sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
 
 # The Python each suite ships. SWE-bench's older versions map to the nearest of these.
@@ -96,11 +96,14 @@ def image_exists(tag: str) -> bool:
 @contextlib.contextmanager
 def build_lock(cache_dir: Path | None, key: str):
     """Serialise builds of the same recipe across threads and processes (they would race on
-    the same tag and double the work)."""
+    the same tag and double the work). A build first removes the trees that killed builds with
+    the same cache left (their processes, mounts and files)."""
     lock_dir = Path(cache_dir or tempfile.gettempdir()) / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / f"{key}.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        if cache_dir:  # after the wait: the build we waited for may be one that was killed
+            scratch.reap(Path(cache_dir) / "tmp")
         try:
             yield
         finally:
@@ -140,7 +143,13 @@ def ensure_base_image(
             return tag
         tarball = cache / "base" / f"{spec.suite}-{spec.recipe_hash()}{_TAR_SUFFIX}" if cache else None
         if tarball is None or not tarball.is_file():
-            _bootstrap(spec, tarball, cache, Path(log_path) if log_path else None, mirror or host_debian_mirror())
+            with scratch.tree(cache / "tmp" if cache else Path(tempfile.gettempdir()), "base-") as workdir:
+                packed = tarball or workdir / f"rootfs{_TAR_SUFFIX}"
+                _bootstrap(spec, packed, workdir, Path(log_path) if log_path else workdir / "debootstrap.log",
+                           mirror or host_debian_mirror())
+                if tarball is None:  # no cache to keep it in: import it before its tree goes
+                    _import(spec, packed)
+                    return tag
         _import(spec, tarball)
     return tag
 
@@ -165,50 +174,39 @@ def _check_host_can_bootstrap() -> None:
         raise SandboxError("Building a Debian base image needs root (debootstrap); run as root or name a registry base image such as python:3.11-slim.")
 
 
-def _bootstrap(spec: BaseSpec, tarball: Path | None, cache: Path | None, log_path: Path | None, mirror: str) -> None:
-    """debootstrap the suite into a temporary folder and pack it into tarball."""
+def _bootstrap(spec: BaseSpec, tarball: Path, workdir: Path, log: Path, mirror: str) -> None:
+    """debootstrap the suite into workdir (a scratch tree, removed by the caller) and pack it into tarball."""
     _check_host_can_bootstrap()
-    work_parent = (cache / "tmp") if cache else None
-    if work_parent:
-        work_parent.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="base-", dir=work_parent))
-    if tarball is None:
-        tarball = workdir / f"rootfs{_TAR_SUFFIX}"
-    log = log_path or workdir / "debootstrap.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     rootfs = workdir / "rootfs"
-    try:
-        debootstrap = [
-            "debootstrap", "--variant=minbase", f"--include={','.join(spec.packages)}",
-            spec.suite, str(rootfs), mirror,
-        ]
-        _logged_run(debootstrap, log, f"the {spec.suite} base image")
-        _logged_run(["chroot", str(rootfs), "python3", "-m", "venv", VENV], log, f"the {spec.suite} base image's virtual environment")
-        # What apt downloaded is not needed in the image; apt-get update refetches the lists.
-        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            for item in (rootfs / leftover).glob("*"):
-                if item.is_file():
-                    item.unlink()
-        (rootfs / "etc/apt/sources.list").write_text(f"deb {mirror} {spec.suite} main\n")
-        tarball.parent.mkdir(parents=True, exist_ok=True)
-        partial = tarball.with_suffix(".partial")
-        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        with partial.open("wb") as out:
-            pack = ["zstd", "-q", "-T0", "-3", "-c"] if _TAR_SUFFIX == ".tar.zst" else ["cat"]
-            zstd = subprocess.run(pack, stdin=tar.stdout, stdout=out, stderr=subprocess.PIPE)
-        tar.stdout.close()
-        tar_err = tar.communicate()[1].decode(errors="replace")
-        if tar.returncode != 0 or zstd.returncode != 0:
-            message = tar_err + zstd.stderr.decode(errors="replace")
-            if looks_like_disk_full(message):
-                raise DiskFull(str(tarball.parent))
-            raise SandboxError(f"Packing the {spec.suite} root file system failed: {message.strip()[-300:]}")
-        partial.rename(tarball)
-    finally:
-        if tarball.parent != workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            shutil.rmtree(rootfs, ignore_errors=True)
+    marked = scratch.marked_env(workdir)  # a later run finds these processes if this one is killed
+    debootstrap = [
+        "debootstrap", "--variant=minbase", f"--include={','.join(spec.packages)}",
+        spec.suite, str(rootfs), mirror,
+    ]
+    _logged_run(debootstrap, log, f"the {spec.suite} base image", marked)
+    _logged_run(["chroot", str(rootfs), "python3", "-m", "venv", VENV], log, f"the {spec.suite} base image's virtual environment", marked)
+    # What apt downloaded is not needed in the image; apt-get update refetches the lists.
+    for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for item in (rootfs / leftover).glob("*"):
+            if item.is_file():
+                item.unlink()
+    (rootfs / "etc/apt/sources.list").write_text(f"deb {mirror} {spec.suite} main\n")
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    partial = tarball.with_suffix(".partial")
+    tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=marked)
+    with partial.open("wb") as out:
+        pack = ["zstd", "-q", "-T0", "-3", "-c"] if _TAR_SUFFIX == ".tar.zst" else ["cat"]
+        zstd = subprocess.run(pack, stdin=tar.stdout, stdout=out, stderr=subprocess.PIPE, env=marked)
+    tar.stdout.close()
+    tar_err = tar.communicate()[1].decode(errors="replace")
+    if tar.returncode != 0 or zstd.returncode != 0:
+        message = tar_err + zstd.stderr.decode(errors="replace")
+        if looks_like_disk_full(message):
+            raise DiskFull(str(tarball.parent))
+        raise SandboxError(f"Packing the {spec.suite} root file system failed: {message.strip()[-300:]}")
+    partial.rename(tarball)
 
 
 def _import(spec: BaseSpec, tarball: Path) -> None:
@@ -231,12 +229,12 @@ def _import(spec: BaseSpec, tarball: Path) -> None:
         raise SandboxError(f"Importing the {spec.suite} root file system into Docker did not produce {spec.tag}.")
 
 
-def _logged_run(command: list[str], log: Path, what: str) -> None:
+def _logged_run(command: list[str], log: Path, what: str, env: dict[str, str]) -> None:
     """Run a host command with its output appended to the build log; BuildFailed when it fails."""
     with log.open("a") as fh:
         fh.write(f"$ {' '.join(command)}\n")
         fh.flush()
-        done = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT)
+        done = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT, env=env)
     if done.returncode != 0:
         _raise_build_failed(what, log)
 

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import docker.errors
 
-from patchsmith.sandbox import engine
+from patchsmith.sandbox import engine, strays
 from patchsmith.sandbox.certs import CONTAINER_CA_PATH, ca_environment, resolve_ca_bundle
 from patchsmith.sandbox.errors import SandboxError
 
@@ -243,6 +243,8 @@ class Container:
             # Per command, not in the container's own environment: an image committed from this
             # container must not point its test suites at the host's bundle.
             env = {**ca_environment(), **(env or {})}
+        mark = strays.new_mark()  # inherited by every child, so the ones that leave the group can be found
+        env = {**(env or {}), strays.MARKER: mark}
         pid_file = f"{_STATE_DIR}/exec-{uuid.uuid4().hex[:10]}.pid"
         if timeout is not None:
             # A new session makes the command a process group leader we can kill as a whole.
@@ -255,7 +257,7 @@ class Container:
         timed_out = threading.Event()
         timer = None
         if timeout is not None:
-            timer = threading.Timer(timeout, self._kill_group, args=(pid_file, stream, timed_out))
+            timer = threading.Timer(timeout, self._kill_group, args=(pid_file, mark, stream, timed_out))
             timer.daemon = True
             timer.start()
         out, err, both = _Capped(), _Capped(), _Capped()
@@ -292,11 +294,12 @@ class Container:
         self._log(argv if timeout is None else argv[6:], result)
         return result
 
-    def _kill_group(self, pid_file: str, stream, timed_out: threading.Event) -> None:
+    def _kill_group(self, pid_file: str, mark: str, stream, timed_out: threading.Event) -> None:
         timed_out.set()
         try:
             api = engine.client().api
-            kill = f'pg=$(cat "{pid_file}" 2>/dev/null) && kill -KILL -- -"$pg" 2>/dev/null; rm -f "{pid_file}"'
+            # The group first, then whatever left it with setsid.
+            kill = f'pg=$(cat "{pid_file}" 2>/dev/null) && kill -KILL -- -"$pg" 2>/dev/null; rm -f "{pid_file}"; {strays.kill_marked(mark)}'
             kill_id = api.exec_create(self._require(), ["bash", "-c", kill])["Id"]
             api.exec_start(kill_id)
         except Exception:  # noqa: BLE001 - the stream is closed below in any case
@@ -453,9 +456,11 @@ rm -f {pack_path}"""
 
     def reset(self) -> None:
         """Return to the base state: tracked files restored, new files removed (ignored build
-        products such as compiled extensions stay, as they were made by the environment)."""
+        products such as compiled extensions stay, as they were made by the environment), and
+        every process an earlier command left running killed, whatever session it made."""
         self._require_base()
-        self.check(f"{_GIT} reset -q --hard patchsmith-base && {_GIT} clean -fdq", "resetting the repository")
+        self.check(f"{strays.kill_all_marked_but_mine()}; {_GIT} reset -q --hard patchsmith-base && {_GIT} clean -fdq",
+                   "resetting the repository")
 
     def _require_base(self) -> None:
         if self.has_base_state:

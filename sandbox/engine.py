@@ -3,6 +3,11 @@
 Every container and temporary image the sandbox makes carries LABEL_OWNER plus the id of the
 process session that made it, so that a context manager, a Ctrl-C, a SIGTERM or a later
 `patchsmith sandbox prune` can find and remove exactly what we made and nothing else.
+
+A run killed with SIGKILL runs no handler. Its containers also carry the cache they were made
+for and their process's start time, so the next run with the same cache removes them when it
+makes its first container (reap_dead_runs): a pid that a new process took is not mistaken for
+the dead one, and runs that use another cache are left alone.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ LABEL_SESSION = "patchsmith.session"  # the process session that made it
 LABEL_PID = "patchsmith.pid"  # that process, to tell crashed runs from live ones
 LABEL_HOST = "patchsmith.host"
 LABEL_RECIPE = "patchsmith.recipe"  # the recipe hash of an image
+LABEL_CACHE = "patchsmith.cache"  # the cache the run used: runs with the same one reap each other's leftovers
+LABEL_STARTED = "patchsmith.started"  # the owner process's start time (clock ticks after boot)
 
 SESSION_ID = uuid.uuid4().hex[:12]
 
@@ -52,6 +59,21 @@ def client() -> docker.DockerClient:
         return _client
 
 
+def cache_scope() -> str:
+    """Which cache this process uses, as the variables that choose it say (the cache root itself
+    is the top layer's to compute); containers carry it as LABEL_CACHE."""
+    return os.environ.get("PATCHSMITH_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME") or "~"
+
+
+def process_started(pid: int) -> str:
+    """The process's start time in clock ticks after boot ("" when there is no such process)."""
+    try:
+        stat = open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace").read()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22; the name before it may hold blanks
+
+
 def labels(kind: str, **extra: str) -> dict[str, str]:
     """The labels every container and temporary image of this process carries."""
     return {
@@ -60,6 +82,8 @@ def labels(kind: str, **extra: str) -> dict[str, str]:
         LABEL_SESSION: SESSION_ID,
         LABEL_PID: str(os.getpid()),
         LABEL_HOST: socket.gethostname(),
+        LABEL_CACHE: cache_scope(),
+        LABEL_STARTED: process_started(os.getpid()),
         **extra,
     }
 
@@ -75,12 +99,17 @@ def raise_if_disk_full(exc: BaseException) -> None:
 _live: set[str] = set()
 _live_lock = threading.Lock()
 _handlers_installed = False
+_reaped = False
 
 
 def track(container_id: str) -> None:
+    global _reaped
     _install_handlers()
     with _live_lock:
         _live.add(container_id)
+        first, _reaped = not _reaped, True
+    if first:
+        reap_dead_runs()
 
 
 def untrack(container_id: str) -> None:
@@ -168,6 +197,31 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _owner_alive(container_labels: dict) -> bool:
+    """Whether the process that made a container still runs (another host's always counts as alive)."""
+    if container_labels.get(LABEL_HOST) != socket.gethostname():
+        return True
+    pid = int(container_labels.get(LABEL_PID, "0") or 0)
+    if pid <= 0 or not _pid_alive(pid):
+        return False
+    started = container_labels.get(LABEL_STARTED)
+    return not started or process_started(pid) == started
+
+
+def reap_dead_runs() -> list[str]:
+    """Remove the containers that dead runs with this process's cache left (what a SIGKILL left
+    running: test runs, servers, pip); returns their short ids."""
+    api = client().api
+    filters = {"label": [f"{LABEL_OWNER}=1", f"{LABEL_CACHE}={cache_scope()}"]}
+    dead = [info["Id"] for info in api.containers(all=True, filters=filters) if not _owner_alive(info.get("Labels") or {})]
+    for container_id in dead:
+        try:
+            remove_container(container_id)
+        except Exception:  # noqa: BLE001 - one that will not go must not stop this run
+            pass
+    return [container_id[:12] for container_id in dead]
+
+
 def prune(include_live: bool = False, images: bool = False, dry_run: bool = False) -> PruneReport:
     """Remove our containers whose process is gone (all of them with include_live), temporary
     images, and with images=True every image we built too (base, environment, instance)."""
@@ -176,8 +230,7 @@ def prune(include_live: bool = False, images: bool = False, dry_run: bool = Fals
     removed_containers: list[str] = []
     for info in api.containers(all=True, filters={"label": f"{LABEL_OWNER}=1"}):
         lab = info.get("Labels") or {}
-        pid = int(lab.get(LABEL_PID, "0") or 0)
-        owner_alive = lab.get(LABEL_HOST) == here and pid > 0 and _pid_alive(pid)
+        owner_alive = lab.get(LABEL_HOST) == here and _owner_alive(lab)
         if owner_alive and not include_live:
             continue
         removed_containers.append(info["Id"][:12])

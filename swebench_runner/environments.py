@@ -18,7 +18,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from patchsmith.swebench_runner.errors import SwebenchError
-from patchsmith.swebench_runner.specs import LOCAL_INTERNET_SCRIPT, EnvSpec
+from patchsmith.swebench_runner.specs import LOCAL_INTERNET_SCRIPT, RUN_ONLY_FIELDS, EnvSpec
 from patchsmith.swebench_runner.sources import snapshot
 
 _BUILDER_VERSION = "3"  # bump when the steps below change what ends up in an image
@@ -136,7 +136,8 @@ def _recipe_fields(spec: EnvSpec) -> dict:
     """The spec's fields that differ from their defaults: a new field with a default then leaves
     every existing environment's tag (and image) as it was."""
     defaults = {f.name: f.default for f in fields(EnvSpec) if f.default is not MISSING}
-    return {name: value for name, value in asdict(spec).items() if name not in defaults or value != defaults[name]}
+    return {name: value for name, value in asdict(spec).items()
+            if name not in RUN_ONLY_FIELDS and (name not in defaults or value != defaults[name])}
 
 
 def local_internet_script(spec: EnvSpec) -> str:

@@ -9,8 +9,9 @@ Files of a run (the official layout, under `out/<run_id>/`):
     <model>.<run_id>.json                  the run's summary
     env-failures.json                      instances whose environment did not build, and why
 
-A report.json is written (atomically) only once an instance is graded, and an instance that has
-one is skipped, so a killed run resumes where it stopped and grades each instance once.
+A report.json is written (atomically) only once an instance is graded, and an instance whose
+report graded the same patch under the same rules is skipped, so a killed run resumes where it
+stopped and grades each instance once (run_records.py: reuse, submissions, the summary).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchsmith.sandbox.log_parsers import parse_log, shorten_path_parameters
@@ -36,7 +37,8 @@ from patchsmith.swebench_runner.environments import (
     local_internet_capabilities,
 )
 from patchsmith.swebench_runner.errors import SwebenchError
-from patchsmith.swebench_runner.grading import grade
+from patchsmith.swebench_runner import run_records
+from patchsmith.swebench_runner.grading import GRADING_RULES, grade, official_view
 from patchsmith.swebench_runner.predictions import Prediction
 from patchsmith.swebench_runner.repos import find_mirror
 from patchsmith.swebench_runner.instances import ensure_instance_image, touches_build
@@ -58,6 +60,9 @@ class EvalSettings:
     workers: int = 1
     # Specs for (repo, version) pairs beyond SWE-bench's twelve repositories (tests use a toy one).
     extra_specs: tuple[EnvSpec, ...] = ()
+    grader: str = field(default="ours", metadata={
+        "flag": "--grader", "help": "official: also re-grade every log through the official swebench package "
+                                    "(the grader extra) and list each difference; the exit status is 1 when there is one"})
 
     def spec(self, repo: str, version: str) -> EnvSpec:
         for spec in self.extra_specs:
@@ -152,22 +157,7 @@ def _why_not_applied(output: str) -> str:
 
 
 def report_path(settings: EvalSettings, prediction: Prediction) -> Path:
-    return settings.run_dir / prediction.model_folder / prediction.instance_id / "report.json"
-
-
-def is_reported(path: Path) -> bool:
-    try:
-        json.loads(path.read_text())
-        return True
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    return run_records.report_path(settings.run_dir, prediction.model_folder, prediction.instance_id)
 
 
 def evaluate_instance(
@@ -211,6 +201,8 @@ def evaluate_instance(
         "test_output": "",
     }
     entry = {
+        "patch_sha256": run_records.patch_digest(prediction.model_patch),
+        "grading_rules": GRADING_RULES,
         "patch_is_None": prediction.model_patch is None,
         "patch_exists": not prediction.is_empty,
         "patch_successfully_applied": False,
@@ -267,7 +259,7 @@ def evaluate_instance(
             details["timed_out"] = run.timed_out
             details["test_output"] = run.output
             (folder / "test_output.txt").write_text(f"{START_MARKER}\n{run.output}\n{END_MARKER}\n", encoding="utf-8")
-            statuses = parse_log(run.output, spec.parser)
+            statuses = official_view(parse_log(run.output, spec.parser), spec.parser)
             if spec.shorten_path_ids:
                 statuses = shorten_path_parameters(statuses)
             if run.timed_out:
@@ -279,7 +271,7 @@ def evaluate_instance(
         # Evaluation ends with the graded report; removing the container is clean-up after it.
         details["eval_seconds"] = round(time.monotonic() - started, 3)
         report = {instance.instance_id: {**entry, **details}}
-        _write_atomically(folder / "report.json", json.dumps(report, indent=2))
+        run_records.write_atomically(folder / "report.json", json.dumps(report, indent=2))
         if after_tests is not None and applied:
             after_tests(box, test_command)
     finally:
@@ -293,6 +285,7 @@ class RunState:
 
     env_failures: dict[str, str]  # instance id -> why its environment did not build
     errors: dict[str, str]  # instance id -> why it could not be graded
+    graded: set[str]
     lock: threading.Lock
 
 
@@ -303,12 +296,19 @@ def evaluate(
     progress: Callable[[str], None] = print,
     dataset: list[Instance] | None = None,
 ) -> dict:
-    """Evaluate every instance that has a prediction and no report yet; write and return the summary.
-    `dataset` (default: instances) decides each environment's commit, so that a selection builds the
-    same images as the whole dataset."""
+    """Evaluate every instance that has a prediction and no reusable report; write and return the
+    summary of the whole run (this and earlier invocations). `dataset` (default: instances) decides
+    each environment's commit, so that a selection builds the same images as the whole dataset."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    state = RunState({}, {}, threading.Lock())
-    todo = [i for i in instances if i.instance_id in predictions and not is_reported(report_path(settings, predictions[i.instance_id]))]
+    run_records.record_submissions(settings.run_dir, instances, predictions)
+    state = RunState({}, {}, set(), threading.Lock())
+
+    def reusable(instance: Instance) -> bool:
+        prediction = predictions[instance.instance_id]
+        return run_records.reusable_report(settings.run_dir, prediction.model_folder, prediction.instance_id,
+                                           run_records.patch_digest(prediction.model_patch)) is not None
+
+    todo = [i for i in instances if i.instance_id in predictions and not reusable(i)]
     skipped = sum(1 for i in instances if i.instance_id in predictions) - len(todo)
     if skipped:
         progress(f"{skipped} instance(s) already graded in this run; skipping them")
@@ -342,6 +342,8 @@ def evaluate(
         try:
             report = evaluate_instance(instance, prediction, settings.spec(*key), outcome.image, commits[key], settings)
             verdict = "resolved" if report[instance.instance_id]["resolved"] else "unresolved"
+            with state.lock:
+                state.graded.add(instance.instance_id)
         except SourceIncomplete as exc:
             verdict = f"error: {exc}"
             with state.lock:
@@ -362,75 +364,5 @@ def evaluate(
         for key, group in groups.items():
             build(key)
             list(pool.map(run_one, group))
-    _record_failures(settings.run_dir, state)
-    return write_summary(instances, predictions, settings)
-
-
-def _record_failures(run_dir: Path, state: RunState) -> None:
-    path = run_dir / "env-failures.json"
-    previous = json.loads(path.read_text()) if path.is_file() else {"environment": {}, "errors": {}}
-    previous["environment"].update(state.env_failures)
-    previous["errors"].update(state.errors)
-    # Instances graded since then are no longer failures.
-    _write_atomically(path, json.dumps(previous, indent=1, sort_keys=True))
-
-
-def write_summary(instances: list[Instance], predictions: dict[str, Prediction], settings: EvalSettings) -> dict:
-    """The official summary fields, from the report files, plus our count of environment build failures."""
-    failures_path = settings.run_dir / "env-failures.json"
-    failures = json.loads(failures_path.read_text()) if failures_path.is_file() else {"environment": {}, "errors": {}}
-    ids = {name: set() for name in ("completed", "incomplete", "empty_patch", "resolved", "unresolved", "error")}
-    empty_graded_resolved = set()
-    env_failed = set()
-    for instance in instances:
-        iid = instance.instance_id
-        prediction = predictions.get(iid)
-        if prediction is None:
-            ids["incomplete"].add(iid)
-            continue
-        path = report_path(settings, prediction)
-        report = json.loads(path.read_text())[iid] if is_reported(path) else None
-        if prediction.is_empty:
-            ids["empty_patch"].add(iid)
-            if report and report.get("resolved"):
-                empty_graded_resolved.add(iid)
-            if report is None and iid in failures["environment"]:
-                env_failed.add(iid)
-            continue
-        if report is None:
-            ids["error"].add(iid)
-            if iid in failures["environment"]:
-                env_failed.add(iid)
-            continue
-        ids["completed"].add(iid)
-        ids["resolved" if report["resolved"] else "unresolved"].add(iid)
-    models = sorted({p.model_folder for p in predictions.values()}) or ["none"]
-    summary = {
-        "total_instances": len(instances),
-        "submitted_instances": sum(1 for i in instances if i.instance_id in predictions),
-        "completed_instances": len(ids["completed"]),
-        "resolved_instances": len(ids["resolved"]),
-        "unresolved_instances": len(ids["unresolved"]),
-        "empty_patch_instances": len(ids["empty_patch"]),
-        "error_instances": len(ids["error"]),
-        "completed_ids": sorted(ids["completed"]),
-        "incomplete_ids": sorted(ids["incomplete"]),
-        "empty_patch_ids": sorted(ids["empty_patch"]),
-        "submitted_ids": sorted(i.instance_id for i in instances if i.instance_id in predictions),
-        "resolved_ids": sorted(ids["resolved"]),
-        "unresolved_ids": sorted(ids["unresolved"]),
-        "error_ids": sorted(ids["error"]),
-        "schema_version": 2,
-        # Ours, kept apart from the official fields:
-        "patchsmith": {
-            "environment_build_failures": len(env_failed),
-            "environment_build_failure_ids": sorted(env_failed),
-            # Empty patches are evaluated all the same (test patch only); none should resolve.
-            "empty_patch_graded_ids": sorted(i for i in ids["empty_patch"] if is_reported(report_path(settings, predictions[i]))),
-            "empty_patch_resolved_ids": sorted(empty_graded_resolved),
-            "error_reasons": {iid: failures["errors"].get(iid) or failures["environment"].get(iid, "") for iid in sorted(ids["error"])},
-        },
-    }
-    run_id = settings.run_dir.name
-    _write_atomically(settings.run_dir / f"{'+'.join(models)}.{run_id}.json", json.dumps(summary, indent=2))
-    return summary
+    run_records.record_failures(settings.run_dir, state.env_failures, state.errors, state.graded)
+    return run_records.write_summary(settings.run_dir)

@@ -1,9 +1,10 @@
 """Grading a parsed test log as the official SWE-bench harness does.
 
-An instance is resolved only when every FAIL_TO_PASS and every PASS_TO_PASS test passes.
-PASSED and XFAIL pass; a test that is missing from the log, FAILED or ERROR fails. A SKIPPED
-test is neither and lands in no list, so, as in the official harness, it does not block
-resolution.
+An instance is resolved only when every FAIL_TO_PASS and every PASS_TO_PASS test succeeds.
+The rules are those of the official package's version GRADING_RULES (5.x): PASSED and XFAIL
+pass; a test missing from the log, FAILED or ERROR fails. A SKIPPED test fails when it is a
+FAIL_TO_PASS test (skipping is not fixing) and is kept when it is a PASS_TO_PASS test (skipping
+is not breaking). 4.x let a skipped FAIL_TO_PASS test land in neither list, so it resolved.
 """
 
 from __future__ import annotations
@@ -13,16 +14,46 @@ from dataclasses import dataclass
 
 from patchsmith.sandbox.log_parsers import TestStatus
 
+# Where the rules come from; every report records it, and a grade is reused only under the same rules.
+GRADING_RULES = "swebench 5.0.2"
 PASSING = (TestStatus.PASSED, TestStatus.XFAIL)
-FAILING = (TestStatus.FAILED, TestStatus.ERROR)
+# Statuses our parsers read in a log where the official parser of that log format reads nothing
+# (Django's and unittest's "expected failure", sympy's `f`, `s` and `w`): the official harness
+# then counts the test as missing, so it fails. Graded as it grades, they are dropped. We read
+# one thing more and keep it: sympy's last test of a file, on the line of the file's `[OK]`. The
+# dataset's lists were made with the official parser, which misses that line, so no such test is
+# listed (tests/test_swebench_official.py checks our grades of real logs against the official ones).
+UNREAD_BY_OFFICIAL = {
+    "django": (TestStatus.XFAIL,),
+    "unittest": (TestStatus.XFAIL,),
+    "sympy": (TestStatus.XFAIL, TestStatus.SKIPPED),
+}
+
+
+def official_view(statuses: Mapping[str, TestStatus], parser: str) -> dict[str, TestStatus]:
+    """The statuses the official parser of the same log would have read."""
+    unread = UNREAD_BY_OFFICIAL.get(parser, ())
+    return {test: status for test, status in statuses.items() if status not in unread}
+
+
+def status_of(test: str, statuses: Mapping[str, TestStatus]) -> TestStatus | None:
+    """The test's status; for an id cut inside its parameters (SWE-bench records some so), the
+    status of the ids it begins, when they all agree on passing or not (the 5.x rule)."""
+    if test in statuses or test.count("[") <= test.count("]"):
+        return statuses.get(test)
+    matching = [status for name, status in statuses.items() if name.startswith(test)]
+    if matching and len({status in PASSING for status in matching}) == 1:
+        return matching[0]
+    return None
 
 
 def passes(test: str, statuses: Mapping[str, TestStatus]) -> bool:
-    return statuses.get(test) in PASSING
+    return status_of(test, statuses) in PASSING
 
 
-def fails(test: str, statuses: Mapping[str, TestStatus]) -> bool:
-    return test not in statuses or statuses[test] in FAILING
+def kept(test: str, statuses: Mapping[str, TestStatus]) -> bool:
+    """A PASS_TO_PASS test succeeds when it passes or is skipped."""
+    return status_of(test, statuses) in (*PASSING, TestStatus.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -55,19 +86,16 @@ class Grade:
         }
 
 
-def _split(tests: Iterable[str], statuses: Mapping[str, TestStatus]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _split(tests: Iterable[str], succeeded) -> tuple[tuple[str, ...], tuple[str, ...]]:
     success: list[str] = []
     failure: list[str] = []
     for test in tests:
-        if passes(test, statuses):
-            success.append(test)
-        elif fails(test, statuses):
-            failure.append(test)
+        (success if succeeded(test) else failure).append(test)
     return tuple(success), tuple(failure)
 
 
 def grade(statuses: Mapping[str, TestStatus], fail_to_pass: Iterable[str], pass_to_pass: Iterable[str]) -> Grade:
     """Grade a parsed log against an instance's two test lists."""
-    f2p_success, f2p_failure = _split(fail_to_pass, statuses)
-    p2p_success, p2p_failure = _split(pass_to_pass, statuses)
+    f2p_success, f2p_failure = _split(fail_to_pass, lambda test: passes(test, statuses))
+    p2p_success, p2p_failure = _split(pass_to_pass, lambda test: kept(test, statuses))
     return Grade(f2p_success, f2p_failure, p2p_success, p2p_failure)

@@ -5,7 +5,9 @@ official JSON Lines format (instance_id, model_name_or_path, model_patch), ready
 Each instance runs in its (repo, version) environment image with the repository moved to the
 instance's base commit, exactly as evaluation prepares it. A prediction line is appended (and
 flushed) as soon as an instance finishes, and instances already in the file are skipped, so a
-killed run resumes where it stopped. A total cost cap stops starting new instances once spent.
+killed run resumes where it stopped; a line a kill tore is cut off first. A total cost cap stops
+starting new instances once spent. An instance whose environment did not build, or whose own
+cost cap ran out, gets no line: that is no answer of the model's, and a rerun tries it again.
 """
 
 from __future__ import annotations
@@ -109,11 +111,45 @@ def already_predicted(path: Path) -> set[str]:
     return done
 
 
+# Outcomes that say nothing about the model's answer: never saved as a prediction, retried on a rerun.
+RETRIED_OUTCOMES = ("env_build_failed", "cost_cap")
+
+
+def cut_torn_line(path: Path) -> bool:
+    """Cut a last line that a kill left without its newline, unless it is whole JSON (then end it);
+    appending to it would glue the next prediction onto it. Returns whether it was cut."""
+    if not path.exists():
+        return False
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return False
+    start = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[start:])
+    except ValueError:
+        with path.open("r+b") as handle:
+            handle.truncate(start)
+        return True
+    with path.open("ab") as handle:
+        handle.write(b"\n")
+    return False
+
+
 def append_prediction(path: Path, row: dict) -> None:
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(row) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _fresh_run_folder(path: Path) -> Path:
+    """path, with an earlier attempt's folder there (one that saved no prediction) moved aside."""
+    if path.exists():
+        attempt = 1
+        while path.with_name(f"{path.name}.attempt-{attempt}").exists():
+            attempt += 1
+        path.rename(path.with_name(f"{path.name}.attempt-{attempt}"))
+    return path
 
 
 def infer(
@@ -126,6 +162,8 @@ def infer(
     from patchsmith.pipeline import SolveRequest, solve
 
     settings.run_dir.mkdir(parents=True, exist_ok=True)
+    if cut_torn_line(settings.predictions_path):
+        progress(f"cut a torn last line off {settings.predictions_path} (a killed run's)")
     state = InferState(done=already_predicted(settings.predictions_path))
     todo = [i for i in instances if i.instance_id not in state.done]
     if len(todo) < len(instances):
@@ -153,14 +191,15 @@ def infer(
         image, commit, error = environment(instance)
         patch = ""
         if error:
-            state.outcomes[instance.instance_id] = "env_build_failed"
+            with state.lock:
+                state.outcomes[instance.instance_id] = "env_build_failed"
         else:
             spec = settings.spec(instance.repo, instance.version)
             workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
             request = SolveRequest(
                 repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,
                 issue_title="", issue_body=instance.problem_statement, settings=settings.solve,
-                out_dir=settings.run_dir / "runs" / instance.instance_id, workspace=workspace,
+                out_dir=_fresh_run_folder(settings.run_dir / "runs" / instance.instance_id), workspace=workspace,
             )
             outcome = solve(request)
             patch = outcome.patch or ""
@@ -168,9 +207,10 @@ def infer(
                 state.spent += outcome.cost_usd or 0.0
                 state.outcomes[instance.instance_id] = "patch" if patch else str(outcome.failure)
         with state.lock:
-            append_prediction(settings.predictions_path,
-                              {"instance_id": instance.instance_id, "model_name_or_path": settings.solve.model.model,
-                               "model_patch": patch})
+            if state.outcomes[instance.instance_id] not in RETRIED_OUTCOMES:
+                append_prediction(settings.predictions_path,
+                                  {"instance_id": instance.instance_id, "model_name_or_path": settings.solve.model.model,
+                                   "model_patch": patch})
         progress(f"{instance.instance_id}: {state.outcomes[instance.instance_id]}")
 
     with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:

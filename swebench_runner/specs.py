@@ -28,6 +28,9 @@ LOCAL_INTERNET_SCRIPT = "/opt/patchsmith/local_internet.py"
 # Files a test patch touches that are data, not tests to run.
 NON_TEST_SUFFIXES = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
 
+# EnvSpec fields that change how tests run but not what an image holds: not part of image tags.
+RUN_ONLY_FIELDS = ("test_run_env",)
+
 # Headers and tools most scientific builds want, on top of the base image's C toolchain.
 _BUILD_PACKAGES = ("pkg-config", "libfreetype6-dev", "libpng-dev", "libjpeg-dev", "zlib1g-dev")
 
@@ -77,13 +80,18 @@ class EnvSpec:
     local_internet: tuple[str, ...] = ()
     vendored_sources: tuple[VendoredSource, ...] = ()
     notes: str = ""
+    # Variables the test command alone gets, in front of it: how a run prints, never what the
+    # image holds, so they stay out of its recipe and tag (RUN_ONLY_FIELDS).
+    test_run_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def test_run(self) -> str:
-        """The test command, after starting the suite's local internet when it has one."""
+        """The test command (with its own variables), after starting the suite's local internet
+        when it has one."""
+        command = " ".join([*(f"{name}={shlex.quote(value)}" for name, value in self.test_run_env), self.test_command])
         if not self.local_internet:
-            return self.test_command
-        return " ".join(["python", LOCAL_INTERNET_SCRIPT, *map(shlex.quote, self.local_internet), "&&", self.test_command])
+            return command
+        return " ".join(["python", LOCAL_INTERNET_SCRIPT, *map(shlex.quote, self.local_internet), "&&", command])
 
     @property
     def suite(self) -> str:
@@ -249,7 +257,9 @@ def _sklearn(version: str) -> EnvSpec:
         pins = ("numpy==1.19.5", "scipy==1.5.4", "cython==3.0.10", "setuptools==68.0.0", "wheel", "joblib==1.3.2",
                 "threadpoolctl==3.2.0", "pandas<2.0.0", "matplotlib<3.9.0", "pytest==7.4.0")
         wanted = "3.9"
-    # pytest 3.10 (0.20's yield tests) has no -rA summary; -v prints each test's id and status.
+    # pytest 3.10 (0.20's yield tests) has no -rA summary; -v prints each test's id and status,
+    # and the classic console style ends each such line with the status (no progress column),
+    # which is the form the official parser reads.
     return EnvSpec(
         "scikit-learn/scikit-learn", version, wanted, "3.9", PYTEST_RA + (" -v" if version == "0.20" else ""), "pytest",
         pip_packages=pins,
@@ -260,6 +270,7 @@ def _sklearn(version: str) -> EnvSpec:
         # 0.20 and 0.21 vendor a joblib whose cloudpickle cannot make code objects on Python 3.8
         # and later; this switch (theirs) makes them use the installed joblib instead.
         env=(("SKLEARN_SITE_JOBLIB", "1"),) if version in ("0.20", "0.21") else (),
+        test_run_env=(("PYTEST_ADDOPTS", "-o console_output_style=classic"),) if version == "0.20" else (),
         # Some 0.21 base commits (12471's) import the vendored joblib directly from
         # sklearn.utils.testing, which every test imports: its cloudpickle then needs the old
         # code constructor at import.

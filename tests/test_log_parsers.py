@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from patchsmith.sandbox.log_parsers import LogParserError, TestStatus, parse_log, shorten_path_parameters
-from patchsmith.swebench_runner.grading import grade
+from patchsmith.swebench_runner.grading import grade, official_view
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 
@@ -90,8 +90,15 @@ def test_grading_rules() -> None:
     assert grade({"a": passed, "b": xfail}, ["a"], ["b"]).resolved
     assert not grade({"a": passed}, ["a"], ["missing"]).resolved
     assert not grade({"a": TestStatus.ERROR}, ["a"], []).resolved
-    # As in the official harness, a skipped test lands in no list and does not block resolution.
-    assert grade({"a": passed, "b": skipped}, ["a"], ["b"]).resolved
+    # The official 5.x rules: a skipped PASS_TO_PASS test is kept, a skipped FAIL_TO_PASS test is not fixed.
+    kept = grade({"a": passed, "b": skipped}, ["a"], ["b"])
+    assert kept.resolved and kept.pass_to_pass_success == ("b",)
+    not_fixed = grade({"a": skipped, "b": passed}, ["a"], ["b"])
+    assert not not_fixed.resolved and not_fixed.fail_to_pass_failure == ("a",)
+    # An id SWE-bench recorded cut inside its parameters stands for the ids it begins, when they agree.
+    cut = "t.py::test_k[a b"
+    assert grade({"t.py::test_k[a b c]": passed, "t.py::test_k[a b d]": xfail}, [cut], []).resolved
+    assert not grade({"t.py::test_k[a b c]": passed, "t.py::test_k[a b d]": TestStatus.FAILED}, [cut], []).resolved
     assert grade({"a": passed}, ["a"], []).tests_status()["PASS_TO_PASS"] == {"success": [], "failure": []}
 
 
@@ -112,3 +119,25 @@ def test_django_runner_in_a_swebench_container() -> None:
     assert statuses["test_skip_if_db_feature (test_utils.tests.SkippingTestCase)"] is TestStatus.PASSED
     assert statuses["test_fixtures_are_skipped (test_utils.tests.SkippingExtraTests)"] is TestStatus.SKIPPED
     assert len(statuses) == 100  # "Ran 100 tests"
+
+
+# Logs in which our parsers read a status that the official parser of the format does not read.
+OFFICIALLY_UNREAD = {
+    "django": "test_a (x.T) ... ok\ntest_b (x.T) ... expected failure\n",
+    "sympy": "  test_a ok\n  test_b f\n  test_c s\n",
+}
+
+
+def test_grading_drops_statuses_the_official_parser_cannot_read() -> None:
+    """Django's "expected failure" and sympy's `f` and `s` are missing to the official harness,
+    so a listed test with one of them fails there; our grade agrees, while the parsers (which
+    the reproduce stage uses) still read them."""
+    django = parse_log(OFFICIALLY_UNREAD["django"], "django")
+    assert django["test_b (x.T)"] is TestStatus.XFAIL
+    assert not grade(official_view(django, "django"), ["test_a (x.T)"], ["test_b (x.T)"]).resolved
+    sympy = parse_log(OFFICIALLY_UNREAD["sympy"], "sympy")
+    assert (sympy["test_b"], sympy["test_c"]) == (TestStatus.XFAIL, TestStatus.SKIPPED)
+    for listed in ("test_b", "test_c"):
+        assert not grade(official_view(sympy, "sympy"), ["test_a"], [listed]).resolved
+    # pytest's XFAIL is read by the official parser too, and passes there.
+    assert official_view({"t": TestStatus.XFAIL}, "pytest") == {"t": TestStatus.XFAIL}

@@ -29,7 +29,8 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo-cache", type=Path, required=True,
                         help="folder of git mirrors named owner+name, owner__name or owner/name (absent ones are cloned)")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--instances", help="instance ids, separated by commas or blanks")
+    group.add_argument("--instances", nargs="+", metavar="ID",
+                       help="instance ids: separate words, or one string with commas or blanks")
     group.add_argument("--repo", help="only this repository (owner/name)")
 
 
@@ -39,6 +40,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="instances evaluated at once (default 1)")
     parser.add_argument("--run-id", required=True, help="names the run; rerunning it skips instances already graded")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed for one instance's tests")
+    from patchsmith.swebench_runner.evaluation import EvalSettings
+
+    grader = EvalSettings.__dataclass_fields__["grader"]
+    parser.add_argument("--grader", choices=("ours", "official"), default=grader.default, help=grader.metadata["help"])
     parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
                         help="folder that holds run folders (default: patchsmith-runs/swebench)")
 
@@ -56,7 +61,7 @@ def _selected(args: argparse.Namespace):
 
     instances = everything = load_instances(args.dataset)
     if args.instances:
-        wanted = [part for part in args.instances.replace(",", " ").split() if part]
+        wanted = " ".join(args.instances).replace(",", " ").split()
         known = {i.instance_id for i in instances}
         unknown = [w for w in wanted if w not in known]
         if unknown:
@@ -82,7 +87,7 @@ def run_eval(args: argparse.Namespace) -> int:
     predictions = load_predictions(args.predictions, instances)
     install_signal_handlers()
     settings = EvalSettings(run_dir=args.out / args.run_id, repo_cache=args.repo_cache, cache_dir=cache_root(),
-                            timeout=args.timeout, workers=args.workers)
+                            timeout=args.timeout, workers=args.workers, grader=args.grader)
     summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True), dataset=everything)
     ours = summary["patchsmith"]
     print(
@@ -90,10 +95,24 @@ def run_eval(args: argparse.Namespace) -> int:
         f"completed {summary['completed_instances']}, resolved {summary['resolved_instances']}, "
         f"unresolved {summary['unresolved_instances']}, empty patch {summary['empty_patch_instances']} "
         f"(graded {len(ours['empty_patch_graded_ids'])}, resolved {len(ours['empty_patch_resolved_ids'])}), "
-        f"error {summary['error_instances']} (environment build failures {ours['environment_build_failures']})"
+        f"error {summary['error_instances']} (environment build failures {ours['environment_build_failures']}); "
+        f"grading rules: {ours['grading_rules']}"
     )
     print(f"reports: {settings.run_dir}")
+    if settings.grader == "official":
+        return _official_regrade(settings, everything)
     return 0
+
+
+def _official_regrade(settings, instances) -> int:
+    from patchsmith.swebench_runner.official_grades import describe, regrade
+
+    result = regrade(settings.run_dir, {i.instance_id: i for i in instances}, lambda i: settings.spec(i.repo, i.version).parser)
+    for difference in result["differences"]:
+        print(describe(difference))
+    print(f"official grader (swebench {result['version']}): {result['graded']} instance(s) re-graded, "
+          f"{len(result['differences'])} difference(s)")
+    return 1 if result["differences"] else 0
 
 
 def run_envs(args: argparse.Namespace) -> int:
