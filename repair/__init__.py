@@ -5,12 +5,14 @@ A stage: it imports leaves only, never patchsmith. The edit format is documented
 
 from patchsmith.repair.apply import EditOutcome, apply_edits
 from patchsmith.repair.candidate import EditResult, EditSettings, apply_answer
+from patchsmith.repair.checks import PROTECTED_PATHS, protected_path
 from patchsmith.repair.diff import check_diff, unified_diff
 from patchsmith.repair.edits import FORMAT_HELP, Edit, ParsedAnswer, format_edits, parse_edits
 from patchsmith.repair.normalize import normalize_code, normalized_patch
 
 __all__ = [
     "FORMAT_HELP",
+    "PROTECTED_PATHS",
     "Edit",
     "EditOutcome",
     "EditResult",
@@ -23,5 +25,6 @@ __all__ = [
     "normalize_code",
     "normalized_patch",
     "parse_edits",
+    "protected_path",
     "unified_diff",
 ]

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from patchsmith.repo_index import RepoIndex, read_text
 
-from patchsmith.repair.candidate import EditResult, apply_answer
+from patchsmith.repair.candidate import EditResult, EditSettings, apply_answer
 from patchsmith.repair.prompt import repair_messages
 
 STAGE = "repair"
@@ -30,6 +30,7 @@ class RepairSettings:
     location_sets: int = 2  # the union of the line step's samples first, then each sample
     context_lines: int = 15  # lines of code shown either side of each location
     prompt_tokens: int = 12_000  # budget for the code shown
+    edit: EditSettings = EditSettings()  # how each answer is applied and checked (protected paths among them)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def generate_candidates(
             answers += [(settings.temperature, a) for a in hot]
         for temperature, answer in answers:
             candidates.append(
-                Candidate(len(candidates), set_number, temperature, answer, apply_answer(answer, files))
+                Candidate(len(candidates), set_number, temperature, answer, apply_answer(answer, files, settings.edit))
             )
     return tuple(candidates)
 
