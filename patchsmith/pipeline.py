@@ -68,6 +68,9 @@ class SolveRequest:
     out_dir: Path | None = None
     base_image: str | None = None  # a registry image instead of the debootstrap base
     api_base: str | None = None  # a self-hosted, OpenAI-compatible server
+    # For the bot until the settings tree carries model.price_per_token and repair.edit.protected_paths:
+    price_per_token: tuple[float, float] | None = None  # dollars per input, output token
+    protected_paths: tuple[str, ...] | None = None  # None: repair's default (CI files, workflows)
     commit: str | None = None  # None: the working tree as it is
     repro_samples: int = 4
     location_sets: int = 2
@@ -117,7 +120,8 @@ def solve(request: SolveRequest, progress: Progress | None = None) -> SolveOutco
     say = progress or (lambda stage, message: None)
     _write_settings(run, request)
     run.write_text("issue.md", request.issue_text + "\n")
-    model = Model(ModelSettings(model=request.model, api_base=request.api_base), ledger_path=run.ledger_path, cost_cap=request.max_cost)
+    model_settings = ModelSettings(model=request.model, api_base=request.api_base, price_per_token=request.price_per_token)
+    model = Model(model_settings, ledger_path=run.ledger_path, cost_cap=request.max_cost)
     state = _State(run=run, request=request, model=model, say=say)
     try:
         return state.execute()
@@ -216,6 +220,8 @@ class _State:
             sets = [tuple(self.localization.elements.elements[:5])]
         script = self.repro.chosen.script if self.repro.chosen else ""
         settings = RepairSettings(samples=self.request.samples, location_sets=self.request.location_sets)
+        if self.request.protected_paths is not None:
+            settings = replace(settings, edit=replace(settings.edit, protected_paths=tuple(self.request.protected_paths)))
         self.candidates = generate_candidates(self.request.issue_text, self.index, sets, self.model, settings, repro_script=script)
         for candidate in self.candidates:
             self.run.save_candidate(candidate.number, {"candidate": candidate.to_json()})
