@@ -269,6 +269,10 @@ def _post(
         return None
 
 
+# GitHub caps a job's outputs at 1 MiB; a longer patch is left to patch.diff in the run folder.
+OUTPUT_PATCH_CHARS = 500_000
+
+
 def write_outputs(path: Path, outputs: Mapping[str, str]) -> None:
     """Append step outputs in GITHUB_OUTPUT's heredoc form, with a delimiter no value holds."""
     with path.open("a", encoding="utf-8") as out:
@@ -283,6 +287,9 @@ def _finish(settings: BotSettings, gh: GitHubEnv, result: BotResult) -> BotResul
     record = {"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **asdict(result)}
     (settings.out_dir / "bot.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     if gh.output_path is not None:
-        write_outputs(gh.output_path, {"outcome": result.action, "pr-url": result.pull_request_url or "",
-                                       "patch": result.patch or ""})
+        patch = result.patch or ""
+        if len(patch) > OUTPUT_PATCH_CHARS:
+            log(f"the patch is {len(patch)} characters, too long for a step output; it is in patch.diff of the run folder")
+            patch = ""
+        write_outputs(gh.output_path, {"outcome": result.action, "pr-url": result.pull_request_url or "", "patch": patch})
     return result

@@ -178,3 +178,27 @@ def test_outputs_api_base_and_price_reach_the_workflow_and_solve(world, tmp_path
             solve=SOLVE, client=world.client([]))
     last = read_outputs(output)  # appended: the later values win, as on GitHub
     assert last == {"outcome": "skipped", "pr-url": "", "patch": ""}
+
+
+# --- bad input on the command line -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--price", "three"], "expected dollars per million input and output tokens"),
+    (["--price=-1,2"], "a price cannot be negative"),
+    (["--allow-protected-paths", "maybe"], "expected true or false"),
+    (["--allow", " , "], "--allow names no author association"),
+])
+def test_bad_flags_end_in_one_sentence(world, flags, expected):  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_bot import ROOT
+
+    env = {**os.environ, **world.env("issues", labelled())}
+    done = subprocess.run([sys.executable, "-m", "patchsmith.cli", "bot", "--model", "openai/scripted", *flags],
+                          env=env, capture_output=True, text=True, timeout=120, cwd=world.tmp)
+    assert done.returncode != 0 and expected in done.stderr and "Traceback" not in done.stderr
+    assert world.github.calls == [] and REQUESTS == [] and done.stdout == ""
+    assert ROOT.is_dir()
