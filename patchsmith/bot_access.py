@@ -47,7 +47,8 @@ def refusal(trigger: Trigger, allowed: Sequence[str], client: GitHubClient) -> s
     if not can_push:
         return f"not running: {who} has the {role!r} role on the repository, and {only}"
     # A label event names no association; a labeller who can push is the owner or a collaborator.
-    association = trigger.association or ("OWNER" if trigger.actor == trigger.repo_owner else "COLLABORATOR")
+    owner = trigger.actor.casefold() == trigger.repo_owner.casefold()  # logins ignore case
+    association = trigger.association or ("OWNER" if owner else "COLLABORATOR")
     if association not in allowed:
         return f"not running: {who} is {association}, and {only}"
     return None
