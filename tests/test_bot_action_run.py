@@ -82,27 +82,33 @@ def written_files(*roots: Path):
                 yield path
 
 
-def test_the_action_step_on_a_hosted_runner_opens_the_pull_request_and_keeps_secrets(world, registry_style_base, tmp_path):  # noqa: F811
+def run_action_step(world, tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess:  # noqa: F811
+    """Run the action's bot step as a hosted runner would; its folders are under tmp_path
+    (runner-temp, home, cache, github_output)."""
     server = shopcart_model(repair_answers=[FIX_AND_LEAK, RIGHT]).start()
     try:
         inputs = workflow_inputs(model="openai/scripted", **{"model-api-key": FAKE_KEY, "model-api-key-env": "OPENAI_API_KEY",
-                                 "api-base": server.url, "price": "3,15", "base-image": registry_style_base,
-                                 "samples": "2", "max-cost": "1"})
+                                 "api-base": server.url, "price": "3,15", "samples": "2", "max-cost": "1", **overrides})
         env_spec, script = bot_step()
-        runner_temp, home, cache, output = tmp_path / "runner-temp", tmp_path / "home", tmp_path / "cache", tmp_path / "github_output"
-        for folder in (runner_temp, home):
-            folder.mkdir()
+        for folder in ("runner-temp", "home"):
+            (tmp_path / folder).mkdir()
         env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
         env.update(world.env("issues", labelled()))
         env.update({name: expand(value, inputs) for name, value in env_spec.items()})
-        env.update(PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", HOME=str(home),
-                   RUNNER_TEMP=str(runner_temp), RUNNER_ENVIRONMENT="github-hosted", GITHUB_OUTPUT=str(output),
-                   GITHUB_ACTION_PATH=str(ROOT), PATCHSMITH_CACHE_DIR=str(cache), CI="true", GITHUB_ACTIONS="true")
+        env.update(PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", HOME=str(tmp_path / "home"),
+                   RUNNER_TEMP=str(tmp_path / "runner-temp"), RUNNER_ENVIRONMENT="github-hosted",
+                   GITHUB_OUTPUT=str(tmp_path / "github_output"), GITHUB_ACTION_PATH=str(ROOT),
+                   PATCHSMITH_CACHE_DIR=str(tmp_path / "cache"), CI="true", GITHUB_ACTIONS="true")
         (tmp_path / "step.sh").write_text(script)
-        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(tmp_path / "step.sh")],
+        return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(tmp_path / "step.sh")],
                               env=env, cwd=world.work, capture_output=True, text=True, timeout=900)
     finally:
         server.stop()
+
+
+def test_the_action_step_on_a_hosted_runner_opens_the_pull_request_and_keeps_secrets(world, registry_style_base, tmp_path):  # noqa: F811
+    done = run_action_step(world, tmp_path, **{"base-image": registry_style_base})
+    runner_temp, home, cache, output = tmp_path / "runner-temp", tmp_path / "home", tmp_path / "cache", tmp_path / "github_output"
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
 
@@ -114,7 +120,7 @@ def test_the_action_step_on_a_hosted_runner_opens_the_pull_request_and_keeps_sec
     assert ".github" not in world.remote.git.diff("main", "patchsmith/issue-7")
     run = runner_temp / "patchsmith-run"
     settings = (run / "settings.json").read_text()
-    assert registry_style_base in settings and server.url in settings
+    assert registry_style_base in settings and "http://127.0.0.1:" in settings  # base-image and api-base
     rejected = [p.read_text() for p in (run / "candidates").glob("*.json")]
     assert any("a protected path" in text for text in rejected)  # the fix-and-leak candidate
 
@@ -128,3 +134,22 @@ def test_the_action_step_on_a_hosted_runner_opens_the_pull_request_and_keeps_sec
     assert searched > 20 and (run / "model_calls.jsonl").is_file()
     for secret in secrets:
         assert secret not in log
+    from patchsmith.sandbox.engine import LABEL_KIND, client
+
+    for image in client().images.list(filters={"label": f"{LABEL_KIND}=env"}):  # what the repository's code runs in
+        assert not any(secret in entry for entry in image.attrs["Config"]["Env"] or [] for secret in secrets)
+
+
+def test_without_base_image_a_hosted_runner_asks_the_registry_for_the_repositorys_python(world, tmp_path):  # noqa: F811
+    # This machine reaches no registry, so the pull fails: the point is which image is asked for,
+    # and that the failure ends in one sentence on the issue and in the log.
+    from patchsmith.sandbox import image_exists
+
+    if image_exists("python:3.11-slim"):
+        pytest.skip("python:3.11-slim is present here; the pull this test expects to fail would not happen")
+    done = run_action_step(world, tmp_path)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "pull the base image python:3.11-slim" in done.stderr
+    assert read_outputs(tmp_path / "github_output")["outcome"] == "failure_comment"
+    last = world.github.posts_to("/issues/7/comments")[-1]["body"]
+    assert "python:3.11-slim" in last and set(world.remote_branches()) == {"main"}
