@@ -1,128 +1,62 @@
 """The GitHub Action bot: a labelled issue (or a comment with the trigger phrase) becomes a
 draft pull request with a validated fix, or a comment that says honestly why there is none.
 
-Safety rules this module keeps:
-- Only a trusted user can start a paid run: the commenter's author_association, or for a label
-  the labeller's repository role, must be in `allowed_associations`. Anyone else gets no run
-  and the log says why.
-- Issue text is data. It travels from the event file to `solve` as Python strings, never
-  through a shell; HTML comments and invisible characters (zero-width, bidi controls, tag
-  characters, variation selectors) are removed first, since a reader cannot see them but a
-  model would.
-- The push goes to a new `patchsmith/issue-N[-k]` branch, never forced, never the default
-  branch. The token reaches git through environment-only configuration (an http.extraHeader),
-  so it is in no command line, no log and no file on disk.
+The parts: bot_events reads the runner's environment and the event, bot_access decides who may
+start a run, bot_messages writes what is posted, bot_git commits and pushes. This module runs
+them in order and keeps the rules that span them:
+- a fix that changes CI configuration, workflows or the action's own files is refused twice:
+  repair rejects such candidates (the protected paths reach it as a setting), and the chosen
+  patch is checked again here before anything is pushed;
+- on a GitHub-hosted runner, which reaches a registry but cannot debootstrap, the sandbox's base
+  image defaults to a registry Python image of the repository's Python version;
+- the step's outputs (outcome, pr-url, patch) go to GITHUB_OUTPUT; no secret is ever written.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 import sys
-import tempfile
 import time
-import unicodedata
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from patchsmith import bot_messages as messages
+from patchsmith.bot_access import refusal
+from patchsmith.bot_events import BotError, GitHubEnv, Trigger, clean_text, has_trigger, read_trigger
+from patchsmith.bot_git import commit_patch, free_branch_name, git_auth_env, push_new_branch
 from patchsmith.github import GitHubClient, GitHubError
 
+__all__ = ["BotError", "BotResult", "BotSettings", "clean_text", "free_branch_name", "git_auth_env", "has_trigger", "run_bot"]
+
 DEFAULT_ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR")
-BRANCH_PREFIX = "patchsmith/issue-"
-COMMIT_AUTHOR = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
-# Repository roles that may add a label; a labeller holding one counts as a COLLABORATOR.
-LABELLING_ROLES = {"admin", "maintain", "write", "triage"}
-EVIDENCE_CHARS = 4000
-REPRO_GLOSS = {
-    "reproduced": ": a script written for this issue showed the bug on the base commit.",
-    "not reproduced": ": no script showed the bug on the base commit; the fix rests on the tests and the issue text.",
-    "none": ": no reproduction was attempted.",
-}
-REPORT_CHARS = 30000
-
-FAILURE_REASONS = {
-    "no_reproduction": "no reproduction: patchsmith could not write a script that shows the bug at the base commit",
-    "no_candidate_passed": "no candidate passed: every fix the model proposed failed the reproduction or the regression tests",
-    "no_candidates": "no candidate: the model proposed no edit that applies to the repository",
-    "cost_cap": "cost cap reached: the run stopped at the configured maximum cost before finding a fix",
-    "env_build_failed": "environment build failed: patchsmith could not build a Docker image in which the repository's tests run",
-    "error": "internal error: patchsmith stopped on an unexpected error",
-}
 
 
-class BotError(Exception):
-    """A problem with the bot's inputs or environment that the user can fix."""
-
-    user_error = True
+def _flag(default: Any, flag: str, help: str) -> Any:
+    return field(default=default, metadata={"flag": flag, "help": help})
 
 
 @dataclass(frozen=True)
-class BotOptions:
-    model: str
-    samples: int = 4
-    max_cost: float | None = None
-    label: str = "patchsmith"
-    trigger: str = "/patchsmith"
-    base_branch: str | None = None  # None: the repository's default branch
-    draft: bool = True
-    allowed_associations: tuple[str, ...] = DEFAULT_ASSOCIATIONS
-    out_dir: Path = Path("patchsmith-run")
-    dry_run: bool = False
-    remote: str | None = None  # None: GITHUB_SERVER_URL/GITHUB_REPOSITORY.git
-    base_image: str | None = None
-
-
-@dataclass(frozen=True)
-class GitHubEnv:
-    """What the Actions runner tells a step about where it runs."""
-
-    event_name: str
-    event_path: Path
-    repository: str
-    api_url: str
-    server_url: str
-    run_id: str
-    token: str
-    workspace: Path
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "GitHubEnv":
-        missing = [name for name in ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_REPOSITORY") if not env.get(name)]
-        if missing:
-            raise BotError(f"{', '.join(missing)} not set; `patchsmith bot` runs inside a GitHub Actions job.")
-        return cls(
-            event_name=env["GITHUB_EVENT_NAME"],
-            event_path=Path(env["GITHUB_EVENT_PATH"]),
-            repository=env["GITHUB_REPOSITORY"],
-            api_url=env.get("GITHUB_API_URL") or "https://api.github.com",
-            server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
-            run_id=env.get("GITHUB_RUN_ID", ""),
-            token=env.get("GITHUB_TOKEN", ""),
-            workspace=Path(env.get("GITHUB_WORKSPACE") or "."),
-        )
-
-    @property
-    def run_url(self) -> str | None:
-        if not self.run_id:
-            return None
-        return f"{self.server_url.rstrip('/')}/{self.repository}/actions/runs/{self.run_id}"
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """An event the bot answers: which issue, its text, and who asked."""
-
-    issue_number: int
-    title: str
-    body: str
-    actor: str
-    association: str | None  # None: a label event, looked up from the labeller's role
-    comment_id: int | None
-    default_branch: str
-    repo_owner: str
+class BotSettings:
+    model: str = field(metadata={"flag": "--model", "help": "litellm model name, e.g. anthropic/claude-sonnet-4-5"})
+    samples: int = _flag(4, "--samples", "candidate fixes to sample")
+    max_cost: float | None = _flag(None, "--max-cost", "stop when the model calls cost this many dollars; empty for no cap")
+    label: str = _flag("patchsmith", "--label", "the issue label that starts a run")
+    trigger: str = _flag("/patchsmith", "--trigger", "the comment phrase that starts a run")
+    base_branch: str | None = _flag(None, "--base-branch", "branch the pull request targets (default: the repository's default)")
+    draft: bool = _flag(True, "--draft", "open the pull request as a draft")
+    allowed_associations: tuple[str, ...] = _flag(DEFAULT_ASSOCIATIONS, "--allow", "comma-separated author associations that may start a run")
+    out_dir: Path = _flag(Path("patchsmith-run"), "--out", "run folder")
+    dry_run: bool = _flag(False, "--dry-run", "print what would be pushed and posted; do neither")
+    remote: str | None = _flag(None, "--remote", "git URL to push to (default GITHUB_SERVER_URL/GITHUB_REPOSITORY.git)")
+    base_image: str | None = _flag(None, "--base-image", "Docker base image for the sandbox (default: debootstrap, or a registry image on hosted runners)")
+    # {python} is the repository's Python version, as the sandbox infers it.
+    hosted_base_image: str = _flag("python:{python}-slim", "--hosted-base-image", "base image on GitHub-hosted runners when --base-image is not given")
+    api_base: str | None = _flag(None, "--api-base", "an OpenAI-compatible server for the model")
+    price_per_token: tuple[float, float] | None = _flag(None, "--price", "dollars per million input and output tokens, e.g. 3,15, for a model litellm has no price for")
+    allow_protected_paths: bool = _flag(False, "--allow-protected-paths", "let a fix change CI configuration, workflows and the action's files")
 
 
 @dataclass
@@ -133,6 +67,7 @@ class BotResult:
     branch: str | None = None
     commit: str | None = None
     pull_request_url: str | None = None
+    patch: str | None = None  # the fix pushed (or, in a dry run, the one that would be)
     posted: list[dict] = field(default_factory=list)  # what was (or, in a dry run, would be) sent
     exit_code: int = 0
 
@@ -141,247 +76,19 @@ def log(message: str) -> None:
     print(f"patchsmith bot: {message}", file=sys.stderr, flush=True)
 
 
-# --- reading the event -----------------------------------------------------------------------
-
-_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
-_VARIATION_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
-
-
-def clean_text(text: str) -> str:
-    """Issue text as a reader sees it: no HTML comments, no invisible or direction-changing characters."""
-    text = _HTML_COMMENT.sub("", text.replace("\r\n", "\n"))
-    text = _VARIATION_SELECTORS.sub("", text)
-    # Cf holds zero-width characters, bidi controls, the BOM and tag characters; Cc the
-    # control characters. Newlines and tabs are the only ones a reader needs.
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cf", "Cc")).strip()
-
-
-def has_trigger(comment: str, phrase: str) -> bool:
-    """True when a line of the comment starts with the phrase (quoted lines start with '>')."""
-    wanted = phrase.strip().casefold()
-    for line in clean_text(comment).casefold().splitlines():
-        line = line.strip()
-        if line.startswith(wanted) and (len(line) == len(wanted) or line[len(wanted)].isspace()):
-            return True
-    return False
-
-
-def read_trigger(event_name: str, event: dict, options: BotOptions) -> Trigger | str:
-    """The Trigger this event carries, or the reason (a sentence) the bot does not act on it."""
-    issue = event.get("issue") or {}
-    repo = event.get("repository") or {}
-    common = dict(
-        issue_number=int(issue.get("number") or 0),
-        title=clean_text(issue.get("title") or ""),
-        body=clean_text(issue.get("body") or ""),
-        default_branch=repo.get("default_branch") or "main",
-        repo_owner=(repo.get("owner") or {}).get("login", ""),
-    )
-    if event_name in ("issues", "issue_comment") and not common["issue_number"]:
-        return "the event names no issue"
-    if event_name == "issues":
-        if event.get("action") != "labeled":
-            return f"the issues event is {event.get('action')!r}, not 'labeled'"
-        label = (event.get("label") or {}).get("name", "")
-        if label.casefold() != options.label.casefold():
-            return f"the label added is {label!r}, not {options.label!r}"
-        actor = (event.get("sender") or {}).get("login", "")
-        return Trigger(actor=actor, association=None, comment_id=None, **common)
-    if event_name == "issue_comment":
-        comment = event.get("comment") or {}
-        if event.get("action") != "created":
-            return f"the comment was {event.get('action')!r}, not 'created'"
-        if issue.get("pull_request"):
-            return "the comment is on a pull request, not an issue"
-        if issue.get("state") == "closed":
-            return "the issue is closed"
-        if not has_trigger(comment.get("body") or "", options.trigger):
-            return f"the comment does not start a line with {options.trigger!r}"
-        actor = (comment.get("user") or {}).get("login", "")
-        association = comment.get("author_association") or "NONE"
-        return Trigger(actor=actor, association=association, comment_id=comment.get("id"), **common)
-    return f"the event {event_name!r} is not one the bot answers (issues, issue_comment)"
-
-
-def labeller_association(trigger: Trigger, client: GitHubClient) -> str:
-    """A label event carries no author_association for the labeller; derive one from their role."""
-    if trigger.actor and trigger.actor == trigger.repo_owner:
-        return "OWNER"
-    try:
-        answer = client.permission(trigger.actor)
-    except GitHubError as error:
-        if error.status == 404:
-            return "NONE"
-        raise
-    roles = {str(answer.get("permission", "")), str(answer.get("role_name", ""))}
-    return "COLLABORATOR" if roles & LABELLING_ROLES else "NONE"
-
-
-# --- git ---------------------------------------------------------------------------------------
-
-
-def git_auth_env(server_url: str, token: str) -> dict[str, str]:
-    """Environment-only git configuration sending the token as an HTTP header to the server.
-
-    An empty value first resets any header actions/checkout persisted for the same URL, so
-    git never sends two Authorization headers.
-    """
-    if not token:
-        return {"GIT_TERMINAL_PROMPT": "0"}
-    key = f"http.{server_url.rstrip('/')}/.extraheader"
-    secret = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_COUNT": "2",
-        "GIT_CONFIG_KEY_0": key,
-        "GIT_CONFIG_VALUE_0": "",
-        "GIT_CONFIG_KEY_1": key,
-        "GIT_CONFIG_VALUE_1": f"AUTHORIZATION: basic {secret}",
-    }
-
-
-def remote_branches(repo: Any, remote: str, prefix: str, auth: dict[str, str]) -> set[str]:
-    import git
-
-    try:
-        listing = repo.git.ls_remote("--heads", remote, f"refs/heads/{prefix}*", env=auth)
-    except git.GitCommandError as error:
-        raise BotError(f"git cannot list the branches of {remote}: {str(error.stderr).strip()[-500:]}") from None
-    return {line.split("refs/heads/", 1)[1] for line in listing.splitlines() if "refs/heads/" in line}
-
-
-def free_branch_name(issue_number: int, taken: set[str]) -> str:
-    """patchsmith/issue-N, else the first of -2, -3, ... that the remote does not have."""
-    base = f"{BRANCH_PREFIX}{issue_number}"
-    if base not in taken:
-        return base
-    suffix = 2
-    while f"{base}-{suffix}" in taken:
-        suffix += 1
-    return f"{base}-{suffix}"
-
-
-def commit_patch(repo: Any, parent: str, patch: str, message: str) -> str:
-    """A commit of `patch` on top of `parent`, built in a private index: the work tree is untouched."""
-    import git
-
-    with tempfile.TemporaryDirectory(prefix="patchsmith-bot-") as scratch:
-        patch_file = Path(scratch) / "fix.diff"
-        patch_file.write_text(patch if patch.endswith("\n") else patch + "\n", encoding="utf-8")
-        index_env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-        repo.git.read_tree(parent, env=index_env)
-        try:
-            repo.git.apply("--cached", "--whitespace=nowarn", str(patch_file), env=index_env)
-        except git.GitCommandError as error:  # its stderr names the hunk that failed
-            raise BotError(f"the chosen patch does not apply to {parent[:12]}: {str(error.stderr).strip()}") from None
-        tree = repo.git.write_tree(env=index_env)
-        name, email = COMMIT_AUTHOR
-        author_env = {
-            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
-        }
-        return repo.git.commit_tree(tree, "-p", parent, "-m", message, env=author_env)
-
-
-# --- messages ----------------------------------------------------------------------------------
-
-
-def _fence(text: str) -> str:
-    """A code block that the text cannot close early, whatever backticks it holds."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}\n{text}\n{ticks}"
-
-
-def _evidence(detail: str) -> str:
-    detail = detail.strip()
-    if len(detail) > EVIDENCE_CHARS:  # the end of a log is where the error is
-        detail = "[... earlier output cut ...]\n" + detail[-EVIDENCE_CHARS:]
-    return detail
-
-
-def _cost_line(outcome: Any, options: BotOptions) -> str:
-    cost = "unknown" if outcome.cost_usd is None else f"${outcome.cost_usd:.2f}"
-    cap = "" if options.max_cost is None else f" (cap ${options.max_cost:.2f})"
-    return f"{cost}{cap} in {outcome.seconds:.0f} s, model `{options.model}`, {options.samples} samples"
-
-
-def start_comment(run_url: str | None) -> str:
-    where = f"Follow the run here: {run_url}" if run_url else "The run's log is in this workflow run."
-    return f"patchsmith is looking into this issue. {where}"
-
-
-def pull_request_title(trigger: Trigger) -> str:
-    title = " ".join(trigger.title.split())
-    return f"Fix #{trigger.issue_number}: {title[:200]}"
-
-
-def pull_request_body(trigger: Trigger, outcome: Any, options: BotOptions, run_url: str | None) -> str:
-    files = ", ".join(f"`{path}`" for path in outcome.files_touched) or "(none listed)"
-    failed = outcome.tests_run - outcome.tests_passed
-    tests = f"{outcome.tests_passed} of {outcome.tests_run} tests passed" + (f", {failed} failed" if failed else "")
-    lines = [
-        f"Fixes #{trigger.issue_number}",
-        "",
-        "## What changed and why",
-        outcome.explanation.strip() or "(no explanation given)",
-        "",
-        f"Files: {files}",
-        "",
-        "## Tests",
-        tests + " with this change applied.",
-        "",
-        "## Reproduction",
-        f"Verdict: **{outcome.repro_verdict}**" + REPRO_GLOSS.get(outcome.repro_verdict, "."),
-        "",
-        "## Cost",
-        _cost_line(outcome, options),
-        "",
-        "This pull request was written by patchsmith; review it as you would any contribution.",
-    ]
-    if run_url:
-        lines.append(f"Run: {run_url} (the run folder is attached to it as an artifact).")
-    report = outcome.report_md.strip()
-    if report:
-        if len(report) > REPORT_CHARS:  # GitHub refuses bodies over 65536 characters
-            report = report[:REPORT_CHARS] + "\n\n[... cut; the whole report.md is in the run folder ...]"
-        lines += ["", "<details><summary>Full report</summary>", "", report, "", "</details>"]
-    return "\n".join(lines)
-
-
-def failure_comment(outcome: Any, failure: str, options: BotOptions, run_url: str | None) -> str:
-    reason = FAILURE_REASONS.get(failure, failure)
-    lines = [f"patchsmith found no fix it can stand behind. Reason: {reason}."]
-    if outcome.failure_detail.strip():
-        lines += ["", "The most useful evidence:", "", _fence(_evidence(outcome.failure_detail))]
-    lines += ["", f"Reproduction verdict: {outcome.repro_verdict}. Cost: {_cost_line(outcome, options)}."]
-    if run_url:
-        lines.append(f"Run and full records: {run_url}")
-    return "\n".join(lines)
-
-
-def error_comment(message: str, run_url: str | None) -> str:
-    lines = ["patchsmith stopped before it could answer this issue:", "", _fence(_evidence(message))]
-    if run_url:
-        lines += ["", f"Run: {run_url}"]
-    return "\n".join(lines)
-
-
-# --- the bot -----------------------------------------------------------------------------------
-
 Solve = Callable[..., Any]  # solve(**SolveRequest fields) -> SolveOutcome
 
 
-def solve_settings(options: BotOptions) -> Any:
-    """The settings tree a bot run solves with (the action's inputs over the defaults)."""
-    from dataclasses import replace
+def solve_settings(settings: BotSettings, base_image: str | None, protected: tuple[str, ...] | None) -> Any:
+    """The settings tree a bot run solves with: the action's inputs over the defaults."""
+    from patchsmith import settings as tree
 
-    from patchsmith.settings import Settings
-
-    tree = Settings()
-    return replace(tree, model=replace(tree.model, model=options.model, max_cost=options.max_cost),
-                   repair=replace(tree.repair, samples=options.samples),
-                   sandbox=replace(tree.sandbox, base_image=options.base_image))
+    values = {"model.model": settings.model, "model.max_cost": settings.max_cost, "model.api_base": settings.api_base,
+              "model.price_per_token": settings.price_per_token, "repair.samples": settings.samples,
+              "sandbox.base_image": base_image}
+    if protected is not None:
+        values["repair.edit.protected_paths"] = tuple(protected)
+    return tree.with_values(tree.Settings(), values)
 
 
 def pipeline_solve(**fields: Any) -> Any:
@@ -391,7 +98,7 @@ def pipeline_solve(**fields: Any) -> Any:
 
 
 def run_bot(
-    options: BotOptions,
+    settings: BotSettings,
     env: Mapping[str, str],
     solve: Solve | None = None,
     client: GitHubClient | None = None,
@@ -406,106 +113,134 @@ def run_bot(
 
     if not isinstance(event, dict):
         raise BotError(f"the event file {gh.event_path} does not hold a JSON object.")
-    trigger = read_trigger(gh.event_name, event, options)
+    trigger = read_trigger(gh.event_name, event, settings.label, settings.trigger)
     if isinstance(trigger, str):
-        return _finish(options, BotResult("skipped", f"nothing to do: {trigger}"))
-    association = trigger.association or labeller_association(trigger, client)
-    if association not in options.allowed_associations:
-        reason = (
-            f"not running: @{trigger.actor} is {association}, and only "
-            f"{', '.join(options.allowed_associations)} may start a run"
-        )
-        return _finish(options, BotResult("skipped", reason, trigger.issue_number))
+        return _finish(settings, gh, BotResult("skipped", f"nothing to do: {trigger}"))
+    refused = refusal(trigger, settings.allowed_associations, client)
+    if refused:
+        return _finish(settings, gh, BotResult("skipped", refused, trigger.issue_number))
 
-    result = BotResult("dry_run" if options.dry_run else "pull_request", "", trigger.issue_number)
-    _announce(options, gh, client, trigger, result)
+    result = BotResult("dry_run" if settings.dry_run else "pull_request", "", trigger.issue_number)
+    _announce(settings, gh, client, trigger, result)
     try:
-        _solve_and_answer(options, gh, client, trigger, result, solve or pipeline_solve)
+        _solve_and_answer(settings, gh, client, trigger, result, solve or pipeline_solve)
     except Exception as error:
         message = str(error) if getattr(error, "user_error", False) else f"{type(error).__name__}: {error}"
-        if result.branch and not options.dry_run:
+        if result.branch and not settings.dry_run:
             message += f"\nThe fix itself was pushed to the branch {result.branch}."
         result.action, result.reason, result.exit_code = "failure_comment", message, 1
-        _post(options, result, "comment", lambda body: client.comment(trigger.issue_number, body),
-              error_comment(message, gh.run_url), tolerate=True)
-        _finish(options, result)
+        _post(settings, result, "comment", lambda body: client.comment(trigger.issue_number, body),
+              messages.error_comment(message, gh.run_url), tolerate=True)
+        _finish(settings, gh, result)
         raise
-    return _finish(options, result)
+    return _finish(settings, gh, result)
 
 
-def _announce(options: BotOptions, gh: GitHubEnv, client: GitHubClient, trigger: Trigger, result: BotResult) -> None:
+def protected_patterns(settings: BotSettings, gh: GitHubEnv) -> tuple[str, ...]:
+    """The paths a fix may not change: repair's list, and this action's folder when the
+    workflow runs it from inside the repository (`uses: ./`)."""
+    from patchsmith.repair import PROTECTED_PATHS
+
+    if settings.allow_protected_paths:
+        return ()
+    patterns = PROTECTED_PATHS
+    if gh.action_path is not None:
+        try:
+            inside = gh.action_path.resolve().relative_to(gh.workspace.resolve()).as_posix()
+        except ValueError:
+            inside = None  # the usual case: the runner keeps actions outside the checkout
+        if inside is not None:
+            patterns += ("*",) if inside == "." else (f"{inside}/*",)
+    return patterns
+
+
+def patch_paths(patch: str) -> set[str]:
+    """Every path a unified diff names, before and after (renames and deletions included)."""
+    from unidiff import PatchSet
+
+    paths = set()
+    for patched in PatchSet(patch):
+        for name in (patched.source_file, patched.target_file):
+            if name and name != "/dev/null":
+                paths.add(name[2:] if name[:2] in ("a/", "b/") else name)
+    return paths
+
+
+def choose_base_image(settings: BotSettings, gh: GitHubEnv) -> str | None:
+    """The sandbox's base image: the one asked for; on a GitHub-hosted runner a registry image of
+    the repository's Python unless the repository names its own; else None (debootstrap)."""
+    if settings.base_image:
+        return settings.base_image
+    if not gh.hosted:
+        return None
+    from patchsmith.sandbox import SUITE_PYTHON, infer_recipe, read_dependency_files, suite_for_python
+
+    recipe = infer_recipe(read_dependency_files(gh.workspace, None))
+    if recipe.base_image:
+        return None  # its [tool.patchsmith.sandbox] image wins
+    return settings.hosted_base_image.format(python=recipe.python or SUITE_PYTHON[suite_for_python("")])
+
+
+def _announce(settings: BotSettings, gh: GitHubEnv, client: GitHubClient, trigger: Trigger, result: BotResult) -> None:
     if trigger.comment_id is not None:
         react = lambda content: client.react_to_comment(trigger.comment_id, content)  # noqa: E731
     else:
         react = lambda content: client.react_to_issue(trigger.issue_number, content)  # noqa: E731
-    _post(options, result, "reaction", react, "eyes", tolerate=True)
-    _post(options, result, "comment", lambda body: client.comment(trigger.issue_number, body), start_comment(gh.run_url))
+    _post(settings, result, "reaction", react, "eyes", tolerate=True)
+    _post(settings, result, "comment", lambda body: client.comment(trigger.issue_number, body), messages.start_comment(gh.run_url))
 
 
 def _solve_and_answer(
-    options: BotOptions, gh: GitHubEnv, client: GitHubClient, trigger: Trigger, result: BotResult, solve: Solve
+    settings: BotSettings, gh: GitHubEnv, client: GitHubClient, trigger: Trigger, result: BotResult, solve: Solve
 ) -> None:
     import git
+    from patchsmith.repair import protected_path
 
     try:
         repo = git.Repo(gh.workspace)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise BotError(f"{gh.workspace} is not a git checkout; run actions/checkout first.") from None
     parent = repo.head.commit.hexsha  # what solve sees; read before it runs
-    log(f"solving issue #{trigger.issue_number} at {parent[:12]} with {options.model}")
+    protected = protected_patterns(settings, gh)
+    base_image = choose_base_image(settings, gh)
+    log(f"solving issue #{trigger.issue_number} at {parent[:12]} with {settings.model}"
+        + (f" on the base image {base_image}" if base_image else ""))
     outcome = solve(
         repo=gh.workspace.resolve(),
         issue_title=trigger.title,
         issue_body=trigger.body,
-        settings=solve_settings(options),
-        out_dir=options.out_dir.resolve(),
+        settings=solve_settings(settings, base_image, protected),
+        out_dir=settings.out_dir.resolve(),
     )
+    touched = sorted(p for p in patch_paths(outcome.patch or "") if protected_path(p, protected))
+    if touched and not outcome.failure:  # repair should have refused it; never push it regardless
+        outcome = replace(outcome, failure="protected_path", failure_detail="the patch changes " + ", ".join(touched))
     if outcome.failure or not (outcome.patch or "").strip():
         failure = outcome.failure or "no_candidates"  # no patch and no reason: nothing was proposed
         result.action, result.exit_code = "failure_comment", 1
-        result.reason = FAILURE_REASONS.get(failure, failure)
-        _post(options, result, "comment", lambda body: client.comment(trigger.issue_number, body),
-              failure_comment(outcome, failure, options, gh.run_url))
+        result.reason = messages.FAILURE_REASONS.get(failure, failure)
+        _post(settings, result, "comment", lambda body: client.comment(trigger.issue_number, body),
+              messages.failure_comment(outcome, failure, settings, gh.run_url))
         return
 
-    base = options.base_branch or trigger.default_branch
-    remote = options.remote or f"{gh.server_url.rstrip('/')}/{gh.repository}.git"
+    base = settings.base_branch or trigger.default_branch
+    remote = settings.remote or f"{gh.server_url.rstrip('/')}/{gh.repository}.git"
     auth = git_auth_env(gh.server_url, gh.token)
-    title = pull_request_title(trigger)
-    message = f"{title}\n\n{outcome.explanation.strip()}\n"
-    result.commit = commit_patch(repo, parent, outcome.patch, message)
-    body = pull_request_body(trigger, outcome, options, gh.run_url)
-
-    taken = remote_branches(repo, remote, f"{BRANCH_PREFIX}{trigger.issue_number}", auth)
-    for _ in range(3):  # another run may take the name between listing and pushing
-        branch = free_branch_name(trigger.issue_number, taken)
-        if not branch.startswith(BRANCH_PREFIX) or branch in (base, trigger.default_branch):
-            raise BotError(f"refusing to push to {branch!r}: patchsmith only creates {BRANCH_PREFIX}N branches.")
-        if options.dry_run:
-            result.branch = branch
-            print(f"would push {result.commit} to {branch} on {remote}:\n{outcome.patch}")
-            break
-        try:
-            # A lease expecting "no such ref" makes the push create-only: a branch that appeared
-            # since the listing is refused, even where a plain push would fast-forward it.
-            ref = f"refs/heads/{branch}"
-            repo.git.push(f"--force-with-lease={ref}:", remote, f"{result.commit}:{ref}", env=auth)
-            result.branch = branch
-            break
-        except git.GitCommandError as error:
-            stderr = str(error.stderr).strip()
-            if "[rejected]" not in stderr:  # not a name clash: auth, network, protected refs
-                raise BotError(f"git push to {branch} failed: {stderr[-500:]}") from None
-            log(f"{branch} appeared on the remote meanwhile; trying the next name")
-            taken.add(branch)
-    if result.branch is None:
-        raise BotError(f"could not push a branch for issue #{trigger.issue_number}; the remote refused every name tried.")
-
-    log(f"pushed {result.commit[:12]} to {result.branch}" if not options.dry_run else "dry run: nothing pushed")
+    title = messages.pull_request_title(trigger.issue_number, trigger.title)
+    result.patch = outcome.patch
+    result.commit = commit_patch(repo, parent, outcome.patch, f"{title}\n\n{outcome.explanation.strip()}\n")
+    body = messages.pull_request_body(trigger.issue_number, trigger.title, outcome, settings, gh.run_url)
+    result.branch = push_new_branch(repo, remote, result.commit, trigger.issue_number, auth,
+                                    (base, trigger.default_branch), log, dry_run=settings.dry_run)
+    if settings.dry_run:
+        print(f"would push {result.commit} to {result.branch} on {remote}:\n{outcome.patch}")
+        log("dry run: nothing pushed")
+    else:
+        log(f"pushed {result.commit[:12]} to {result.branch}")
     pull = _post(
-        options, result, "pull_request",
-        lambda text: _open_pull_request(client, title, result.branch, base, text, options.draft),
-        body, title=title, head=result.branch, base=base, draft=options.draft,
+        settings, result, "pull_request",
+        lambda text: _open_pull_request(client, title, result.branch, base, text, settings.draft),
+        body, title=title, head=result.branch, base=base, draft=settings.draft,
     )
     result.pull_request_url = (pull or {}).get("html_url")
     result.reason = f"opened {result.pull_request_url}" if pull else "dry run"
@@ -523,12 +258,12 @@ def _open_pull_request(client: GitHubClient, title: str, head: str, base: str, b
 
 
 def _post(
-    options: BotOptions, result: BotResult, kind: str, send: Callable[[str], Any], text: str,
+    settings: BotSettings, result: BotResult, kind: str, send: Callable[[str], Any], text: str,
     tolerate: bool = False, **extra: Any,
 ) -> Any:
     """Send one write to GitHub, or print it in a dry run; record it either way."""
     result.posted.append({"kind": kind, "body": text, **extra})
-    if options.dry_run:
+    if settings.dry_run:
         print(f"would post {kind}{' ' + json.dumps(extra) if extra else ''}:\n{text}\n")
         return None
     try:
@@ -540,9 +275,27 @@ def _post(
         return None
 
 
-def _finish(options: BotOptions, result: BotResult) -> BotResult:
+# GitHub caps a job's outputs at 1 MiB; a longer patch is left to patch.diff in the run folder.
+OUTPUT_PATCH_CHARS = 500_000
+
+
+def write_outputs(path: Path, outputs: Mapping[str, str]) -> None:
+    """Append step outputs in GITHUB_OUTPUT's heredoc form, with a delimiter no value holds."""
+    with path.open("a", encoding="utf-8") as out:
+        for name, value in outputs.items():
+            delimiter = f"ghadelimiter_{uuid.uuid4().hex}"
+            out.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def _finish(settings: BotSettings, gh: GitHubEnv, result: BotResult) -> BotResult:
     log(result.reason if result.action != "pull_request" else f"done: {result.reason}")
-    options.out_dir.mkdir(parents=True, exist_ok=True)
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
     record = {"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **asdict(result)}
-    (options.out_dir / "bot.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    (settings.out_dir / "bot.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if gh.output_path is not None:
+        patch = result.patch or ""
+        if len(patch) > OUTPUT_PATCH_CHARS:
+            log(f"the patch is {len(patch)} characters, too long for a step output; it is in patch.diff of the run folder")
+            patch = ""
+        write_outputs(gh.output_path, {"outcome": result.action, "pr-url": result.pull_request_url or "", "patch": patch})
     return result

@@ -11,6 +11,7 @@ documented in repair/edits.py.
 
 from patchsmith.repair.apply import EditOutcome, apply_edits
 from patchsmith.repair.candidate import EditResult, EditSettings, apply_answer
+from patchsmith.repair.checks import PROTECTED_PATHS, protected_path
 from patchsmith.repair.diff import check_diff, unified_diff
 from patchsmith.repair.edits import FORMAT_HELP, Edit, ParsedAnswer, format_edits, parse_edits
 from patchsmith.repair.generate import Candidate, RepairSettings, generate_candidates, location_sets
@@ -21,6 +22,7 @@ from patchsmith.repair.validate import Validation, validate_candidates
 __all__ = [
     "FORMAT_HELP",
     "Candidate",
+    "PROTECTED_PATHS",
     "Edit",
     "EditOutcome",
     "EditResult",
@@ -41,6 +43,7 @@ __all__ = [
     "normalized_patch",
     "parse_edits",
     "select_candidate",
+    "protected_path",
     "unified_diff",
     "validate_candidates",
 ]

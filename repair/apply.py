@@ -280,12 +280,14 @@ def _apply_one(text: str, edit: Edit, hint_index: int | None) -> tuple[str, Edit
 
 
 def safe_path(path: str) -> bool:
-    """A relative path that stays inside the repository and that git and a file system can hold."""
+    """A relative path that stays inside the repository, outside any .git folder (hooks and config
+    there run code), and that git and a file system can hold."""
     parts = path.split("/")
     return (
         bool(path)
         and not path.startswith("/")
         and ".." not in parts
+        and not any(part.casefold() == ".git" for part in parts)
         and ":" not in parts[0]
         and not any(ord(char) < 32 for char in path)
     )

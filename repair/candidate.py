@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from patchsmith.repair.apply import EditOutcome, apply_edits
-from patchsmith.repair.checks import syntax_problem, whitespace_only
+from patchsmith.repair.checks import PROTECTED_PATHS, protected_path, syntax_problem, whitespace_only
 from patchsmith.repair.diff import check_diff, unified_diff
 from patchsmith.repair.edits import parse_edits
 from patchsmith.repair.normalize import normalized_patch
@@ -20,6 +20,8 @@ class EditSettings:
     # any sensible completion limit, and bounds the time difflib may take on one answer.
     max_answer_chars: int = 200_000
     allow_partial: bool = False  # keep the edits that apply when others do not
+    # A candidate changing one of these paths is rejected (see checks.PROTECTED_PATHS); () allows all.
+    protected_paths: tuple[str, ...] = PROTECTED_PATHS
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ def apply_answer(
     changed = {path: text for path, text in edited.items() if before[path] != text}
     if not changed:
         return _rejected("the edits change nothing.", **fields)
+    for path in sorted(changed):
+        pattern = protected_path(path, settings.protected_paths)
+        if pattern:
+            return _rejected(f"the edits change {path}, a protected path ({pattern}: CI or repository configuration).", **fields)
     base = {path: before[path] for path in changed}
     if all(old is not None and whitespace_only(path, old, changed[path]) for path, old in base.items()):
         return _rejected("the edits change only whitespace.", **fields)

@@ -13,9 +13,10 @@ across Python 3 versions, unlike the rest of the grammar.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from tree_sitter import Language, Node, Parser
 
@@ -34,6 +35,18 @@ GRAMMARS = {
     ".rs": ("tree_sitter_rust", "language"),
 }
 WHITESPACE = re.compile(r"\s+")
+
+# Paths a fix has no business changing: what runs in CI with the repository's secrets (GitHub
+# workflows and actions, other CI services' files, pre-commit hooks), an action's own files, and
+# submodule URLs. A candidate that changes one is rejected unless the caller clears this list.
+# fnmatch patterns, matched case-insensitively against the whole path; "*" crosses "/".
+PROTECTED_PATHS = (
+    ".github/*", ".gitmodules",
+    "action.yml", "action.yaml", "*/action.yml", "*/action.yaml",
+    ".gitlab-ci.yml", ".gitlab/*", ".travis.yml", ".circleci/*", "azure-pipelines.yml", ".azure-pipelines/*",
+    "appveyor.yml", ".appveyor.yml", "jenkinsfile", ".buildkite/*", ".drone.yml", ".woodpecker.yml",
+    ".woodpecker/*", "bitbucket-pipelines.yml", ".cirrus.yml", ".pre-commit-config.yaml",
+)
 
 
 @functools.cache
@@ -138,3 +151,10 @@ def whitespace_only(path: str, before: str, after: str) -> bool:
     if WHITESPACE.sub("", before) != WHITESPACE.sub("", after):
         return False  # a visible character changed: no need to parse
     return _shape(path, before) == _shape(path, after)
+
+
+def protected_path(path: str, patterns: Iterable[str]) -> str:
+    """The first pattern the path falls under ("" when none), after dropping "." and empty parts,
+    so that "./.github//x" and ".GitHub/x" are caught like ".github/x"."""
+    plain = "/".join(part for part in path.split("/") if part not in ("", ".")).casefold()
+    return next((pattern for pattern in patterns if fnmatch.fnmatchcase(plain, pattern.casefold())), "")

@@ -32,7 +32,7 @@ class RepairSettings:
     location_sets: int = 2  # the union of the line step's samples first, then each sample
     context_lines: int = 15  # lines of code shown either side of each location
     prompt_tokens: int = 12_000  # budget for the code shown
-    edits: EditSettings = field(default_factory=EditSettings)  # how an answer's edits are applied
+    edit: EditSettings = field(default_factory=EditSettings)  # how each answer is applied and checked (protected paths among them)
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def generate_candidates(
             answers += [(settings.temperature, a) for a in hot]
         for temperature, answer in answers:
             candidates.append(
-                Candidate(len(candidates), set_number, temperature, answer, apply_answer(answer, files, settings.edits))
+                Candidate(len(candidates), set_number, temperature, answer, apply_answer(answer, files, settings.edit))
             )
     return tuple(candidates)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import git
 import pytest
 
-from patchsmith.bot import BotError, BotOptions, clean_text, free_branch_name, git_auth_env, has_trigger, run_bot
+from patchsmith.bot import BotError, BotSettings, clean_text, free_branch_name, git_auth_env, has_trigger, run_bot
 from patchsmith.github import GitHubClient, GitHubError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,7 +205,16 @@ def scripted_solve(**request) -> ScriptedOutcome:
     out = Path(request["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "issue.md").write_text(f"# {request['issue_title']}\n\n{request['issue_body']}\n", encoding="utf-8")
-    common = dict(out_dir=out, cost_usd=0.42, seconds=12.0, report_md="# What patchsmith did\nLocalized pricing.py.\n")
+    report = f"# patchsmith run: {request['issue_title']}\n\n## What patchsmith did\nLocalized pricing.py.\n"
+    common = dict(out_dir=out, cost_usd=0.42, seconds=12.0, report_md=report)
+    if "workflow" in request["issue_title"]:  # a chosen fix that also adds a workflow leaking the secrets
+        leak = ("diff --git a/.github/workflows/leak.yml b/.github/workflows/leak.yml\nnew file mode 100644\n"
+                "--- /dev/null\n+++ b/.github/workflows/leak.yml\n@@ -0,0 +1,2 @@\n+on: issues\n"
+                "+jobs: {leak: {runs-on: ubuntu-latest, steps: [{run: \"echo '${{ toJSON(secrets) }}'\"}]}}\n")
+        return ScriptedOutcome(
+            patch=leak, files_touched=(".github/workflows/leak.yml",), tests_run=5, tests_passed=5,
+            repro_verdict="reproduced", failure=None, failure_detail="", explanation="Fixed.", **common,
+        )
     if "unfixable" in request["issue_title"]:
         detail = "reproduction script exited 0 at the base commit:\n$ python repro.py\nDecimal('1.90')\n"
         return ScriptedOutcome(
@@ -271,8 +280,8 @@ class World:
             "GITHUB_WORKSPACE": str(self.work),
         }
 
-    def options(self, **changes) -> BotOptions:
-        return BotOptions(model="openai/scripted", samples=2, max_cost=1.0, out_dir=self.tmp / "run", **changes)
+    def options(self, **changes) -> BotSettings:
+        return BotSettings(model="openai/scripted", samples=2, max_cost=1.0, out_dir=self.tmp / "run", **changes)
 
     def client(self, sleeps: list[float]) -> GitHubClient:
         return GitHubClient(f"{self.github.url}/api/v3", TOKEN, f"{OWNER}/{NAME}", sleep=sleeps.append)
@@ -331,7 +340,7 @@ def test_labelled_issue_by_collaborator_opens_draft_pull_request(world, capsys, 
     body = pull["body"]
     assert body.startswith("Fixes #7\n")
     for expected in ("comparison is now `>=`", "`shopcart/pricing.py`", "5 of 5 tests passed",
-                     "Verdict: **reproduced**", "$0.42 (cap $1.00)", "<summary>Full report</summary>\n\n# What patchsmith did"):
+                     "Verdict: **reproduced**", "$0.42 (cap $1.00)", "<summary>Full report</summary>\n\n## What patchsmith did"):
         assert expected in body
     assert result.pull_request_url.endswith("/pull/12")
 
@@ -373,15 +382,16 @@ def test_outsider_comment_gives_no_run(world):
 
 
 def test_collaborator_comment_runs_and_reacts_to_the_comment(world):
+    world.github.permissions["helper"] = {"permission": "write", "role_name": "maintain"}
     result = world.bot("issue_comment", commented("Thanks!\n/patchsmith", "COLLABORATOR", "helper"))
     assert result.action == "pull_request" and len(REQUESTS) == 1
     assert world.github.posts_to("/issues/comments/55/reactions") == [{"content": "eyes"}]
-    assert not any(c.path.endswith("/permission") for c in world.github.calls)  # the comment says who it is
+    assert world.github.calls[0].path.endswith("/collaborators/helper/permission")  # asked, not taken on trust
 
 
 def test_label_by_reader_or_other_label_or_quoted_phrase_gives_no_run(world):
     world.github.permissions["reader"] = {"permission": "read", "role_name": "read"}
-    assert "@reader is NONE" in world.bot("issues", labelled(sender="reader")).reason
+    assert "@reader has the 'read' role" in world.bot("issues", labelled(sender="reader")).reason
     assert "'bug'" in world.bot("issues", labelled(label="bug")).reason
     assert world.bot("issue_comment", commented("> /patchsmith\nno", "OWNER")).action == "skipped"
     assert world.bot("issues", labelled(), allowed_associations=("OWNER",)).action == "skipped"
@@ -433,7 +443,7 @@ def test_branch_created_after_the_listing_is_not_overwritten(world, monkeypatch)
     # Another run pushes patchsmith/issue-7 between our listing and our push; a plain push would
     # fast-forward it, since both start at main.
     world.remote.create_head("patchsmith/issue-7", "main")
-    monkeypatch.setattr("patchsmith.bot.remote_branches", lambda *args: set())
+    monkeypatch.setattr("patchsmith.bot_git.remote_branches", lambda *args: set())
     result = world.bot("issues", labelled())
     assert result.branch == "patchsmith/issue-7-2"
     assert world.remote_branches()["patchsmith/issue-7"] == world.remote_branches()["main"]

@@ -101,3 +101,30 @@ def test_example_workflow_asks_for_least_permissions():
     assert job["permissions"] == {"contents": "write", "pull-requests": "write", "issues": "write"}
     checkout = job["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@") and checkout["with"]["persist-credentials"] is False
+
+
+THIRD_PARTY_USES = re.compile(r"uses:\s*(?!OWNER/patchsmith@|\./)(\S+)")
+
+
+def test_third_party_actions_are_pinned_by_commit_sha():
+    found = THIRD_PARTY_USES.findall(ACTION.read_text() + EXAMPLE.read_text())
+    assert len(found) == 3
+    unpinned = [uses for uses in found if not re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses)]
+    assert unpinned == []
+
+
+def test_outputs_come_from_the_bot_step():
+    action = yaml.safe_load(ACTION.read_text())
+    (bot_step,) = [step for step in action["runs"]["steps"] if step.get("id") == "bot"]
+    assert "patchsmith bot" in bot_step["run"]
+    assert {name: spec["value"] for name, spec in action["outputs"].items()} == {
+        name: f"${{{{ steps.bot.outputs.{name} }}}}" for name in ("outcome", "pr-url", "patch")}
+    for name in ("base-image", "api-base", "price", "allow-protected-paths"):
+        assert name in action["inputs"]
+    assert action["inputs"]["allow-protected-paths"]["default"] == "false"
+
+
+def test_example_workflow_filters_out_bot_senders():
+    workflow = yaml.safe_load(EXAMPLE.read_text())
+    (job,) = workflow["jobs"].values()
+    assert job["if"].startswith("github.event.sender.type != 'Bot' && (")

@@ -1,8 +1,13 @@
-"""`patchsmith bot`: answer the GitHub issue event of the current Actions job (see patchsmith.bot)."""
+"""`patchsmith bot`: answer the GitHub issue event of the current Actions job (see patchsmith.bot).
+
+The flags are BotSettings' fields: each takes its name and help from the field's metadata and its
+default from the field, so no default is declared twice.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -21,46 +26,63 @@ def _boolean(text: str) -> bool:
     return value in ("true", "yes", "1")
 
 
+def _associations(text: str) -> tuple[str, ...]:
+    return tuple(part.strip().upper() for part in text.split(",") if part.strip())
+
+
+def _price(text: str) -> tuple[float, float] | None:
+    """"IN,OUT" dollars per million tokens -> dollars per token; "" -> None."""
+    if not text.strip():
+        return None
+    parts = text.replace("/", ",").split(",")
+    try:
+        price_in, price_out = (float(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected dollars per million input and output tokens such as 3,15, got {text!r}") from None
+    if price_in < 0 or price_out < 0:
+        raise argparse.ArgumentTypeError(f"a price cannot be negative: {text!r}")
+    return price_in / 1e6, price_out / 1e6
+
+
+def _text_or_none(text: str) -> str | None:
+    return text.strip() or None
+
+
+# How each field's flag reads its text; the rest are plain strings.
+_PARSERS = {
+    "samples": int, "max_cost": _optional_float, "draft": _boolean, "allowed_associations": _associations,
+    "out_dir": Path, "base_branch": _text_or_none, "base_image": _text_or_none, "api_base": _text_or_none,
+    "price_per_token": _price, "allow_protected_paths": _boolean,
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="litellm model name, e.g. anthropic/claude-sonnet-4-5")
-    parser.add_argument("--samples", type=int, default=4, help="candidate fixes to sample (default 4)")
-    parser.add_argument("--max-cost", type=_optional_float, default=None, metavar="USD",
-                        help="stop when the model calls cost this much; empty for no cap")
-    parser.add_argument("--label", default="patchsmith", help="the issue label that starts a run")
-    parser.add_argument("--trigger", default="/patchsmith", help="the comment phrase that starts a run")
-    parser.add_argument("--base-branch", default="", help="branch the pull request targets (default: the repository's default)")
-    parser.add_argument("--draft", type=_boolean, default=True, metavar="true|false", help="open the pull request as a draft")
-    parser.add_argument("--allow", default="OWNER,MEMBER,COLLABORATOR",
-                        help="comma-separated author associations that may start a run")
-    parser.add_argument("--out", type=Path, default=None, help="run folder (default $RUNNER_TEMP/patchsmith-run)")
-    parser.add_argument("--remote", default=None, help="git URL to push to (default GITHUB_SERVER_URL/GITHUB_REPOSITORY.git)")
-    parser.add_argument("--base-image", default=None, help="Docker base image for the sandbox")
-    parser.add_argument("--dry-run", action="store_true", help="print what would be pushed and posted; do neither")
+    from patchsmith.bot import BotSettings
+
+    for spec in dataclasses.fields(BotSettings):
+        flag, help_text = spec.metadata["flag"], spec.metadata["help"]
+        if spec.default is dataclasses.MISSING:
+            parser.add_argument(flag, dest=spec.name, required=True, help=help_text)
+        elif spec.name == "dry_run":
+            parser.add_argument(flag, dest=spec.name, action="store_true", help=help_text)
+        elif spec.name == "out_dir":  # its default depends on the runner: $RUNNER_TEMP/patchsmith-run
+            parser.add_argument(flag, dest=spec.name, type=Path, default=None, help=help_text + " (default $RUNNER_TEMP/patchsmith-run)")
+        else:
+            shown = ",".join(spec.default) if isinstance(spec.default, tuple) and spec.name != "price_per_token" else spec.default
+            parser.add_argument(flag, dest=spec.name, type=_PARSERS.get(spec.name, str), default=spec.default,
+                                help=f"{help_text} (default {shown})")
 
 
-def options_from_args(args: argparse.Namespace, env: dict[str, str]):
-    from patchsmith.bot import BotError, BotOptions
+def settings_from_args(args: argparse.Namespace, env: dict[str, str]):
+    from patchsmith.bot import BotError, BotSettings
 
-    allowed = tuple(part.strip().upper() for part in args.allow.split(",") if part.strip())
-    if not allowed:
+    if not args.allowed_associations:
         raise BotError("--allow names no author association; nobody could start a run.")
     if args.samples < 1:
         raise BotError("--samples must be at least 1.")
-    out = args.out or Path(env.get("RUNNER_TEMP") or ".") / "patchsmith-run"
-    return BotOptions(
-        model=args.model,
-        samples=args.samples,
-        max_cost=args.max_cost,
-        label=args.label,
-        trigger=args.trigger,
-        base_branch=args.base_branch or None,
-        draft=args.draft,
-        allowed_associations=allowed,
-        out_dir=out,
-        dry_run=args.dry_run,
-        remote=args.remote,
-        base_image=args.base_image or None,
-    )
+    values = {spec.name: getattr(args, spec.name) for spec in dataclasses.fields(BotSettings)}
+    values["out_dir"] = args.out_dir or Path(env.get("RUNNER_TEMP") or ".") / "patchsmith-run"
+    return BotSettings(**values)
 
 
 def _export_model_key() -> None:
@@ -81,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
     from patchsmith.bot import run_bot
 
     env = dict(os.environ)
-    options = options_from_args(args, env)
+    settings = settings_from_args(args, env)
     _export_model_key()
     # The bot keeps the token; nothing solve starts (builds, test runs) needs to inherit it.
     os.environ.pop("GITHUB_TOKEN", None)
-    return run_bot(options, env).exit_code
+    return run_bot(settings, env).exit_code
