@@ -165,8 +165,7 @@ def test_instances_take_separate_words_as_well_as_one_string(tmp_path: Path) -> 
     for ids in (list(wanted), ["psf__requests-2317", "pallets__flask-4045, psf__requests-863"], [" ".join(wanted)]):
         listed = subprocess.run([*base, *ids], capture_output=True, text=True, timeout=120)
         assert listed.returncode == 0, listed.stderr
-        # Built or not (another run may have built one), each selected environment has its row.
-        table_rows = [line for line in listed.stdout.splitlines() if "psf/requests" in line or "pallets/flask" in line]
-        assert sorted(" ".join(line.split("│")[1:3]).split()[1] for line in table_rows) == sorted(wanted.values())
+        cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listed.stdout.splitlines() if line.startswith("│")]
+        assert sorted(row[1] for row in cells) == sorted(wanted.values())  # the version column, one row each
     unknown = subprocess.run([*base, "psf__requests-2317", "nobody__nothing-1"], capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "nobody__nothing-1 not in" in unknown.stderr and "Traceback" not in unknown.stderr
