@@ -77,6 +77,8 @@ class EnvSpec:
     local_internet: tuple[str, ...] = ()
     vendored_sources: tuple[VendoredSource, ...] = ()
     notes: str = ""
+    # "spec" for the hand-written ones; inferred environments say how (swebench_runner/inferred.py).
+    environment_source: str = "spec"
 
     @property
     def test_run(self) -> str:
