@@ -147,10 +147,11 @@ def test_requirements(texts: dict[str, str], pyproject: dict) -> tuple[list[str]
     found += [(r, "tox.ini deps") for r in tox_deps]
     found += [(r, f"tox.ini extras {n}") for n in tox_extras if n not in extra_names for r in declared.get(n, [])]
     kept, sources, left_out, names = [], [], [], set()
+    own = project_name(texts, pyproject)
     for requirement, where in found:
         name = requirement_name(requirement)
-        if not name or requirement in kept:
-            continue
+        if not name or requirement in kept or requirement in left_out or name == own:
+            continue  # the project itself is the editable install, never a release from the index
         if not for_tests(requirement):
             left_out.append(requirement)
             continue
@@ -161,6 +162,14 @@ def test_requirements(texts: dict[str, str], pyproject: dict) -> tuple[list[str]
         kept.append("pytest")
         sources.append("the test runner")
     return kept, sources, left_out, unreadable and not extra_names
+
+
+def project_name(texts: dict[str, str], pyproject: dict) -> str:
+    name = pyproject.get("project", {}).get("name") or _config(texts.get("setup.cfg", "")).get("metadata", "name", fallback="")
+    if not name and "setup.py" in texts:
+        value = setup_py_literal(texts["setup.py"], "name")
+        name = value if isinstance(value, str) else ""
+    return canonical(name) if name else ""
 
 
 def test_command(texts: dict[str, str]) -> tuple[str, str]:
