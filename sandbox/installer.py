@@ -41,9 +41,10 @@ def pip_options(plan, dated=True):
     return options
 
 
-def run(args):
+def run(args, env=None):
     print("+ " + " ".join(args), flush=True)
-    done = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env={**os.environ, **env} if env else None)
     sys.stdout.write(done.stdout[-20000:])
     sys.stdout.flush()
     return done.returncode, done.stdout
@@ -112,6 +113,8 @@ def resolve(plan, target, requirements):
         if code == 0:
             break
         blamed = [n for n in culprits(output) if n in {requirement_name(r) for r in requirements}]
+        # The project's own requirements go last: a test tool's pin is the likelier mistake.
+        blamed.sort(key=lambda n: n in plan.get("protected", []))
         if not blamed:
             blamed = [requirement_name(r) for r in requirements if not solo_ok(plan, r)][:1]
         if not blamed:
@@ -152,21 +155,60 @@ def reason_of(output, name):
     return "failed to build or install"
 
 
-def test_extras_from_metadata(plan):
-    """The project's extras named as test extras, read from the installed distribution's metadata
-    (for a setup.py that could not be read without running it)."""
+def project_requirements(plan):
+    """Requires-Dist of the editable install: its own requirements, and those of its test extras
+    (markers kept, the extra condition removed)."""
     code, output = run([sys.executable, "-c", (
         "import importlib.metadata as m, json, sys\n"
-        "names = set()\n"
+        "reqs = []\n"
         "for d in m.distributions():\n"
         "    url = d.read_text('direct_url.json') or ''\n"
-        "    if '\"editable\": true' in url.replace(\"'\", '\"') or 'dir_info' in url:\n"
-        "        names |= set(d.metadata.get_all('Provides-Extra') or [])\n"
-        "print('EXTRAS ' + json.dumps(sorted(names)))\n")])
-    found = re.search(r"^EXTRAS (.*)$", output, re.M)
-    extras = json.loads(found.group(1)) if code == 0 and found else []
+        "    here = str(d.locate_file('')).startswith(sys.argv[1])\n"
+        "    if here or 'file://' + sys.argv[1] in url.replace('file://localhost', 'file://'):\n"
+        "        reqs += d.requires or []\n"
+        "print('REQUIRES ' + json.dumps(reqs))\n"), os.getcwd()])
+    found = re.search(r"^REQUIRES (.*)$", output, re.M)
     wanted = set(plan.get("extra_names", []))
-    return [e for e in extras if canonical(e) in wanted]
+    chosen = []
+    for requirement in (json.loads(found.group(1)) if code == 0 and found else []):
+        extra = re.search(r"""extra\s*==\s*['"]([^'"]+)['"]""", requirement)
+        if extra and canonical(extra.group(1)) not in wanted:
+            continue
+        if extra:  # drop the extra condition, keep any other marker
+            requirement = re.sub(r"""\s*(and\s+)?extra\s*==\s*['"][^'"]+['"]""", "", requirement).rstrip().rstrip(";").strip()
+            requirement = re.sub(r";\s*$", "", requirement.replace("; and ", "; "))
+        chosen.append(requirement)
+    return chosen
+
+
+def setuptools_version():
+    code, output = run([sys.executable, "-c", "import setuptools; print('SETUPTOOLS', setuptools.__version__)"])
+    found = re.search(r"SETUPTOOLS (\d+)", output)
+    return int(found.group(1)) if code == 0 and found else 0
+
+
+def install_project(plan):
+    """The work tree, editable, without its dependencies (they are resolved with the rest)."""
+    args = PIP + ["install", *pip_options(plan), "--no-build-isolation", "--no-deps", "-e", "."]
+    setuptools_based = plan.get("build_backend", "setuptools").startswith("setuptools")
+    if setuptools_based and os.path.isfile("setup.py") and setuptools_version() < 64:
+        # pip 26 installs editable only through PEP 660, which setuptools has since 64; the date's
+        # setuptools installs the tree the way the commit's developers did.
+        note("build", "setuptools of the date has no PEP 660 editable install; used `setup.py develop`")
+        code, _ = run([sys.executable, "setup.py", "develop", "--no-deps"])
+        if code == 0:
+            return
+        pinned = oldest_installable(plan, "setuptools>=64.0.1")
+        if pinned:
+            note("build", f"`setup.py develop` failed; editable install with {pinned}")
+            run(PIP + ["install", *pip_options(plan, dated=False), pinned])
+    code, output = run(args)
+    if code != 0 and plan.get("build_requires"):
+        note("build", "the build requirements of the date cannot build the project; using today's")
+        run(PIP + ["install", *pip_options(plan, dated=False), "--upgrade", *plan["build_requires"]])
+        code, output = run(args)
+    if code != 0:
+        raise SystemExit(f"the project itself does not install (exit {code})")
 
 
 def main(path):
@@ -177,28 +219,23 @@ def main(path):
     code, _ = run(PIP + ["install", *pip_options(plan, dated=False), "--upgrade", "pip"])
     if code != 0:
         raise SystemExit("upgrading pip failed")
-    if plan.get("cutoff"):
-        # The date's build tools: old setup.py files break on today's setuptools.
-        run(PIP + ["install", *pip_options(plan), "--force-reinstall", "setuptools", "wheel"])
+    # The date's build tools (old setup.py files break on today's setuptools); the project is
+    # built without isolation, in this environment, so they must be here.
+    run(PIP + ["install", *pip_options(plan), "--force-reinstall" if plan.get("cutoff") else "--upgrade", "setuptools", "wheel"])
     if plan.get("git_commit") and not os.path.isdir(".git"):
         note("version", "no .git in the tree: committed it once so version-from-git tools find a version")
         for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=patchsmith", "-c", "user.email=patchsmith@localhost",
                                                        "commit", "-q", "--no-verify", "-m", "base"]):
             subprocess.run(["git", *args], check=False)
-    for env_name, value in plan.get("env", {}).items():
-        os.environ[env_name] = value
     requirements = plan.get("requirements", [])
-    if not plan.get("installable"):
-        resolve(plan, [], requirements)
-        return
-    extras = plan.get("extras", [])
-    target = ["-e", "." + (f"[{','.join(extras)}]" if extras else "")]
-    kept = resolve(plan, target, requirements)
-    if not extras and plan.get("extra_names"):
-        found = test_extras_from_metadata(plan)
-        if found:
-            note("extras", f"test extras from the installed metadata: {', '.join(found)}")
-            resolve(plan, ["-e", f".[{','.join(found)}]"], kept)
+    if plan.get("installable"):
+        if plan.get("build_requires"):
+            resolve(plan, [], plan["build_requires"])
+        install_project(plan)
+        own = [r for r in project_requirements(plan) if requirement_name(r) not in {requirement_name(x) for x in requirements}]
+        requirements = own + list(requirements)
+        plan["protected"] = [requirement_name(r) for r in own]
+    resolve(plan, [], requirements)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,18 @@ INSTALLER_PATH = "/opt/patchsmith/install.py"
 PLAN_PATH = "/opt/patchsmith/plan.json"
 
 
-def make_plan(date: str, requirements: list[str], installable: bool, extras_from_metadata: bool) -> dict:
+def make_plan(date: str, requirements: list[str], installable: bool, build_system: dict) -> dict:
+    """What the installer does: the project (editable, when installable) with its own requirements
+    and those of its test extras as its installed metadata gives them, plus `requirements`, all
+    resolved together as of the end of `date` ("" = today's releases)."""
     return {
         "date": date,
         "cutoff": cutoff_of(date) if date else "",
         "requirements": list(requirements),
         "installable": installable,
-        "extras": [],
-        "extra_names": list(TEST_EXTRA_NAMES) if extras_from_metadata else [],
+        "build_requires": [str(r) for r in build_system.get("requires", [])],
+        "build_backend": str(build_system.get("build-backend", "setuptools.build_meta:__legacy__")),
+        "extra_names": list(TEST_EXTRA_NAMES),
         "git_commit": True,
     }
 

@@ -171,7 +171,9 @@ def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes]
         else:
             raise RecipeError(f"{source}: sandbox setting 'date' must be \"YYYY-MM-DD\" or \"none\", not {wanted!r}.")
     python, python_reason = choose_python(text, pyproject, date)
-    requirements, sources, left_out, ask_metadata = test_requirements(text, pyproject)
+    requirements, sources, left_out, from_metadata = test_requirements(text, pyproject)
+    if from_metadata:
+        sources = [*sources, "the installed metadata (setup.py's extras cannot be read without running it)"]
     if "requirements" in overrides:
         requirements, sources = list(_strings(overrides, "requirements", source)), [source] * len(overrides["requirements"])
     installable = "setup.py" in text or "setup.cfg" in text or "build-system" in pyproject or "project" in pyproject
@@ -180,7 +182,7 @@ def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes]
     why = (("python", python_reason), ("date", date_reason), ("test command", command_reason),
            ("requirements", "from " + ", ".join(found_in) if found_in else "none found"))
     return EnvRecipe(
-        python=python, setup=install_commands(make_plan(date, requirements, installable, ask_metadata)),
+        python=python, setup=install_commands(make_plan(date, requirements, installable, pyproject.get("build-system", {}))),
         test_command=command, dependency_files=_dependency_hashes(files), source="inferred",
         date=date, requirements=tuple(requirements), mode="dated", why=why, left_out=tuple(left_out),
     )
