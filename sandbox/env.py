@@ -15,7 +15,7 @@ from patchsmith.sandbox import engine
 from patchsmith.sandbox.base import VENV, BaseSpec, build_lock, ensure_base_image, image_exists, suite_for_python
 from patchsmith.sandbox.certs import resolve_ca_bundle
 from patchsmith.sandbox.container import Container, Limits, git_archive, tar_worktree
-from patchsmith.sandbox.explain import notes_in
+from patchsmith.sandbox.explain import explain, notes_in
 from patchsmith.sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
 from patchsmith.sandbox.recipe import EnvRecipe, infer_recipe, read_dependency_files
 
@@ -63,12 +63,22 @@ def build_env_image(
     base_tag = ensure_base_image(base_spec_for(recipe), cache_dir=cache_dir, log_path=log_path)
     tag = env_tag(recipe, base_tag)
     if image_exists(tag):
-        return EnvImage(tag, base_tag, recipe, built=False, notes=image_notes(tag))
+        return _found(tag, base_tag, recipe, log_path)
     with build_lock(Path(cache_dir) if cache_dir else None, tag.replace(":", "-")):
         if image_exists(tag):
-            return EnvImage(tag, base_tag, recipe, built=False, notes=image_notes(tag))
+            return _found(tag, base_tag, recipe, log_path)
         notes = _build(recipe, base_tag, tag, repo, commit, log_path, resolve_ca_bundle(ca_bundle), network, timeout, cache_dir)
     return EnvImage(tag, base_tag, recipe, built=True, notes=notes)
+
+
+def _found(tag: str, base_tag: str, recipe: EnvRecipe, log_path) -> EnvImage:
+    """An image already built: its recipe's account still goes into the log (a run folder's)."""
+    image = EnvImage(tag, base_tag, recipe, built=False, notes=image_notes(tag))
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        with Path(log_path).open("a", encoding="utf-8") as handle:
+            handle.write(explain(recipe, image.notes) + f"\nimage {tag} exists; not built again\n")
+    return image
 
 
 def image_notes(tag: str) -> tuple[str, ...]:
@@ -82,8 +92,6 @@ def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, ti
     what = f"the environment image {tag}"
     log = Path(log_path) if log_path else None
     if log is not None:
-        from patchsmith.sandbox.explain import explain
-
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a", encoding="utf-8") as handle:  # the account of the recipe heads its build log
             handle.write(explain(recipe) + "\n")

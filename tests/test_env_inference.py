@@ -61,6 +61,8 @@ def test_nose_style_setup_passes_dated_and_fails_with_date_none(tmp_path: Path, 
     commit = dated_repo(root, files)
     dated = build(root, commit, sandbox_cache_dir, tmp_path / "dated.log")
     assert dated.recipe.date == "2021-03-01" and dated.recipe.python == "3.9"
+    account = (tmp_path / "dated.log").read_text()  # the build log (a run folder's) opens with the recipe's account
+    assert "date:         2021-03-01" in account and "python:       3.9" in account and "came after 2021-03-01" in account
     run = run_in(dated, dated.recipe.test_command + " tests")
     assert run.ok and "1 passed" in run.output, run.output[-2000:]
     assert "PYTEST 6." in run_in(dated, "python -c 'import pytest; print(\"PYTEST\", pytest.__version__)'").output
