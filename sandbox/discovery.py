@@ -10,11 +10,11 @@ conflict with the project.
 
 from __future__ import annotations
 
-import configparser
 import posixpath
 import re
 
-from patchsmith.sandbox.python_choice import _tox_envlist, setup_py_literal
+from patchsmith.sandbox.installer import canonical, requirement_name
+from patchsmith.sandbox.python_choice import _tox_envlist, read_ini, setup_py_literal
 
 TEST_EXTRA_NAMES = ("test", "tests", "testing", "dev")
 # Tools that never run a test: linters, type checkers and stubs, formatters, docs, release tools.
@@ -25,15 +25,6 @@ _NOT_FOR_TESTS = re.compile(
     r"safety|vulture|prospector|pyroma|darglint|blacken-docs|pip-tools|wheel|setuptools)$")
 _LINT_FILE_WORDS = re.compile(r"(doc|lint|type|mypy|style|format|flake|release|publish|bench)", re.I)
 _TEST_FILE_WORDS = re.compile(r"(test|dev|ci)", re.I)
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def requirement_name(line: str) -> str:
-    found = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-    return canonical(found.group(1)) if found else ""
 
 
 def for_tests(requirement: str) -> bool:
@@ -62,7 +53,7 @@ def declared_extras(texts: dict[str, str], pyproject: dict) -> tuple[dict[str, l
     """Every extra the project declares, by name, and whether setup.py declares extras that cannot
     be read without running it (they are then asked from the installed metadata)."""
     declared: dict[str, list[str]] = {n: list(r) for n, r in (pyproject.get("project", {}).get("optional-dependencies") or {}).items()}
-    cfg = _config(texts.get("setup.cfg", ""))
+    cfg = read_ini(texts.get("setup.cfg", ""))
     if cfg.has_section("options.extras_require"):
         declared.update({n: [x.strip() for x in raw.splitlines() if x.strip()] for n, raw in cfg["options.extras_require"].items()})
     unreadable = False
@@ -96,7 +87,7 @@ def dependency_groups(pyproject: dict) -> list[str]:
 
 def tox_requirements(texts: dict[str, str]) -> tuple[list[str], list[str]]:
     """(deps, extras) of tox's default [testenv], for the factors of the envlist's first Python env."""
-    cfg = _config(texts.get("tox.ini", ""))
+    cfg = read_ini(texts.get("tox.ini", ""))
     envs = [e for e in _tox_envlist(texts.get("tox.ini", "")) if re.match(r"py\d", e)]
     factors = set(envs[0].split("-")) if envs else set()
     deps: list[str] = []
@@ -165,7 +156,7 @@ def test_requirements(texts: dict[str, str], pyproject: dict) -> tuple[list[str]
 
 
 def project_name(texts: dict[str, str], pyproject: dict) -> str:
-    name = pyproject.get("project", {}).get("name") or _config(texts.get("setup.cfg", "")).get("metadata", "name", fallback="")
+    name = pyproject.get("project", {}).get("name") or read_ini(texts.get("setup.cfg", "")).get("metadata", "name", fallback="")
     if not name and "setup.py" in texts:
         value = setup_py_literal(texts["setup.py"], "name")
         name = value if isinstance(value, str) else ""
@@ -178,7 +169,7 @@ def test_command(texts: dict[str, str]) -> tuple[str, str]:
     for runner in ("tests/runtests.py", "runtests.py"):
         if runner in texts:
             return f"python {runner}", f"{runner} is the project's own test runner"
-    cfg = _config(texts.get("tox.ini", ""))
+    cfg = read_ini(texts.get("tox.ini", ""))
     commands = cfg.get("testenv", "commands", fallback="")
     default = "python -m pytest -rA -p no:cacheprovider"
     if re.search(r"\b(py\.?test)\b", commands):
@@ -189,12 +180,3 @@ def test_command(texts: dict[str, str]) -> tuple[str, str]:
     if re.search(r"\bunittest\b", commands):
         return default, "tox.ini runs unittest; pytest runs those suites too and reports each test"
     return default, "no test configuration found; pytest"
-
-
-def _config(text: str) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(text)
-    except configparser.Error:
-        pass
-    return parser

@@ -28,7 +28,7 @@ def requires_python(texts: dict[str, str], pyproject: dict) -> tuple[str, str]:
     spec = pyproject.get("project", {}).get("requires-python", "")
     if spec:
         return spec, "pyproject.toml requires-python"
-    cfg = _setup_cfg(texts.get("setup.cfg", ""))
+    cfg = read_ini(texts.get("setup.cfg", ""))
     if cfg.has_option("options", "python_requires"):
         return cfg.get("options", "python_requires").strip(), "setup.cfg python_requires"
     found = re.search(r"python_requires\s*=\s*(['\"])(.+?)\1", texts.get("setup.py", ""))
@@ -88,7 +88,8 @@ def choose_python(texts: dict[str, str], pyproject: dict, date: str) -> tuple[st
     return chosen, f"Python {chosen}: " + "; ".join(reasons)
 
 
-def _setup_cfg(text: str) -> configparser.ConfigParser:
+def read_ini(text: str) -> configparser.ConfigParser:
+    """An INI file (setup.cfg, tox.ini) parsed leniently: a broken one reads as empty."""
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read_string(text)
@@ -99,7 +100,7 @@ def _setup_cfg(text: str) -> configparser.ConfigParser:
 
 def _tox_envlist(text: str) -> list[str]:
     """tox's envlist with brace groups expanded (py{37,38}-django{22,32} gives four names)."""
-    parser = _setup_cfg(text)
+    parser = read_ini(text)
     raw = parser.get("tox", "envlist", fallback="")
     names: list[str] = []
     for part in re.split(r"[,\n](?![^{]*\})", raw):

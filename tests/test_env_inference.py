@@ -54,6 +54,11 @@ def run_in(image, command: str):
         return box.exec(command, timeout=300)
 
 
+def assert_tests_pass(image) -> None:
+    run = run_in(image, image.recipe.test_command + " tests")
+    assert run.ok and "1 passed" in run.output, run.output[-2000:]
+
+
 def test_nose_style_setup_passes_dated_and_fails_with_date_none(tmp_path: Path, sandbox_cache_dir: Path):
     files = {"setup.py": "from setuptools import setup\nsetup(name='nosey', py_modules=['nosey'])\n",
              "nosey.py": "", "tests/test_nose.py": NOSE_TEST}
@@ -84,8 +89,7 @@ def test_tests_extra_only_in_setup_py_extras_require_is_installed(tmp_path: Path
         "tests/test_it.py": "def test_it():\n    assert True\n"})
     image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
     assert "six" in image.recipe.requirements
-    run = run_in(image, image.recipe.test_command + " tests")
-    assert run.ok and "1 passed" in run.output, run.output[-2000:]
+    assert_tests_pass(image)
 
 
 def test_tox_extras_line_is_installed(tmp_path: Path, sandbox_cache_dir: Path):
@@ -97,8 +101,7 @@ def test_tox_extras_line_is_installed(tmp_path: Path, sandbox_cache_dir: Path):
         "tests/test_it.py": "import colorama\n\n\ndef test_it():\n    assert colorama\n"})
     image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
     assert "colorama" in image.recipe.requirements
-    run = run_in(image, image.recipe.test_command + " tests")
-    assert run.ok and "1 passed" in run.output, run.output[-2000:]
+    assert_tests_pass(image)
 
 
 def test_unresolvable_dev_requirement_is_dropped_and_noted(tmp_path: Path, sandbox_cache_dir: Path):
@@ -111,8 +114,7 @@ def test_unresolvable_dev_requirement_is_dropped_and_noted(tmp_path: Path, sandb
     image = build(root, commit, sandbox_cache_dir, log)
     assert any("patchsmith-no-such-package-13" in note and "dropped" in note for note in image.notes), image.notes
     assert "PATCHSMITH-NOTE dropped: patchsmith-no-such-package-13==1.0" in log.read_text()
-    run = run_in(image, image.recipe.test_command + " tests")
-    assert run.ok and "1 passed" in run.output, run.output[-2000:]
+    assert_tests_pass(image)
 
 
 def test_setuptools_scm_project_without_git_gets_a_version(tmp_path: Path, sandbox_cache_dir: Path):
