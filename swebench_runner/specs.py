@@ -77,6 +77,9 @@ class EnvSpec:
     local_internet: tuple[str, ...] = ()
     vendored_sources: tuple[VendoredSource, ...] = ()
     notes: str = ""
+    # A spec that asks for it (YYYY-MM-DD): its pip packages without an exact pin resolve as of
+    # that date; exact pins stay as written.
+    date_unpinned: str = ""
     # "spec" for the hand-written ones; inferred environments say how (swebench_runner/inferred.py).
     environment_source: str = "spec"
 

@@ -65,3 +65,22 @@ def test_eval_grades_a_dataset_without_a_spec_from_an_inferred_environment(tmp_p
         empty = json.loads((out / "empty" / "empty" / f"fixture__mini-{n}" / "report.json").read_text())[f"fixture__mini-{n}"]
         assert empty["tests_status"]["FAIL_TO_PASS"]["failure"] == [f"tests/test_mini.py::test_fix_{n}"]
         assert empty["tests_status"]["PASS_TO_PASS"]["success"] == ["tests/test_mini.py::test_import"]
+
+
+def test_a_spec_that_asks_dates_only_its_unpinned_packages_in_a_real_build(tmp_path: Path, sandbox_cache_dir: Path):
+    from patchsmith.sandbox import Container
+    from patchsmith.sandbox.base import BaseSpec, ensure_base_image
+    from patchsmith.swebench_runner.environments import build_script, venv_environment
+    from patchsmith.swebench_runner.specs import EnvSpec
+
+    spec = EnvSpec("fixture/dated", "1.0", "3.9", "3.9", "python -m pytest", "pytest", install="true",
+                   pip_packages=("six==1.15.0", "pytest"), date_unpinned="2021-03-01")
+    assert build_script(EnvSpec(**{**spec.__dict__, "date_unpinned": ""})).count("uploaded-prior-to") == 0
+    base = ensure_base_image(BaseSpec(suite="bullseye"), cache_dir=sandbox_cache_dir, log_path=tmp_path / "base.log")
+    with Container(base, network=True, ca_bundle="auto", kind="build", env=venv_environment(spec), workdir="/testbed") as box:
+        box.start()
+        box.exec("mkdir -p /testbed && cd /testbed && git init -q && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m empty")
+        done = box.exec(build_script(spec), timeout=600)
+        assert done.ok, done.output[-3000:]
+        versions = box.exec("python -c 'import pytest, six; print(\"V\", pytest.__version__, six.__version__)'").output
+    assert "V 6.2.2 1.15.0" in versions  # pytest as of the date, six as pinned
