@@ -137,3 +137,15 @@ def test_python_requires_in_setup_py_chooses_3_9_over_3_11(tmp_path: Path, sandb
     assert image.recipe.python == "3.9" and "python_requires" in dict(image.recipe.why)["python"]
     run = run_in(image, "python -c 'import sys; print(\"PY\", sys.version_info[:2])'")
     assert "PY (3, 9)" in run.output
+
+
+def test_requirement_with_no_release_before_the_date_gets_the_oldest_that_installs(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # tomli's first release came in 2021
+        "setup.py": "from setuptools import setup\nsetup(name='early', py_modules=['early'])\n", "early.py": "",
+        "requirements-test.txt": "tomli\n", "tests/test_it.py": "import tomli\n\n\ndef test_it():\n    assert tomli\n"},
+        stamp="2020-11-01T12:00:00+00:00")
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    fallback = [note for note in image.notes if note.startswith("fallback:") and "tomli" in note]
+    assert fallback and "had no release before 2020-11-01" in fallback[0], image.notes
+    assert_tests_pass(image)
