@@ -32,13 +32,20 @@ def note(kind, text):
     print(f"PATCHSMITH-NOTE {kind}: {text}", flush=True)
 
 
-def pip_options(plan, dated=True):
+def pip_options(plan, dated=True, cutoff=""):
     options = ["--isolated", "--disable-pip-version-check", "--no-input"]
     if os.environ.get("PIP_CERT"):
         options += ["--cert", os.environ["PIP_CERT"]]  # --isolated ignores the variable itself
-    if dated and plan.get("cutoff"):
-        options += ["--uploaded-prior-to", plan["cutoff"]]
+    if dated and (cutoff or plan.get("cutoff")):
+        options += ["--uploaded-prior-to", cutoff or plan["cutoff"]]
     return options
+
+
+def interpreter_cutoff(plan):
+    """The release date of this Python, when it is later than the plan's date: old commits meet
+    newer Pythons, and a release of the commit's day may not run (or build) on this one."""
+    released = plan.get("python_released", {}).get("%d.%d" % sys.version_info[:2], "")
+    return f"{released}T00:00:00Z" if released and plan.get("cutoff") and released + "T" > plan["cutoff"] else ""
 
 
 def run(args, env=None):
@@ -106,7 +113,7 @@ def resolve(plan, target, requirements):
     """pip install target (the project, editable, or nothing) with requirements, dropping what
     cannot be installed. Returns the requirements that stayed."""
     requirements = list(requirements)
-    undated = []  # fallbacks: installed in the same resolution, pinned, from any date
+    undated = []  # fallbacks: (requirement, cutoff) installed after the resolution; "" = any date
     for _ in range(MAX_ROUNDS):
         args = PIP + ["install", *pip_options(plan), *target, *requirements]
         code, output = run(args)
@@ -130,13 +137,18 @@ def resolve(plan, target, requirements):
             pinned = oldest_installable(plan, requirement)
             if pinned:
                 note("fallback", f"{requirement} had no release before {plan['date']}; using the oldest that installs, {pinned}")
-                undated.append(pinned)
+                undated.append((pinned, ""))
                 continue
+        if interpreter_cutoff(plan) and requirement not in [r for r, _ in undated]:
+            note("fallback", f"{requirement} of {plan['date']} does not install on Python {sys.version_info[0]}.{sys.version_info[1]}; "
+                             f"using its release as of that Python ({interpreter_cutoff(plan)[:10]})")
+            undated.append((requirement, interpreter_cutoff(plan)))
+            continue
         note("dropped", f"{requirement} ({reason_of(output, name)})")
     else:
         raise SystemExit("too many requirements failed; see the notes above")
-    for pinned in undated:
-        code, _ = run(PIP + ["install", *pip_options(plan, dated=False), *target, pinned])
+    for pinned, cutoff in undated:
+        code, _ = run(PIP + ["install", *pip_options(plan, dated=bool(cutoff), cutoff=cutoff), *target, pinned])
         if code != 0:
             note("dropped", f"{pinned} (the fallback release does not install with the rest)")
     return requirements
@@ -222,6 +234,9 @@ def main(path):
     # The date's build tools (old setup.py files break on today's setuptools); the project is
     # built without isolation, in this environment, so they must be here.
     run(PIP + ["install", *pip_options(plan), "--force-reinstall" if plan.get("cutoff") else "--upgrade", "setuptools", "wheel"])
+    if run([sys.executable, "-c", "import setuptools, wheel"])[0] != 0 and interpreter_cutoff(plan):
+        note("fallback", f"setuptools of {plan['date']} does not run on this Python; using its release as of {interpreter_cutoff(plan)[:10]}")
+        run(PIP + ["install", *pip_options(plan, cutoff=interpreter_cutoff(plan)), "--force-reinstall", "setuptools", "wheel"])
     if plan.get("git_commit") and not os.path.isdir(".git"):
         note("version", "no .git in the tree: committed it once so version-from-git tools find a version")
         for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=patchsmith", "-c", "user.email=patchsmith@localhost",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from patchsmith.sandbox.dating import cutoff_of
 from patchsmith.sandbox.discovery import TEST_EXTRA_NAMES
+from patchsmith.sandbox.python_choice import RELEASED
 
 INSTALLER_PATH = "/opt/patchsmith/install.py"
 PLAN_PATH = "/opt/patchsmith/plan.json"
@@ -30,6 +31,7 @@ def make_plan(date: str, requirements: list[str], installable: bool, build_syste
         "build_backend": str(build_system.get("build-backend", "setuptools.build_meta:__legacy__")),
         "extra_names": list(TEST_EXTRA_NAMES),
         "git_commit": True,
+        "python_released": dict(RELEASED),
     }
 
 

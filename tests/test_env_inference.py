@@ -149,3 +149,14 @@ def test_requirement_with_no_release_before_the_date_gets_the_oldest_that_instal
     fallback = [note for note in image.notes if note.startswith("fallback:") and "tomli" in note]
     assert fallback and "had no release before 2020-11-01" in fallback[0], image.notes
     assert_tests_pass(image)
+
+
+def test_a_commit_older_than_the_python_gets_build_tools_that_run_on_it(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # setuptools of mid-2018 fails to import on Python 3.9 (HTMLParser.unescape)
+        "setup.py": "from setuptools import setup\nsetup(name='old2018', py_modules=['old2018'])\n", "old2018.py": "",
+        "tests/test_it.py": "def test_it():\n    assert True\n"}, stamp="2018-06-01T12:00:00+00:00")
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    assert image.recipe.python == "3.9"
+    assert any(note.startswith("fallback: setuptools of 2018-06-01 does not run") for note in image.notes), image.notes
+    assert_tests_pass(image)
