@@ -5,6 +5,7 @@ second build is a tag lookup."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +15,12 @@ from patchsmith.sandbox import engine
 from patchsmith.sandbox.base import VENV, BaseSpec, build_lock, ensure_base_image, image_exists, suite_for_python
 from patchsmith.sandbox.certs import resolve_ca_bundle
 from patchsmith.sandbox.container import Container, Limits, git_archive, tar_worktree
+from patchsmith.sandbox.explain import explain, notes_in
 from patchsmith.sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
 from patchsmith.sandbox.recipe import EnvRecipe, infer_recipe, read_dependency_files
 
 WORKDIR = "/testbed"
+_LABEL_NOTES = "patchsmith.notes"
 _PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -27,6 +30,7 @@ class EnvImage:
     base_tag: str
     recipe: EnvRecipe
     built: bool  # False when the tag was already there
+    notes: tuple[str, ...] = ()  # what the install dropped or replaced (kept on the image as a label)
 
 
 def base_spec_for(recipe: EnvRecipe) -> BaseSpec:
@@ -59,19 +63,38 @@ def build_env_image(
     base_tag = ensure_base_image(base_spec_for(recipe), cache_dir=cache_dir, log_path=log_path)
     tag = env_tag(recipe, base_tag)
     if image_exists(tag):
-        return EnvImage(tag, base_tag, recipe, built=False)
+        return _found(tag, base_tag, recipe, log_path)
     with build_lock(Path(cache_dir) if cache_dir else None, tag.replace(":", "-")):
         if image_exists(tag):
-            return EnvImage(tag, base_tag, recipe, built=False)
-        _build(recipe, base_tag, tag, repo, commit, log_path, resolve_ca_bundle(ca_bundle), network, timeout, cache_dir)
-    return EnvImage(tag, base_tag, recipe, built=True)
+            return _found(tag, base_tag, recipe, log_path)
+        notes = _build(recipe, base_tag, tag, repo, commit, log_path, resolve_ca_bundle(ca_bundle), network, timeout, cache_dir)
+    return EnvImage(tag, base_tag, recipe, built=True, notes=notes)
 
 
-def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, timeout, cache_dir) -> None:
+def _found(tag: str, base_tag: str, recipe: EnvRecipe, log_path) -> EnvImage:
+    """An image already built: its recipe's account still goes into the log (a run folder's)."""
+    image = EnvImage(tag, base_tag, recipe, built=False, notes=image_notes(tag))
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        with Path(log_path).open("a", encoding="utf-8") as handle:
+            handle.write(explain(recipe, image.notes) + f"\nimage {tag} exists; not built again\n")
+    return image
+
+
+def image_notes(tag: str) -> tuple[str, ...]:
+    labels = engine.client().api.inspect_image(tag).get("Config", {}).get("Labels") or {}
+    return tuple(json.loads(labels.get(_LABEL_NOTES, "[]")))
+
+
+def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, timeout, cache_dir) -> tuple[str, ...]:
     env = {"PATH": _PATH, "VIRTUAL_ENV": VENV, "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", **dict(recipe.env)}
     what = f"the environment image {tag}"
     log = Path(log_path) if log_path else None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as handle:  # the account of the recipe heads its build log
+            handle.write(explain(recipe) + "\n")
     mounts = {}
     if cache_dir:
         # pip's download cache, shared by every build on this machine (not part of the image).
@@ -101,13 +124,16 @@ def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, ti
             archive = git_archive(repo, commit)
         container.exec(["mkdir", "-p", WORKDIR])
         container.put_archive(WORKDIR, archive)
+        notes: list[str] = []
         for command in recipe.setup:
-            _run_step(container, command, command, timeout, what, log)
+            first_line = command.splitlines()[0] if command else command
+            notes += notes_in(_run_step(container, first_line[:80], command, timeout, what, log))
         container.commit_base_state()
         # The host's CA bundle served the build's commands only (see Container.exec).
         config_env = [f"{key}={value}" for key, value in env.items() if key != "DEBIAN_FRONTEND"]
         repository, image_tag = tag.split(":", 1)
-        labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", engine.LABEL_RECIPE: recipe.recipe_hash()}
+        labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", engine.LABEL_RECIPE: recipe.recipe_hash(),
+                  _LABEL_NOTES: json.dumps(notes)}
         try:
             engine.client().api.commit(
                 container.id, repository=repository, tag=image_tag,
@@ -116,12 +142,13 @@ def _build(recipe, base_tag, tag, repo, commit, log_path, ca_bundle, network, ti
         except docker.errors.APIError as exc:
             engine.raise_if_disk_full(exc)
             raise SandboxError(f"Saving {what} failed: {exc}") from exc
+    return tuple(notes)
 
 
-def _run_step(container: Container, name: str, command: str, timeout: float, what: str, log: Path | None) -> None:
+def _run_step(container: Container, name: str, command: str, timeout: float, what: str, log: Path | None) -> str:
     result = container.exec(command, timeout=timeout)
     if result.ok:
-        return
+        return result.output
     if looks_like_disk_full(result.output):
         raise DiskFull()
     reason = "timed out" if result.timed_out else f"exit {result.exit_code}"

@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from patchsmith.sandbox.dating import DATE_FORMAT
 from patchsmith.sandbox.errors import RecipeError
 
 DEFAULT_TEST_COMMAND = "python -m pytest -rA -p no:cacheprovider"
@@ -23,7 +24,10 @@ DEFAULT_TEST_COMMAND = "python -m pytest -rA -p no:cacheprovider"
 _BUILDER_VERSION = 2
 _DEPENDENCY_NAMES = ("pyproject.toml", "setup.py", "setup.cfg", "tox.ini", ".patchsmith.toml")
 _TEST_EXTRAS = ("test", "tests", "testing", "dev")
-_OVERRIDE_KEYS = {"image", "python", "system_packages", "setup", "test_command", "env"}
+_CONFIG_NAMES = ("pytest.ini", "runtests.py", "tests/runtests.py", ".travis.yml")  # test and CI configuration
+_OVERRIDE_KEYS = {"image", "python", "system_packages", "setup", "test_command", "env", "date", "requirements"}
+_NOT_HASHED = ("source", "test_command", "mode", "why", "left_out")  # how tests run does not change the image
+_HASHED_WHEN_SET = ("date", "requirements")
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,21 @@ class EnvRecipe:
     env: tuple[tuple[str, str], ...] = ()
     dependency_files: tuple[tuple[str, str], ...] = ()  # (path, sha256 of its bytes)
     source: str = "given"  # "inferred", "pyproject.toml", ".patchsmith.toml" or "given"
+    # The package world's date (YYYY-MM-DD): pip resolves releases uploaded by the end of that day.
+    date: str = ""
+    requirements: tuple[str, ...] = ()  # what the dated install asks for besides the project
+    # The account `--explain` prints; none of it changes the image.
+    mode: str = "dated"  # "dated", or "legacy" (the inference before dates, kept for comparison)
+    why: tuple[tuple[str, str], ...] = ()  # (topic, reason): python, date, test command, ...
+    left_out: tuple[str, ...] = ()  # requirements found but not needed for tests (linters, docs)
 
     def recipe_hash(self) -> str:
         data = asdict(self)
-        data.pop("source")
-        data.pop("test_command")  # how tests are run does not change the image
+        for name in _NOT_HASHED:
+            data.pop(name)
+        for name in _HASHED_WHEN_SET:  # fields added later: recipes without them keep their hash
+            if not data[name]:
+                data.pop(name)
         data["builder"] = _BUILDER_VERSION
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -51,43 +65,130 @@ class EnvRecipe:
         return asdict(self)
 
 
-def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> dict[str, bytes]:
-    """The dependency files at the repository's root (and requirements/*.txt) at commit; with
-    commit None, from the work tree at repo."""
-    wanted = lambda path: (  # noqa: E731 - a small predicate reads best inline
-        path in _DEPENDENCY_NAMES
-        or (re.fullmatch(r"requirements[^/]*\.(txt|in)", path) is not None)
-        or (re.fullmatch(r"requirements/[^/]+\.txt", path) is not None)
-    )
+class DependencyFiles(dict):
+    """path -> bytes of the files a recipe is inferred from, with the date of their package world
+    (see sandbox.dating): "" when unknown."""
+
+    date: str = ""
+    date_reason: str = ""
+
+
+def _legacy_file(path: str) -> bool:
+    """The files the inference before dates read (the root's, and requirements/*.txt)."""
+    return (path in _DEPENDENCY_NAMES or re.fullmatch(r"requirements[^/]*\.(txt|in)", path) is not None
+            or re.fullmatch(r"requirements/[^/]+\.txt", path) is not None)
+
+
+def _wanted(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return (_legacy_file(path) or path in _CONFIG_NAMES
+            or (re.search(r"req", name) is not None and name.endswith((".txt", ".in")) and path.count("/") <= 2)
+            or (path.startswith(".github/workflows/") and name.endswith((".yml", ".yaml"))))
+
+
+def _hashed(path: str) -> bool:
+    """Files whose bytes take part in the recipe's hash: what the install reads (CI files and test
+    runners only inform the Python and the test command, which the recipe records itself)."""
+    return _wanted(path) and path not in _CONFIG_NAMES and not path.startswith(".github/")
+
+
+def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> DependencyFiles:
+    """The files a recipe is inferred from (dependency and test configuration files, requirement
+    files up to two folders deep, CI workflows) at commit, dated by sandbox.dating; with commit
+    None, from the work tree at repo."""
+    from patchsmith.sandbox.dating import dependency_date
+
+    found = DependencyFiles()
     if commit is None:
         root = Path(repo)
-        found = {}
-        for path in list(root.iterdir()) + (list((root / "requirements").iterdir()) if (root / "requirements").is_dir() else []):
+        for path in root.rglob("*"):
             rel = path.relative_to(root).as_posix()
-            if path.is_file() and wanted(rel):
+            if rel.count("/") <= 2 and path.is_file() and ".git/" not in rel and _wanted(rel):
                 found[rel] = path.read_bytes()
-        return found
-    import git
+    else:
+        import git
 
-    from patchsmith.sandbox.container import open_repo
-    from patchsmith.sandbox.errors import SandboxError
+        from patchsmith.sandbox.container import open_repo
+        from patchsmith.sandbox.errors import SandboxError
 
-    try:
-        tree = open_repo(repo).commit(commit).tree
-    except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError) as exc:
-        raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}.") from exc
-    found = {}
-    for blob in tree.traverse(predicate=lambda item, depth: depth <= 1 and item.type == "blob"):
-        if wanted(blob.path):
-            found[blob.path] = blob.data_stream.read()
+        try:
+            tree = open_repo(repo).commit(commit).tree
+        except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError) as exc:
+            raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}.") from exc
+        for blob in tree.traverse(predicate=lambda item, depth: depth <= 2 and item.type == "blob"):
+            if _wanted(blob.path):
+                found[blob.path] = blob.data_stream.read()
+    found.date, found.date_reason = dependency_date(repo, commit)
     return found
 
 
-def infer_recipe(files: dict[str, bytes]) -> EnvRecipe:
+def infer_recipe(files: dict[str, bytes], mode: str = "dated") -> EnvRecipe:
     """The default recipe from dependency files (see read_dependency_files), with the
-    repository's own overrides applied."""
+    repository's own overrides applied. mode "legacy" is the inference before dates."""
     text = {path: data.decode("utf-8", "replace") for path, data in files.items()}
     pyproject = _toml(text.get("pyproject.toml", ""), "pyproject.toml")
+    overrides, source = _override_table(pyproject, text)
+    if mode == "legacy":
+        text = {path: data for path, data in text.items() if _legacy_file(path)}
+        recipe = _legacy_recipe(text, pyproject, files)
+    else:
+        recipe = _dated_recipe(text, pyproject, files, overrides, source)
+    return apply_overrides(recipe, overrides, source) if overrides else recipe
+
+
+def _override_table(pyproject: dict, text: dict[str, str]) -> tuple[dict, str]:
+    """The repository's sandbox table and where it was: the only thing read from a repository
+    being fixed (never a model, an endpoint, a key or a cost)."""
+    overrides, source = {}, ""
+    table = pyproject.get("tool", {}).get("patchsmith", {}).get("sandbox")
+    if table is not None:
+        overrides, source = table, "pyproject.toml"
+    if ".patchsmith.toml" in text:
+        data = _toml(text[".patchsmith.toml"], ".patchsmith.toml")
+        overrides = data.get("sandbox") or data.get("tool", {}).get("patchsmith", {}).get("sandbox") or {}
+        source = ".patchsmith.toml"
+    if not isinstance(overrides, dict):
+        raise RecipeError(f"{source}: the sandbox setting must be a table.")
+    return overrides, source
+
+
+def _dependency_hashes(files: dict[str, bytes]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((path, hashlib.sha256(data).hexdigest()) for path, data in files.items() if _hashed(path)))
+
+
+def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes], overrides: dict, source: str) -> EnvRecipe:
+    from patchsmith.sandbox.discovery import test_command, test_requirements
+    from patchsmith.sandbox.plan import install_commands, make_plan
+    from patchsmith.sandbox.python_choice import choose_python
+
+    date, date_reason = getattr(files, "date", ""), getattr(files, "date_reason", "") or "no date known: undated"
+    if "date" in overrides:
+        wanted = str(overrides["date"]).strip()
+        if wanted.lower() == "none":
+            date, date_reason = "", f"{source} sets date = \"none\": today's releases"
+        elif DATE_FORMAT.fullmatch(wanted):
+            date, date_reason = wanted, f"{source} sets the date"
+        else:
+            raise RecipeError(f"{source}: sandbox setting 'date' must be \"YYYY-MM-DD\" or \"none\", not {wanted!r}.")
+    python, python_reason = choose_python(text, pyproject, date)
+    requirements, sources, left_out, from_metadata = test_requirements(text, pyproject)
+    if from_metadata:
+        sources = [*sources, "the installed metadata (setup.py's extras cannot be read without running it)"]
+    if "requirements" in overrides:
+        requirements, sources = list(_strings(overrides, "requirements", source)), [source] * len(overrides["requirements"])
+    installable = "setup.py" in text or "setup.cfg" in text or "build-system" in pyproject or "project" in pyproject
+    command, command_reason = test_command(text)
+    found_in = sorted(set(sources))
+    why = (("python", python_reason), ("date", date_reason), ("test command", command_reason),
+           ("requirements", "from " + ", ".join(found_in) if found_in else "none found"))
+    return EnvRecipe(
+        python=python, setup=install_commands(make_plan(date, requirements, installable, pyproject.get("build-system", {}))),
+        test_command=command, dependency_files=_dependency_hashes(files), source="inferred",
+        date=date, requirements=tuple(requirements), mode="dated", why=why, left_out=tuple(left_out),
+    )
+
+
+def _legacy_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes]) -> EnvRecipe:
     # Editable installs of pyproject-only projects need pip 21.3 (bullseye ships 20.3); newer pips stay.
     setup: list[str] = ["python -m pip install 'pip>=21.3'"]
     for path in sorted(p for p in text if p.startswith("requirements") and p.endswith(".txt") and "doc" not in p):
@@ -100,36 +201,32 @@ def infer_recipe(files: dict[str, bytes]) -> EnvRecipe:
         extra = _test_extra(pyproject, text.get("setup.cfg", ""))
         setup.append(f"python -m pip install -e {_quote('.[' + extra + ']') if extra else '.'}")
     setup.append("python -m pip install pytest")
-    recipe = EnvRecipe(
+    return EnvRecipe(
         python=_python_from_requires(pyproject.get("project", {}).get("requires-python", "")),
         setup=tuple(setup),
-        dependency_files=tuple(sorted((path, hashlib.sha256(data).hexdigest()) for path, data in files.items())),
-        source="inferred",
+        dependency_files=tuple(sorted((path, hashlib.sha256(data).hexdigest()) for path, data in files.items() if _legacy_file(path))),
+        source="inferred", mode="legacy",
     )
-    overrides, source = {}, ""
-    table = pyproject.get("tool", {}).get("patchsmith", {}).get("sandbox")
-    if table is not None:
-        overrides, source = table, "pyproject.toml"
-    if ".patchsmith.toml" in text:
-        data = _toml(text[".patchsmith.toml"], ".patchsmith.toml")
-        overrides = data.get("sandbox") or data.get("tool", {}).get("patchsmith", {}).get("sandbox") or data
-        source = ".patchsmith.toml"
-    return apply_overrides(recipe, overrides, source) if overrides else recipe
+
+
+def _strings(table: dict, key: str, source: str) -> tuple[str, ...]:
+    value = table[key]
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RecipeError(f"{source}: sandbox setting {key!r} must be a string or a list of strings.")
+    return tuple(value)
 
 
 def apply_overrides(recipe: EnvRecipe, table: dict, source: str) -> EnvRecipe:
-    """A recipe with a user's table applied: image, python, system_packages, setup, test_command, env."""
+    """A recipe with a user's table applied: image, python, system_packages, setup, test_command, env
+    (date and requirements are read by infer_recipe, which plans the install around them)."""
     unknown = set(table) - _OVERRIDE_KEYS
     if unknown:
         raise RecipeError(f"{source}: unknown sandbox setting(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(_OVERRIDE_KEYS))}.")
 
     def strings(key: str) -> tuple[str, ...]:
-        value = table[key]
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise RecipeError(f"{source}: sandbox setting {key!r} must be a string or a list of strings.")
-        return tuple(value)
+        return _strings(table, key, source)
 
     changes: dict = {"source": source}
     for key, attr in (("image", "base_image"), ("python", "python"), ("test_command", "test_command")):

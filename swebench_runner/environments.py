@@ -203,6 +203,22 @@ def _write_file(destination: str, text: str) -> str:
     return f"cat > {destination} <<'PATCHSMITH_EOF'\n{text}PATCHSMITH_EOF"
 
 
+def pip_package_lines(spec: EnvSpec) -> list[str]:
+    """The spec's pip packages: exact pins as written; with `date_unpinned`, the others resolve as
+    of that date through a pip 26 of its own (`--python` drives the venv), so the venv keeps its pip."""
+    from patchsmith.sandbox.dating import cutoff_of
+
+    pinned = [p for p in spec.pip_packages if "==" in p or not spec.date_unpinned]
+    lines = ["python -m pip install " + " ".join(shlex.quote(p) for p in pinned)] if pinned else []
+    unpinned = [p for p in spec.pip_packages if p not in pinned]
+    if unpinned:
+        lines.append(f"[ -x /opt/pip-dated/bin/pip ] || (python3 -m venv /opt/pip-dated && /opt/pip-dated/bin/pip install -q --isolated "
+                     f"${{PIP_CERT:+--cert $PIP_CERT}} -U pip)")
+        lines.append(f"/opt/pip-dated/bin/pip --python {VENV}/bin/python install --isolated ${{PIP_CERT:+--cert $PIP_CERT}} "
+                     f"--uploaded-prior-to {cutoff_of(spec.date_unpinned)} " + " ".join(shlex.quote(p) for p in unpinned))
+    return lines
+
+
 def build_script(spec: EnvSpec) -> str:
     """Everything after the repository is copied in: system packages, the venv, pins, install."""
     lines = ["set -ex"]
@@ -218,7 +234,7 @@ def build_script(spec: EnvSpec) -> str:
     lines.append(f"python3 -m venv {VENV}")
     lines.append(f"python -m pip install -q {_PIP} 'setuptools<70' wheel")
     if spec.pip_packages:
-        lines.append("python -m pip install " + " ".join(shlex.quote(p) for p in spec.pip_packages))
+        lines.extend(pip_package_lines(spec))
     for requirements in spec.requirements:
         quoted = shlex.quote(requirements)
         # A requirement that will not install (an optional backend needing a service) must not
@@ -231,7 +247,7 @@ def build_script(spec: EnvSpec) -> str:
     lines.append(install_script(spec).removeprefix("set -ex\n"))
     # Pins of the spec win over whatever the install pulled in.
     if spec.pip_packages:
-        lines.append("python -m pip install " + " ".join(shlex.quote(p) for p in spec.pip_packages))
+        lines.extend(pip_package_lines(spec))
     for name, text in compat_shims(spec).items():
         lines.append(_write_file(f"\"$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')/{name}\"", text))
     if spec.local_internet:

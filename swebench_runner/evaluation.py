@@ -41,6 +41,7 @@ from patchsmith.swebench_runner import run_records
 from patchsmith.swebench_runner.grading import GRADING_RULES, grade, official_view
 from patchsmith.swebench_runner.predictions import Prediction
 from patchsmith.swebench_runner.repos import find_mirror
+from patchsmith.swebench_runner.inferred import spec_or_inferred
 from patchsmith.swebench_runner.instances import ensure_instance_image, touches_build
 from patchsmith.swebench_runner.sources import SourceIncomplete, files_at
 from patchsmith.swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
@@ -189,6 +190,7 @@ def evaluate_instance(
         "environment_image": env_image,
         "python_wanted": spec.python_wanted,
         "python_used": spec.python,
+        "environment_source": spec.environment_source,
         "patch_apply_method": None,
         "patch_apply_message": "",
         "reinstalled": False,
@@ -319,8 +321,10 @@ def evaluate(
     commits: dict[tuple[str, str], str] = {}
     done = [0]
 
+    specs: dict[tuple[str, str], EnvSpec] = {}
+
     def build(key: tuple[str, str]) -> None:
-        spec = settings.spec(*key)
+        spec = specs[key] = spec_or_inferred(settings, *key, dataset or instances)
         environment = environment_for(spec, dataset or instances, settings.repo_cache, settings.cache_dir,
                                       settings.run_dir / "env-logs")
         commits[key], builds[key] = environment.commit, environment.build
@@ -340,7 +344,7 @@ def evaluate(
                 state.env_failures[instance.instance_id] = outcome.error or "environment did not build"
             return
         try:
-            report = evaluate_instance(instance, prediction, settings.spec(*key), outcome.image, commits[key], settings)
+            report = evaluate_instance(instance, prediction, specs[key], outcome.image, commits[key], settings)
             verdict = "resolved" if report[instance.instance_id]["resolved"] else "unresolved"
             with state.lock:
                 state.graded.add(instance.instance_id)

@@ -25,6 +25,7 @@ from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.environments import environment_for, local_internet_capabilities
 from patchsmith.swebench_runner.instances import ensure_instance_image
 from patchsmith.swebench_runner.repos import find_mirror
+from patchsmith.swebench_runner.inferred import spec_or_inferred
 from patchsmith.swebench_runner.specs import EnvSpec, spec_for
 
 
@@ -175,7 +176,7 @@ def infer(
         key = (instance.repo, instance.version)
         with image_lock:
             if key not in images:
-                spec = settings.spec(*key)
+                spec = spec_or_inferred(settings, *key, dataset or instances)
                 environment = environment_for(spec, dataset or instances, settings.repo_cache, settings.cache_dir,
                                               settings.run_dir / "env-logs")
                 build = environment.build
@@ -194,7 +195,7 @@ def infer(
             with state.lock:
                 state.outcomes[instance.instance_id] = "env_build_failed"
         else:
-            spec = settings.spec(instance.repo, instance.version)
+            spec = spec_or_inferred(settings, instance.repo, instance.version, dataset or instances)
             workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
             request = SolveRequest(
                 repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,

@@ -83,6 +83,11 @@ class EnvSpec:
     # Variables the test command alone gets, in front of it: how a run prints, never what the
     # image holds, so they stay out of its recipe and tag (RUN_ONLY_FIELDS).
     test_run_env: tuple[tuple[str, str], ...] = ()
+    # A spec that asks for it (YYYY-MM-DD): its pip packages without an exact pin resolve as of
+    # that date; exact pins stay as written.
+    date_unpinned: str = ""
+    # "spec" for the hand-written ones; inferred environments say how (swebench_runner/inferred.py).
+    environment_source: str = "spec"
 
     @property
     def test_run(self) -> str:

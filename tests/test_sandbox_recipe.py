@@ -9,20 +9,20 @@ from patchsmith.sandbox.base import host_debian_mirror
 from patchsmith.sandbox.env import base_spec_for, env_tag
 
 
-def _infer(files: dict[str, str]):
-    return infer_recipe({path: text.encode() for path, text in files.items()})
+def _infer(files: dict[str, str], mode: str = "dated"):
+    return infer_recipe({path: text.encode() for path, text in files.items()}, mode=mode)
 
 
-def test_pyproject_with_test_extra_is_installed_editable_with_it():
-    recipe = _infer({"pyproject.toml": '[project]\nname="x"\nrequires-python=">=3.12"\n[project.optional-dependencies]\ntest=["pytest"]\n'})
+def test_legacy_pyproject_with_test_extra_is_installed_editable_with_it():
+    recipe = _infer(mode="legacy", files={"pyproject.toml": '[project]\nname="x"\nrequires-python=">=3.12"\n[project.optional-dependencies]\ntest=["pytest"]\n'})
     assert "python -m pip install -e '.[test]'" in recipe.setup
     assert recipe.setup[-1] == "python -m pip install pytest"
     assert recipe.python == "3.13"  # the newest of ours that requires-python allows
     assert recipe.source == "inferred"
 
 
-def test_setup_py_requirements_and_tox_deps():
-    recipe = _infer({
+def test_legacy_setup_py_requirements_and_tox_deps():
+    recipe = _infer(mode="legacy", files={
         "setup.py": "from setuptools import setup\nsetup()\n",
         "requirements.txt": "six\n",
         "requirements-docs.txt": "sphinx\n",

@@ -1,0 +1,70 @@
+"""Environments for SWE-bench-format instances without a hand-written spec, and "specs off".
+
+An instance whose (repository, version) has no spec gets one inferred the way the sandbox infers
+any repository's recipe (sandbox.infer_recipe), dated by the version's environment commit. Its
+tests run with the inferred test command and the pytest log parser, on the test files the test
+patch names, so FAIL_TO_PASS and PASS_TO_PASS are pytest node ids as the dataset gives them.
+
+With `harness` (a hand-written spec), only the install part is inferred: the Python, packages,
+pins, setup commands and shims. The harness part stays: the test command, log parser and id
+form, and the resources no inference could know (requests' local internet, matplotlib's FreeType
+source and the system packages that build it). bench/env_inference.py compares these "specs off"
+environments with the hand-written ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+from patchsmith.swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.specs import SUITE_FOR_PYTHON, EnvSpec
+
+DEFAULT_PYTHON = "3.11"
+
+
+@lru_cache(maxsize=256)
+def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, harness: EnvSpec | None) -> EnvSpec:
+    from patchsmith.sandbox.dating import commit_date
+    from patchsmith.sandbox.recipe import infer_recipe, read_dependency_files
+
+    files = read_dependency_files(git_dir, commit)
+    date = commit_date(git_dir, commit)
+    if date:  # SWE-bench: the version's environment commit dates the package world
+        files.date, files.date_reason = date, f"the version's environment commit {commit[:12]} is of {date}"
+    recipe = infer_recipe(files, mode=mode)
+    python = recipe.python if recipe.python in SUITE_FOR_PYTHON else DEFAULT_PYTHON
+    spec = EnvSpec(
+        repo, version, python_wanted=harness.python_wanted if harness else python, python=python,
+        test_command=harness.test_command if harness else recipe.test_command,
+        parser=harness.parser if harness else "pytest",
+        install="\n".join(recipe.setup), env=recipe.env,
+        environment_source=f"inferred ({mode}; date {recipe.date or 'none'}; {dict(recipe.why).get('python', 'python ' + python)})",
+    )
+    if harness is not None:
+        spec = replace(spec, local_internet=harness.local_internet, vendored_sources=harness.vendored_sources,
+                       shorten_path_ids=harness.shorten_path_ids,
+                       system_packages=harness.system_packages if harness.vendored_sources else ())
+    return spec
+
+
+def inferred_spec(repo: str, version: str, dataset: list, repo_cache: Path, mode: str = "dated",
+                  harness: EnvSpec | None = None) -> EnvSpec:
+    """The inferred spec of (repo, version), built at the commit environment_for will use."""
+    from patchsmith.swebench_runner.environments import setup_commit
+    from patchsmith.swebench_runner.repos import find_mirror
+
+    group = [i for i in dataset if (i.repo, i.version) == (repo, version)]
+    if not group:
+        raise SwebenchError(f"no instance of {repo} {version} in the dataset to build its environment from.")
+    git_dir = find_mirror(repo, repo_cache)
+    return _inferred(repo, version, setup_commit(group, git_dir), Path(git_dir), mode, harness)
+
+
+def spec_or_inferred(settings, repo: str, version: str, dataset: list) -> EnvSpec:
+    """The hand-written spec when there is one, else the inferred one."""
+    try:
+        return settings.spec(repo, version)
+    except SwebenchError:
+        return inferred_spec(repo, version, dataset, settings.repo_cache)

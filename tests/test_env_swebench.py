@@ -1,0 +1,86 @@
+"""A SWE-bench-format dataset of a repository no spec was written for: `swebench eval` infers its
+environment (dated by the environment commit) and grades pytest node ids with it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_env_inference import dated_repo
+
+pytestmark = pytest.mark.docker
+
+FILES = {
+    "setup.py": "from setuptools import setup\nsetup(name='mini', packages=['mini'], extras_require={'test': ['six']})\n",
+    "mini/__init__.py": "def halve(x):\n    return x / 3\n\n\ndef triple(x):\n    return x * 2\n",
+    "tests/conftest.py": "import six  # from the test extra\n",
+    "tests/test_mini.py": "import mini\n\n\ndef test_import():\n    assert mini\n",
+}
+
+
+def _patch(old: str, new: str) -> str:
+    return (f"diff --git a/mini/__init__.py b/mini/__init__.py\n--- a/mini/__init__.py\n+++ b/mini/__init__.py\n"
+            f"@@ -1,6 +1,6 @@\n def halve(x):\n{old}\n \n \n def triple(x):\n{new}\n")
+
+
+GOLD = {1: _patch("-    return x / 3\n+    return x / 2", "     return x * 2"),
+        2: _patch("     return x / 3", "-    return x * 2\n+    return x * 3")}
+TEST_CALL = {1: "mini.halve(4) == 2", 2: "mini.triple(2) == 6"}
+
+
+def _test_patch(number: int) -> str:
+    return (f"diff --git a/tests/test_mini.py b/tests/test_mini.py\n--- a/tests/test_mini.py\n+++ b/tests/test_mini.py\n"
+            f"@@ -3,3 +3,7 @@ import mini\n \n def test_import():\n     assert mini\n+\n+\n+def test_fix_{number}():\n"
+            f"+    assert {TEST_CALL[number]}\n")
+
+
+def test_eval_grades_a_dataset_without_a_spec_from_an_inferred_environment(tmp_path: Path):
+    work = tmp_path / "mini"
+    commit = dated_repo(work, FILES)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "fixture+mini").symlink_to(work)
+    rows = [{"repo": "fixture/mini", "instance_id": f"fixture__mini-{n}", "base_commit": commit, "version": "0.1",
+             "patch": GOLD[n], "test_patch": _test_patch(n), "environment_setup_commit": commit,
+             "FAIL_TO_PASS": json.dumps([f"tests/test_mini.py::test_fix_{n}"]),
+             "PASS_TO_PASS": json.dumps(["tests/test_mini.py::test_import"])} for n in (1, 2)]
+    dataset = tmp_path / "dataset.jsonl"
+    dataset.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "runs"
+    for predictions in ("gold", "empty"):
+        done = subprocess.run([sys.executable, "-m", "patchsmith.cli", "swebench", "eval", "--dataset", str(dataset),
+                               "--repo-cache", str(cache), "--predictions", predictions, "--run-id", predictions,
+                               "--out", str(out)], capture_output=True, text=True, timeout=1200)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        wanted = "completed 2, resolved 2" if predictions == "gold" else "empty patch 2 (graded 2, resolved 0)"
+        assert wanted in done.stdout, done.stdout[-3000:]
+    for n in (1, 2):
+        report = json.loads((out / "gold" / "gold" / f"fixture__mini-{n}" / "report.json").read_text())[f"fixture__mini-{n}"]
+        assert report["resolved"] and report["environment_source"].startswith("inferred (dated; date 2021-03-01")
+        assert report["tests_status"]["FAIL_TO_PASS"]["success"] == [f"tests/test_mini.py::test_fix_{n}"]
+        empty = json.loads((out / "empty" / "empty" / f"fixture__mini-{n}" / "report.json").read_text())[f"fixture__mini-{n}"]
+        assert empty["tests_status"]["FAIL_TO_PASS"]["failure"] == [f"tests/test_mini.py::test_fix_{n}"]
+        assert empty["tests_status"]["PASS_TO_PASS"]["success"] == ["tests/test_mini.py::test_import"]
+
+
+def test_a_spec_that_asks_dates_only_its_unpinned_packages_in_a_real_build(tmp_path: Path, sandbox_cache_dir: Path):
+    from patchsmith.sandbox import Container
+    from patchsmith.sandbox.base import BaseSpec, ensure_base_image
+    from patchsmith.swebench_runner.environments import build_script, venv_environment
+    from patchsmith.swebench_runner.specs import EnvSpec
+
+    spec = EnvSpec("fixture/dated", "1.0", "3.9", "3.9", "python -m pytest", "pytest", install="true",
+                   pip_packages=("six==1.15.0", "pytest"), date_unpinned="2021-03-01")
+    assert build_script(EnvSpec(**{**spec.__dict__, "date_unpinned": ""})).count("uploaded-prior-to") == 0
+    base = ensure_base_image(BaseSpec(suite="bullseye"), cache_dir=sandbox_cache_dir, log_path=tmp_path / "base.log")
+    with Container(base, network=True, ca_bundle="auto", kind="build", env=venv_environment(spec), workdir="/testbed") as box:
+        box.start()
+        box.exec("mkdir -p /testbed && cd /testbed && git init -q && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m empty")
+        done = box.exec(build_script(spec), timeout=600)
+        assert done.ok, done.output[-3000:]
+        versions = box.exec("python -c 'import pytest, six; print(\"V\", pytest.__version__, six.__version__)'").output
+    assert "V 6.2.2 1.15.0" in versions  # pytest as of the date, six as pinned
