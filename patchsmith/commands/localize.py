@@ -89,11 +89,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_result(result)
     prompt, completion = model.ledger.tokens()
-    unknown = model.ledger.unknown_cost_calls
-    cost = f"${model.spent:.4f}" + (f" (+ {unknown} calls of unknown price)" if unknown else "")
-    print(f"cost: {cost}; tokens: {prompt} prompt, {completion} completion; run folder: {run_folder.path}")
-    if unknown and args.cost_cap is not None:
-        print("note: litellm has no price for this model, so --cost-cap cannot count it; give --price IN,OUT")
+    # A cap on an unpriced model is refused up front (Model), so no note about it is needed here.
+    print(f"cost: {model.cost_text}; tokens: {prompt} prompt, {completion} completion; run folder: {run_folder.path}")
     return 0
 
 

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                                                  settings=RegressionSettings(budget_seconds=args.budget))
     run_folder.save_stage("reproduce", {"repro": report.to_dict(), "regression": selection.to_dict() if selection else None})
     print_result(report, selection)
-    print(f"cost: ${model.spent:.4f}; run folder: {run_folder.path}")
+    print(f"cost: {model.cost_text}; run folder: {run_folder.path}")
     return 0
 
 
