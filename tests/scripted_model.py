@@ -12,7 +12,8 @@ Each request to /v1/chat/completions (or /chat/completions) takes the next entry
 - a callable taking the request body (a dict) and returning any of the above.
 When the script runs out the server answers 400 "script exhausted", an error litellm does not
 retry, so a test that asks more than it scripted fails loudly. Every request body is recorded in
-`requests`, in arrival order.
+`requests`, in arrival order, with its headers in `headers` and its arrival (time.monotonic()) in
+`arrivals`.
 
     with ScriptedModel(["first answer", Reply(status=429), "second answer"]) as server:
         litellm.completion(model="openai/scripted", api_base=server.url, api_key="x", messages=...)
@@ -58,6 +59,8 @@ class ScriptedModel:
         self._script: list[Entry] = list(script)
         self._lock = threading.Lock()
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests the server was answering at once
         server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -93,9 +96,11 @@ class ScriptedModel:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _next_reply(self, request: dict) -> Reply:
+    def _next_reply(self, request: dict, headers: dict[str, str] | None = None) -> Reply:
         with self._lock:
             self.requests.append(request)
+            self.headers.append(headers or {})
+            self.arrivals.append(time.monotonic())
             entry: Entry | None = self._script.pop(0) if self._script else None
         while callable(entry):
             entry = entry(request)
@@ -118,7 +123,7 @@ class ScriptedModel:
                     self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}}, None, False)
                     return
                 request = json.loads(body or b"{}")
-                reply = owner._next_reply(request)
+                reply = owner._next_reply(request, {k.lower(): v for k, v in self.headers.items()})
                 with owner._lock:
                     owner.in_flight += 1
                     owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
