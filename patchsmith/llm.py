@@ -34,7 +34,7 @@ import litellm  # noqa: E402 - must follow the environment setting above
 
 from patchsmith.model_cache import ResponseCache  # noqa: E402
 from patchsmith.model_costs import (  # noqa: E402
-    CallRecord, Ledger, cap_refusal, estimate, parse_price, response_cost,
+    CallRecord, Ledger, cap_refusal, estimate, parse_price, response_cost, unpriced_cap,
 )
 from patchsmith.model_errors import CostCapReached, ModelError, describe, is_retryable, retry_after  # noqa: E402
 from patchsmith.transcript import FILE_NAME as TRANSCRIPT_FILE, Transcript  # noqa: E402
@@ -151,10 +151,7 @@ class Model:
         self.api_key = resolve_api_key(settings)
         self.cost_cap = cost_cap if cost_cap is not None else settings.max_cost
         if self.cost_cap is not None and not self.priced:
-            raise ModelError(
-                f"litellm has no price for {self.name}, so a cost cap of ${self.cost_cap:.2f} cannot be kept: "
-                "give its price with --price IN,OUT (dollars per million tokens) or drop the cap"
-            )
+            raise ModelError(unpriced_cap(self.name, self.cost_cap))
         self.ledger = Ledger(ledger_path)
         if transcript_path is None and ledger_path is not None:
             transcript_path = Path(ledger_path).parent / TRANSCRIPT_FILE

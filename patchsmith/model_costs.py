@@ -139,6 +139,12 @@ def response_cost(response: object, price: Price | None) -> float | str:
         return UNKNOWN
 
 
+def unpriced_cap(model: str, cap: float) -> str:
+    """Why a cap cannot be kept for a model without a price."""
+    return (f"litellm has no price for {model}, so a cost cap of ${cap:.2f} cannot be kept: "
+            "give its price with --price IN,OUT (dollars per million tokens) or drop the cap")
+
+
 def cap_refusal(cap: float | None, spent: float, projected: float | None) -> str | None:
     """Why the next request may not be sent under the cap, or None when it may."""
     if cap is None:
