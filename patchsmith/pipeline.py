@@ -106,9 +106,11 @@ class PipelineError(Exception):
     user_error = True
 
 
-def solve(request: SolveRequest, progress: Progress | None = None) -> SolveOutcome:
+def solve(request: SolveRequest, progress: Progress | None = None, model: Any = None) -> SolveOutcome:
     """Run the whole pipeline for one issue; failures the evidence explains end in an outcome with
-    `failure` set, never an exception (errors of configuration still raise their one sentence)."""
+    `failure` set, never an exception (errors of configuration still raise their one sentence).
+    `model`: one made for this issue with Model.for_issue (its ledger in the run folder), so that
+    many issues share one concurrency limit; None makes one from the request."""
     from patchsmith.llm import CostCapReached, Model, ModelSettings
     from patchsmith.sandbox import BuildFailed
 
@@ -117,7 +119,7 @@ def solve(request: SolveRequest, progress: Progress | None = None) -> SolveOutco
     say = progress or (lambda stage, message: None)
     _write_settings(run, request)
     run.write_text("issue.md", request.issue_text + "\n")
-    model = Model(ModelSettings(model=request.model, api_base=request.api_base), ledger_path=run.ledger_path, cost_cap=request.max_cost)
+    model = model or Model(ModelSettings(model=request.model, api_base=request.api_base), ledger_path=run.ledger_path, cost_cap=request.max_cost)
     state = _State(run=run, request=request, model=model, say=say)
     try:
         return state.execute()

@@ -76,6 +76,8 @@ class InferSettings:
     max_cost: float | None = None  # dollars per instance
     max_total_cost: float | None = None  # dollars for the whole run; no new instance starts past it
     workers: int = 1
+    # The model's settings (concurrency, timeout, price...); None: defaults with model and api_base above.
+    model_settings: Any = None  # patchsmith.llm.ModelSettings
     extra_specs: tuple[EnvSpec, ...] = ()  # specs beyond SWE-bench's repositories (tests use a toy one)
 
     def spec(self, repo: str, version: str) -> EnvSpec:
@@ -116,6 +118,17 @@ def append_prediction(path: Path, row: dict) -> None:
         os.fsync(handle.fileno())
 
 
+def shared_model(settings: InferSettings) -> Any:
+    """One Model for the whole run. Each instance gets `for_issue()` of it: its own ledger and cost
+    cap, but one concurrency limit, one rate-limit pause and one cache across every worker, so
+    `--workers N` does not multiply the requests in flight by N. A cap on an unpriced model is
+    refused here, before any instance starts."""
+    from patchsmith.llm import Model, ModelSettings
+
+    model_settings = settings.model_settings or ModelSettings(model=settings.model, api_base=settings.api_base)
+    return Model(model_settings, cost_cap=settings.max_cost)
+
+
 def infer(
     instances: list[Instance],
     settings: InferSettings,
@@ -126,6 +139,7 @@ def infer(
     from patchsmith.pipeline import SolveRequest, solve
 
     settings.run_dir.mkdir(parents=True, exist_ok=True)
+    model = shared_model(settings)
     state = InferState(done=already_predicted(settings.predictions_path))
     todo = [i for i in instances if i.instance_id not in state.done]
     if len(todo) < len(instances):
@@ -157,13 +171,15 @@ def infer(
         else:
             spec = settings.spec(instance.repo, instance.version)
             workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
+            out_dir = settings.run_dir / "runs" / instance.instance_id
             request = SolveRequest(
                 repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,
                 issue_title="", issue_body=instance.problem_statement, model=settings.model,
                 api_base=settings.api_base, samples=settings.samples, max_cost=settings.max_cost,
-                out_dir=settings.run_dir / "runs" / instance.instance_id, workspace=workspace,
+                out_dir=out_dir, workspace=workspace,
             )
-            outcome = solve(request)
+            issue_model = model.for_issue(ledger_path=out_dir / "model_calls.jsonl", cost_cap=settings.max_cost)
+            outcome = solve(request, model=issue_model)
             patch = outcome.patch or ""
             with state.lock:
                 state.spent += outcome.cost_usd or 0.0
