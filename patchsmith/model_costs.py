@@ -118,7 +118,7 @@ def estimate(model: str, provider: str, prompt_tokens: int, completion_tokens: i
     """Dollars for that many tokens, or None when neither litellm nor the user gives a price."""
     if price:
         return prompt_tokens * price[0] + completion_tokens * price[1]
-    import litellm
+    from patchsmith.llm import litellm  # set up for offline use there
 
     try:
         cost_in, cost_out = litellm.cost_per_token(
@@ -131,7 +131,7 @@ def estimate(model: str, provider: str, prompt_tokens: int, completion_tokens: i
 
 def response_cost(response: object, price: Price | None) -> float | str:
     """What one litellm response cost, or "unknown"."""
-    import litellm
+    from patchsmith.llm import litellm  # set up for offline use there
 
     try:
         return float(litellm.completion_cost(completion_response=response, custom_cost_per_token=_custom(price)))

@@ -28,7 +28,7 @@ _NOT_A_COMPLETION = re.compile(r"Received response - <APIResponse \[2\d\d|Expect
 
 def is_retryable(exc: BaseException) -> bool:
     """Rate limits, server errors, lost connections and time-outs: trying again may work."""
-    import litellm
+    from patchsmith.llm import litellm  # set up for offline use there
 
     if isinstance(exc, litellm.InternalServerError) and _NOT_A_COMPLETION.search(str(exc)):
         return False
@@ -62,7 +62,7 @@ def short(exc: BaseException, limit: int = 200) -> str:
 
 def describe(exc: BaseException, *, model: str, endpoint: str, stage: str, api_key_env: str | None = None) -> str:
     """One sentence for a request that failed for good, naming the model and the endpoint."""
-    import litellm
+    from patchsmith.llm import litellm  # set up for offline use there
 
     where = f"{model} at {endpoint}"
     if isinstance(exc, litellm.ContextWindowExceededError):
