@@ -295,7 +295,7 @@ class _State:
                 tests_passed = tests_run - len(broken)
         if patch:
             run.write_text("patch.diff", patch)
-        cost = self.model.spent if self.model is not None else None
+        cost = self.model.cost_usd if self.model is not None else None  # None: a call had no price
         repro_verdict = "none" if self.repro is None else ("reproduced" if self.repro.chosen else "not reproduced")
         outcome = SolveOutcome(
             patch=patch,

@@ -47,3 +47,20 @@ def test_a_replay_gives_the_same_diff_at_zero_cost(tmp_path, bookworm_base_image
     assert "[repair: " in report.split("## Candidates")[1]
     # litellm has no price for the scripted model: the report says so instead of "$0.0000".
     assert "cost: unknown (" in report and "$0.0000" not in report
+
+
+def test_solve_says_the_cost_of_an_unpriced_model_is_unknown(tmp_path, bookworm_base_image, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("OPENAI_API_KEY", "scripted")
+    monkeypatch.setenv("PATCHSMITH_CACHE_DIR", str(tmp_path / "cache"))
+    repo = copy_example(tmp_path / "shopcart")
+    with shopcart_model() as live:
+        done = subprocess.run(
+            [sys.executable, "-m", "patchsmith.cli", "solve", "--repo", str(repo), "--issue", str(repo / "ISSUE.md"),
+             "--model", "openai/scripted", "--api-base", live.url, "--out", str(tmp_path / "run")],
+            capture_output=True, text=True, timeout=600,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "cost: unknown;" in done.stderr and "$0.0000" not in done.stderr
