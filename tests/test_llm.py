@@ -216,3 +216,23 @@ def test_dry_run_counts_and_answers_nothing():
     assert dry.complete([{"role": "user", "content": "hello world " * 50}], stage="localize.files") == []
     [(stage, tokens)] = dry.prompts
     assert stage == "localize.files" and 90 <= tokens <= 130
+
+
+def test_model_settings_name_their_flags():
+    # The settings machinery turns this metadata into the same flags on every command.
+    from dataclasses import fields
+
+    flags = {f.name: f.metadata.get("flag") for f in fields(ModelSettings) if f.metadata}
+    assert flags == {"api_key_env": "--api-key-env", "timeout": "--model-timeout", "price_per_token": "--price",
+                     "max_cost": "--max-cost", "seed": "--seed", "use_cache": "--no-cache"}
+    price = next(f for f in fields(ModelSettings) if f.name == "price_per_token")
+    assert price.metadata["parse"]("3,15") == pytest.approx((3e-6, 15e-6))
+    with pytest.raises(ValueError, match="IN,OUT"):
+        price.metadata["parse"]("cheap")
+    assert ModelSettings(model="m").max_cost is None and ModelSettings(model="m").use_cache is True
+
+
+def test_a_cost_cap_defaults_to_the_settings_max_cost(server, tmp_path):
+    model = scripted(server, tmp_path, price_per_token=(1e-3, 1e-3), max_cost=0.5)
+    assert model.cost_cap == 0.5
+    assert model.for_issue(ledger_path=None).cost_cap == 0.5
