@@ -6,9 +6,12 @@ Two parts, because litellm's import takes about 6 s:
   for), the run folder can be written, the sandbox configuration parses, Docker answers;
 - `check_model` needs litellm: the model string resolves, a key is there (or an api_base is set),
   and a cost cap has a price to count with.
-`start_loading_litellm()` imports the gateway in a background thread, so a command can check the
-workspace, index the repository and build the environment while litellm loads; `check_model`
-then waits for the import if it is still running (Python's import lock makes that safe).
+`start_loading_litellm()` imports the gateway in a background thread, so that a command can
+build the environment while litellm loads; `check_model` (or any import of patchsmith.llm) then
+waits for the import if it is still running (Python's import lock makes that safe). Start it
+after the index is built, not before: the index forks its parse workers, and a fork while
+another thread is importing is both slower (bench/litellm_preload.py) and unsafe (a child can
+wait forever on an import lock held by a thread it does not have).
 """
 
 from __future__ import annotations
