@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 # litellm downloads its price map at import unless told to use the copy it ships.
@@ -34,8 +33,9 @@ import litellm  # noqa: E402 - must follow the environment setting above
 
 from patchsmith.model_cache import ResponseCache  # noqa: E402
 from patchsmith.model_costs import (  # noqa: E402
-    CallRecord, Ledger, cap_refusal, estimate, parse_price, response_cost, unpriced_cap,
+    CallRecord, Ledger, cap_refusal, estimate, response_cost, unpriced_cap,
 )
+from patchsmith.model_settings import ModelSettings  # noqa: E402 - re-exported: the gateway's settings
 from patchsmith.model_errors import CostCapReached, ModelError, describe, is_retryable, retry_after  # noqa: E402
 from patchsmith.transcript import FILE_NAME as TRANSCRIPT_FILE, Transcript  # noqa: E402
 
@@ -52,32 +52,6 @@ DEFAULT_CONTEXT_WINDOW = 32_768
 # Sent when an api_base is given and no key is found: self-hosted servers (vLLM, llama.cpp,
 # Ollama) ignore it, and litellm's OpenAI client refuses to send a request without one.
 LOCAL_SERVER_KEY = "no-key"
-
-
-def _flag(default: object, flag: str, help: str, **extra: object) -> object:  # noqa: A002 - argparse's word
-    return field(default=default, metadata={"flag": flag, "help": help, **extra})
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    model: str  # any litellm model string: "anthropic/claude-sonnet-4-5", "hosted_vllm/qwen", ...
-    api_base: str | None = None  # for self-hosted servers (hosted_vllm, ollama, openai-compatible)
-    api_key: str | None = None  # None: api_key_env, else litellm reads the provider's variable
-    api_key_env: str | None = _flag(None, "--api-key-env", "the environment variable holding the model's API key")
-    timeout: float = _flag(300.0, "--model-timeout", "seconds one model request may take")
-    retries: int = 4  # further attempts after a retryable failure
-    backoff: float = 2.0  # seconds before the first retry, doubled each time (with jitter)
-    max_backoff: float = 60.0
-    concurrency: int = 4  # requests in flight at once, shared by every Model made with for_issue
-    max_tokens: int = 4096  # completion tokens per answer
-    context_window: int | None = None  # None: litellm's model information, else DEFAULT_CONTEXT_WINDOW
-    # (dollars per input token, per output token) for models litellm has no price for
-    price_per_token: tuple[float, float] | None = _flag(
-        None, "--price", "dollars per million input and output tokens, IN,OUT, for a model litellm has no price for",
-        metavar="IN,OUT", parse=parse_price)
-    max_cost: float | None = _flag(None, "--max-cost", "dollars one issue may spend; refused for an unpriced model without --price")
-    seed: int = _flag(0, "--seed", "another seed draws new sampled answers instead of the cached ones", type=int)
-    use_cache: bool = _flag(True, "--no-cache", "neither read nor write the model response cache", negate=True)
 
 
 class SharedLimits:
@@ -156,7 +130,7 @@ class Model:
         if transcript_path is None and ledger_path is not None:
             transcript_path = Path(ledger_path).parent / TRANSCRIPT_FILE
         self.transcript = Transcript(transcript_path)
-        self.cache = ResponseCache((cache_dir or default_cache_dir()) if settings.use_cache else None)
+        self.cache = ResponseCache((cache_dir or default_cache_dir()) if settings.cache else None)
         self.limits = limits or SharedLimits(settings.concurrency)
         self.progress = progress
         self.context_window = settings.context_window or self._litellm_context_window()
@@ -365,7 +339,7 @@ class DryRunModel:
     """Counts the tokens each prompt would use and answers nothing, so a stage falls back to retrieval."""
 
     def __init__(self, model: str, *, context_window: int | None = None) -> None:
-        settings = ModelSettings(model=model, context_window=context_window, use_cache=False)
+        settings = ModelSettings(model=model, context_window=context_window, cache=False)
         self._counter = Model(settings)
         self.name = model
         self.context_window = self._counter.context_window

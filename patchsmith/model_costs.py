@@ -20,19 +20,6 @@ UNKNOWN = "unknown"
 Price = tuple[float, float]  # dollars per input token, per output token
 
 
-def parse_price(value: str | None) -> Price | None:
-    """'3,15' (dollars per million input and output tokens) as dollars per token."""
-    if value is None or value == "":
-        return None
-    try:
-        price_in, price_out = (float(part) / 1_000_000 for part in value.split(","))
-    except ValueError:
-        raise ValueError(f"a price is two numbers, IN,OUT in dollars per million tokens, not {value!r}") from None
-    if price_in < 0 or price_out < 0:
-        raise ValueError(f"a price cannot be negative: {value!r}")
-    return price_in, price_out
-
-
 @dataclass(frozen=True)
 class CallRecord:
     """One line of the ledger."""

@@ -1,4 +1,4 @@
-"""The response cache and the transcript, through the real litellm path: seeds, --no-cache, replay
+"""The response cache and the transcript, through the real litellm path: seeds, no cache, replay
 at zero cost, and every prompt and answer kept in the run folder."""
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def test_another_seed_draws_new_samples_and_keeps_the_greedy_answer(server, tmp_
 
 def test_no_cache_neither_reads_nor_writes(server, tmp_path):
     server.add("one", "two")
-    assert scripted(server, tmp_path, use_cache=False).complete(ASK, stage="s") == ["one"]
-    assert scripted(server, tmp_path, use_cache=False).complete(ASK, stage="s") == ["two"]
+    assert scripted(server, tmp_path, cache=False).complete(ASK, stage="s") == ["one"]
+    assert scripted(server, tmp_path, cache=False).complete(ASK, stage="s") == ["two"]
     assert not (tmp_path / "cache").exists()
 
 
