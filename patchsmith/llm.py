@@ -6,28 +6,24 @@ uses three things of it: `complete(messages, *, stage, n, temperature) -> list[s
 
 What the gateway adds to litellm:
 - n samples: one request with `n` where the provider takes it, parallel requests otherwise;
-- retries with exponential backoff on rate limits, server errors, lost connections and time-outs;
-  authentication and context-window errors are not retried and end in one sentence (`ModelError`);
-- a ledger (`model_calls.jsonl`): one JSON line per request or cache hit, with stage, model,
-  tokens, cost ("unknown" when litellm has no price for the model), latency and cache hit;
-- a cost cap per issue (`CostCapReached`);
-- an on-disk response cache keyed by model, messages, parameters and sample index, so a rerun
-  costs nothing;
-- a concurrency limit shared by everything that uses the same `Model` (see `for_issue`).
+- retries with exponential backoff on rate limits, server errors, lost connections and time-outs,
+  each wait announced through `progress`; every other failure ends at once in one sentence naming
+  the model and its endpoint (`ModelError`, see model_errors);
+- a ledger (`model_calls.jsonl`) and a cost cap per issue that projects each request's cost before
+  sending it (`CostCapReached`, see model_costs);
+- a transcript (`transcript.jsonl`) of every prompt and answer (see transcript);
+- an on-disk response cache (see model_cache), so a rerun costs nothing;
+- one concurrency limit and one rate-limit pause shared by every `Model` made with `for_issue`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 # litellm downloads its price map at import unless told to use the copy it ships.
@@ -35,137 +31,77 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm  # noqa: E402 - must follow the environment setting above
 
+from patchsmith.model_cache import ResponseCache  # noqa: E402
+from patchsmith.model_costs import (  # noqa: E402
+    CallRecord, Ledger, cap_refusal, estimate, response_cost, unpriced_cap,
+)
 from patchsmith.model_settings import ModelSettings  # noqa: E402 - re-exported: the gateway's settings
+from patchsmith.model_errors import CostCapReached, ModelError, describe, is_retryable, retry_after  # noqa: E402
+from patchsmith.transcript import FILE_NAME as TRANSCRIPT_FILE, Transcript  # noqa: E402
 
 litellm.suppress_debug_info = True  # its "Provider List" banner on errors is noise for our users
 
+__all__ = ["CostCapReached", "DryRunModel", "Model", "ModelError", "ModelSettings", "SharedLimits"]
+
 Message = dict[str, str]
+Progress = Callable[[str, str], None]  # (stage, message), as the pipeline's progress
 
 # Used when litellm has no context window for the model (self-hosted, scripted, new models).
 DEFAULT_CONTEXT_WINDOW = 32_768
 
-RETRYABLE = (
-    litellm.RateLimitError,
-    litellm.InternalServerError,
-    litellm.ServiceUnavailableError,
-    litellm.BadGatewayError,
-    litellm.APIConnectionError,
-    litellm.Timeout,  # the time limit of one request
-)
+# Sent when an api_base is given and no key is found: self-hosted servers (vLLM, llama.cpp,
+# Ollama) ignore it, and litellm's OpenAI client refuses to send a request without one.
+LOCAL_SERVER_KEY = "no-key"
 
 
-class ModelError(Exception):
-    """A model call that cannot succeed as configured (credentials, context window, unknown model)."""
+class SharedLimits:
+    """What every worker on one model shares: a limit on requests in flight, and a pause that a
+    rate limit (429) puts on all of them, as long as the provider asked for."""
 
-    user_error = True
-
-
-class CostCapReached(ModelError):
-    """The issue's cost cap is spent: the run stops here."""
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One line of the ledger."""
-
-    stage: str
-    model: str
-    n: int  # answers this line accounts for
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float | str  # dollars, or "unknown" when litellm has no price for the model
-    latency_s: float
-    cache_hit: bool
-    attempts: int = 1
-    error: str = ""
-    time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-
-class Ledger:
-    """Every call, in memory and (when given a path) appended to a JSON Lines file."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = Path(path) if path else None
-        self.records: list[CallRecord] = []
+    def __init__(self, concurrency: int) -> None:
+        self.slots = threading.BoundedSemaphore(max(1, concurrency))
         self._lock = threading.Lock()
+        self._paused_until = 0.0
 
-    def add(self, record: CallRecord) -> None:
+    def pause(self, seconds: float) -> None:
         with self._lock:
-            self.records.append(record)
-            if self.path:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as out:
-                    out.write(json.dumps(asdict(record)) + "\n")
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
-    @property
-    def cost(self) -> float:
-        return sum(r.cost for r in self.records if isinstance(r.cost, float))
-
-    @property
-    def unknown_cost_calls(self) -> int:
-        return sum(1 for r in self.records if r.cost == "unknown")
-
-    def tokens(self) -> tuple[int, int]:
-        return (sum(r.prompt_tokens for r in self.records), sum(r.completion_tokens for r in self.records))
-
-
-class ResponseCache:
-    """Answers on disk, one JSON file per (model, messages, parameters, sample index)."""
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = Path(folder) if folder else None
-
-    @staticmethod
-    def key(model: str, messages: Sequence[Message], params: dict, sample: int) -> str:
-        material = json.dumps(
-            {"model": model, "messages": list(messages), "params": params, "sample": sample},
-            sort_keys=True,
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(material.encode()).hexdigest()
-
-    def _file(self, key: str) -> Path:
-        assert self.folder is not None
-        return self.folder / key[:2] / f"{key}.json"
-
-    def get(self, key: str) -> dict | None:
-        if not self.folder:
-            return None
-        try:
-            return json.loads(self._file(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    def put(self, key: str, value: dict) -> None:
-        if not self.folder:
-            return
-        target = self._file(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a reader never sees half a file.
-        partial = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        partial.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
-        partial.replace(target)
-
-
-def _one_sentence(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:240] + ("..." if len(text) > 240 else "")
-
-
-def _retry_after(exc: BaseException) -> float:
-    """Seconds the provider asked us to wait (a Retry-After header in seconds), else 0."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    try:
-        return max(0.0, float(headers.get("retry-after", 0)))
-    except (TypeError, ValueError):  # an HTTP date: fall back to our own backoff
-        return 0.0
+    def wait(self) -> None:
+        while (left := self._paused_until - time.monotonic()) > 0:
+            time.sleep(min(left, 1.0))
 
 
 def default_cache_dir() -> Path:
     from patchsmith.paths import cache_root
 
     return cache_root() / "models"
+
+
+def resolve_provider(model: str, api_base: str | None) -> str:
+    """litellm's provider for a model string, or ModelError."""
+    try:
+        return litellm.get_llm_provider(model, api_base=api_base)[1]
+    except Exception as exc:  # litellm raises its BadRequestError for a string it cannot route
+        raise ModelError(
+            f"litellm does not know the model {model!r}: name it provider/model, "
+            "e.g. anthropic/claude-sonnet-4-5, openai/gpt-4o or hosted_vllm/NAME with an api_base"
+        ) from exc
+
+
+def resolve_api_key(settings: ModelSettings) -> str | None:
+    """The key to send: given, or read from api_key_env, or a placeholder for a self-hosted server
+    with no key set; None lets litellm read the provider's own variable."""
+    if settings.api_key:
+        return settings.api_key
+    if settings.api_key_env:
+        key = os.environ.get(settings.api_key_env)
+        if not key:
+            raise ModelError(f"the variable {settings.api_key_env} (named by --api-key-env) is not set")
+        return key
+    if settings.api_base and not litellm.validate_environment(model=settings.model).get("keys_in_environment"):
+        return LOCAL_SERVER_KEY
+    return None
 
 
 class Model:
@@ -176,40 +112,61 @@ class Model:
         settings: ModelSettings,
         *,
         ledger_path: Path | None = None,
-        cost_cap: float | None = None,
+        cost_cap: float | None = None,  # None: settings.max_cost
         cache_dir: Path | None = None,
-        _limiter: threading.BoundedSemaphore | None = None,
+        transcript_path: Path | None = None,  # None: transcript.jsonl beside the ledger
+        progress: Progress | None = None,
+        limits: SharedLimits | None = None,
     ) -> None:
         self.settings = settings
         self.name = settings.model
-        try:
-            self.provider = litellm.get_llm_provider(settings.model, api_base=settings.api_base)[1]
-        except Exception as exc:  # litellm raises its BadRequestError for a string it cannot route
-            raise ModelError(
-                f"litellm does not know the model {settings.model!r}: name it provider/model, "
-                "e.g. anthropic/claude-sonnet-4-5, openai/gpt-4o or hosted_vllm/NAME with an api_base"
-            ) from exc
+        self.provider = resolve_provider(settings.model, settings.api_base)
+        self.endpoint = settings.api_base or _default_endpoint(settings.model, self.provider)
+        self.api_key = resolve_api_key(settings)
         self.cost_cap = cost_cap if cost_cap is not None else settings.max_cost
+        if self.cost_cap is not None and not self.priced:
+            raise ModelError(unpriced_cap(self.name, self.cost_cap))
         self.ledger = Ledger(ledger_path)
+        if transcript_path is None and ledger_path is not None:
+            transcript_path = Path(ledger_path).parent / TRANSCRIPT_FILE
+        self.transcript = Transcript(transcript_path)
         self.cache = ResponseCache((cache_dir or default_cache_dir()) if settings.cache else None)
-        self._limiter = _limiter or threading.BoundedSemaphore(max(1, settings.concurrency))
-        self._lock = threading.Lock()
+        self.limits = limits or SharedLimits(settings.concurrency)
+        self.progress = progress
         self.context_window = settings.context_window or self._litellm_context_window()
         self.supports_n = self._provider_takes_n()
 
-    def for_issue(self, *, ledger_path: Path | None, cost_cap: float | None) -> "Model":
-        """A fresh ledger and cost cap for the next issue; the cache and concurrency limit are shared."""
+    def for_issue(self, *, ledger_path: Path | None, cost_cap: float | None = None,
+                  transcript_path: Path | None = None) -> "Model":
+        """A fresh ledger, transcript and cost cap for the next issue; the cache, the concurrency
+        limit and the rate-limit pause stay shared with this model (and every other one made so)."""
         return Model(
             self.settings,
             ledger_path=ledger_path,
-            cost_cap=cost_cap,
+            cost_cap=cost_cap if cost_cap is not None else self.cost_cap,
             cache_dir=self.cache.folder,
-            _limiter=self._limiter,
+            transcript_path=transcript_path,
+            progress=self.progress,
+            limits=self.limits,
         )
 
     @property
+    def priced(self) -> bool:
+        return estimate(self.name, self.provider, 1, 1, self.settings.price_per_token) is not None
+
+    @property
     def spent(self) -> float:
+        """Dollars spent on calls with a price (see cost_usd for whether that is all of it)."""
         return self.ledger.cost
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Dollars spent, or None when some call had no price: a total that is not $0.00."""
+        return None if self.ledger.unknown_cost_calls else self.ledger.cost
+
+    @property
+    def cost_text(self) -> str:
+        return self.ledger.total_text()
 
     def _litellm_context_window(self) -> int:
         try:
@@ -230,6 +187,10 @@ class Model:
             return int(litellm.token_counter(model=self.name, text=messages))
         return int(litellm.token_counter(model=self.name, messages=list(messages)))
 
+    def _say(self, stage: str, message: str) -> None:
+        if self.progress is not None:
+            self.progress(stage, message)
+
     # -- the one public call -------------------------------------------------------------------
 
     def complete(
@@ -241,7 +202,7 @@ class Model:
         temperature: float = 0.0,
         max_tokens: int | None = None,
     ) -> list[str]:
-        """n answers to `messages`, from the cache where it has them."""
+        """n answers to `messages`, from the cache where it has them ("" for an empty answer)."""
         max_tokens = max_tokens or self.settings.max_tokens
         prompt_tokens = self.count_tokens(messages)
         if prompt_tokens > self.context_window:
@@ -250,46 +211,48 @@ class Model:
                 f"context window of {self.context_window}"
             )
         params = {"temperature": temperature, "max_tokens": max_tokens}
-        keys = [self.cache.key(self.name, messages, params, i) for i in range(n)]
-        answers: list[str | None] = []
-        for key in keys:
-            hit = self.cache.get(key)
-            answers.append(hit["text"] if hit else None)
+        keys = [self.cache.key(self.name, messages, params, i, self.settings.seed) for i in range(n)]
+        answers: list[str | None] = [self.cache.get(key) for key in keys]
+        shown: list[dict] = []  # the transcript's answers
         hits = [i for i, a in enumerate(answers) if a is not None]
         if hits:
             self.ledger.add(
                 CallRecord(stage, self.name, len(hits), prompt_tokens, 0, 0.0, 0.0, cache_hit=True, attempts=0)
             )
+            shown += [{"sample": i, "text": answers[i], "cache_hit": True, "cost": 0.0} for i in hits]
         missing = [i for i, a in enumerate(answers) if a is None]
-        if len(missing) > 1 and self.supports_n:
-            batches = [missing]
-        else:
-            batches = [[i] for i in missing]
+        batches = [missing] if len(missing) > 1 and self.supports_n else [[i] for i in missing]
 
         def run(batch: list[int]) -> None:
-            texts = self._request(messages, stage=stage, count=len(batch), params=params)
+            texts, cost = self._request(messages, stage=stage, count=len(batch), params=params, prompt_tokens=prompt_tokens)
+            share = cost / len(batch) if isinstance(cost, float) else cost
             for index, text in zip(batch, texts):
-                answers[index] = text
-                self.cache.put(keys[index], {"model": self.name, "text": text})
+                answers[index] = text or ""
+                self.cache.put(keys[index], self.name, text)
+                shown.append({"sample": index, "text": text or "", "cache_hit": False, "cost": share})
 
-        if len(batches) == 1:
-            run(batches[0])
-        elif batches:
-            with ThreadPoolExecutor(max_workers=min(len(batches), self.settings.concurrency)) as pool:
-                for future in [pool.submit(run, b) for b in batches]:
-                    future.result()
+        error = ""
+        try:
+            if len(batches) == 1:
+                run(batches[0])
+            elif batches:
+                with ThreadPoolExecutor(max_workers=min(len(batches), self.settings.concurrency)) as pool:
+                    for future in [pool.submit(run, b) for b in batches]:
+                        future.result()
+        except ModelError as exc:
+            error = str(exc)
+            raise
+        finally:
+            self.transcript.add(stage=stage, model=self.name, temperature=temperature, messages=messages,
+                                answers=shown, error=error)
         return [a or "" for a in answers]
 
     # -- one request, with retries -----------------------------------------------------------
 
-    def _check_cap(self) -> None:
-        if self.cost_cap is not None and self.spent >= self.cost_cap:
-            raise CostCapReached(
-                f"the cost cap of ${self.cost_cap:.2f} for this issue is reached (${self.spent:.4f} spent); "
-                "raise the cap to go on"
-            )
-
-    def _request(self, messages: Sequence[Message], *, stage: str, count: int, params: dict) -> list[str]:
+    def _request(self, messages: Sequence[Message], *, stage: str, count: int, params: dict,
+                 prompt_tokens: int = 0) -> tuple[list[str | None], float | str]:
+        """`count` answers (None for a choice with null content, or one the server left out) and
+        what the request cost."""
         s = self.settings
         kwargs: dict = {
             "model": self.name,
@@ -302,75 +265,74 @@ class Model:
             kwargs["n"] = count
         if s.api_base:
             kwargs["api_base"] = s.api_base
-        if s.api_key:
-            kwargs["api_key"] = s.api_key
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        # The most this request may cost: its prompt and every answer at its longest.
+        projected = None
+        if self.cost_cap is not None:
+            most_out = int(params.get("max_tokens") or s.max_tokens) * count
+            projected = estimate(self.name, self.provider, prompt_tokens, most_out, s.price_per_token)
+        where = f"{self.name} at {self.endpoint}"
         attempt = 0
         while True:
             attempt += 1
-            self._check_cap()
+            refusal = cap_refusal(self.cost_cap, self.spent, projected)
+            if refusal:
+                self.ledger.add(CallRecord(stage, self.name, count, prompt_tokens, 0, 0.0, 0.0, False, 0, "refused: " + refusal))
+                raise CostCapReached(refusal)
+            self.limits.wait()
             started = time.monotonic()
             try:
-                with self._limiter:
+                with self.limits.slots:
                     started = time.monotonic()
                     response = litellm.completion(**kwargs)
-            except RETRYABLE as exc:
+            except Exception as exc:  # noqa: BLE001 - every litellm failure becomes a retry or one sentence
                 self._record_failure(stage, count, started, attempt, exc)
+                sentence = describe(exc, model=self.name, endpoint=self.endpoint, stage=stage, api_key_env=s.api_key_env)
+                if not is_retryable(exc):
+                    raise ModelError(sentence) from exc
                 if attempt > s.retries:
-                    raise ModelError(
-                        f"{self.name} kept failing after {attempt} attempts ({type(exc).__name__}): "
-                        f"{_one_sentence(exc)}"
-                    ) from exc
-                delay = s.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
-                time.sleep(min(s.max_backoff, max(delay, _retry_after(exc))))
+                    raise ModelError(f"{where} kept failing after {attempt} attempts; the last: {sentence}") from exc
+                delay = min(s.max_backoff, max(s.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0), retry_after(exc)))
+                if isinstance(exc, litellm.RateLimitError):
+                    self.limits.pause(delay)  # every worker on this model holds off, not only this one
+                self._say(stage, f"{type(exc).__name__} from {where}; retry {attempt} of {s.retries} in {delay:.1f} s")
+                time.sleep(delay)
                 continue
-            except litellm.ContextWindowExceededError as exc:
-                self._record_failure(stage, count, started, attempt, exc)
-                raise ModelError(f"the prompt for {stage} does not fit {self.name}'s context window") from exc
-            except (litellm.AuthenticationError, litellm.PermissionDeniedError) as exc:
-                self._record_failure(stage, count, started, attempt, exc)
-                raise ModelError(
-                    f"{self.name} refused the credentials: set the provider's API key "
-                    "(e.g. ANTHROPIC_API_KEY or OPENAI_API_KEY)"
-                ) from exc
-            except litellm.APIError as exc:  # bad request, unknown model, ...: retrying will not help
-                self._record_failure(stage, count, started, attempt, exc)
-                raise ModelError(f"{self.name} rejected the request: {_one_sentence(exc)}") from exc
             latency = time.monotonic() - started
-            texts = [(choice.message.content or "") for choice in response.choices][:count]
-            texts += [""] * (count - len(texts))
+            texts: list[str | None] = [choice.message.content for choice in (response.choices or [])][:count]
+            texts += [None] * (count - len(texts))
             usage = getattr(response, "usage", None)
-            prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-            completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+            cost = response_cost(response, s.price_per_token)
             self.ledger.add(
                 CallRecord(
                     stage,
                     self.name,
                     count,
-                    prompt_tokens,
-                    completion_tokens,
-                    self._cost(response),
+                    int(getattr(usage, "prompt_tokens", 0) or 0),
+                    int(getattr(usage, "completion_tokens", 0) or 0),
+                    cost,
                     round(latency, 3),
                     cache_hit=False,
                     attempts=attempt,
+                    error="" if any(texts) else "empty answer",
                 )
             )
-            return texts
+            return texts, cost
 
     def _record_failure(self, stage: str, count: int, started: float, attempt: int, exc: BaseException) -> None:
         latency = round(time.monotonic() - started, 3)
         self.ledger.add(
-            CallRecord(stage, self.name, count, 0, 0, 0.0, latency, False, attempt, f"{type(exc).__name__}: {_one_sentence(exc)}")
+            CallRecord(stage, self.name, count, 0, 0, 0.0, latency, False, attempt, f"{type(exc).__name__}: {' '.join(str(exc).split())[:240]}")
         )
 
-    def _cost(self, response: object) -> float | str:
-        custom = None
-        if self.settings.price_per_token:
-            price_in, price_out = self.settings.price_per_token
-            custom = {"input_cost_per_token": price_in, "output_cost_per_token": price_out}
-        try:
-            return float(litellm.completion_cost(completion_response=response, custom_cost_per_token=custom))
-        except Exception:  # noqa: BLE001 - litellm raises several kinds for a model it has no price for
-            return "unknown"
+
+def _default_endpoint(model: str, provider: str) -> str:
+    try:
+        base = litellm.get_api_base(model, {})
+    except Exception:  # noqa: BLE001 - litellm knows no default for some providers
+        base = None
+    return base or f"{provider}'s default endpoint"
 
 
 class DryRunModel:

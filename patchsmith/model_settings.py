@@ -38,10 +38,19 @@ class ModelSettings:
         "help": "dollars per million input and output tokens, for a model litellm has no price for"})
     context_window: int | None = field(default=None, metadata={  # None: litellm's model information
         "flag": "--context-window", "positive": True, "help": "the model's context window, when litellm does not know it"})
-    timeout: float = 300.0  # seconds, each request
+    # The variable that holds the key, for a server whose key is not in the provider's variable.
+    api_key_env: str | None = field(default=None, metadata={"flag": "--api-key-env",
+                                                            "help": "the environment variable holding the model's API key"})
+    # Seconds each request may take; a hung server fails after (retries + 1) of these.
+    timeout: float = field(default=300.0, metadata={"flag": "--model-timeout", "positive": True,
+                                                    "help": "seconds one model request may take"})
     retries: int = 4  # further attempts after a retryable failure
     backoff: float = 2.0  # seconds before the first retry, doubled each time (with jitter)
     max_backoff: float = 60.0
     concurrency: int = 4  # requests in flight at once
     max_tokens: int = 4096  # completion tokens per answer
+    # False: neither read nor write the response cache (`--set model.cache=false`).
     cache: bool = True
+    # Part of the cache key of sampled answers (temperature above 0): another seed draws new samples.
+    seed: int = field(default=0, metadata={"flag": "--seed",
+                                           "help": "another seed draws new sampled answers instead of the cached ones"})

@@ -121,14 +121,16 @@ class SolveOutcome:
 OUTCOME_FILE = "outcome.json"  # written last: a run folder that has it is finished
 
 
-def solve(request: SolveRequest, progress: Progress | None = None, until: str | None = None) -> SolveOutcome:
+def solve(request: SolveRequest, progress: Progress | None = None, until: str | None = None, model: Any = None) -> SolveOutcome:
     """Run the pipeline for one issue (up to and including stage `until`, default all of it);
     failures the evidence explains end in an outcome with `failure` set, never an exception
-    (errors of configuration still raise their one sentence)."""
-    return start_run(request, progress).execute(until)
+    (errors of configuration still raise their one sentence). `model`: one made for this issue
+    with Model.for_issue (its ledger in the run folder), so that many issues share one concurrency
+    limit; None makes one from the request's settings."""
+    return start_run(request, progress, model).execute(until)
 
 
-def start_run(request: SolveRequest, progress: Progress | None = None) -> "PipelineRun":
+def start_run(request: SolveRequest, progress: Progress | None = None, model: Any = None) -> "PipelineRun":
     """A run with its folder and settings.json written, ready to execute."""
     from patchsmith.llm import Model
 
@@ -138,7 +140,7 @@ def start_run(request: SolveRequest, progress: Progress | None = None) -> "Pipel
     request = replace(request, workspace=workspace)
     write_settings(run, request)
     run.write_text("issue.md", request.issue_text + "\n")
-    model = Model(request.settings.model, ledger_path=run.ledger_path)
+    model = model or Model(request.settings.model, ledger_path=run.ledger_path)
     return PipelineRun(run=run, request=request, model=model, say=progress or (lambda stage, message: None))
 
 
@@ -334,7 +336,7 @@ class PipelineRun:
             tests_run=tests_run,
             tests_passed=tests_passed,
             repro_verdict=repro_verdict,
-            cost_usd=self.model.spent,
+            cost_usd=self.model.cost_usd,  # None: a call had no price
             seconds=round(time.monotonic() - self.started, 3),
             failure=failure,
             failure_detail=detail,

@@ -3,31 +3,28 @@ what it cost."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from patchsmith.model_costs import format_total, read_ledger
+from patchsmith.transcript import FILE_NAME as TRANSCRIPT_FILE, stage_links
 
 
 def _ledger_totals(path: Path) -> tuple[int, int, int, str]:
-    calls = prompt = completion = 0
-    cost = 0.0
-    unknown = False
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            calls += 1
-            prompt += int(record.get("prompt_tokens") or 0)
-            completion += int(record.get("completion_tokens") or 0)
-            if isinstance(record.get("cost"), (int, float)):
-                cost += record["cost"]
-            elif not record.get("cache_hit"):
-                unknown = True
-    return calls, prompt, completion, (f"${cost:.4f}" + (" plus calls of unknown price" if unknown else ""))
+    rows = read_ledger(path)
+    prompt = sum(int(r.get("prompt_tokens") or 0) for r in rows)
+    completion = sum(int(r.get("completion_tokens") or 0) for r in rows)
+    # "unknown" when a call had no price: a sum of the priced ones alone would read as a total.
+    return len(rows), prompt, completion, format_total(r.get("cost") for r in rows)
+
+
+def _transcript_line(run_dir: Path, stage: str) -> list[str]:
+    """A line linking a section of the report to its stage's prompts and answers, if it had any."""
+    links = stage_links(run_dir, stage)
+    return [f"- model transcript: {links}"] if links else []
 
 
 def render_report(outcome, request, state) -> str:  # noqa: ANN001 - pipeline types, kept import-free
+    run_dir = state.run.path
     lines = [f"# patchsmith run: {request.issue_title or 'issue'}", ""]
     if outcome.patch:
         lines += [f"**Result:** a fix touching {', '.join(outcome.files_touched)}.", ""]
@@ -43,6 +40,7 @@ def render_report(outcome, request, state) -> str:  # noqa: ANN001 - pipeline ty
         for step in loc.reports:
             note = f" (fell back to retrieval: {step.fallback})" if step.fallback else ""
             lines += [f"- {step.step} step: {step.prompt_tokens} prompt tokens, {step.samples} samples{note}"]
+        lines += _transcript_line(run_dir, "localize")
         lines.append("")
 
     if state.repro is not None:
@@ -50,6 +48,7 @@ def render_report(outcome, request, state) -> str:  # noqa: ANN001 - pipeline ty
         for run in state.repro.runs:
             reason = f" ({run.reason})" if run.reason else ""
             lines.append(f"- sample {run.sample}: {run.verdict}{reason}")
+        lines += _transcript_line(run_dir, "reproduce")
         if state.repro.chosen is not None:
             lines += ["", "Chosen script:", "", "```python", state.repro.chosen.script.rstrip(), "```"]
         lines.append("")
@@ -60,6 +59,7 @@ def render_report(outcome, request, state) -> str:  # noqa: ANN001 - pipeline ty
                   f"({reg.seconds_at_base:.1f} s; budget {reg.budget_seconds:g} s)."]
         if reg.removed_by_model:
             lines.append(f"Left out because the fix may change them: {', '.join(reg.removed_by_model)}.")
+        lines += _transcript_line(run_dir, "regression")
         lines.append("")
 
     if state.candidates:
@@ -81,7 +81,8 @@ def render_report(outcome, request, state) -> str:  # noqa: ANN001 - pipeline ty
                     bits.append(f"{len(v.broken_tests)} regression failures")
                 result = ", ".join(bits)
             lines.append(f"| {candidate.number} | {candidate.location_set} | {candidate.temperature:g} | {result.replace('|', '/')} |")
-        lines.append("")
+        repair_links = _transcript_line(run_dir, "repair")
+        lines += ["", *repair_links, ""] if repair_links else [""]
     if state.verdict is not None:
         lines += ["## Selection", "", state.verdict.reason, ""]
     if outcome.patch:
@@ -90,6 +91,8 @@ def render_report(outcome, request, state) -> str:  # noqa: ANN001 - pipeline ty
     calls, prompt, completion, cost = _ledger_totals(state.run.ledger_path)
     lines += ["## Cost and time", ""]
     lines.append(f"- model calls: {calls}; tokens: {prompt} prompt, {completion} completion; cost: {cost}")
+    if (run_dir / TRANSCRIPT_FILE).exists():
+        lines.append(f"- every prompt and answer: [{TRANSCRIPT_FILE}]({TRANSCRIPT_FILE})")
     times = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in outcome.stage_seconds.items())
     lines.append(f"- time: {outcome.seconds:.1f} s ({times})")
     return "\n".join(lines) + "\n"

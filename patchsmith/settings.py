@@ -259,7 +259,8 @@ def add_flags(parser: argparse.ArgumentParser, parts: Sequence[str]) -> None:
         if flag and dotted.split(".")[0] in parts:
             default = item.default if item.default is not dataclasses.MISSING else None
             shown = "" if default in (None, "", ()) else f" (default {default})"
-            parser.add_argument(flag, dest=_dest(dotted), default=None, metavar=item.metadata.get("metavar"),
+            parser.add_argument(flag, dest=_dest(dotted), default=None,
+                                metavar=item.metadata.get("metavar", dotted.rsplit(".", 1)[-1].upper()),
                                 help=item.metadata.get("help", dotted) + shown)
     parser.add_argument("--set", dest="settings_set", action="append", default=[], metavar="PART.KEY=VALUE",
                         help="any setting, e.g. --set repair.temperature=0.5 (repeatable)")

@@ -79,6 +79,8 @@ class InferSettings:
     solve: Any = None  # patchsmith.settings.Settings each instance is solved with (model.max_cost: per instance)
     max_total_cost: float | None = None  # dollars for the whole run; no new instance starts past it
     workers: int = 1
+    # The model's settings (concurrency, timeout, price...); None: defaults with model and api_base above.
+    model_settings: Any = None  # patchsmith.llm.ModelSettings
     extra_specs: tuple[EnvSpec, ...] = ()  # specs beyond SWE-bench's repositories (tests use a toy one)
 
     def spec(self, repo: str, version: str) -> EnvSpec:
@@ -153,6 +155,16 @@ def _fresh_run_folder(path: Path) -> Path:
     return path
 
 
+def shared_model(settings: InferSettings) -> Any:
+    """One Model for the whole run. Each instance gets `for_issue()` of it: its own ledger and cost
+    cap, but one concurrency limit, one rate-limit pause and one cache across every worker, so
+    `--workers N` does not multiply the requests in flight by N. A cap on an unpriced model is
+    refused here, before any instance starts."""
+    from patchsmith.llm import Model
+
+    return Model(settings.solve.model)
+
+
 def infer(
     instances: list[Instance],
     settings: InferSettings,
@@ -165,6 +177,7 @@ def infer(
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if cut_torn_line(settings.predictions_path):
         progress(f"cut a torn last line off {settings.predictions_path} (a killed run's)")
+    model = shared_model(settings)
     state = InferState(done=already_predicted(settings.predictions_path))
     todo = [i for i in instances if i.instance_id not in state.done]
     if len(todo) < len(instances):
@@ -197,12 +210,14 @@ def infer(
         else:
             spec = spec_or_inferred(settings, instance.repo, instance.version, dataset or instances)
             workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
+            out_dir = _fresh_run_folder(settings.run_dir / "runs" / instance.instance_id)
             request = SolveRequest(
                 repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,
                 issue_title="", issue_body=instance.problem_statement, settings=settings.solve,
-                out_dir=_fresh_run_folder(settings.run_dir / "runs" / instance.instance_id), workspace=workspace,
+                out_dir=out_dir, workspace=workspace,
             )
-            outcome = solve(request)
+            issue_model = model.for_issue(ledger_path=out_dir / "model_calls.jsonl", cost_cap=settings.solve.model.max_cost)
+            outcome = solve(request, model=issue_model)
             patch = outcome.patch or ""
             with state.lock:
                 state.spent += outcome.cost_usd or 0.0

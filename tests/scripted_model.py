@@ -6,11 +6,14 @@ code path runs: request building, HTTP, response parsing, error mapping, usage a
 Each request to /v1/chat/completions (or /chat/completions) takes the next entry of the script:
 - a string: every one of the request's n choices answers it;
 - a list of strings: one choice each, in order (the list must hold n of them);
-- a Reply: an HTTP error status, a delay before answering, or both;
+- a Reply: an HTTP error status, a delay before answering, or both; or a broken answer: null
+  content (text=None), no choices at all (text=[]), a raw body that is not the JSON asked for
+  (raw="<html>..."), or a body cut short of its Content-Length (truncate=True);
 - a callable taking the request body (a dict) and returning any of the above.
 When the script runs out the server answers 400 "script exhausted", an error litellm does not
 retry, so a test that asks more than it scripted fails loudly. Every request body is recorded in
-`requests`, in arrival order.
+`requests`, in arrival order, with its headers in `headers` and its arrival (time.monotonic()) in
+`arrivals`.
 
     with ScriptedModel(["first answer", Reply(status=429), "second answer"]) as server:
         litellm.completion(model="openai/scripted", api_base=server.url, api_key="x", messages=...)
@@ -33,11 +36,14 @@ MODEL_ROUTES = ("/v1/chat/completions", "/chat/completions")
 class Reply:
     """One scripted answer: text (or one text per choice), an error status, a delay in seconds."""
 
-    text: str | list[str] = ""
+    text: str | list[str] | None = ""  # None: null content; []: an empty `choices` list
     status: int = 200
     delay: float = 0.0
     error_message: str = "scripted error"
     retry_after: float | None = None  # seconds, sent as a Retry-After header with an error
+    raw: str | None = None  # sent as the body instead of a completion (garbage, half a JSON object)
+    truncate: bool = False  # announce the whole body, send half of it, close the connection
+    finish_reason: str = "stop"  # "length": an answer cut at max_tokens
 
 
 Entry = Union[str, list, Reply, Callable[[dict], "Entry"]]
@@ -53,6 +59,8 @@ class ScriptedModel:
         self._script: list[Entry] = list(script)
         self._lock = threading.Lock()
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests the server was answering at once
         server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -88,9 +96,11 @@ class ScriptedModel:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _next_reply(self, request: dict) -> Reply:
+    def _next_reply(self, request: dict, headers: dict[str, str] | None = None) -> Reply:
         with self._lock:
             self.requests.append(request)
+            self.headers.append(headers or {})
+            self.arrivals.append(time.monotonic())
             entry: Entry | None = self._script.pop(0) if self._script else None
         while callable(entry):
             entry = entry(request)
@@ -110,10 +120,10 @@ class ScriptedModel:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path.rstrip("/") not in MODEL_ROUTES:
-                    self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+                    self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}}, None, False)
                     return
                 request = json.loads(body or b"{}")
-                reply = owner._next_reply(request)
+                reply = owner._next_reply(request, {k.lower(): v for k, v in self.headers.items()})
                 with owner._lock:
                     owner.in_flight += 1
                     owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
@@ -123,37 +133,42 @@ class ScriptedModel:
                 finally:
                     with owner._lock:
                         owner.in_flight -= 1
-                if reply.status != 200:
+                if reply.raw is not None:
+                    self._send(reply.status, reply.raw.encode(), reply.retry_after, reply.truncate)
+                elif reply.status != 200:
                     error = {"message": reply.error_message, "type": "scripted", "code": str(reply.status)}
-                    self._send(reply.status, {"error": error}, reply.retry_after)
-                    return
-                self._send(200, _completion(request, reply.text))
+                    self._send(reply.status, {"error": error}, reply.retry_after, reply.truncate)
+                else:
+                    self._send(200, _completion(request, reply.text, reply.finish_reason), None, reply.truncate)
 
-            def _send(self, status: int, payload: dict, retry_after: float | None = None) -> None:
-                data = json.dumps(payload).encode()
+            def _send(self, status: int, payload: dict | bytes, retry_after: float | None, truncate: bool) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     if retry_after is not None:
                         self.send_header("Retry-After", f"{retry_after:g}")
+                    if truncate:
+                        self.send_header("Connection", "close")
+                        self.close_connection = True
                     self.end_headers()
-                    self.wfile.write(data)
+                    self.wfile.write(data[: len(data) // 2] if truncate else data)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (a time limit)
                     pass
 
         return Handler
 
 
-def _completion(request: dict, text: str | list[str]) -> dict:
+def _completion(request: dict, text: str | list[str] | None, finish_reason: str = "stop") -> dict:
     n = int(request.get("n") or 1)
     texts = list(text) if isinstance(text, list) else [text] * n
     choices = [
-        {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+        {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": finish_reason}
         for i, t in enumerate(texts)
     ]
     prompt_tokens = _word_count(request)
-    completion_tokens = sum(len(t.split()) for t in texts)
+    completion_tokens = sum(len((t or "").split()) for t in texts)
     return {
         "id": f"scripted-{time.monotonic_ns()}",
         "object": "chat.completion",

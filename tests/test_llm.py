@@ -173,12 +173,13 @@ def test_more_samples_reuse_the_cached_ones(server, tmp_path):
 
 def test_cost_cap_stops_the_run(server, tmp_path):
     server.add("x " * 100, "y " * 100, "never sent")
-    # 5 prompt words + 100 completion words at $0.001 each: $0.105 a call.
-    model = scripted(server, tmp_path, price_per_token=(1e-3, 1e-3), cost_cap=0.2)
+    # 5 prompt words + 100 completion words at $0.001 each: $0.105 a call; each could cost ~$0.11.
+    model = scripted(server, tmp_path, price_per_token=(1e-3, 1e-3), cost_cap=0.3, max_tokens=100)
     model.complete(ASK, stage="s")
-    model.complete([{"role": "user", "content": "again"}], stage="s")
+    model.complete([{"role": "user", "content": "again"}], stage="s")  # $0.105 + $0.11 fits under $0.30
     assert model.spent == pytest.approx(0.206)
-    with pytest.raises(CostCapReached, match=r"cost cap of \$0.20") as caught:
+    # $0.206 spent + $0.11 more could overrun $0.30: refused before it is sent, not after.
+    with pytest.raises(CostCapReached, match=r"cost cap of \$0.30") as caught:
         model.complete([{"role": "user", "content": "third"}], stage="s")
     assert caught.value.user_error
     assert len(server.requests) == 2
@@ -186,11 +187,11 @@ def test_cost_cap_stops_the_run(server, tmp_path):
 
 def test_for_issue_starts_a_fresh_ledger_and_cap(server, tmp_path):
     server.add("x " * 100, "z")
-    model = scripted(server, tmp_path, price_per_token=(1e-3, 1e-3), cost_cap=0.05)
-    model.complete(ASK, stage="s")
-    with pytest.raises(CostCapReached):
+    model = scripted(server, tmp_path, price_per_token=(1e-3, 1e-3), cost_cap=0.06, max_tokens=40)
+    model.complete(ASK, stage="s")  # could cost ~$0.05; the server answers 100 words: $0.105
+    with pytest.raises(CostCapReached, match="is reached"):
         model.complete([{"role": "user", "content": "more"}], stage="s")
-    next_issue = model.for_issue(ledger_path=tmp_path / "next.jsonl", cost_cap=0.05)
+    next_issue = model.for_issue(ledger_path=tmp_path / "next.jsonl", cost_cap=0.06)
     assert next_issue.complete([{"role": "user", "content": "more"}], stage="s") == ["z"]
     assert len((tmp_path / "next.jsonl").read_text().splitlines()) == 1
 
@@ -198,8 +199,8 @@ def test_for_issue_starts_a_fresh_ledger_and_cap(server, tmp_path):
 def test_known_price_through_mock_response(tmp_path):
     model = Model(ModelSettings(model="openai/gpt-4o-mini"), ledger_path=tmp_path / "l.jsonl", cache_dir=tmp_path / "c")
     assert model.context_window == 128_000  # from litellm's model information
-    answers = model._request(ASK, stage="s", count=1, params={"temperature": 0.0, "mock_response": "hello"})
-    assert answers == ["hello"]
+    answers, cost = model._request(ASK, stage="s", count=1, params={"temperature": 0.0, "mock_response": "hello"})
+    assert answers == ["hello"] and cost > 0
     [line] = [json.loads(x) for x in (tmp_path / "l.jsonl").read_text().splitlines()]
     assert isinstance(line["cost"], float) and line["cost"] > 0
 
@@ -215,3 +216,20 @@ def test_dry_run_counts_and_answers_nothing():
     assert dry.complete([{"role": "user", "content": "hello world " * 50}], stage="localize.files") == []
     [(stage, tokens)] = dry.prompts
     assert stage == "localize.files" and 90 <= tokens <= 130
+
+
+def test_model_settings_name_their_flags():
+    # The settings machinery turns this metadata into the same flags on every command.
+    from dataclasses import fields
+
+    flags = {f.name: f.metadata.get("flag") for f in fields(ModelSettings)}
+    assert flags["api_key_env"] == "--api-key-env" and flags["timeout"] == "--model-timeout"
+    assert flags["seed"] == "--seed" and flags["price_per_token"] == "--price" and flags["max_cost"] == "--max-cost"
+    defaults = ModelSettings(model="m")
+    assert (defaults.timeout, defaults.seed, defaults.cache, defaults.api_key_env) == (300.0, 0, True, None)
+
+
+def test_a_cost_cap_defaults_to_the_settings_max_cost(server, tmp_path):
+    model = scripted(server, tmp_path, price_per_token=(1e-3, 1e-3), max_cost=0.5)
+    assert model.cost_cap == 0.5
+    assert model.for_issue(ledger_path=None).cost_cap == 0.5

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -31,7 +34,7 @@ def test_localize_prints_locations_and_cost(repo, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "inventory/pricing.py:8-9" in out and "discount" in out
-    assert "cost: $0.0000 (+ 3 calls of unknown price)" in out
+    assert "cost: unknown (3 calls had no price; give --price IN,OUT)" in out
     saved = json.loads((tmp_path / "run" / "localize.json").read_text())
     assert saved["edits"]["union"][0]["start"] == 8
     ledger = [json.loads(line) for line in (tmp_path / "run" / "model_calls.jsonl").read_text().splitlines()]
@@ -52,16 +55,51 @@ def test_cost_cap_stops_the_run_with_one_sentence(repo, tmp_path, capsys):
     long_answer = "```\ninventory/pricing.py\n```" + " padding" * 500
     with ScriptedModel([long_answer, "never sent", "never sent"]) as server:
         # litellm has no price for "scripted": --price gives one ($10 per million tokens each way).
+        # Each request may cost its prompt plus 4096 answer tokens (about $0.045): the first fits
+        # under $0.05, the second would not once the first's $0.009 is spent, so it is never sent.
         code = main(
             ["localize", "--repo", str(repo), "--issue", ISSUE, "--model", "openai/scripted", "--api-base", server.url,
-             "--price", "10,10", "--max-cost", "0.001", "--out", str(tmp_path / "run")]
+             "--price", "10,10", "--max-cost", "0.05", "--out", str(tmp_path / "run")]
         )
         assert len(server.requests) == 1
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("patchsmith: the cost cap of $0.00 for this issue is reached")
-    assert err.count("\n") == 1
-    assert (tmp_path / "run" / "model_calls.jsonl").read_text().count("\n") == 1  # what was spent is kept
+    assert err.startswith("patchsmith: the next request could cost up to $0.04")
+    assert "cost cap of $0.05" in err and err.count("\n") == 1
+    ledger = [json.loads(line) for line in (tmp_path / "run" / "model_calls.jsonl").read_text().splitlines()]
+    assert len(ledger) == 2 and ledger[0]["cost"] > 0  # what was spent is kept
+    assert ledger[1]["error"].startswith("refused: the next request") and ledger[1]["cost"] == 0
+
+
+def test_a_cap_on_an_unpriced_model_is_refused_before_any_call(repo, tmp_path):
+    with ScriptedModel(["never sent"]) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "patchsmith.cli", "localize", "--repo", str(repo), "--issue", ISSUE,
+             "--model", "openai/scripted", "--api-base", server.url, "--max-cost", "1.50", "--out", str(tmp_path / "run")],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert server.requests == []
+    assert done.returncode == 2
+    assert done.stderr.startswith("patchsmith: litellm has no price for openai/scripted, so a cost cap of $1.50 cannot be kept")
+    assert "--price IN,OUT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unpriced_cost_is_unknown_not_zero_and_a_wrong_path_is_one_sentence(repo, tmp_path):
+    with ScriptedModel(["```\ninventory/pricing.py\n```", "x", "x"]) as server:
+        command = [sys.executable, "-m", "patchsmith.cli", "localize", "--repo", str(repo), "--issue", ISSUE,
+                   "--model", "openai/scripted", "--line-samples", "1"]
+        priced = subprocess.run(command + ["--api-base", server.url, "--out", str(tmp_path / "a")],
+                                capture_output=True, text=True, timeout=120)
+        # A fresh cache, or the first run's answers would be served without asking the server.
+        fresh = {**os.environ, "PATCHSMITH_CACHE_DIR": str(tmp_path / "other-cache")}
+        wrong = subprocess.run(command + ["--api-base", server.url.replace("/v1", "/api"), "--out", str(tmp_path / "b")],
+                               capture_output=True, text=True, timeout=120, env=fresh)
+    assert priced.returncode == 0, priced.stderr
+    assert "cost: unknown (3 calls had no price" in priced.stdout and "$0.0000" not in priced.stdout
+    # A wrong endpoint path: a 404 (a NotFoundError, which escaped as a traceback before).
+    assert wrong.returncode == 2
+    assert "Traceback" not in wrong.stderr and wrong.stderr.count("\n") == 1
+    assert wrong.stderr.startswith(f"patchsmith: openai/scripted at {server.url.replace('/v1', '/api')} answered 404")
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ def _scripted_infer(monkeypatch, tmp_path: Path, builds: dict[str, bool], answer
         built = builds[spec.repo]
         return SimpleNamespace(commit="c0", build=SimpleNamespace(built=built, image="toy-image", error="" if built else "pip failed"))
 
-    def solve(request):
+    def solve(request, progress=None, model=None):  # noqa: ANN001, ANN202 - pipeline.solve's shape
         patch, failure = answers[request.out_dir.name]
         request.out_dir.mkdir(parents=True)
         (request.out_dir / "report.md").write_text("")
@@ -105,7 +105,7 @@ def _scripted_infer(monkeypatch, tmp_path: Path, builds: dict[str, bool], answer
     from patchsmith.settings import Settings, with_values
 
     settings = inference.InferSettings(run_dir=tmp_path / "infer", repo_cache=cache, cache_dir=tmp_path / "cache",
-                                       solve=with_values(Settings(), {"model.model": "m"}), extra_specs=(TOY_SPEC,))
+                                       solve=with_values(Settings(), {"model.model": "openai/m"}), extra_specs=(TOY_SPEC,))
 
     def run(numbers: list[int]) -> list[str]:
         lines: list[str] = []
@@ -124,7 +124,7 @@ def test_an_environment_failure_or_a_spent_budget_is_no_prediction_and_a_rerun_r
     builds["toy/toy"] = True
     run([1, 2])
     rows = [json.loads(line) for line in predictions.read_text().splitlines()]
-    assert rows == [{"instance_id": "toy__toy-1", "model_name_or_path": "m", "model_patch": "diff one"}]  # 2 spent its budget
+    assert rows == [{"instance_id": "toy__toy-1", "model_name_or_path": "openai/m", "model_patch": "diff one"}]  # 2 spent its budget
     answers["toy__toy-2"] = ("diff two", None)  # a rerun with a larger budget
     run([1, 2])
     rows = [json.loads(line) for line in predictions.read_text().splitlines()]
@@ -136,7 +136,7 @@ def test_an_environment_failure_or_a_spent_budget_is_no_prediction_and_a_rerun_r
 def test_a_torn_last_prediction_line_is_cut_on_resume_not_glued_onto(monkeypatch, tmp_path: Path) -> None:
     answers = {"toy__toy-1": ("diff one", None), "toy__toy-2": ("diff two", None)}
     predictions, run = _scripted_infer(monkeypatch, tmp_path, {"toy/toy": True}, answers)
-    whole = json.dumps({"instance_id": "toy__toy-1", "model_name_or_path": "m", "model_patch": "diff one"}) + "\n"
+    whole = json.dumps({"instance_id": "toy__toy-1", "model_name_or_path": "openai/m", "model_patch": "diff one"}) + "\n"
     predictions.parent.mkdir(parents=True)
     predictions.write_text(whole + '{"instance_id": "toy__toy-2", "model_pa')  # killed mid-write
     lines = run([1, 2])

@@ -69,11 +69,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_result(result)
     prompt, completion = model.ledger.tokens()
-    unknown = model.ledger.unknown_cost_calls
-    cost = f"${model.spent:.4f}" + (f" (+ {unknown} calls of unknown price)" if unknown else "")
-    print(f"cost: {cost}; tokens: {prompt} prompt, {completion} completion; run folder: {pipeline.run.path}")
-    if unknown and settings.model.max_cost is not None:
-        print("note: litellm has no price for this model, so --max-cost cannot count it; give --price IN,OUT")
+    print(f"cost: {model.cost_text}; tokens: {prompt} prompt, {completion} completion; run folder: {pipeline.run.path}")
     return 0
 
 

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline = start_run(request)
     pipeline.execute(until="reproduce")
     print_result(pipeline.repro, pipeline.regression)
-    print(f"cost: ${pipeline.model.spent:.4f}; run folder: {pipeline.run.path}")
+    print(f"cost: {pipeline.model.cost_text}; run folder: {pipeline.run.path}")
     return 0
 
 
