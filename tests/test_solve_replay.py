@@ -9,7 +9,7 @@ import pytest
 
 from tests.scripted_model import ScriptedModel
 from tests.shopcart_model import fresh_model_cache, shopcart_model  # noqa: F401 - an autouse fixture
-from tests.test_solve import copy_example
+from tests.test_solve import copy_example, make_repo
 
 pytestmark = pytest.mark.docker
 
@@ -55,7 +55,7 @@ def test_solve_says_the_cost_of_an_unpriced_model_is_unknown(tmp_path, bookworm_
 
     monkeypatch.setenv("OPENAI_API_KEY", "scripted")
     monkeypatch.setenv("PATCHSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    repo = copy_example(tmp_path / "shopcart")
+    repo = make_repo(tmp_path / "shopcart")  # solve asks for a git repository
     with shopcart_model() as live:
         done = subprocess.run(
             [sys.executable, "-m", "patchsmith.cli", "solve", "--repo", str(repo), "--issue", str(repo / "ISSUE.md"),

@@ -101,6 +101,7 @@ def _new_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pipelin
     commit = args.commit
     if args.branch and commit is None:
         commit = _head(repo)  # the branch is made on HEAD, so the fix is found and validated there
+    preflight(settings.model, repo=repo, out_dir=args.out, commit=commit)  # before anything is paid for
     return SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=settings, commit=commit, out_dir=args.out)
 
 
@@ -130,9 +131,18 @@ def _resumed_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pip
     title = saved.get("issue_title") or ""
     body = issue_text[len(title):].strip() if title and issue_text.startswith(title) else issue_text
     repo = Path(saved["repo"])
+    preflight(settings.model, repo=repo, out_dir=None, commit=saved.get("commit"))
     return SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=settings, commit=saved.get("commit"),
                         out_dir=args.resume, resume=True,
                         workspace=RecipeWorkspace(str(repo), saved.get("commit"), settings.sandbox.base_image))
+
+
+def preflight(model_settings, *, repo: Path, out_dir: Path | None, commit: str | None, docker: bool = True) -> None:  # noqa: ANN001
+    """Everything checked before the first model call: the model, its key and price, Docker, the
+    repository, its sandbox table and the run folder (patchsmith.preflight), one sentence each."""
+    from patchsmith.preflight import preflight as check
+
+    check(model_settings, repo=repo, out_dir=out_dir, commit=commit, docker=docker)
 
 
 def _local_repo(value: str) -> Path:
