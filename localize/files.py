@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 
 from patchsmith import repo_index
 from patchsmith.repo_index import RepoIndex
@@ -12,7 +13,7 @@ from patchsmith.repo_index.search import is_non_source
 from patchsmith.localize.answers import PathResolver, answer_lines
 from patchsmith.localize.budget import head_and_tail, truncate
 from patchsmith.localize.prompts import files_prompt
-from patchsmith.localize.results import FileLocations, RankedFile, StepReport
+from patchsmith.localize.results import ExecutionSignal, FileLocations, RankedFile, StepReport
 from patchsmith.localize.settings import LanguageModel, LocalizeSettings
 
 STAGE = "localize.files"
@@ -96,7 +97,11 @@ def model_paths(answer: str, resolver: PathResolver, prefer: list[str], limit: i
     return found[:limit], dropped
 
 
-def localize_files(index: RepoIndex, issue: str, model: LanguageModel, settings: LocalizeSettings) -> FileLocations:
+def localize_files(
+    index: RepoIndex, issue: str, model: LanguageModel, settings: LocalizeSettings, execution: ExecutionSignal | None = None
+) -> FileLocations:
+    """Files fused from the model's answer, retrieval and, when runs were measured, the files the
+    failing runs executed (by suspiciousness)."""
     retrieval = retrieval_ranking(index, issue, settings.retrieval_files)
     hints = retrieval[: settings.retrieval_hint]
     budget = prompt_budget(model, settings.files_tokens, settings)
@@ -115,12 +120,21 @@ def localize_files(index: RepoIndex, issue: str, model: LanguageModel, settings:
         fallback = "the answer named no file of the repository"
     else:
         fallback = ""
-    fused = fuse([chosen, retrieval], settings.rrf_k)
-    names = ("model", "retrieval")
-    return FileLocations(
-        files=tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused),
+    found = FileLocations(
+        files=(),
         model_files=tuple(chosen),
         retrieval_files=tuple(retrieval),
         dropped=tuple(dropped),
         report=StepReport("files", tokens, 1, fallback),
     )
+    return with_execution(found, execution, settings)
+
+
+def with_execution(files: FileLocations, execution: ExecutionSignal | None, settings: LocalizeSettings) -> FileLocations:
+    """The file ranking fused again from the model's and retrieval's rankings and, when there is one,
+    the execution signal's: no model is asked again (the pipeline calls this once runs are measured)."""
+    executed = execution.file_ranking[: settings.retrieval_files] if execution else []
+    fused = fuse([list(files.model_files), list(files.retrieval_files), executed], settings.rrf_k)
+    names = ("model", "retrieval", "execution")
+    ranked = tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused)
+    return replace(files, files=ranked, execution_files=tuple(executed))

@@ -33,6 +33,7 @@ class LocalizeSettings:
     retrieval_files: int = 50  # files retrieval ranks for fusion
     retrieval_hint: int = 15  # of those, shown to the model in the file prompt
     model_files: int = 10  # files the model is asked to rank
+    retrieval_definitions: int = 200  # definitions retrieval ranks to break the execution signal's ties
     rrf_k: int = 60  # reciprocal rank fusion: score = sum of 1 / (rrf_k + rank)
     top_files: int = 5  # files whose skeletons the element step shows
     max_elements: int = 12  # elements kept for the line step
