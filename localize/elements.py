@@ -7,7 +7,7 @@ from patchsmith.repo_index import Definition, RepoIndex
 
 from patchsmith.localize.answers import PathResolver, find_definition, parse_elements
 from patchsmith.localize.budget import take_ranked
-from patchsmith.localize.files import fuse, issue_for_prompt, prompt_budget
+from patchsmith.localize.files import fuse_with_execution, issue_for_prompt, prompt_budget
 from patchsmith.localize.prompts import elements_prompt
 from patchsmith.localize.results import Element, ElementLocations, ExecutionSignal, FileLocations, StepReport
 from patchsmith.localize.settings import LanguageModel, LocalizeSettings
@@ -63,13 +63,14 @@ def executed_lines(execution: ExecutionSignal | None, limit: int) -> list[str]:
 
 
 def fuse_elements(answered: list[Element], execution: ExecutionSignal | None, settings: LocalizeSettings) -> list[Element]:
-    """The step's own ranking (the model's or retrieval's) fused with the execution signal's by
-    reciprocal rank; the step's own ranking wins ties."""
+    """The step's own ranking (the model's or retrieval's) fused with the execution signal's scores
+    (files.fuse_with_execution); the step's own ranking wins ties."""
     if execution is None:
         return answered
-    executed = [e.element for e in execution.elements[: settings.retrieval_files]]
-    by_key = {element_key(e): e for e in [*executed, *answered]}
-    fused = fuse([[element_key(e) for e in answered], [element_key(e) for e in executed]], settings.rrf_k)
+    executed = execution.elements[: settings.retrieval_files]
+    by_key = {element_key(e): e for e in [*(s.element for s in executed), *answered]}
+    scores = {element_key(s.element): s.score for s in executed}
+    fused = fuse_with_execution([[element_key(e) for e in answered]], scores, settings.rrf_k, settings.execution_weight)
     return [by_key[key] for key, _, _ in fused]
 
 

@@ -37,6 +37,23 @@ def fuse(rankings: list[list[str]], k: int) -> list[tuple[str, float, set[int]]]
     return [(p, scores[p], sources[p]) for p in order]
 
 
+def fuse_with_execution(
+    rankings: list[list[str]], suspicious: dict[str, float], k: int, weight: float
+) -> list[tuple[str, float, set[int]]]:
+    """`fuse`, with the execution signal added by its scores rather than its ranks: each ranking
+    gives (k + 1) / (k + rank), 1 for a first place, and the signal adds `weight` times the key's
+    suspiciousness (0 to 1). Plain reciprocal ranks flatten the signal (1/61 and 1/65 differ
+    little), so what every failing run and no passing test executed would lose to whatever two
+    rankings both place near the top. The signal's source index is len(rankings)."""
+    scores = {key: (k + 1) * score for key, score, _ in fuse(rankings, k)}
+    sources = {key: src for key, _, src in fuse(rankings, k)}
+    for key, suspiciousness in suspicious.items():
+        scores[key] = scores.get(key, 0.0) + weight * suspiciousness
+        sources.setdefault(key, set()).add(len(rankings))
+    order = sorted(scores, key=lambda key: -scores[key])  # stable: first-seen order on ties
+    return [(key, scores[key], sources[key]) for key in order]
+
+
 def folded_folder(path: str) -> str:
     """The folder a test or documentation file is folded into: up to its first such folder."""
     folders = path.split("/")[:-1]
@@ -134,7 +151,12 @@ def with_execution(files: FileLocations, execution: ExecutionSignal | None, sett
     """The file ranking fused again from the model's and retrieval's rankings and, when there is one,
     the execution signal's: no model is asked again (the pipeline calls this once runs are measured)."""
     executed = execution.file_ranking[: settings.retrieval_files] if execution else []
-    fused = fuse([list(files.model_files), list(files.retrieval_files), executed], settings.rrf_k)
+    rankings = [list(files.model_files), list(files.retrieval_files)]
+    if execution is None:
+        fused = fuse(rankings, settings.rrf_k)
+    else:
+        scores = {f.path: f.score for f in execution.files[: settings.retrieval_files]}
+        fused = fuse_with_execution(rankings, scores, settings.rrf_k, settings.execution_weight)
     names = ("model", "retrieval", "execution")
     ranked = tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused)
     return replace(files, files=ranked, execution_files=tuple(executed))

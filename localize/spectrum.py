@@ -2,11 +2,13 @@
 
 Ochiai per line, ef / sqrt(F * (ef + ep)), where F is the number of failing runs, ef of them
 executed the line and ep passing runs executed it. An element (class, function, method) scores
-the maximum over the lines inside its span in the index; a file the maximum over its lines.
+the maximum over the lines inside its span in the index; a file the maximum over its lines. Only
+lines in function bodies count (see body_lines).
 Ties are broken by retrieval's order. Test and documentation files are never candidates.
 
 The signal's limit: code that no failing run executes scores nothing, so a fix that adds a
-missing branch (an `elif` nobody reaches) is found only through the code around it.
+missing branch (an `elif` nobody reaches) is found only through the code around it, and a wrong
+module-level constant not at all.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from patchsmith import repo_index
 from patchsmith.repo_index import RepoIndex
 from patchsmith.repo_index.search import is_non_source
 
@@ -31,8 +34,24 @@ class Run(Protocol):
     lines: dict[str, tuple[int, ...]]
 
 
-def line_scores(runs: Sequence[Run]) -> dict[str, dict[int, float]]:
-    """Ochiai of every line some failing run executed, per repository source file."""
+def body_lines(index: RepoIndex, path: str) -> set[int]:
+    """The lines inside function and method bodies: what runs when the code is called. Lines run at
+    import (`def` and `class` statements, decorators, module and class level) are left out, since a
+    script's run counts its imports while a test's context starts after them."""
+    text = repo_index.read_text(index, path).splitlines()
+    lines: set[int] = set()
+    for definition in index.files[path].definitions:
+        if definition.kind not in ("function", "method"):
+            continue
+        header = definition.start
+        while header < definition.end and text[header - 1].lstrip().startswith("@"):
+            header += 1
+        lines.update(range(header + definition.signature.count("\n") + 1, definition.end + 1))
+    return lines
+
+
+def line_scores(runs: Sequence[Run], index: RepoIndex) -> dict[str, dict[int, float]]:
+    """Ochiai of every function-body line some failing run executed, per repository source file."""
     failing = [r for r in runs if r.failed]
     if not failing:
         return {}
@@ -46,8 +65,14 @@ def line_scores(runs: Sequence[Run]) -> dict[str, dict[int, float]]:
             for line in set(lines):
                 hits[(path, line)] += 1
     scores: dict[str, dict[int, float]] = defaultdict(dict)
+    bodies: dict[str, set[int]] = {}
     for (path, line), ef in failed_hits.items():
-        scores[path][line] = ef / math.sqrt(len(failing) * (ef + passed_hits.get((path, line), 0)))
+        if path not in index.files:
+            continue
+        if path not in bodies:
+            bodies[path] = body_lines(index, path)
+        if line in bodies[path]:
+            scores[path][line] = ef / math.sqrt(len(failing) * (ef + passed_hits.get((path, line), 0)))
     return dict(scores)
 
 
@@ -87,7 +112,7 @@ def execution_signal(
 ) -> ExecutionSignal | None:
     """The execution signal of `runs`, or None when none of them failed (nothing to point at)."""
     runs = list(runs)
-    lines = line_scores(runs)
+    lines = line_scores(runs, index)
     if not lines:
         return None
     return ExecutionSignal(

@@ -111,7 +111,7 @@ class CoveredRun:
 
 @dataclass(frozen=True)
 class CoveredTests:
-    runs: dict[str, CoveredRun]  # by test id, in the order asked for
+    runs: dict[str, CoveredRun]  # by test id, in the order pytest ran them
     seconds: float  # wall time of the test command under coverage
     log: str  # its output
 
@@ -188,8 +188,8 @@ def run_tests_covered(
     box: Container, test_ids: list[str] | tuple[str, ...], *, root: str = "/testbed", python: str = "python",
     timeout: float = 1800, pytest_args: str = "-p no:cacheprovider -q",
 ) -> CoveredTests:
-    """Run pytest on `test_ids` under coverage, each test in its own context, with the network off.
-    A test id that pytest did not run is reported with status "missing"."""
+    """Run pytest on `test_ids` (node ids or test files) under coverage, each test in its own
+    context, with the network off. An asked-for id that pytest did not run has status "missing"."""
     if box.network:
         box.disconnect_network()
     env = {"PYTHONPATH": COVERAGE_DIR, "PATCHSMITH_COV_DATA": DATA_FILE, "PATCHSMITH_COV_SOURCE": root,
@@ -200,8 +200,8 @@ def run_tests_covered(
     read = box.exec(f"cat {OUTCOMES_FILE}")
     outcomes = json.loads(read.stdout) if read.ok and read.stdout.strip() else {}
     lines = read_lines(box, root, python) if outcomes else {}
-    runs = {}
+    # Every test pytest ran (a test file given whole runs all of its tests), then any asked-for id it did not run.
+    runs = {test: CoveredRun(test, status == "failed", lines.get(test, {}), status) for test, status in outcomes.items()}
     for test in test_ids:
-        status = outcomes.get(test, "missing")
-        runs[test] = CoveredRun(test, status == "failed", lines.get(test, {}), status)
+        runs.setdefault(test, CoveredRun(test, False, {}, "missing"))
     return CoveredTests(runs, round(result.duration, 3), result.output)
