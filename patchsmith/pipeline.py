@@ -1,5 +1,8 @@
 """The one place where the stages are called in order:
-index -> localize -> reproduce -> repair -> validate and select.
+index -> localize -> reproduce -> measure -> localize again -> repair -> validate and select.
+
+"measure" runs the reproduction (the chosen script or the --failing-test tests) and regression tests
+under coverage; with a failing run, localization's element and line steps run again on that signal.
 
 Each stage's result is written to the run folder as soon as it exists, so a stopped run can be
 inspected and resumed (`--resume`) from the first stage that has no result yet.
@@ -14,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from patchsmith import __version__
+from patchsmith import __version__, measure
 from patchsmith.runs import RunFolder
 
 Progress = Callable[[str, str], None]  # (stage, message)
@@ -74,6 +77,8 @@ class SolveRequest:
     test_budget: float = 120.0  # seconds the regression tests may take at the base commit
     script_timeout: float = 60.0
     require_reproduction: bool = False  # treat "no script reproduced the issue" as a failure
+    # Tests that show the bug (pytest node ids): the reproduction instead of a model-written script.
+    failing_tests: tuple[str, ...] = ()
     resume: bool = False
     # Where candidates run: None builds an environment image from the repository's own files
     # (RecipeWorkspace); SWE-bench passes its prepared per-(repo, version) environments.
@@ -148,6 +153,8 @@ class _State:
     index: object = None
     localization: object = None
     repro: object = None  # reproduce.ReproReport
+    failing: object = None  # reproduce.FailingTests, when the request named failing tests
+    runs: tuple = ()  # sandbox.coverage.CoveredRun: the measured executions
     regression: object = None  # reproduce.RegressionSet | None
     candidates: tuple = ()
     validations: tuple = ()
@@ -182,26 +189,53 @@ class _State:
         with box:
             tests = workspace.test_runner(box)
             self.timed("reproduce", lambda: self.reproduce(box, tests))
+            self.timed("measure", lambda: self.measure(box))
+            self.timed("localize", self.localize_with_execution)
             self.timed("repair", self.repair)
             self.timed("validate", lambda: self.validate(box, tests))
         return self.finish()
 
     def reproduce(self, box: object, tests: object) -> None:
-        from patchsmith.reproduce import RegressionSet, RegressionSettings, ReproReport, ReproSettings, sample_and_run, select_regression_tests
+        from patchsmith.reproduce import (
+            FailingTests, RegressionSet, RegressionSettings, ReproReport, ReproSettings, check_at_base, sample_and_run,
+            select_regression_tests,
+        )
 
         saved = self.run.load_stage("reproduce") if self.request.resume else None
         if saved is not None:
             self.repro = ReproReport.from_dict(saved["repro"])
             self.regression = RegressionSet.from_dict(saved["regression"]) if saved["regression"] else None
+            self.failing = FailingTests.from_dict(saved["failing"]) if saved.get("failing") else None
             return
-        settings = ReproSettings(samples=self.request.repro_samples, timeout=self.request.script_timeout)
-        self.repro = sample_and_run(self.request.issue_text, self.localization, box, self.model, settings, index=self.index)
+        if self.request.failing_tests:
+            self.failing = check_at_base(tests, self.request.failing_tests, timeout=self.request.test_budget)
+            self.repro = ReproReport(runs=(), chosen=None, note=f"{len(self.failing.tests)} named failing tests fail at base")
+        else:
+            settings = ReproSettings(samples=self.request.repro_samples, timeout=self.request.script_timeout)
+            self.repro = sample_and_run(self.request.issue_text, self.localization, box, self.model, settings, index=self.index)
         self.say("reproduce", self.repro.note)
         self.regression = select_regression_tests(
             self.index, self.localization, tests, model=self.model, issue_text=self.request.issue_text,
             settings=RegressionSettings(budget_seconds=self.request.test_budget))
         self.say("reproduce", f"regression set: {len(self.regression.tests)} tests in {len(self.regression.test_files)} files")
-        self.run.save_stage("reproduce", {"repro": self.repro.to_dict(), "regression": self.regression.to_dict()})
+        self.run.save_stage("reproduce", {"repro": self.repro.to_dict(), "regression": self.regression.to_dict(),
+                                          "failing": self.failing.to_dict() if self.failing else None})
+
+    def measure(self, box: object) -> None:
+        if self.localization.execution is None:  # else resumed after the second localization
+            self.runs = measure.measure_reproduction(box, self.failing, self.repro.chosen, self.regression)
+            self.say("measure", measure.summary(self.runs))
+
+    def localize_with_execution(self) -> None:
+        """The file ranking fused again and the element and line steps run anew with the execution signal."""
+        from patchsmith.localize import localize
+
+        if not any(run.failed for run in self.runs):
+            return
+        self.localization = localize(self.index, self.request.issue_text, self.model, runs=self.runs, files=self.localization.files)
+        self.run.save_stage("localize", self.localization)
+        top = self.localization.execution.elements[:3]
+        self.say("localize", "executed by the failing run: " + ", ".join(f"{e.element.qualname} {e.score:.2f}" for e in top))
 
     def repair(self) -> None:
         from patchsmith.repair.generate import Candidate, RepairSettings, generate_candidates, location_sets
@@ -217,6 +251,8 @@ class _State:
         script = self.repro.chosen.script if self.repro.chosen else ""
         settings = RepairSettings(samples=self.request.samples, location_sets=self.request.location_sets)
         self.candidates = generate_candidates(self.request.issue_text, self.index, sets, self.model, settings, repro_script=script)
+        if self.failing is not None:
+            self.candidates = measure.keep_tests_unedited(self.candidates, self.failing.files)
         for candidate in self.candidates:
             self.run.save_candidate(candidate.number, {"candidate": candidate.to_json()})
         self.run.save_stage("repair", {"candidates": [c.to_json() for c in self.candidates]})
@@ -225,11 +261,14 @@ class _State:
 
     def validate(self, box: object, tests: object) -> None:
         from patchsmith.repair.validate import validate_candidates
-        from patchsmith.reproduce import broken_tests, run_script
+        from patchsmith.reproduce import broken_tests, run_failing_tests, run_script
 
         chosen_script = self.repro.chosen
 
         def repro_check() -> tuple[str, str]:
+            if self.failing is not None:  # the named tests are the reproduction
+                verdict, output, _ = run_failing_tests(tests, self.failing.tests, timeout=self.request.test_budget)
+                return verdict, output
             result = run_script(box, chosen_script.script, timeout=chosen_script.timeout)
             return result.verdict, result.output[-2000:]
 
@@ -243,7 +282,7 @@ class _State:
 
         self.validations = validate_candidates(
             self.candidates, box,
-            repro=repro_check if chosen_script else None,
+            repro=repro_check if chosen_script or self.failing else None,
             regressions=regression_check if self.regression and self.regression.test_files else None,
             on_result=record,
         )
@@ -279,9 +318,10 @@ class _State:
                 failure, detail = "no_candidate_passed", "no candidate's diff applied in the sandbox"
             else:
                 chosen_validation = next(v for v in self.validations if v.number == self.verdict.chosen)
-                if self.repro.chosen is not None and chosen_validation.repro_verdict != "resolved":
+                if (self.repro.chosen or self.failing) is not None and chosen_validation.repro_verdict != "resolved":
                     failure = "no_candidate_passed"
-                    detail = "no candidate made the reproduction script report the issue resolved"
+                    detail = ("no candidate made the named failing tests pass" if self.failing else
+                              "no candidate made the reproduction script report the issue resolved")
                 elif request.require_reproduction and self.repro.chosen is None:
                     failure, detail = "no_reproduction", self.repro.note
                 else:
@@ -294,7 +334,7 @@ class _State:
         if patch:
             run.write_text("patch.diff", patch)
         cost = self.model.spent if self.model is not None else None
-        repro_verdict = "none" if self.repro is None else ("reproduced" if self.repro.chosen else "not reproduced")
+        repro_verdict = "none" if self.repro is None else ("reproduced" if self.repro.chosen or self.failing else "not reproduced")
         outcome = SolveOutcome(
             patch=patch,
             out_dir=run.path,

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", required=True, help="a working tree or git directory")
     parser.add_argument("--commit", default=None, help="a revision to read without checking it out")
     parser.add_argument("--issue", required=True, help="a file holding the issue, its text, or a GitHub issue URL")
-    parser.add_argument("--model", required=True, help="a litellm model string, e.g. anthropic/claude-sonnet-4-5")
+    parser.add_argument("--model", default=None, help="a litellm model string, e.g. anthropic/claude-sonnet-4-5")
     parser.add_argument("--api-base", default=None, help="the server of a self-hosted model (hosted_vllm, ollama, ...)")
     parser.add_argument("--samples", type=int, default=None, help="answers asked for at the line step (default 4)")
     parser.add_argument("--cost-cap", type=float, default=None, help="stop when this many dollars are spent")
@@ -24,6 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="the run folder (default ./patchsmith-runs/<run-id>)")
     parser.add_argument("--dry-run", action="store_true", help="count each prompt's tokens; call no model")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_failing_test_arguments(parser)
+
+
+def add_failing_test_arguments(parser: argparse.ArgumentParser) -> None:
+    """--failing-test and --no-model (issue 19): kept apart so they move to the settings tree as one hunk."""
+    parser.add_argument("--failing-test", action="append", default=[], metavar="NODEID",
+                        help="a test that shows the bug (repeatable): run under coverage in the sandbox, it ranks "
+                             "what it executed")
+    parser.add_argument("--no-model", action="store_true",
+                        help="call no model: retrieval alone, fused with execution when --failing-test is given")
 
 
 def read_issue(value: str) -> str:
@@ -56,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from patchsmith.runs import RunFolder
     from patchsmith.settings import cache_root
 
+    if not args.model and not args.no_model:
+        raise LocalizeCommandError("give --model M (a litellm model string), or --no-model for retrieval and execution alone")
     issue = read_issue(args.issue)
     price = parse_price(args.price)
     settings = LocalizeSettings()
@@ -65,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         settings = replace(settings, line_samples=args.samples)
     index = repo_index.build_index(args.repo, commit=args.commit, cache_dir=cache_root() / "index")
 
+    if args.no_model:
+        print_no_model(args, index, issue, settings)
+        return 0
     if args.dry_run:
         model = DryRunModel(args.model, context_window=args.context_window)
         result = localize(index, issue, model, settings)
@@ -82,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
          "cost_cap": args.cost_cap, "localize": asdict(settings)},
     )
     model = Model(model_settings, ledger_path=run_folder.ledger_path, cost_cap=args.cost_cap)
-    result = localize(index, issue, model, settings)
+    result = localize_maybe_executed(args, index, issue, model, settings, run_folder.path / "logs")
     run_folder.save_stage("localize", result)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -95,6 +110,39 @@ def run(args: argparse.Namespace) -> int:
     if unknown and args.cost_cap is not None:
         print("note: litellm has no price for this model, so --cost-cap cannot count it; give --price IN,OUT")
     return 0
+
+
+def localize_maybe_executed(args: argparse.Namespace, index, issue: str, model, settings, logs: Path):  # noqa: ANN001, ANN201
+    """localize(), or with --failing-test the pipeline up to localization with those tests measured."""
+    from patchsmith.localize import localize
+
+    if not args.failing_test:
+        return localize(index, issue, model, settings)
+    from patchsmith.measure import localize_with_failing_tests
+
+    return localize_with_failing_tests(args.repo, args.commit, index, issue, model, settings, tuple(args.failing_test), logs)
+
+
+def print_no_model(args: argparse.Namespace, index, issue: str, settings) -> None:  # noqa: ANN001 - lazily imported types
+    """Retrieval alone, or fused with what the --failing-test tests executed: no model is called."""
+    import json
+    import tempfile
+
+    from patchsmith.llm import DryRunModel
+
+    # Prompts are still built (and budgeted) as for a 128k-token model: what they would show decides
+    # which files the element step falls back to.
+    model = DryRunModel(args.model or "openai/no-model", context_window=args.context_window or 128_000)
+    logs = args.out / "logs" if args.out else Path(tempfile.mkdtemp(prefix="patchsmith-localize-"))
+    result = localize_maybe_executed(args, index, issue, model, settings, logs)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return
+    print_result(result)
+    if result.execution is not None:
+        print("executed by the failing tests (Ochiai):")
+        for scored in result.execution.elements[:10]:
+            print(f"  {scored.score:.3f}  {scored.element.path}::{scored.element.qualname}")
 
 
 def print_result(result) -> None:  # noqa: ANN001 - localize.Localization, imported lazily

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--branch", default=None, help="commit the chosen diff on a new branch of this name")
     parser.add_argument("--out", type=Path, default=None, help="the run folder (default ./patchsmith-runs/<run-id>)")
     parser.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue a stopped run from its folder")
+    # Issue 19: the named tests are the reproduction (no model-written script) and feed localization.
+    parser.add_argument("--failing-test", action="append", default=[], metavar="NODEID",
+                        help="a test that shows the bug (repeatable); the fix must make it pass and may not edit it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +102,7 @@ def _request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pipeline.So
         base_image=args.base_image,
         api_base=args.api_base,
         commit=args.commit,
+        failing_tests=tuple(args.failing_test),
     )
 
 
