@@ -12,7 +12,8 @@ Reported in the same run, with no model (`localize --no-model`; no model can be 
 - file recall@1/5 of the gold patch's files;
 each for retrieval only (localize without runs), execution only (the Ochiai ranking, ties by
 retrieval) and fused (localize with the runs);
-- the cost of coverage: the same tests' wall time under coverage over without it (median).
+- the cost of coverage: the same tests' wall time under coverage over without it (median; both
+  runs select the tests with the same small plugin, so only coverage differs).
 
     python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID | --repos a/b,c/d]
         [--count N] [--passing 30] [--no-build] [--out bench/out/localize_execution.json]
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shlex
 import statistics
 import sys
 import time
@@ -49,13 +49,6 @@ SIGNALS = ("retrieval", "execution", "fused")
 def passing_sample(instance, limit: int) -> list[str]:
     tests = list(instance.pass_to_pass)
     return sorted(random.Random(0).sample(tests, min(limit, len(tests))))
-
-
-def timed_tests(box, ids: list[str]) -> float:
-    """Wall time of the same pytest command without coverage: the baseline."""
-    started = time.monotonic()
-    box.exec("python -m pytest -p no:cacheprovider -q " + " ".join(shlex.quote(t) for t in ids), timeout=1800)
-    return time.monotonic() - started
 
 
 def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
@@ -87,14 +80,15 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
             return row
         box.disconnect_network()
         bring_coverage(box, cache / "sandbox")
-        plain_seconds = timed_tests(box, failing + passing)
+        plain_seconds = run_tests_covered(box, failing + passing, measure=False).seconds
         covered = run_tests_covered(box, failing + passing)
     runs = [r for r in covered.runs.values() if (r.name in failing and r.failed) or (r.name in passing and r.status == "passed")]
     row.update(failing_runs=sum(r.failed for r in runs), passing_runs=sum(not r.failed for r in runs),
                plain_seconds=round(plain_seconds, 2), covered_seconds=covered.seconds,
                cost=round(covered.seconds / plain_seconds, 3) if plain_seconds else None)
     if not row["failing_runs"]:
-        row["error"] = "no FAIL_TO_PASS test failed under coverage at base"
+        statuses = {t: covered.runs[t].status for t in failing}
+        row["error"] = f"no FAIL_TO_PASS test failed under coverage at base: {statuses}; {covered.log[-300:]}"
         return row
     model = DryRunModel("openai/no-model", context_window=128_000)
     settings = LocalizeSettings(max_elements=30)

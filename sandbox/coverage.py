@@ -30,6 +30,7 @@ from patchsmith.sandbox.errors import SandboxError
 COVERAGE_DIR = "/tmp/patchsmith-coverage"  # the unpacked wheel, our helpers beside it
 DATA_FILE = "/tmp/patchsmith-coverage-data/.coverage"
 OUTCOMES_FILE = "/tmp/patchsmith-coverage-data/outcomes.json"
+SELECT_FILE = "/tmp/patchsmith-coverage-data/select.json"
 # manylinux tags a current coverage wheel carries; Debian bullseye's glibc (2.31) takes all of them.
 _PLATFORMS = ("manylinux_2_28", "manylinux_2_17", "manylinux2014", "manylinux_2_5", "manylinux1")
 
@@ -37,7 +38,9 @@ _PLATFORMS = ("manylinux_2_28", "manylinux_2_17", "manylinux2014", "manylinux_2_
 _MAIN = "import sys\nfrom coverage.cmdline import main\nsys.exit(main())\n"
 
 # A pytest plugin (loaded with -p) that gives each test its own coverage context, named by its node
-# id, and writes each test's outcome beside the data, so no log parser is needed.
+# id, and writes each test's outcome beside the data, so no log parser is needed. pytest is given the
+# test files and the plugin keeps the asked-for tests: a node id that does not exist (a parameter
+# that changed) would otherwise stop the whole run. Without PATCHSMITH_COV_DATA it only selects.
 _PLUGIN = '''
 import json, os
 import coverage
@@ -49,13 +52,26 @@ _outcomes = {}
 
 def pytest_configure(config):
     global _cov
+    if not os.environ.get("PATCHSMITH_COV_DATA"):
+        return
     _cov = coverage.Coverage(data_file=os.environ["PATCHSMITH_COV_DATA"], config_file=False,
                              source=[os.environ["PATCHSMITH_COV_SOURCE"]])
     _cov.start()
 
 
+def pytest_collection_modifyitems(session, config, items):
+    with open(os.environ["PATCHSMITH_COV_SELECT"]) as handle:
+        wanted = set(json.load(handle))
+    kept = [item for item in items if item.nodeid in wanted or item.nodeid.split("::")[0] in wanted]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
+    if _cov is None:
+        yield
+        return
     _cov.switch_context(item.nodeid)
     yield
     _cov.switch_context("")
@@ -186,20 +202,23 @@ def read_lines(box: Container, root: str = "/testbed", python: str = "python") -
 
 def run_tests_covered(
     box: Container, test_ids: list[str] | tuple[str, ...], *, root: str = "/testbed", python: str = "python",
-    timeout: float = 1800, pytest_args: str = "-p no:cacheprovider -q",
+    timeout: float = 1800, pytest_args: str = "-p no:cacheprovider -q", measure: bool = True,
 ) -> CoveredTests:
     """Run pytest on `test_ids` (node ids or test files) under coverage, each test in its own
-    context, with the network off. An asked-for id that pytest did not run has status "missing"."""
+    context, with the network off. An asked-for id that pytest did not run has status "missing".
+    `measure=False` runs the same selection without coverage (a baseline for its cost)."""
     if box.network:
         box.disconnect_network()
-    env = {"PYTHONPATH": COVERAGE_DIR, "PATCHSMITH_COV_DATA": DATA_FILE, "PATCHSMITH_COV_SOURCE": root,
-           "PATCHSMITH_COV_OUTCOMES": OUTCOMES_FILE}
+    env = {"PYTHONPATH": COVERAGE_DIR, "PATCHSMITH_COV_DATA": DATA_FILE if measure else "", "PATCHSMITH_COV_SOURCE": root,
+           "PATCHSMITH_COV_OUTCOMES": OUTCOMES_FILE, "PATCHSMITH_COV_SELECT": SELECT_FILE}
     box.exec(f"rm -rf {Path(DATA_FILE).parent} && mkdir -p {Path(DATA_FILE).parent}")
-    command = f"{python} -m pytest -p patchsmith_cov_plugin {pytest_args} " + " ".join(shlex.quote(t) for t in test_ids)
+    box.put_file(SELECT_FILE, json.dumps(list(test_ids)))
+    files = dict.fromkeys(test.split("::")[0] for test in test_ids)
+    command = f"{python} -m pytest -p patchsmith_cov_plugin {pytest_args} " + " ".join(shlex.quote(f) for f in files)
     result = box.exec(command, timeout=timeout, env=env)
     read = box.exec(f"cat {OUTCOMES_FILE}")
     outcomes = json.loads(read.stdout) if read.ok and read.stdout.strip() else {}
-    lines = read_lines(box, root, python) if outcomes else {}
+    lines = read_lines(box, root, python) if outcomes and measure else {}
     # Every test pytest ran (a test file given whole runs all of its tests), then any asked-for id it did not run.
     runs = {test: CoveredRun(test, status == "failed", lines.get(test, {}), status) for test, status in outcomes.items()}
     for test in test_ids:

@@ -62,6 +62,10 @@ def test_coverage_runs_give_each_test_its_lines_and_outcome(ledger_box, sandbox_
     last_return = len(source) - source[::-1].index("    return floor")  # reached only when 0 < rest <= 0.5
     assert last_return in lines["ledger/money.py"]
     assert all(last_return not in r.lines.get("ledger/money.py", ()) for r in passing)
+    # The same selection without coverage (the bench's baseline): outcomes, no lines.
+    plain = run_tests_covered(ledger_box, [FAILING, "tests/test_invoice.py::test_empty_invoice"], measure=False)
+    assert {t: r.status for t, r in plain.runs.items()} == {FAILING: "failed", "tests/test_invoice.py::test_empty_invoice": "passed"}
+    assert all(not r.lines for r in plain.runs.values())
     # coverage came in at run time: the image itself has none.
     assert not ledger_box.exec("python -c 'import coverage'").ok
 

@@ -136,3 +136,30 @@ def test_localize_no_model_prints_the_fused_ranking(tmp_path, bookworm_base_imag
     assert "to_hundredths" not in [e["qualname"] for e in before["elements"]["elements"][:5]]
     assert after["files"]["files"][0]["path"] == "ledger/money.py"
     assert "execution" in after["files"]["files"][0]["sources"]
+
+
+def test_a_chosen_reproduction_script_feeds_the_element_step(tmp_path, bookworm_base_image, monkeypatch):
+    """Without named tests, the chosen script is the failing run: measured before repair, it runs
+    the element and line steps again, and its signal is in localize.json."""
+    import shutil
+
+    from patchsmith.issue_source import read_issue
+    from patchsmith.pipeline import SolveRequest, solve
+    from tests.shopcart_model import EXAMPLE, shopcart_model
+
+    monkeypatch.setenv("OPENAI_API_KEY", "scripted")
+    repo = tmp_path / "shopcart"
+    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.egg-info"))
+    title, body = read_issue(str(repo / "ISSUE.md"))
+    out = tmp_path / "run"
+    with shopcart_model() as server:
+        outcome = solve(SolveRequest(repo=repo, issue_title=title, issue_body=body, model="openai/scripted",
+                                     api_base=server.url, samples=4, location_sets=1, repro_samples=2, out_dir=out))
+        element_prompts = [r for r in server.requests if "Name the classes, functions" in r["messages"][-1]["content"]]
+    assert outcome.failure is None, outcome.failure_detail
+    localization = json.loads((out / "localize.json").read_text())
+    runs = localization["execution"]["runs"]
+    assert ["reproduction script", True] in runs and any(not failed for _, failed in runs)
+    assert localization["execution"]["elements"][0]["element"]["qualname"] == "bulk_unit_price"
+    assert len(element_prompts) == 2 and "<executed>" in element_prompts[1]["messages"][-1]["content"]
+    assert "<executed>" not in element_prompts[0]["messages"][-1]["content"]
