@@ -34,7 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+from dataclasses import replace  # noqa: E402
+
 from localize_retrieval import enclosing_definitions, gold_files, gold_lines, recall  # noqa: E402
+
+from patchsmith.localize import LocalizeSettings  # noqa: E402
 
 # ../shared beside the main work tree, ../../shared beside a helper's (wt/NAME)
 DATASETS = [up / "shared" / "data" / "swebench_lite_test.jsonl" for up in (ROOT.parent, ROOT.parent.parent)]
@@ -43,7 +47,10 @@ PYTEST_REPOS = ("pallets/flask", "psf/requests", "pytest-dev/pytest", "mwaskom/s
                 "pylint-dev/pylint", "astropy/astropy", "matplotlib/matplotlib", "scikit-learn/scikit-learn",
                 "sphinx-doc/sphinx")
 FUNCTION_KS, FILE_KS = (1, 5, 10), (1, 5)
-SIGNALS = ("retrieval", "execution", "fused")
+
+
+def fused_name(weight: float) -> str:
+    return "fused" if weight == LocalizeSettings.execution_weight else f"fused w={weight:g}"
 
 
 def passing_sample(instance, limit: int) -> list[str]:
@@ -93,13 +100,12 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
     model = DryRunModel("openai/no-model", context_window=128_000)
     settings = LocalizeSettings(max_elements=30)
     plain = localize(index, issue, model, settings)
-    fused = localize(index, issue, model, settings, runs=runs)
     key = lambda e: (e.path, e.qualname)  # noqa: E731
-    rankings = {
-        "retrieval": ([key(e) for e in plain.elements.elements], list(plain.files.paths)),
-        "execution": ([key(s.element) for s in fused.execution.elements], fused.execution.file_ranking),
-        "fused": ([key(e) for e in fused.elements.elements], list(fused.files.paths)),
-    }
+    rankings = {"retrieval": ([key(e) for e in plain.elements.elements], list(plain.files.paths))}
+    for weight in args.weights:
+        fused = localize(index, issue, model, replace(settings, execution_weight=weight), runs=runs)
+        rankings["execution"] = ([key(s.element) for s in fused.execution.elements], fused.execution.file_ranking)
+        rankings[fused_name(weight)] = ([key(e) for e in fused.elements.elements], list(fused.files.paths))
     gold = gold_files(instance.patch)
     functions = set()
     for path, lines in gold_lines(instance.patch).items():
@@ -113,17 +119,17 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
     return row
 
 
-def report(rows: list[dict]) -> None:
+def report(rows: list[dict], signals: list[str]) -> None:
     done = [r for r in rows if r.get("env_built") and "error" not in r]
     with_functions = [r for r in done if r["gold_functions"]]
     print(f"\ninstances measured: {len(done)} (of {len(rows)} tried; repositories: "
           f"{len({r['repo'] for r in done})}); with gold functions: {len(with_functions)}")
     print("the gold FAIL_TO_PASS tests stand in for a good failing test")
-    print(f"{'signal':<10} " + " ".join(f"fn@{k:<3}" for k in FUNCTION_KS) + " " + " ".join(f"file@{k:<2}" for k in FILE_KS))
-    for signal in SIGNALS:
+    print(f"{'signal':<12} " + " ".join(f"fn@{k:<3}" for k in FUNCTION_KS) + " " + " ".join(f"file@{k:<2}" for k in FILE_KS))
+    for signal in signals:
         fn = [statistics.mean(r[signal][f"function@{k}"] for r in with_functions) if with_functions else float("nan") for k in FUNCTION_KS]
         fl = [statistics.mean(r[signal][f"file@{k}"] for r in done) if done else float("nan") for k in FILE_KS]
-        print(f"{signal:<10} " + " ".join(f"{v:<6.2f}" for v in fn) + " " + " ".join(f"{v:<7.2f}" for v in fl))
+        print(f"{signal:<12} " + " ".join(f"{v:<6.2f}" for v in fn) + " " + " ".join(f"{v:<7.2f}" for v in fl))
     costs = [r["cost"] for r in done if r.get("cost")]
     if costs:
         print(f"coverage cost (covered / plain wall time of the same tests): median {statistics.median(costs):.2f}x, "
@@ -138,9 +144,13 @@ def main() -> int:
     parser.add_argument("--repos", default="", help="comma-separated repositories (default: every pytest-run one)")
     parser.add_argument("--count", type=int, default=60, help="stop after this many measured instances")
     parser.add_argument("--passing", type=int, default=30, help="PASS_TO_PASS tests run as passing runs")
+    parser.add_argument("--weights", default=str(LocalizeSettings.execution_weight),
+                        help="execution_weight values to fuse with, comma-separated (the default's row is 'fused')")
     parser.add_argument("--no-build", action="store_true", help="use only environment images that already exist")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "localize_execution.json")
     args = parser.parse_args()
+    args.weights = [float(w) for w in args.weights.split(",")]
+    signals = ["retrieval", "execution", *(fused_name(w) for w in args.weights)]
 
     from patchsmith.settings import cache_root
     from patchsmith.swebench_runner.dataset import load_instances
@@ -152,7 +162,7 @@ def main() -> int:
     wanted = set(args.instances.split(",")) if args.instances else None
     chosen = [i for i in dataset if (i.instance_id in wanted if wanted else i.repo in repos)]
     rows: list[dict] = []
-    print(f"{'instance':<30} {'F':>3} {'P':>3} {'cost':>6}  retrieval / execution / fused: fn@5 file@1")
+    print(f"{'instance':<30} {'F':>3} {'P':>3} {'cost':>6}  {' / '.join(signals)}: fn@5 file@1")
     for instance in chosen:
         if sum("error" not in r and r.get("env_built") for r in rows) >= args.count:
             break
@@ -166,9 +176,9 @@ def main() -> int:
         if "error" in row:
             print(f"{instance.instance_id:<30} error: {row['error'][:100]}", flush=True)
             continue
-        figures = " / ".join(f"{row[s].get('function@5', float('nan')):.2f} {row[s]['file@1']:.2f}" for s in SIGNALS)
+        figures = " / ".join(f"{row[s].get('function@5', float('nan')):.2f} {row[s]['file@1']:.2f}" for s in signals)
         print(f"{instance.instance_id:<30} {row['failing_runs']:>3} {row['passing_runs']:>3} {row['cost']:>6.2f}  {figures}", flush=True)
-    report(rows)
+    report(rows, signals)
     return 0
 
 

@@ -78,7 +78,8 @@ class SolveRequest:
     script_timeout: float = 60.0
     require_reproduction: bool = False  # treat "no script reproduced the issue" as a failure
     # Tests that show the bug (pytest node ids): the reproduction instead of a model-written script.
-    failing_tests: tuple[str, ...] = ()
+    failing_tests: tuple[str, ...] = field(default=(), metadata={
+        "flag": "--failing-test", "help": "a test that shows the bug (repeatable); the fix must make it pass and may not edit it"})
     resume: bool = False
     # Where candidates run: None builds an environment image from the repository's own files
     # (RecipeWorkspace); SWE-bench passes its prepared per-(repo, version) environments.
