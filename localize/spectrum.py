@@ -1,7 +1,7 @@
 """Spectrum-based suspiciousness: lines that failing runs execute and passing runs avoid.
 
 Ochiai per line, ef / sqrt(F * (ef + ep)), where F is the number of failing runs, ef of them
-executed the line and ep passing runs executed it. An element (class, function, method) scores
+executed the line and ep passing runs executed it. An element (function, method) scores
 the maximum over the lines inside its span in the index; a file the maximum over its lines. Only
 lines in function bodies count (see body_lines).
 Ties are broken by retrieval's order. Test and documentation files are never candidates.
@@ -90,14 +90,16 @@ def rank_files(lines: dict[str, dict[int, float]], index: RepoIndex, retrieval: 
 def rank_elements(
     lines: dict[str, dict[int, float]], index: RepoIndex, retrieval: Sequence[tuple[str, str]]
 ) -> list[ScoredElement]:
-    """Every class, function and method a failing run entered, by the best line inside its span."""
+    """Every function and method a failing run entered, by the best line inside its span."""
     best: dict[tuple[str, str], float] = {}
     spans: dict[tuple[str, str], Element] = {}
     for path, scores in lines.items():
         if path not in index.files:
             continue
         for definition in index.files[path].definitions:
-            if definition.kind == "variable":
+            # Only body lines count, so a class always scores what its best method does: it is left
+            # out, and the method, which says more, keeps the place.
+            if definition.kind in ("variable", "class"):
                 continue
             inside = [s for line, s in scores.items() if definition.start <= line <= definition.end]
             if inside:
