@@ -40,7 +40,7 @@ index = repo_index.build_index(repo, cache_dir=str(Path(cache) / "index"))
 index_ready = time.monotonic() - started
 if mode == "after-index":
     loading = start_loading_litellm()
-from patchsmith.pipeline import RecipeWorkspace
+from patchsmith.workspace import RecipeWorkspace
 box = RecipeWorkspace(example, None).start(Path(cache))
 box.close()
 if mode != "serial":

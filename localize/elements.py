@@ -7,9 +7,9 @@ from patchsmith.repo_index import Definition, RepoIndex
 
 from patchsmith.localize.answers import PathResolver, find_definition, parse_elements
 from patchsmith.localize.budget import take_ranked
-from patchsmith.localize.files import issue_for_prompt, prompt_budget
+from patchsmith.localize.files import fuse_with_execution, issue_for_prompt, prompt_budget
 from patchsmith.localize.prompts import elements_prompt
-from patchsmith.localize.results import Element, ElementLocations, FileLocations, StepReport
+from patchsmith.localize.results import Element, ElementLocations, ExecutionSignal, FileLocations, StepReport
 from patchsmith.localize.settings import LanguageModel, LocalizeSettings
 
 STAGE = "localize.elements"
@@ -51,17 +51,42 @@ def named_elements(
     return found, dropped
 
 
+def element_key(element: Element) -> str:
+    return f"{element.path}::{element.qualname}"
+
+
+def executed_lines(execution: ExecutionSignal | None, limit: int) -> list[str]:
+    """The prompt's note of what the failing runs executed: the most suspicious elements, scored."""
+    if execution is None:
+        return []
+    return [f"{element_key(e.element)} {e.score:.2f}" for e in execution.elements[:limit]]
+
+
+def fuse_elements(answered: list[Element], execution: ExecutionSignal | None, settings: LocalizeSettings) -> list[Element]:
+    """The step's own ranking (the model's or retrieval's) fused with the execution signal's scores
+    (files.fuse_with_execution); the step's own ranking wins ties."""
+    if execution is None:
+        return answered
+    executed = execution.elements[: settings.retrieval_files]
+    by_key = {element_key(e): e for e in [*(s.element for s in executed), *answered]}
+    scores = {element_key(s.element): s.score for s in executed}
+    fused = fuse_with_execution([[element_key(e) for e in answered]], scores, settings.rrf_k, settings.execution_weight)
+    return [by_key[key] for key, _, _ in fused]
+
+
 def localize_elements(
-    index: RepoIndex, issue: str, files: FileLocations, model: LanguageModel, settings: LocalizeSettings
+    index: RepoIndex, issue: str, files: FileLocations, model: LanguageModel, settings: LocalizeSettings,
+    execution: ExecutionSignal | None = None,
 ) -> ElementLocations:
     top = [p for p in files.paths if p in index.files][: settings.top_files]
     budget = prompt_budget(model, settings.elements_tokens, settings)
     issue_text = issue_for_prompt(issue, model, settings, budget)
-    fixed = model.count_tokens(elements_prompt(issue_text, []))
+    executed = executed_lines(execution, settings.max_elements)
+    fixed = model.count_tokens(elements_prompt(issue_text, [], executed))
     blocks = [f"### {path}\n{repo_index.file_skeleton(index, path).rstrip()}" for path in top]
     kept = take_ranked(blocks, budget - fixed, model.count_tokens)
     shown = top[: len(kept)]
-    messages = elements_prompt(issue_text, kept)
+    messages = elements_prompt(issue_text, kept, executed)
     tokens = model.count_tokens(messages)
     answers = model.complete(messages, stage=STAGE, n=1, temperature=0.0) if kept else []
 
@@ -75,8 +100,12 @@ def localize_elements(
         fallback = "the answer named nothing the index knows"
     if fallback:
         found = retrieval_elements(index, issue, shown or top, settings.max_elements)
+    rankings = {"retrieval" if fallback else "model": tuple(element_key(e) for e in found)}
+    if execution is not None:
+        rankings["execution"] = tuple(element_key(e.element) for e in execution.elements[: settings.retrieval_files])
     return ElementLocations(
-        elements=tuple(found[: settings.max_elements]),
+        elements=tuple(fuse_elements(found, execution, settings)[: settings.max_elements]),
         dropped=tuple(dropped),
         report=StepReport("elements", tokens, 1 if kept else 0, fallback),
+        rankings=rankings,
     )

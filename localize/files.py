@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 
 from patchsmith import repo_index
 from patchsmith.repo_index import RepoIndex
@@ -12,7 +13,7 @@ from patchsmith.repo_index.paths import is_non_source
 from patchsmith.localize.answers import PathResolver, answer_lines
 from patchsmith.localize.budget import head_and_tail, truncate
 from patchsmith.localize.prompts import files_prompt
-from patchsmith.localize.results import FileLocations, RankedFile, StepReport
+from patchsmith.localize.results import ExecutionSignal, FileLocations, RankedFile, StepReport
 from patchsmith.localize.settings import LanguageModel, LocalizeSettings
 
 STAGE = "localize.files"
@@ -34,6 +35,23 @@ def fuse(rankings: list[list[str]], k: int) -> list[tuple[str, float, set[int]]]
             sources.setdefault(path, set()).add(which)
     order = sorted(scores, key=lambda p: -scores[p])  # sorted() is stable: first-seen order on ties
     return [(p, scores[p], sources[p]) for p in order]
+
+
+def fuse_with_execution(
+    rankings: list[list[str]], suspicious: dict[str, float], k: int, weight: float
+) -> list[tuple[str, float, set[int]]]:
+    """`fuse`, with the execution signal added by its scores rather than its ranks: each ranking
+    gives (k + 1) / (k + rank), 1 for a first place, and the signal adds `weight` times the key's
+    suspiciousness (0 to 1). Plain reciprocal ranks flatten the signal (1/61 and 1/65 differ
+    little), so what every failing run and no passing test executed would lose to whatever two
+    rankings both place near the top. The signal's source index is len(rankings)."""
+    scores = {key: (k + 1) * score for key, score, _ in fuse(rankings, k)}
+    sources = {key: src for key, _, src in fuse(rankings, k)}
+    for key, suspiciousness in suspicious.items():
+        scores[key] = scores.get(key, 0.0) + weight * suspiciousness
+        sources.setdefault(key, set()).add(len(rankings))
+    order = sorted(scores, key=lambda key: -scores[key])  # stable: first-seen order on ties
+    return [(key, scores[key], sources[key]) for key in order]
 
 
 def folded_folder(path: str) -> str:
@@ -96,7 +114,11 @@ def model_paths(answer: str, resolver: PathResolver, prefer: list[str], limit: i
     return found[:limit], dropped
 
 
-def localize_files(index: RepoIndex, issue: str, model: LanguageModel, settings: LocalizeSettings) -> FileLocations:
+def localize_files(
+    index: RepoIndex, issue: str, model: LanguageModel, settings: LocalizeSettings, execution: ExecutionSignal | None = None
+) -> FileLocations:
+    """Files fused from the model's answer, retrieval and, when runs were measured, the files the
+    failing runs executed (by suspiciousness)."""
     retrieval = retrieval_ranking(index, issue, settings.retrieval_files)
     hints = retrieval[: settings.retrieval_hint]
     budget = prompt_budget(model, settings.files_tokens, settings)
@@ -115,12 +137,26 @@ def localize_files(index: RepoIndex, issue: str, model: LanguageModel, settings:
         fallback = "the answer named no file of the repository"
     else:
         fallback = ""
-    fused = fuse([chosen, retrieval], settings.rrf_k)
-    names = ("model", "retrieval")
-    return FileLocations(
-        files=tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused),
+    found = FileLocations(
+        files=(),
         model_files=tuple(chosen),
         retrieval_files=tuple(retrieval),
         dropped=tuple(dropped),
         report=StepReport("files", tokens, 1, fallback),
     )
+    return with_execution(found, execution, settings)
+
+
+def with_execution(files: FileLocations, execution: ExecutionSignal | None, settings: LocalizeSettings) -> FileLocations:
+    """The file ranking fused again from the model's and retrieval's rankings and, when there is one,
+    the execution signal's: no model is asked again (the pipeline calls this once runs are measured)."""
+    executed = execution.file_ranking[: settings.retrieval_files] if execution else []
+    rankings = [list(files.model_files), list(files.retrieval_files)]
+    if execution is None:
+        fused = fuse(rankings, settings.rrf_k)
+    else:
+        scores = {f.path: f.score for f in execution.files[: settings.retrieval_files]}
+        fused = fuse_with_execution(rankings, scores, settings.rrf_k, settings.execution_weight)
+    names = ("model", "retrieval", "execution")
+    ranked = tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused)
+    return replace(files, files=ranked, execution_files=tuple(executed))

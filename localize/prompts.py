@@ -31,13 +31,21 @@ def files_prompt(issue: str, tree: str, hints: list[str], max_files: int) -> Mes
     return _messages("\n\n".join(parts))
 
 
-def elements_prompt(issue: str, skeletons: list[str]) -> Messages:
+def elements_prompt(issue: str, skeletons: list[str], executed: list[str] | None = None) -> Messages:
+    """`executed`: "path::QualifiedName score" lines for what the failing runs executed, if any were measured."""
     shown = "\n\n".join(skeletons)
+    parts = [_issue_section(issue), "Outlines of the files most likely involved (signatures kept, bodies left out):\n" + shown]
+    if executed:
+        listed = "\n".join(executed)
+        parts.append(
+            "The failing run (a test that shows the issue) executed these, scored by how suspicious their "
+            "lines are (1.00: executed by every failing run and by no passing test; it can still be wrong):\n"
+            f"<executed>\n{listed}\n</executed>"
+        )
     return _messages(
         "\n\n".join(
             [
-                _issue_section(issue),
-                "Outlines of the files most likely involved (signatures kept, bodies left out):\n" + shown,
+                *parts,
                 "Name the classes, functions, methods and module-level variables that have to be read or "
                 "changed to resolve the issue, the most important first. Write one per line as "
                 "path::QualifiedName (a method as path::ClassName.method_name), all inside one ``` block.",

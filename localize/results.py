@@ -5,7 +5,7 @@ Lines are 1-based and inclusive, as in repo_index.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -33,6 +33,7 @@ class FileLocations:
     retrieval_files: tuple[str, ...]  # retrieval's ranking
     dropped: tuple[str, ...]  # paths the model named that match no file in the repository
     report: StepReport
+    execution_files: tuple[str, ...] = ()  # the execution signal's ranking; empty without executions
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -49,6 +50,7 @@ class FileLocations:
             retrieval_files=tuple(data["retrieval_files"]),
             dropped=tuple(data["dropped"]),
             report=StepReport(**data["report"]),
+            execution_files=tuple(data.get("execution_files", ())),
         )
 
 
@@ -65,9 +67,12 @@ class Element:
 
 @dataclass(frozen=True)
 class ElementLocations:
-    elements: tuple[Element, ...]  # best first
+    elements: tuple[Element, ...]  # best first (fused with the execution signal when there is one)
     dropped: tuple[str, ...]  # names the model gave that the index does not know
     report: StepReport
+    # Each signal's ranking as "path::qualname", best first: "model" or "retrieval" (whichever the
+    # step used) and "execution" when runs were measured.
+    rankings: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +83,43 @@ class ElementLocations:
             elements=tuple(Element(**e) for e in data["elements"]),
             dropped=tuple(data["dropped"]),
             report=StepReport(**data["report"]),
+            rankings={name: tuple(ranking) for name, ranking in data.get("rankings", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    path: str
+    score: float  # Ochiai of the file's most suspicious line
+
+
+@dataclass(frozen=True)
+class ScoredElement:
+    element: Element
+    score: float  # Ochiai of the most suspicious line inside the element's span
+
+
+@dataclass(frozen=True)
+class ExecutionSignal:
+    """What measured runs say: which files and elements the failing runs executed, and how suspicious."""
+
+    runs: tuple[tuple[str, bool], ...]  # (name, failed) of every run measured
+    files: tuple[ScoredFile, ...]  # best first
+    elements: tuple[ScoredElement, ...]  # best first
+
+    @property
+    def file_ranking(self) -> list[str]:
+        return [f.path for f in self.files]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ExecutionSignal":
+        return cls(
+            runs=tuple((name, bool(failed)) for name, failed in data["runs"]),
+            files=tuple(ScoredFile(**f) for f in data["files"]),
+            elements=tuple(ScoredElement(Element(**e["element"]), e["score"]) for e in data["elements"]),
         )
 
 
@@ -114,6 +156,7 @@ class Localization:
     files: FileLocations
     elements: ElementLocations
     edits: EditLocations
+    execution: ExecutionSignal | None = None  # None when no failing run was measured
 
     @property
     def reports(self) -> tuple[StepReport, ...]:
@@ -125,7 +168,10 @@ class Localization:
         return sum(r.prompt_tokens for r in self.reports)
 
     def to_json(self) -> dict[str, Any]:
-        return {"files": self.files.to_json(), "elements": self.elements.to_json(), "edits": self.edits.to_json()}
+        data = {"files": self.files.to_json(), "elements": self.elements.to_json(), "edits": self.edits.to_json()}
+        if self.execution is not None:
+            data["execution"] = self.execution.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Localization":
@@ -133,4 +179,5 @@ class Localization:
             files=FileLocations.from_json(data["files"]),
             elements=ElementLocations.from_json(data["elements"]),
             edits=EditLocations.from_json(data["edits"]),
+            execution=ExecutionSignal.from_json(data["execution"]) if data.get("execution") else None,
         )

@@ -33,7 +33,11 @@ class LocalizeSettings:
     retrieval_files: int = 50  # files retrieval ranks for fusion
     retrieval_hint: int = 15  # of those, shown to the model in the file prompt
     model_files: int = 10  # files the model is asked to rank
+    retrieval_definitions: int = 200  # definitions retrieval ranks to break the execution signal's ties
     rrf_k: int = 60  # reciprocal rank fusion: score = sum of 1 / (rrf_k + rank)
+    # With measured runs, an element or file of suspiciousness 1.0 (every failing run and no passing
+    # one executed it) is worth this many first places in the other rankings.
+    execution_weight: float = 4.0
     top_files: int = 5  # files whose skeletons the element step shows
     max_elements: int = 12  # elements kept for the line step
     context_lines: int = 10  # lines of context around each element in the line step

@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from patchsmith import repo_index
 from patchsmith.repo_index import RepoIndex
 
 from patchsmith.localize.elements import localize_elements
-from patchsmith.localize.files import localize_files
+from patchsmith.localize.files import localize_files, retrieval_ranking, with_execution
 from patchsmith.localize.lines import localize_lines
-from patchsmith.localize.results import Localization
+from patchsmith.localize.results import ExecutionSignal, FileLocations, Localization
 from patchsmith.localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.spectrum import Run, execution_signal
 
 
 def localize(
-    index: RepoIndex, issue: str, model: LanguageModel, settings: LocalizeSettings | None = None
+    index: RepoIndex,
+    issue: str,
+    model: LanguageModel,
+    settings: LocalizeSettings | None = None,
+    runs: Sequence[Run] = (),
+    files: FileLocations | None = None,
 ) -> Localization:
     """Where `issue` should be fixed in the indexed repository.
 
     `model` answers each step's prompt; a model that answers nothing (a dry run) leaves every step
     to retrieval, so each prompt is the one that retrieval's result of the step before leads to.
+    `runs` (measured executions, see sandbox.coverage) add the execution signal to the file and
+    element rankings when one of them failed; without a failing run, localization is retrieval and
+    the model alone. `files` is an earlier file step's result, fused again instead of asking anew.
     """
     settings = settings or LocalizeSettings()
-    files = localize_files(index, issue, model, settings)
-    elements = localize_elements(index, issue, files, model, settings)
+    execution = measure(index, issue, runs, settings)
+    if files is None:
+        files = localize_files(index, issue, model, settings, execution)
+    else:
+        files = with_execution(files, execution, settings)
+    elements = localize_elements(index, issue, files, model, settings, execution)
     edits = localize_lines(index, issue, elements, files, model, settings)
-    return Localization(files=files, elements=elements, edits=edits)
+    return Localization(files=files, elements=elements, edits=edits, execution=execution)
+
+
+def measure(index: RepoIndex, issue: str, runs: Sequence[Run], settings: LocalizeSettings) -> ExecutionSignal | None:
+    """The execution signal of `runs`, its ties broken by retrieval's file and definition order."""
+    if not any(run.failed for run in runs):
+        return None
+    files = retrieval_ranking(index, issue, settings.retrieval_files)
+    definitions = [(hit.path, hit.qualname) for hit in repo_index.search_definitions(index, issue, k=settings.retrieval_definitions)]
+    return execution_signal(runs, index, files, definitions)

@@ -344,6 +344,9 @@ class DryRunModel:
         self.name = model
         self.context_window = self._counter.context_window
         self.prompts: list[tuple[str, int]] = []  # (stage, prompt tokens), in call order
+        self.ledger = Ledger(None)  # nothing is spent: a run with this model costs $0
+        self.spent = self.cost_usd = 0.0
+        self.cost_text = "$0.0000 (no model called)"
 
     def count_tokens(self, messages: Sequence[Message] | str) -> int:
         return self._counter.count_tokens(messages)

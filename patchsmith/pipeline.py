@@ -1,5 +1,9 @@
 """The one place where the stages are called in order:
-index -> localize -> (environment) -> reproduce -> repair -> validate and select.
+index -> localize -> (environment) -> reproduce -> measure -> localize again -> repair -> validate and select.
+
+"measure" runs the reproduction (the chosen script, or the --failing-test tests) and regression
+tests under coverage; with a failing run, localization's element and line steps run again on
+that execution signal.
 
 Each stage's result is written to the run folder as soon as it exists, so a stopped run can be
 inspected and resumed (`--resume`) from the first stage that has no result yet. A command that
@@ -13,60 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from patchsmith import __version__
+from patchsmith import __version__, measure
 from patchsmith.runs import RunFolder
+from patchsmith.workspace import RecipeWorkspace, Workspace
 from patchsmith.settings import Settings, to_dict
 
 Progress = Callable[[str, str], None]  # (stage, message)
 STAGES = ("index", "localize", "reproduce", "repair", "validate")
-
-
-class Workspace(Protocol):
-    """A sandbox for one repository at its base commit, and how its tests are run there."""
-
-    def start(self, logs: Path) -> Any:
-        """A started sandbox.Container holding the repository at the base commit as its base state."""
-
-    def test_runner(self, box: Any) -> Any:
-        """A reproduce.TestRunner for the repository's tests in that container."""
-
-    def describe(self) -> dict[str, Any]:
-        """What settings.json records of the workspace: {"kind": ..., ...}."""
-
-
-@dataclass
-class RecipeWorkspace:
-    """The environment inferred from the repository's files (or its [tool.patchsmith.sandbox]
-    table), on a debootstrap base image or the registry image the user named."""
-
-    repo: str
-    commit: str | None
-    base_image: str | None = None
-    test_command: str = ""  # the recipe's, once start() built the environment; or the user's choice
-    parser: str = ""  # how to read the test command's log; "" guesses from the command
-
-    KIND = "recipe"
-
-    def start(self, logs: Path) -> Any:
-        from patchsmith.paths import cache_root
-        from patchsmith.sandbox import Container, build_env_image, infer_recipe, read_dependency_files
-
-        recipe = None
-        if self.base_image:
-            recipe = replace(infer_recipe(read_dependency_files(self.repo, self.commit)), base_image=self.base_image)
-        env = build_env_image(self.repo, self.commit, recipe, cache_dir=cache_root() / "sandbox", log_path=logs / "env-build.log")
-        self.test_command = self.test_command or env.recipe.test_command
-        return start_container(Container(env.tag, log_path=logs / "container.log"), self.repo, self.commit)
-
-    def test_runner(self, box: Any) -> Any:
-        from patchsmith.reproduce import CommandTestRunner
-
-        return CommandTestRunner(box, self.test_command, self.parser or guess_parser(self.test_command))
-
-    def describe(self) -> dict[str, Any]:
-        return {"kind": self.KIND, "base_image": self.base_image}
 
 
 @dataclass(frozen=True)
@@ -83,6 +42,8 @@ class SolveRequest:
     workspace: Workspace | None = None
     # Paths to take as the localization instead of asking for one (`patchsmith reproduce --files`).
     given_files: tuple[str, ...] = ()
+    # Tests that show the bug (pytest node ids): the reproduction instead of a model-written script.
+    failing_tests: tuple[str, ...] = ()
 
     @property
     def issue_text(self) -> str:
@@ -151,6 +112,7 @@ def write_settings(run: RunFolder, request: SolveRequest) -> None:
         "commit": request.commit,
         "issue_title": request.issue_title,
         "given_files": list(request.given_files),
+        "failing_tests": list(request.failing_tests),
         "workspace": request.workspace.describe() if request.workspace else None,
         "settings": to_dict(request.settings),
     })
@@ -169,6 +131,8 @@ class PipelineRun:
     index: Any = None
     localization: Any = None  # localize.Localization, or the given paths
     repro: Any = None  # reproduce.ReproReport
+    failing: Any = None  # reproduce.FailingTests, when the request named failing tests
+    runs: tuple = ()  # sandbox.coverage.CoveredRun: the measured executions
     regression: Any = None  # reproduce.RegressionSet | None
     candidates: tuple = ()
     validations: tuple = ()
@@ -205,7 +169,7 @@ class PipelineRun:
         self.index = self.timed("index", lambda: repo_index.build_index(
             str(request.repo), commit=request.commit, cache_dir=cache_root() / "index", settings=settings.index))
         self.localize()
-        if until == "localize":
+        if until == "localize" and not request.failing_tests:  # with failing tests, localization runs again on them
             return self.finish(partial="localize")
         workspace = request.workspace
         box = self.timed("environment", lambda: workspace.start(self.run.path / "logs"))
@@ -214,6 +178,10 @@ class PipelineRun:
             self.timed("reproduce", lambda: self.reproduce(box, tests))
             if until == "reproduce":
                 return self.finish(partial="reproduce")
+            self.timed("measure", lambda: self.measure(box))
+            self.timed("localize", self.localize_with_execution)
+            if until == "localize":
+                return self.finish(partial="localize")
             self.timed("repair", self.repair)
             self.timed("validate", lambda: self.validate(box, tests))
         return self.finish()
@@ -237,23 +205,48 @@ class PipelineRun:
         self.say("localize", "files: " + ", ".join(self.localization.files.paths[:5]))
 
     def reproduce(self, box: Any, tests: Any) -> None:
-        from patchsmith.reproduce import RegressionSet, ReproReport, sample_and_run, select_regression_tests
+        from patchsmith.reproduce import (
+            FailingTests, RegressionSet, ReproReport, check_at_base, sample_and_run, select_regression_tests,
+        )
 
         saved = self.saved("reproduce")
         if saved is not None:
             self.repro = ReproReport.from_dict(saved["repro"])
             self.regression = RegressionSet.from_dict(saved["regression"]) if saved["regression"] else None
+            self.failing = FailingTests.from_dict(saved["failing"]) if saved.get("failing") else None
             return
         settings = self.request.settings.reproduce
         issue = self.request.issue_text
-        self.repro = sample_and_run(issue, self.localization, box, self.model, settings.scripts, index=self.index)
+        if self.request.failing_tests:  # the named tests are the reproduction
+            self.failing = check_at_base(tests, self.request.failing_tests, timeout=settings.regression.budget_seconds)
+            self.repro = ReproReport(runs=(), chosen=None, note=f"{len(self.failing.tests)} named failing tests fail at base")
+        else:
+            self.repro = sample_and_run(issue, self.localization, box, self.model, settings.scripts, index=self.index)
         self.say("reproduce", self.repro.note)
         if settings.select_tests:
             self.regression = select_regression_tests(self.index, self.localization, tests, model=self.model,
                                                       issue_text=issue, settings=settings.regression)
             self.say("reproduce", f"regression set: {len(self.regression.tests)} tests in {len(self.regression.test_files)} files")
         self.run.save_stage("reproduce", {"repro": self.repro.to_dict(),
-                                          "regression": self.regression.to_dict() if self.regression else None})
+                                          "regression": self.regression.to_dict() if self.regression else None,
+                                          "failing": self.failing.to_dict() if self.failing else None})
+
+    def measure(self, box: Any) -> None:
+        if self.localization.execution is None:  # else resumed after the second localization
+            self.runs = measure.measure_reproduction(box, self.failing, self.repro.chosen, self.regression)
+            self.say("measure", measure.summary(self.runs))
+
+    def localize_with_execution(self) -> None:
+        """The file ranking fused again and the element and line steps run anew with the execution signal."""
+        from patchsmith.localize import localize
+
+        if not any(run.failed for run in self.runs):
+            return
+        self.localization = localize(self.index, self.request.issue_text, self.model, self.request.settings.localize,
+                                     runs=self.runs, files=self.localization.files)
+        self.run.save_stage("localize", self.localization)
+        top = self.localization.execution.elements[:3]
+        self.say("localize", "executed by the failing run: " + ", ".join(f"{e.element.qualname} {e.score:.2f}" for e in top))
 
     def repair(self) -> None:
         from patchsmith.repair import Candidate, generate_candidates
@@ -265,6 +258,8 @@ class PipelineRun:
         script = self.repro.chosen.script if self.repro.chosen else ""
         self.candidates = generate_candidates(self.request.issue_text, self.index, self.localization, self.model,
                                               self.request.settings.repair, repro_script=script)
+        if self.failing is not None:
+            self.candidates = measure.keep_tests_unedited(self.candidates, self.failing.files)
         for candidate in self.candidates:
             self.run.save_candidate(candidate.number, {"candidate": candidate.to_json()})
         self.run.save_stage("repair", {"candidates": [c.to_json() for c in self.candidates]})
@@ -273,11 +268,15 @@ class PipelineRun:
 
     def validate(self, box: Any, tests: Any) -> None:
         from patchsmith.repair import validate_candidates
-        from patchsmith.reproduce import broken_tests, run_script
+        from patchsmith.reproduce import broken_tests, run_failing_tests, run_script
 
         chosen_script = self.repro.chosen
 
         def repro_check() -> tuple[str, str]:
+            if self.failing is not None:  # the named tests are the reproduction
+                verdict, output, _ = run_failing_tests(tests, self.failing.tests,
+                                                       timeout=self.request.settings.reproduce.regression.budget_seconds)
+                return verdict, output
             result = run_script(box, chosen_script.script, timeout=chosen_script.timeout)
             return result.verdict, result.output[-2000:]
 
@@ -291,7 +290,7 @@ class PipelineRun:
 
         self.validations = validate_candidates(
             self.candidates, box,
-            repro=repro_check if chosen_script else None,
+            repro=repro_check if chosen_script or self.failing else None,
             regressions=regression_check if self.regression and self.regression.test_files else None,
             on_result=record,
         )
@@ -308,8 +307,9 @@ class PipelineRun:
         if self.verdict.chosen is None:
             return "no_candidate_passed", "no candidate's diff applied in the sandbox", None
         chosen = next(v for v in self.validations if v.number == self.verdict.chosen)
-        if self.repro.chosen is not None and chosen.repro_verdict != "resolved":
-            return "no_candidate_passed", "no candidate made the reproduction script report the issue resolved", chosen
+        if (self.repro.chosen or self.failing) is not None and chosen.repro_verdict != "resolved":
+            return "no_candidate_passed", ("no candidate made the named failing tests pass" if self.failing else
+                                           "no candidate made the reproduction script report the issue resolved"), chosen
         if self.request.settings.reproduce.required and self.repro.chosen is None:
             return "no_reproduction", self.repro.note, chosen
         return None, "", chosen
@@ -328,7 +328,7 @@ class PipelineRun:
                 tests_passed = tests_run - len(chosen.broken_tests or ())
         if patch:
             self.run.write_text("patch.diff", patch)
-        repro_verdict = "none" if self.repro is None else ("reproduced" if self.repro.chosen else "not reproduced")
+        repro_verdict = "none" if self.repro is None else ("reproduced" if self.repro.chosen or self.failing else "not reproduced")
         outcome = SolveOutcome(
             patch=patch,
             out_dir=self.run.path,
@@ -373,31 +373,6 @@ def _validation_line(v: Any) -> str:
     if v.broken_tests is not None:
         parts.append(f"{len(v.broken_tests)} regression failures")
     return ", ".join(parts)
-
-
-def guess_parser(command: str) -> str:
-    """The log parser a test command's output needs."""
-    if "runtests.py" in command:
-        return "django"
-    if "bin/test" in command:
-        return "sympy"
-    if "pytest" in command or "py.test" in command:
-        return "pytest"
-    return "unittest"
-
-
-def start_container(box: Any, repo: str, commit: str | None) -> Any:
-    """Start the container with the repository at `commit`, or with its work tree as it is (the
-    state the index read) when no commit is given."""
-    if commit is not None:
-        return box.start(repo, commit)
-    box.start()
-    try:
-        box.copy_worktree(repo)
-    except BaseException:
-        box.close()
-        raise
-    return box
 
 
 def saved_run(folder: Path) -> dict[str, Any]:

@@ -7,9 +7,11 @@ it as arguments (patchsmith.llm.Model, sandbox.Container): reproduce.ports names
     run = run_script(sandbox, test.script, timeout=test.timeout)                  # after a fix
     selection = select_regression_tests(index, locations, CommandTestRunner(sandbox, cmd, "pytest"), model=model, issue_text=issue_text)
     broken = broken_tests(container, selection)                                  # after a fix
+    failing = check_at_base(runner, ["tests/t.py::test_bug"], timeout=60)       # --failing-test
 """
 
 from patchsmith.reproduce.discovery import related_test_files
+from patchsmith.reproduce.failing import FailingTestError, FailingTests, check_at_base, run_failing_tests
 from patchsmith.reproduce.normalize import majority_groups, normalize_script
 from patchsmith.reproduce.ports import ExecOutcome, Model, Sandbox
 from patchsmith.reproduce.regression import (
@@ -28,6 +30,10 @@ from patchsmith.reproduce.verdict import judge
 
 __all__ = [
     "ExecOutcome",
+    "FailingTestError",
+    "FailingTests",
+    "check_at_base",
+    "run_failing_tests",
     "CommandTestRunner",
     "ERROR",
     "Model",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_git_repo
+
 from patchsmith.swebench_runner.predictions import Prediction, load_predictions
 from tests.test_swebench_eval import TOY_SPEC, settings_for, toy_cache, toy_instance  # noqa: F401 - toy_cache is a fixture
 
@@ -61,8 +63,7 @@ def test_a_report_under_other_rules_or_without_a_patch_hash_is_not_reused(tmp_pa
 def test_solve_refuses_an_out_folder_that_holds_another_run_and_keeps_its_files(tmp_path: Path) -> None:
     """A run that found no fix must never leave an earlier run's patch.diff looking like its own."""
     repo = tmp_path / "repo"
-    (repo / "pkg").mkdir(parents=True)
-    (repo / "pkg" / "__init__.py").write_text("x = 1\n")
+    make_git_repo(repo, {"pkg/__init__.py": "x = 1\n"})
     out = tmp_path / "out"
     out.mkdir()
     (out / "patch.diff").write_text("an earlier run's fix\n")

@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="count each prompt's tokens (with the model's tokenizer when one is named); call no model")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--failing-test", action="append", default=[], metavar="NODEID",
+                        help="a test that shows the bug (repeatable): run under coverage in the sandbox, it ranks "
+                             "what it executed")
+    parser.add_argument("--no-model", action="store_true",
+                        help="call no model: retrieval alone, fused with execution when --failing-test is given")
 
 
 def read_issue(value: str) -> str:
@@ -57,17 +62,25 @@ def run(args: argparse.Namespace) -> int:
         result = localize(index, issue, model, settings.localize)
         print_dry_run(result, model, as_json=args.json)
         return 0
-    if not settings.model.model:
-        raise LocalizeCommandError(MODEL_HINT)
+    if not settings.model.model and not args.no_model:
+        raise LocalizeCommandError(MODEL_HINT + ", or give --no-model for retrieval (and execution) alone")
     request = SolveRequest(repo=Path(args.repo), issue_title="", issue_body=issue, settings=settings, commit=args.commit,
-                           out_dir=args.out)
-    pipeline = start_run(request)
+                           out_dir=args.out, failing_tests=tuple(args.failing_test))
+    # --no-model: prompts are still built (and budgeted, as for a 128k-token model) and answered by
+    # nothing, so every step falls back to retrieval, fused with execution.
+    dry = DryRunModel(settings.model.model or DRY_RUN_TOKENIZER, context_window=settings.model.context_window or 128_000) \
+        if args.no_model else None
+    pipeline = start_run(request, model=dry)
     pipeline.execute(until="localize")
     result, model = pipeline.localization, pipeline.model
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
         print_result(result)
+        if result.execution is not None:
+            print("executed by the failing tests (Ochiai):")
+            for scored in result.execution.elements[:10]:
+                print(f"  {scored.score:.3f}  {scored.element.path}::{scored.element.qualname}")
     prompt, completion = model.ledger.tokens()
     print(f"cost: {model.cost_text}; tokens: {prompt} prompt, {completion} completion; run folder: {pipeline.run.path}")
     return 0

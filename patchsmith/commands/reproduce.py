@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from patchsmith.commands.solve import MODEL_HINT
-    from patchsmith.pipeline import RecipeWorkspace, SolveRequest, start_run
+    from patchsmith.pipeline import SolveRequest, start_run
+    from patchsmith.workspace import RecipeWorkspace
     from patchsmith.settings import load
 
     settings = load(args)

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--branch", default=None, help="commit the chosen diff on a new branch of this name")
     parser.add_argument("--out", type=Path, default=None, help="the run folder (default ./patchsmith-runs/<run-id>)")
     parser.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue a stopped run from its folder")
+    # The named tests are the reproduction (no model-written script) and feed localization.
+    parser.add_argument("--failing-test", action="append", default=[], metavar="NODEID",
+                        help="a test that shows the bug (repeatable); the fix must make it pass and may not edit it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +105,8 @@ def _new_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pipelin
     if args.branch and commit is None:
         commit = _head(repo)  # the branch is made on HEAD, so the fix is found and validated there
     preflight(settings.model, repo=repo, out_dir=args.out, commit=commit)  # before anything is paid for
-    return SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=settings, commit=commit, out_dir=args.out)
+    return SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=settings, commit=commit, out_dir=args.out,
+                        failing_tests=tuple(args.failing_test))
 
 
 def _head(repo: Path) -> str:
@@ -116,7 +120,8 @@ def _head(repo: Path) -> str:
 
 def _resumed_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pipeline.SolveRequest
     """The stopped run's own request: its settings outrank the environment; only flags given now change them."""
-    from patchsmith.pipeline import RecipeWorkspace, SolveRequest, saved_run
+    from patchsmith.pipeline import SolveRequest, saved_run
+    from patchsmith.workspace import RecipeWorkspace
     from patchsmith.settings import resumed
 
     if args.repo or args.issue or args.commit or args.out:
@@ -133,7 +138,7 @@ def _resumed_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pip
     repo = Path(saved["repo"])
     preflight(settings.model, repo=repo, out_dir=None, commit=saved.get("commit"))
     return SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=settings, commit=saved.get("commit"),
-                        out_dir=args.resume, resume=True,
+                        out_dir=args.resume, resume=True, failing_tests=tuple(saved.get("failing_tests") or ()),
                         workspace=RecipeWorkspace(str(repo), saved.get("commit"), settings.sandbox.base_image))
 
 

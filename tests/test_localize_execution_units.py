@@ -1,0 +1,116 @@
+"""The spectrum arithmetic and its fusion, without an engine: Ochiai per line, the maximum per
+element and file, ties broken by retrieval, import-time lines left out, and no change at all
+without a failing run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.conftest import make_git_repo
+
+SOURCE = '''\
+import functools
+
+
+def helper(x):
+    if x > 1:
+        return x * 2
+    return x
+
+
+@functools.lru_cache()
+def decorated(x):
+    return helper(x) + 1
+
+
+class Box:
+    size = 3
+
+    def grow(self, x):
+        return helper(x) + self.size
+'''
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    failed: bool
+    lines: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    from patchsmith import repo_index
+
+    root = tmp_path_factory.mktemp("spectrum")
+    make_git_repo(root, {"pkg/core.py": SOURCE, "pkg/other.py": "def unrelated():\n    return 1\n",
+                         "tests/test_core.py": "def test_a():\n    assert True\n"})
+    return repo_index.build_index(str(root))
+
+
+def test_ochiai_per_line_and_max_per_element(index):
+    from patchsmith.localize.spectrum import execution_signal, line_scores
+
+    runs = [
+        Run("fail", True, {"pkg/core.py": (5, 6, 12, 19), "tests/test_core.py": (2,)}),
+        Run("pass1", False, {"pkg/core.py": (5, 7, 19)}),
+        Run("pass2", False, {"pkg/core.py": (5, 7)}),
+    ]
+    scores = line_scores(runs, index)
+    assert scores["pkg/core.py"][6] == 1.0  # ef=1, ep=0
+    assert math.isclose(scores["pkg/core.py"][5], 1 / math.sqrt(3))  # ef=1, ep=2
+    assert math.isclose(scores["pkg/core.py"][19], 1 / math.sqrt(2))
+    assert "tests/test_core.py" not in scores  # test files are never candidates
+    signal = execution_signal(runs, index, [], [])
+    by_name = {s.element.qualname: s.score for s in signal.elements}
+    assert by_name["helper"] == 1.0 and by_name["decorated"] == 1.0
+    assert math.isclose(by_name["Box.grow"], round(1 / math.sqrt(2), 6))
+    assert "Box" not in by_name  # a class would only repeat its best method's score
+    assert signal.files[0].path == "pkg/core.py" and signal.files[0].score == 1.0
+
+
+def test_lines_run_at_import_count_for_nothing(index):
+    from patchsmith.localize.spectrum import body_lines, line_scores
+
+    body = body_lines(index, "pkg/core.py")
+    assert {5, 6, 7, 12, 19} <= body
+    assert not body & {1, 4, 10, 11, 15, 16, 18}  # import, def, decorator, class and class-level lines
+    # A script's run counts its imports: def and class lines alone point at nothing.
+    assert line_scores([Run("script", True, {"pkg/core.py": (1, 4, 10, 11, 15, 16, 18)})], index) == {}
+
+
+def test_ties_go_to_retrieval_and_no_failing_run_means_no_signal(index):
+    from patchsmith.localize.spectrum import execution_signal
+
+    runs = [Run("fail", True, {"pkg/core.py": (6,), "pkg/other.py": (2,)})]
+    first = execution_signal(runs, index, ["pkg/other.py", "pkg/core.py"], [("pkg/other.py", "unrelated")])
+    assert [f.path for f in first.files] == ["pkg/other.py", "pkg/core.py"]
+    assert first.elements[0].element.qualname == "unrelated"
+    second = execution_signal(runs, index, ["pkg/core.py", "pkg/other.py"], [("pkg/core.py", "helper")])
+    assert [f.path for f in second.files] == ["pkg/core.py", "pkg/other.py"]
+    assert second.elements[0].element.qualname == "helper"
+    assert execution_signal([Run("pass", False, {"pkg/core.py": (6,)})], index, [], []) is None
+
+
+def test_fusion_lets_a_certain_signal_beat_two_agreeing_rankings():
+    from patchsmith.localize.files import fuse, fuse_with_execution
+
+    rankings = [["a.py", "b.py"], ["a.py", "c.py"]]
+    assert fuse(rankings + [["c.py", "a.py"]], 60)[0][0] == "a.py"  # plain ranks: agreement wins
+    fused = fuse_with_execution(rankings, {"c.py": 1.0, "a.py": 0.3}, 60, 4.0)
+    assert [key for key, _, _ in fused][:2] == ["c.py", "a.py"]
+    assert fused[0][2] == {1, 2}  # retrieval and execution named it
+
+
+def test_without_a_failing_run_localize_is_as_before(index):
+    from patchsmith.llm import DryRunModel
+    from patchsmith.localize import localize
+
+    model = DryRunModel("openai/none", context_window=32_000)
+    before = localize(index, "helper doubles x", model)
+    passing_only = localize(index, "helper doubles x", model, runs=[Run("pass", False, {"pkg/core.py": (6,)})])
+    assert passing_only == before and before.execution is None
+    assert "execution" not in before.to_json()
