@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from patchsmith.sandbox.dating import DATE_FORMAT
+from patchsmith.sandbox.dating import DATE_FORMAT, nearest_version_tag
 from patchsmith.sandbox.errors import RecipeError
 
 DEFAULT_TEST_COMMAND = "python -m pytest -rA -p no:cacheprovider"
@@ -71,6 +71,7 @@ class DependencyFiles(dict):
 
     date: str = ""
     date_reason: str = ""
+    nearest_tag: str = ""  # the newest version tag reachable from the commit, for version-from-git tools
 
 
 def _legacy_file(path: str) -> bool:
@@ -119,6 +120,7 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> Depe
             if _wanted(blob.path):
                 found[blob.path] = blob.data_stream.read()
     found.date, found.date_reason = dependency_date(repo, commit)
+    found.nearest_tag = nearest_version_tag(repo, commit)
     return found
 
 
@@ -182,7 +184,8 @@ def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes]
     why = (("python", python_reason), ("date", date_reason), ("test command", command_reason),
            ("requirements", "from " + ", ".join(found_in) if found_in else "none found"))
     return EnvRecipe(
-        python=python, setup=install_commands(make_plan(date, requirements, installable, pyproject.get("build-system", {}))),
+        python=python, setup=install_commands(make_plan(date, requirements, installable, pyproject.get("build-system", {}),
+                                                     getattr(files, "nearest_tag", ""))),
         test_command=command, dependency_files=_dependency_hashes(files), source="inferred",
         date=date, requirements=tuple(requirements), mode="dated", why=why, left_out=tuple(left_out),
     )
