@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -137,7 +138,7 @@ def report(rows: list[dict], planned: int) -> str:
         builds = [r["build_seconds"] for r in mine if r.get("built_now")]
         median = f"{statistics.median(builds):.0f} s over {len(builds)} build(s)" if builds else "no build in this run"
         lines.append(f"{mode:7s} agree {agree}/{len(mine)} = {share}; median environment build {median}")
-        causes = Counter(r["cause"].split(",")[0].split(" e.g.")[0] for r in mine if not r["agree"])
+        causes = Counter(re.sub(r"\d+", "N", r["cause"].split(" e.g.")[0]).rstrip(",") for r in mine if not r["agree"])
         for cause, n in causes.most_common(5):
             lines.append(f"          {n} x {cause}")
     by_repo: dict[str, list[int]] = {}

@@ -61,3 +61,12 @@ def dependency_date(repo: str | Path, commit: str | None) -> tuple[str, str]:
     sha, when = done.stdout.split()
     day = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(dt.timezone.utc).date().isoformat()
     return day, f"last change to a dependency file: commit {sha[:12]} on {day}"
+
+
+def nearest_version_tag(repo: str | Path, commit: str | None) -> str:
+    """The newest tag reachable from commit that looks like a version ("v1.2", "0.16.2"), or "".
+    A tree copied without history gets it back, so setuptools-scm and versioneer report the
+    release the code is near rather than 0.1.dev1 (which other packages' bounds refuse)."""
+    done = _git(Path(repo), "describe", "--tags", "--abbrev=0", "--match", "*[0-9]*", commit or "HEAD")
+    tag = done.stdout.strip()
+    return tag if done.returncode == 0 and re.fullmatch(r"v?\d+(\.\d+)+", tag) else ""

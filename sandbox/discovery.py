@@ -124,6 +124,43 @@ def requirement_files(texts: dict[str, str]) -> list[str]:
     return chosen
 
 
+# Modules a setup.py imports that are part of the build itself, not packages to fetch.
+_BUILD_ITSELF = {"setuptools", "distutils", "pkg_resources", "__future__", "wheel"}
+
+
+def build_requirements(texts: dict[str, str], pyproject: dict, local_names: set[str]) -> tuple[list[str], str]:
+    """(what must be installed before the project builds, where that was read): pyproject's
+    build-system requires; else the packages setup.py imports (numpy, Cython, ...) and its
+    setup_requires. Modules of the tree itself (local_names) and the standard library are not."""
+    import ast
+    import sys
+
+    declared = [str(r) for r in pyproject.get("build-system", {}).get("requires", [])]
+    if declared or "setup.py" not in texts:
+        return declared, "pyproject.toml build-system" if declared else ""
+    try:
+        tree = ast.parse(texts["setup.py"])
+    except SyntaxError:
+        return [], ""
+    optional = set()  # imports under try or if are guarded: optional, or another Python's
+    for guard in ast.walk(tree):
+        if isinstance(guard, (ast.Try, ast.If)):
+            optional |= {id(n) for n in ast.walk(guard) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    modules = []
+    for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+        for name in names:
+            top = name.split(".")[0]
+            if top and top not in modules and top not in _BUILD_ITSELF and top not in sys.stdlib_module_names and top not in local_names:
+                modules.append(top)
+    requires = setup_py_literal(texts["setup.py"], "setup_requires")
+    extra = [requires] if isinstance(requires, str) else [str(r) for r in requires or []]
+    found = [m for m in modules if canonical(m) != project_name(texts, pyproject)] + [r for r in extra if requirement_name(r) not in map(canonical, modules)]
+    return [r for r in found if for_tests(r) or requirement_name(r) in ("setuptools", "wheel")], "setup.py's imports and setup_requires"
+
+
 def test_requirements(texts: dict[str, str], pyproject: dict) -> tuple[list[str], list[str], list[str], bool]:
     """(requirements to install, where they came from, left out as not needed for tests,
     whether extras must be read from the installed metadata)."""
@@ -149,7 +186,7 @@ def test_requirements(texts: dict[str, str], pyproject: dict) -> tuple[list[str]
         kept.append(requirement)
         sources.append(where)
         names.add(name)
-    if "pytest" not in names:
+    if "pytest" not in names and own != "pytest":  # pytest's own tree tests itself
         kept.append("pytest")
         sources.append("the test runner")
     return kept, sources, left_out, unreadable and not extra_names

@@ -24,6 +24,8 @@ def explain(recipe, notes: tuple[str, ...] | list[str] = ()) -> str:
     lines.append(f"  date:         {recipe.date or 'none (today''s releases)'}; {why.get('date', 'not dated')}")
     if recipe.requirements:
         lines.append(f"  requirements: {', '.join(recipe.requirements)} ({why.get('requirements', '')})")
+    if "build requirements" in why:
+        lines.append(f"  build first:  {why['build requirements']}")
     if recipe.left_out:
         lines.append(f"  left out:     {', '.join(recipe.left_out)} (lint, type checking, formatting, docs or release only)")
     lines.append("  install:")

@@ -242,6 +242,9 @@ def main(path):
         for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=patchsmith", "-c", "user.email=patchsmith@localhost",
                                                        "commit", "-q", "--no-verify", "-m", "base"]):
             subprocess.run(["git", *args], check=False)
+        if plan.get("version_tag"):
+            note("version", f"tagged it {plan['version_tag']}, the newest version tag before the commit")
+            subprocess.run(["git", "tag", plan["version_tag"]], check=False)
     requirements = plan.get("requirements", [])
     if plan.get("installable"):
         if plan.get("build_requires"):

@@ -18,7 +18,8 @@ INSTALLER_PATH = "/opt/patchsmith/install.py"
 PLAN_PATH = "/opt/patchsmith/plan.json"
 
 
-def make_plan(date: str, requirements: list[str], installable: bool, build_system: dict) -> dict:
+def make_plan(date: str, requirements: list[str], installable: bool, build_system: dict, version_tag: str = "",
+              build_requires: list[str] | None = None) -> dict:
     """What the installer does: the project (editable, when installable) with its own requirements
     and those of its test extras as its installed metadata gives them, plus `requirements`, all
     resolved together as of the end of `date` ("" = today's releases)."""
@@ -27,10 +28,11 @@ def make_plan(date: str, requirements: list[str], installable: bool, build_syste
         "cutoff": cutoff_of(date) if date else "",
         "requirements": list(requirements),
         "installable": installable,
-        "build_requires": [str(r) for r in build_system.get("requires", [])],
+        "build_requires": list(build_requires) if build_requires is not None else [str(r) for r in build_system.get("requires", [])],
         "build_backend": str(build_system.get("build-backend", "setuptools.build_meta:__legacy__")),
         "extra_names": list(TEST_EXTRA_NAMES),
         "git_commit": True,
+        "version_tag": version_tag,
         "python_released": dict(RELEASED),
     }
 

@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from patchsmith.sandbox.dating import DATE_FORMAT
+from patchsmith.sandbox.dating import DATE_FORMAT, nearest_version_tag
 from patchsmith.sandbox.errors import RecipeError
 
 DEFAULT_TEST_COMMAND = "python -m pytest -rA -p no:cacheprovider"
@@ -71,6 +71,8 @@ class DependencyFiles(dict):
 
     date: str = ""
     date_reason: str = ""
+    nearest_tag: str = ""  # the newest version tag reachable from the commit, for version-from-git tools
+    root_names: set[str] = set()  # module names at the tree's root (a setup.py's local imports)
 
 
 def _legacy_file(path: str) -> bool:
@@ -105,6 +107,7 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> Depe
             rel = path.relative_to(root).as_posix()
             if rel.count("/") <= 2 and path.is_file() and ".git/" not in rel and _wanted(rel):
                 found[rel] = path.read_bytes()
+        found.root_names = {p.stem for p in root.iterdir()}
     else:
         import git
 
@@ -118,7 +121,9 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> Depe
         for blob in tree.traverse(predicate=lambda item, depth: depth <= 2 and item.type == "blob"):
             if _wanted(blob.path):
                 found[blob.path] = blob.data_stream.read()
+        found.root_names = {item.name.split(".")[0] for item in tree}
     found.date, found.date_reason = dependency_date(repo, commit)
+    found.nearest_tag = nearest_version_tag(repo, commit)
     return found
 
 
@@ -157,7 +162,7 @@ def _dependency_hashes(files: dict[str, bytes]) -> tuple[tuple[str, str], ...]:
 
 
 def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes], overrides: dict, source: str) -> EnvRecipe:
-    from patchsmith.sandbox.discovery import test_command, test_requirements
+    from patchsmith.sandbox.discovery import build_requirements, test_command, test_requirements
     from patchsmith.sandbox.plan import install_commands, make_plan
     from patchsmith.sandbox.python_choice import choose_python
 
@@ -177,12 +182,15 @@ def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes]
     if "requirements" in overrides:
         requirements, sources = list(_strings(overrides, "requirements", source)), [source] * len(overrides["requirements"])
     installable = "setup.py" in text or "setup.cfg" in text or "build-system" in pyproject or "project" in pyproject
+    build_requires, build_source = build_requirements(text, pyproject, getattr(files, "root_names", set()))
     command, command_reason = test_command(text)
     found_in = sorted(set(sources))
     why = (("python", python_reason), ("date", date_reason), ("test command", command_reason),
-           ("requirements", "from " + ", ".join(found_in) if found_in else "none found"))
+           ("requirements", "from " + ", ".join(found_in) if found_in else "none found"),
+           ("build requirements", ", ".join(build_requires) + f" (from {build_source})" if build_requires else "none"))
     return EnvRecipe(
-        python=python, setup=install_commands(make_plan(date, requirements, installable, pyproject.get("build-system", {}))),
+        python=python, setup=install_commands(make_plan(date, requirements, installable, pyproject.get("build-system", {}),
+                                                     getattr(files, "nearest_tag", ""), build_requires)),
         test_command=command, dependency_files=_dependency_hashes(files), source="inferred",
         date=date, requirements=tuple(requirements), mode="dated", why=why, left_out=tuple(left_out),
     )

@@ -132,3 +132,15 @@ def test_explain_and_write_config_on_the_command_line(tmp_path: Path):
     again = _cli("sandbox", "build", str(root), "--write-config", str(config), "--no-build")
     assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
     assert "2021-03-01" in config.read_text()  # nothing already written is lost
+
+
+def test_build_requirements_from_setup_py_imports():
+    from patchsmith.sandbox.discovery import build_requirements
+
+    setup_py = ("import os\nimport numpy\nfrom Cython.Build import cythonize\nimport setupext\n"
+                "try:\n    import wheelhouse_uploader\nexcept ImportError:\n    pass\n"
+                "from setuptools import setup\nsetup(name='p', setup_requires=['cffi>=1.0'])\n")
+    found, where = build_requirements({"setup.py": setup_py}, {}, {"setupext"})
+    assert found == ["numpy", "Cython", "cffi>=1.0"] and "setup.py" in where
+    declared, _ = build_requirements({"setup.py": setup_py}, {"build-system": {"requires": ["setuptools", "oldest-supported-numpy"]}}, set())
+    assert declared == ["setuptools", "oldest-supported-numpy"]

@@ -78,7 +78,6 @@ def test_a_spec_that_asks_dates_only_its_unpinned_packages_in_a_real_build(tmp_p
     assert build_script(EnvSpec(**{**spec.__dict__, "date_unpinned": ""})).count("uploaded-prior-to") == 0
     base = ensure_base_image(BaseSpec(suite="bullseye"), cache_dir=sandbox_cache_dir, log_path=tmp_path / "base.log")
     with Container(base, network=True, ca_bundle="auto", kind="build", env=venv_environment(spec), workdir="/testbed") as box:
-        box.start()
         box.exec("mkdir -p /testbed && cd /testbed && git init -q && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m empty")
         done = box.exec(build_script(spec), timeout=600)
         assert done.ok, done.output[-3000:]
