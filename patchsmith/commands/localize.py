@@ -73,14 +73,14 @@ def run(args: argparse.Namespace) -> int:
     pipeline = start_run(request, model=dry)
     pipeline.execute(until="localize")
     result, model = pipeline.localization, pipeline.model
-    if args.json:
+    if args.json:  # standard output is the JSON alone, for a pipe
         print(json.dumps(result.to_json(), indent=2))
-    else:
-        print_result(result)
-        if result.execution is not None:
-            print("executed by the failing tests (Ochiai):")
-            for scored in result.execution.elements[:10]:
-                print(f"  {scored.score:.3f}  {scored.element.path}::{scored.element.qualname}")
+        return 0
+    print_result(result)
+    if result.execution is not None:
+        print("executed by the failing tests (Ochiai):")
+        for scored in result.execution.elements[:10]:
+            print(f"  {scored.score:.3f}  {scored.element.path}::{scored.element.qualname}")
     prompt, completion = model.ledger.tokens()
     print(f"cost: {model.cost_text}; tokens: {prompt} prompt, {completion} completion; run folder: {pipeline.run.path}")
     return 0
