@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import tomllib
 import types
@@ -65,28 +66,34 @@ PARTS = tuple(f.name for f in dataclasses.fields(Settings))
 # ---- walking the tree -------------------------------------------------------------------------
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def leaves(cls: type = Settings, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field, Any]]:
-    """(dotted name, field, type) of every non-dataclass field below cls."""
-    hints = _hints(cls)
+def _walk(cls: type, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field, Any]]:
+    hints = typing.get_type_hints(cls)
     for item in dataclasses.fields(cls):
         kind = hints[item.name]
         name = f"{prefix}{item.name}"
         if dataclasses.is_dataclass(kind):
-            yield from leaves(kind, name + ".")
+            yield from _walk(kind, name + ".")
         else:
             yield name, item, kind
 
 
+@functools.cache
+def _leaf_table() -> dict[str, tuple[dataclasses.Field, Any]]:
+    """Every setting by its dotted name, worked out once: the tree's shape is fixed at import."""
+    return {name: (item, kind) for name, item, kind in _walk(Settings)}
+
+
+def leaves() -> Iterator[tuple[str, dataclasses.Field, Any]]:
+    """(dotted name, field, type) of every setting of the tree."""
+    return ((name, item, kind) for name, (item, kind) in _leaf_table().items())
+
+
 def _leaf(dotted: str) -> tuple[dataclasses.Field, Any]:
-    for name, item, kind in leaves():
-        if name == dotted:
-            return item, kind
-    parts = ", ".join(PARTS)
-    raise SettingsError(f"there is no setting {dotted!r} (settings are part.key, with the parts {parts})")
+    found = _leaf_table().get(dotted)
+    if found is None:
+        parts = ", ".join(PARTS)
+        raise SettingsError(f"there is no setting {dotted!r} (settings are part.key, with the parts {parts})")
+    return found
 
 
 def _label(dotted: str, item: dataclasses.Field) -> str:

@@ -88,6 +88,7 @@ def write_diff(patch: str) -> None:
 def _new_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pipeline.SolveRequest
     from patchsmith.issue_source import read_issue
     from patchsmith.pipeline import SolveRequest
+    from patchsmith.preflight import preflight
     from patchsmith.settings import ignored_repository_tables, load
 
     if not args.repo or not args.issue:
@@ -121,6 +122,7 @@ def _head(repo: Path) -> str:
 def _resumed_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pipeline.SolveRequest
     """The stopped run's own request: its settings outrank the environment; only flags given now change them."""
     from patchsmith.pipeline import SolveRequest, saved_run
+    from patchsmith.preflight import preflight
     from patchsmith.workspace import RecipeWorkspace
     from patchsmith.settings import resumed
 
@@ -140,14 +142,6 @@ def _resumed_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pip
     return SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=settings, commit=saved.get("commit"),
                         out_dir=args.resume, resume=True, failing_tests=tuple(saved.get("failing_tests") or ()),
                         workspace=RecipeWorkspace(str(repo), saved.get("commit"), settings.sandbox.base_image))
-
-
-def preflight(model_settings, *, repo: Path, out_dir: Path | None, commit: str | None, docker: bool = True) -> None:  # noqa: ANN001
-    """Everything checked before the first model call: the model, its key and price, Docker, the
-    repository, its sandbox table and the run folder (patchsmith.preflight), one sentence each."""
-    from patchsmith.preflight import preflight as check
-
-    check(model_settings, repo=repo, out_dir=out_dir, commit=commit, docker=docker)
 
 
 def _local_repo(value: str) -> Path:
