@@ -9,8 +9,6 @@ imported again in seconds rather than bootstrapped again.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -22,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker.errors
-
 from patchsmith.sandbox import engine, scratch
 from patchsmith.sandbox.errors import BuildFailed, DiskFull, SandboxError, looks_like_disk_full
+from patchsmith.sandbox.image_build import build_lock, image_exists
 
 # The Python each suite ships. SWE-bench's older versions map to the nearest of these.
 SUITE_PYTHON = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
@@ -41,7 +39,7 @@ _BUILDER_VERSION = "2"  # bump when the build steps change what ends up in the i
 VENV = "/opt/venv"  # made once in the base image: Debian's Python refuses pip installs outside one
 # The root file system tarball kept in the cache: zstd-compressed where zstd exists.
 _TAR_SUFFIX = ".tar.zst" if shutil.which("zstd") else ".tar"
-_PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+VENV_PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -83,31 +81,6 @@ def suite_for_python(version: str | None) -> str:
 def _minor(version: str) -> int:
     parts = [int(part) for part in re.findall(r"\d+", version)[:2]]
     return parts[1] if len(parts) > 1 else 0
-
-
-def image_exists(tag: str) -> bool:
-    try:
-        engine.client().api.inspect_image(tag)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-
-
-@contextlib.contextmanager
-def build_lock(cache_dir: Path | None, key: str):
-    """Serialise builds of the same recipe across threads and processes (they would race on
-    the same tag and double the work). A build first removes the trees that killed builds with
-    the same cache left (their processes, mounts and files)."""
-    lock_dir = Path(cache_dir or tempfile.gettempdir()) / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f"{key}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        if cache_dir:  # after the wait: the build we waited for may be one that was killed
-            scratch.reap(Path(cache_dir) / "tmp")
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def host_debian_mirror() -> str:
@@ -213,7 +186,7 @@ def _import(spec: BaseSpec, tarball: Path) -> None:
     """`zstd -dc tarball | docker import` with the image's environment and labels."""
     repository, tag = spec.tag.split(":", 1)
     labels = {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "base", engine.LABEL_RECIPE: spec.recipe_hash()}
-    changes = [f"ENV PATH={_PATH}", f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8", 'CMD ["bash"]']
+    changes = [f"ENV PATH={VENV_PATH}", f"ENV VIRTUAL_ENV={VENV}", "ENV LANG=C.UTF-8", 'CMD ["bash"]']
     changes += [f'LABEL {key}="{value}"' for key, value in labels.items()]
     unpack = ["zstd", "-q", "-dc", str(tarball)] if tarball.name.endswith(".zst") else ["cat", str(tarball)]
     unzip = subprocess.Popen(unpack, stdout=subprocess.PIPE)

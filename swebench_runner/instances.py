@@ -15,11 +15,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from patchsmith.sandbox import ImageBuild, build_image, image_exists, image_labels
 from patchsmith.swebench_runner.dataset import Instance
-from patchsmith.swebench_runner.environments import LABEL_SWEBENCH, commit_image, install_script, move_tree, scm_version, venv_environment
+from patchsmith.swebench_runner.environments import LABEL_SWEBENCH, install_script, move_tree, scm_version, venv_environment
 from patchsmith.swebench_runner.recover import recoverers_for
 from patchsmith.swebench_runner.sources import texts_at, tree_change
-from patchsmith.swebench_runner.specs import EnvSpec
+from patchsmith.swebench_runner.env_spec import EnvSpec
 
 IMAGE_KIND = "swebench-instance"  # the images' patchsmith.kind label
 _LABEL_SETUP = "patchsmith.instance-setup"  # JSON: what building the image did (reinstalled, unmet, recovered)
@@ -114,41 +115,32 @@ def ensure_instance_image(instance: Instance, spec: EnvSpec, env_image: str, env
                           cache_dir: Path, log_path: Path) -> InstanceImage:
     """Find or build the instance image: the environment image's /testbed moved to the base
     commit, and the install step run again there when install_need says so."""
-    from patchsmith.sandbox import engine
-    from patchsmith.sandbox.base import build_lock, image_exists
-    from patchsmith.sandbox.container import Container, Limits
-
     tag = instance_image_tag(instance, env_image)
     if image_exists(tag):
-        return _found(tag)
-    with build_lock(cache_dir / "sandbox", tag.split(":", 1)[1]):
-        if image_exists(tag):
-            return _found(tag)
-        started = time.monotonic()
-        change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
-        install, new_requirements = install_need(spec, change.changed, git_dir, env_commit, instance.base_commit)
-        network = install or bool(new_requirements)
-        environment = venv_environment(spec, scm_version(spec, git_dir, instance.base_commit))
-        unmet: list[str] = []
-        with Container(env_image, network=network, ca_bundle="auto" if network else None, kind="build",
-                       env=environment, limits=Limits(memory="8g"), log_path=log_path) as box:
-            move_tree(box, change)
-            if new_requirements and not install:
-                unmet = unmet_requirements(box, new_requirements)
-                install = bool(unmet)
-            if install:
-                box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=3600)
-            commit_image(box, tag, environment, {
-                engine.LABEL_OWNER: "1", engine.LABEL_KIND: IMAGE_KIND, LABEL_SWEBENCH: instance.instance_id,
-                _LABEL_SETUP: json.dumps({"reinstalled": install, "unmet": unmet, "recovered": change.recovered}),
-            })
-    return InstanceImage(tag, True, round(time.monotonic() - started, 3), install, tuple(unmet), dict(change.recovered))
+        return _found(tag, built_now=False, seconds=0.0)
+    started = time.monotonic()
+    change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo, cache_dir))
+    install, new_requirements = install_need(spec, change.changed, git_dir, env_commit, instance.base_commit)
+    network = install or bool(new_requirements)
+
+    def fill(box) -> dict[str, str]:
+        move_tree(box, change)
+        unmet = unmet_requirements(box, new_requirements) if new_requirements and not install else []
+        reinstall = install or bool(unmet)
+        if reinstall:
+            box.check(install_script(spec), f"installing {instance.instance_id} at its base commit", timeout=3600)
+        return {LABEL_SWEBENCH: instance.instance_id,
+                _LABEL_SETUP: json.dumps({"reinstalled": reinstall, "unmet": unmet, "recovered": change.recovered})}
+
+    built = build_image(ImageBuild(
+        tag, env_image, f"the instance image of {instance.instance_id}", kind=IMAGE_KIND,
+        env=venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)),
+        network=network, ca_bundle="auto" if network else None, log_path=log_path, lock_dir=cache_dir / "sandbox"), fill)
+    return _found(tag, built_now=built, seconds=round(time.monotonic() - started, 3) if built else 0.0)
 
 
-def _found(tag: str) -> InstanceImage:
-    """An existing image, with what its build recorded."""
-    from patchsmith.sandbox import engine
-
-    labels = engine.client().api.inspect_image(tag)["Config"].get("Labels") or {}
-    setup = json.loads(labels.get(_LABEL_SETUP) or "{}")
-    return InstanceImage(tag, False, 0.0, bool(setup.get("reinstalled")), tuple(setup.get("unmet", ())), dict(setup.get("recovered", {})))
+def _found(tag: str, built_now: bool, seconds: float) -> InstanceImage:
+    """The image, with what its build recorded on it."""
+    setup = json.loads(image_labels(tag).get(_LABEL_SETUP) or "{}")
+    return InstanceImage(tag, built_now, seconds, bool(setup.get("reinstalled")), tuple(setup.get("unmet", ())),
+                         dict(setup.get("recovered", {})))
