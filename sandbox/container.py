@@ -1,35 +1,31 @@
-"""One running container: exec with a time limit, copy in and out, apply a diff, reset.
+"""One running container: its life cycle, exec with a time limit, and copying files in and out.
 
-A container made from an environment image holds the repository under `workdir`, committed
-to a throw-away git repository at start ("the base state"). Candidates are applied on top,
-read back as a diff, and wiped with `reset()`, so that one container validates many
-candidates in turn.
+What a container does with the repository it holds (the base state, diffs, reset) is
+sandbox.repo_state's; what goes in from the host (git packs, archives) is sandbox.repo_archives'.
 """
 
 from __future__ import annotations
 
-import base64
 import collections
 import io
 import shlex
-import subprocess
 import tarfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import docker.errors
-
 from patchsmith.sandbox import engine, strays
-from patchsmith.sandbox.certs import CONTAINER_CA_PATH, ca_environment, resolve_ca_bundle
+from patchsmith.sandbox.certs import (
+    CONTAINER_CA_PATH,
+    ca_environment,
+    resolve_ca_bundle,
+)
 from patchsmith.sandbox.errors import SandboxError
-
-# Files tests and installs leave behind that are never part of a candidate's diff.
-_ALWAYS_IGNORED = ("__pycache__/", "*.py[cod]", ".pytest_cache/", "*.egg-info/", ".eggs/", ".tox/", ".coverage", ".hypothesis/")
-_GIT = "git -c user.name=patchsmith -c user.email=patchsmith@localhost -c core.quotepath=off -c advice.detachedHead=false"
-_STATE_DIR = "/tmp/.patchsmith"  # pid files and diffs, outside the repository
+from patchsmith.sandbox.repo_state import STATE_DIR as _STATE_DIR
+from patchsmith.sandbox.repo_state import RepositoryState
 
 
 class _Capped:
@@ -96,15 +92,7 @@ class ExecResult:
         return self.exit_code == 0 and not self.timed_out
 
 
-@dataclass(frozen=True)
-class ApplyResult:
-    applied: bool
-    method: str | None  # "git apply" | "git apply --3way" | "patch --fuzz" | None
-    message: str  # what each method said when it failed (empty when the first one worked)
-    attempts: dict[str, str] = field(default_factory=dict)  # method -> its complaint
-
-
-class Container:
+class Container(RepositoryState):
     """A sandbox container; use as a context manager, or call start() and close().
 
     network: False (no network: the default, for running untrusted code), True (the engine's
@@ -385,211 +373,3 @@ class Container:
         dest.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(self.get_archive(str(PurePosixPath(self.workdir, path))))) as tar:
             tar.extractall(dest, filter="data")
-
-    # ---- the repository and its base state ----
-
-    def copy_repo(self, repo: str | Path, commit: str = "HEAD") -> None:
-        """Replace the repository files under workdir with the repository's files at commit, and
-        record them as the base state. Untracked build products of an environment image stay.
-
-        The commit's objects travel as one git pack, so the container's git never hashes the
-        work tree; where the image already holds a snapshot of the repository, only the files
-        that differ are written. A plain `git archive` copy is the fallback."""
-        try:
-            pack, commit_id = git_pack(repo, commit)
-        except SandboxError:
-            raise
-        except Exception:  # noqa: BLE001 - packing is an optimisation; the archive path still works
-            pack = None
-        if pack is not None and self._checkout_pack(pack, commit_id):
-            self.commit_base_state()
-            return
-        self.replace_files(git_archive(repo, commit))
-
-    def copy_worktree(self, root: str | Path) -> None:
-        """Copy a work tree's files as they are (tracked and untracked, not ignored) in, and
-        record them as the base state."""
-        self.replace_files(tar_worktree(Path(root)))
-
-    def replace_files(self, archive: bytes) -> None:
-        """Replace the repository files under workdir with the archive's, and record them as the
-        base state. The tracked files of the image's own snapshot go first, so deleted files do
-        not linger; its untracked build products stay."""
-        self.exec(f"if [ -d .git ]; then {_GIT} ls-files -z | xargs -0 -r rm -f; fi")
-        self.put_archive(self.workdir, archive)
-        self.commit_base_state()
-
-    def _checkout_pack(self, pack: bytes, commit_id: str) -> bool:
-        pack_path = f"{_STATE_DIR}/repo-{uuid.uuid4().hex[:8]}.pack"
-        self.put_file(pack_path, pack)
-        tree = f"{commit_id}^{{tree}}"
-        script = f"""set -e
-if [ -d .git ] && {_GIT} rev-parse -q --verify HEAD >/dev/null; then
-  {_GIT} index-pack --stdin < {pack_path} >/dev/null
-  # A two-tree merge writes only the files that differ from the image's snapshot.
-  {_GIT} reset -q
-  {_GIT} read-tree -m -u HEAD {tree}
-else
-  rm -rf .git; git init -q
-  {_GIT} index-pack --stdin < {pack_path} >/dev/null
-  {_GIT} read-tree {tree}
-  {_GIT} checkout-index -a -f -u  # -u: the index learns the files' stat, so nothing is hashed again
-fi
-rm -f {pack_path}"""
-        return self.exec(script).ok
-
-    def commit_base_state(self) -> None:
-        """Record what is under workdir now as the state reset() returns to."""
-        exclude = "\\n".join(_ALWAYS_IGNORED)
-        script = (
-            f"set -e; [ -d .git ] || git init -q; mkdir -p .git/info; printf '{exclude}\\n' > .git/info/exclude; "
-            f"{_GIT} add -A . && {_GIT} commit -q --allow-empty --no-verify -m 'patchsmith base' && {_GIT} tag -f patchsmith-base >/dev/null"
-        )
-        self.check(script, "recording the repository's base state")
-        self.has_base_state = True
-
-    def diff(self) -> str:
-        """The current changes against the base state, new files included, as a unified diff."""
-        self._require_base()
-        result = self.check(f"{_GIT} add -A . && {_GIT} diff --cached --no-color --no-ext-diff patchsmith-base", "reading the diff")
-        return result.stdout
-
-    def reset(self) -> None:
-        """Return to the base state: tracked files restored, new files removed (ignored build
-        products such as compiled extensions stay, as they were made by the environment), and
-        every process an earlier command left running killed, whatever session it made."""
-        self._require_base()
-        self.check(f"{strays.kill_all_marked_but_mine()}; {_GIT} reset -q --hard patchsmith-base && {_GIT} clean -fdq",
-                   "resetting the repository")
-
-    def _require_base(self) -> None:
-        if self.has_base_state:
-            return
-        # An environment image may carry the base state it was built with.
-        if self.exec(f"{_GIT} rev-parse -q --verify patchsmith-base^{{commit}}").ok:
-            self.has_base_state = True
-            return
-        raise RuntimeError("the container has no base state; start it with a repo or call commit_base_state()")
-
-    def apply_diff(self, diff: str) -> ApplyResult:
-        """Apply a unified diff: `git apply`, then `git apply --3way`, then `patch --fuzz`.
-        A method that fails leaves the files as they were before it."""
-        text = diff if diff.endswith("\n") else diff + "\n"
-        p = shlex.quote(f"{_STATE_DIR}/candidate-{uuid.uuid4().hex[:8]}.diff")
-        if len(text) < 64_000:
-            # Small diffs ride in the command itself: one round trip to the engine, not three.
-            encoded = base64.b64encode(text.encode()).decode()
-            write = f"mkdir -p {_STATE_DIR} && echo {encoded} | base64 -d > {p}"
-        else:
-            self.put_file(p.strip("'"), text)
-            write = "true"
-        # One exec for all three attempts: each prints a marker and its complaint. git apply
-        # changes nothing when it fails; the other two are undone from a snapshot tree.
-        script = f"""{write}
-trap 'rm -f {p}' EXIT
-if out=$({_GIT} apply --whitespace=nowarn {p} 2>&1); then echo '@@METHOD git apply'; exit 0; fi
-printf '@@FAIL git apply\\n%s\\n' "$out"
-before=$({_GIT} add -A . && {_GIT} write-tree)
-restore() {{ {_GIT} read-tree --reset -u "$before"; {_GIT} clean -fdq; {_GIT} reset -q; }}
-if out=$({_GIT} apply --3way --whitespace=nowarn {p} 2>&1); then {_GIT} reset -q; echo '@@METHOD git apply --3way'; exit 0; fi
-restore
-printf '@@FAIL git apply --3way\\n%s\\n' "$out"
-if out=$(patch -p1 --fuzz=3 --forward --dry-run --batch -i {p} 2>&1) && patch -p1 --fuzz=3 --forward --batch --no-backup-if-mismatch -i {p} >/dev/null 2>&1; then
-  {_GIT} reset -q; echo '@@METHOD patch --fuzz'; exit 0
-fi
-restore
-printf '@@FAIL patch --fuzz\\n%s\\n' "$out"
-exit 1
-"""
-        return _parse_apply_output(self.exec(script))
-
-
-def _parse_apply_output(result: ExecResult) -> ApplyResult:
-    attempts: dict[str, str] = {}
-    method = None
-    current = None
-    lines: list[str] = []
-    for line in result.stdout.splitlines():
-        if line.startswith("@@FAIL "):
-            if current:
-                attempts[current] = "\n".join(lines).strip()
-            current, lines = line[len("@@FAIL ") :], []
-        elif line.startswith("@@METHOD "):
-            method = line[len("@@METHOD ") :]
-        else:
-            lines.append(line)
-    if current:
-        attempts[current] = "\n".join(lines).strip()
-    if method:
-        return ApplyResult(True, method, "", attempts)
-    if not attempts:
-        return ApplyResult(False, None, f"applying the diff could not run: {result.output.strip()[-500:]}", attempts)
-    message = "; ".join(f"{name}: {(text.splitlines() or ['failed'])[0]}" for name, text in attempts.items())
-    return ApplyResult(False, None, f"the diff does not apply ({message})", attempts)
-
-
-def git_pack(repo: str | Path, commit: str = "HEAD") -> tuple[bytes, str]:
-    """A git pack holding commit, its tree and every blob in it; and the commit's full id.
-    Deltas already in the repository are reused and no new ones searched for: speed over size."""
-    import git
-
-    try:
-        repository = open_repo(repo)
-        commit_id = repository.git.rev_parse("--verify", f"{commit}^{{commit}}")
-    except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError) as exc:
-        raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}.") from exc
-    objects = repository.git.rev_list("--objects", "--no-walk", commit_id)
-    pack = repository.git.execute(
-        ["git", "pack-objects", "--stdout", "-q", "--window=0", "--compression=1"], istream=subprocess.PIPE, as_process=True
-    )
-    data, _ = pack.proc.communicate((objects + "\n").encode())
-    if pack.proc.returncode != 0:
-        raise RuntimeError("git pack-objects failed")
-    return data, commit_id
-
-
-def git_archive(repo: str | Path, commit: str = "HEAD") -> bytes:
-    """A tar of the repository's files at commit (repo: a git directory, bare or not, or a work tree)."""
-    import git  # GitPython; imported here to keep `import sandbox` light
-
-    try:
-        repository = open_repo(repo)
-        buf = io.BytesIO()
-        repository.archive(buf, treeish=commit, format="tar")
-    except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError) as exc:
-        raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}.") from exc
-    return buf.getvalue()
-
-
-def open_repo(path: str | Path):
-    """A GitPython Repo that reads a repository whoever owns it (a shared mirror owned by another
-    user is "dubious" to git and would read as empty): we only read what the caller named."""
-    import git
-
-    path = Path(path)
-    repository = git.Repo(str(path))
-    env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
-    if (path / "HEAD").is_file() and (path / "objects").is_dir():
-        # A git directory without a config file (a mirror) looks non-bare to GitPython, which then
-        # runs git in its parent folder; naming the git directory keeps every command on it.
-        env["GIT_DIR"] = str(path.resolve())
-    repository.git.update_environment(**env)
-    return repository
-
-
-def tar_worktree(root: Path) -> bytes:
-    """A tar of a work tree's files: what git tracks or would track (untracked, not ignored);
-    every file when root is not a git repository."""
-    import git
-
-    root = Path(root)
-    try:
-        paths = open_repo(root).git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
-    except (git.exc.GitError, ValueError):
-        paths = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts]
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for rel in paths:
-            if (root / rel).is_file():
-                tar.add(root / rel, arcname=rel)
-    return buf.getvalue()

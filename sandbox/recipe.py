@@ -111,7 +111,7 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> Depe
     else:
         import git
 
-        from patchsmith.sandbox.container import open_repo
+        from patchsmith.sandbox.repo_archives import open_repo
         from patchsmith.sandbox.errors import SandboxError
 
         try:

@@ -296,7 +296,7 @@ def test_no_engine_is_one_sentence():
 def test_repository_copy_at_another_commit_and_fallback(sandbox_env_image, bookworm_base_image, sandbox_fixture_repo, tmp_path, monkeypatch):
     import shutil
 
-    import patchsmith.sandbox.container as container_module
+    import patchsmith.sandbox.repo_state as repo_state_module
 
     root, _ = sandbox_fixture_repo
     clone = tmp_path / "clone"
@@ -316,7 +316,7 @@ def test_repository_copy_at_another_commit_and_fallback(sandbox_env_image, bookw
 
     check(sandbox_env_image.tag)  # over the image's snapshot: the deleted file is gone
     check(bookworm_base_image, runs=False)  # into an image without a repository (nor six)
-    monkeypatch.setattr(container_module, "git_pack", lambda *a: (_ for _ in ()).throw(RuntimeError("no pack")))
+    monkeypatch.setattr(repo_state_module, "git_pack", lambda *a: (_ for _ in ()).throw(RuntimeError("no pack")))
     check(sandbox_env_image.tag)  # the git archive fallback gives the same state
 
 
