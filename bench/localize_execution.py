@@ -79,7 +79,7 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
     issue = instance.problem_statement
     failing = list(instance.fail_to_pass)
     passing = passing_sample(instance, args.passing)
-    workspace = InstanceWorkspace(instance, spec, env.image, environment.commit, args.repo_cache)
+    workspace = InstanceWorkspace(instance, spec, env.image, environment.commit, args.repo_cache, cache)
     with workspace.start(log_dir) as box:
         applied = box.apply_diff(instance.test_patch)
         if not applied.applied:

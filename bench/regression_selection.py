@@ -77,7 +77,7 @@ def measure(instance, dataset: list, args, cache: Path, log_dir: Path) -> dict:
     settings = RegressionSettings(budget_seconds=args.budget, max_files=args.max_files, ask_model=False)
     from patchsmith.swebench_runner.inference import InstanceWorkspace
 
-    workspace = InstanceWorkspace(instance, spec, env.image, env_commit, args.repo_cache)
+    workspace = InstanceWorkspace(instance, spec, env.image, env_commit, args.repo_cache, cache)
     with workspace.start(log_dir) as box:
         runner = workspace.test_runner(box)
         started = time.monotonic()

@@ -9,6 +9,9 @@ Images
         [tool.patchsmith.sandbox] in pyproject.toml or .patchsmith.toml.
     build_env_image(repo, commit, recipe=None, cache_dir=..., log_path=..., ca_bundle="auto") -> EnvImage
         base + recipe; the repository lives at /testbed, its virtual environment at /opt/venv.
+    build_image(ImageBuild(tag, base, what, env=..., labels=...), fill) -> built now?
+        the one builder of every image above the base (ours, SWE-bench environments and
+        instances): fill(container) runs the steps and returns labels for the image.
 
 Containers (network off and resource limits by default)
     with Container(image).start(repo, commit) as c:   (or .start() then c.copy_worktree(folder),
@@ -26,14 +29,19 @@ atexit, Ctrl-C and SIGTERM remove them; prune() removes what crashed runs left.
 Errors a user can cause are SandboxError subclasses with user_error = True.
 """
 
-from patchsmith.sandbox.base import SUITE_PYTHON, BaseSpec, ensure_base_image, image_exists, suite_for_python
+from patchsmith.sandbox.base import SUITE_PYTHON, VENV, VENV_PATH, BaseSpec, ensure_base_image, suite_for_python
 from patchsmith.sandbox.certs import host_ca_bundle
-from patchsmith.sandbox.container import ApplyResult, Container, ExecResult, Limits, git_archive, tar_worktree
+from patchsmith.sandbox.container import Container, ExecResult, Limits
+from patchsmith.sandbox.dating import commit_date, cutoff_of
 from patchsmith.sandbox.engine import install_signal_handlers, prune
 from patchsmith.sandbox.env import EnvImage, base_spec_for, build_env_image
 from patchsmith.sandbox.errors import BuildFailed, DiskFull, DockerUnavailable, RecipeError, SandboxError
+from patchsmith.sandbox.image_build import WORKDIR, ImageBuild, build_image, image_exists, image_labels, image_size, run_step
+from patchsmith.sandbox.log_parsers import TestStatus, parse_log, shorten_path_parameters
+from patchsmith.sandbox.patching import OFFICIAL_METHODS, REPAIR_METHODS, ApplyResult, PatchMethod, apply_script, read_apply_output
 from patchsmith.sandbox.pool import ContainerPool
 from patchsmith.sandbox.recipe import DEFAULT_TEST_COMMAND, EnvRecipe, infer_recipe, read_dependency_files
+from patchsmith.sandbox.repo_archives import git_archive, tar_worktree
 from patchsmith.sandbox.settings import SandboxSettings
 from patchsmith.sandbox.testrun import TestRun, run_tests
 
@@ -42,5 +50,7 @@ __all__ = [
     "ApplyResult", "Container", "ExecResult", "Limits", "git_archive", "tar_worktree", "install_signal_handlers", "prune",
     "EnvImage", "base_spec_for", "build_env_image", "BuildFailed", "DiskFull", "DockerUnavailable",
     "RecipeError", "SandboxError", "ContainerPool", "DEFAULT_TEST_COMMAND", "EnvRecipe", "infer_recipe",
-    "read_dependency_files", "SandboxSettings", "TestRun", "run_tests",
+    "read_dependency_files", "SandboxSettings", "TestRun", "run_tests", "VENV", "VENV_PATH", "commit_date", "cutoff_of",
+    "WORKDIR", "ImageBuild", "build_image", "image_labels", "image_size", "run_step", "TestStatus", "parse_log",
+    "shorten_path_parameters", "OFFICIAL_METHODS", "REPAIR_METHODS", "PatchMethod", "apply_script", "read_apply_output",
 ]

@@ -17,13 +17,14 @@ import time
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
+from patchsmith.sandbox import VENV, VENV_PATH, WORKDIR
 from patchsmith.swebench_runner.errors import SwebenchError
-from patchsmith.swebench_runner.specs import LOCAL_INTERNET_SCRIPT, RUN_ONLY_FIELDS, EnvSpec
+from patchsmith.swebench_runner.run_records import write_atomically
 from patchsmith.swebench_runner.sources import snapshot
+from patchsmith.swebench_runner.compat_shims import compat_shims
+from patchsmith.swebench_runner.env_spec import LOCAL_INTERNET_SCRIPT, RUN_ONLY_FIELDS, EnvSpec
 
 _BUILDER_VERSION = "3"  # bump when the steps below change what ends up in an image
-VENV = "/opt/venv"
-WORKDIR = "/testbed"
 CCACHE_LINKS = "/usr/lib/ccache"  # Debian's ccache: links named after each compiler
 CCACHE_DIR = "/opt/ccache"
 IMAGE_REPOSITORY = "patchsmith-swebench-env"
@@ -45,91 +46,6 @@ class EnvBuild:
     cached: bool = False
     error: str = ""
     log_path: str = ""
-
-
-# Newer Pythons strip a docstring before taking its first line as a unittest test's description,
-# so a docstring that opens with a newline names the test in verbose output. Suites that SWE-bench
-# ran on Python 3.6 were recorded under the older rule (django 3.0-3.2's ids); its Python 3.8 logs
-# already follow the newer one (django 4.0's ids are such descriptions). Running a 3.6 suite on
-# 3.9 or later needs the older rule back.
-_OLD_UNITTEST_DESCRIPTIONS = """\
-import unittest
-
-
-def _first_docstring_line(self):
-    doc = self._testMethodDoc
-    return doc and doc.split("\\n")[0].strip() or None
-
-
-unittest.TestCase.shortDescription = _first_docstring_line
-"""
-
-
-# Python 3.7 began warning when the ABCs are taken from `collections` instead of
-# `collections.abc`; 3.6 served them silently. Real attributes skip the warning __getattr__.
-_SILENT_COLLECTIONS_ABCS = """\
-import collections
-import collections.abc
-
-for _name in collections.abc.__all__:
-    setattr(collections, _name, getattr(collections.abc, _name))
-"""
-
-
-# Python 3.8 added posonlyargcount as types.CodeType's second argument. Code written for 3.7 and
-# earlier passes 15 arguments; this stand-in takes both forms and is the real type everywhere it
-# is compared, hashed (pickle's dispatch tables) or checked with isinstance.
-_CODE_TYPE_37_SIGNATURE = """\
-import types
-
-_CODE = types.CodeType
-
-
-class _CodeTypeOfEitherSignature(type):
-    def __instancecheck__(cls, obj):
-        return isinstance(obj, _CODE)
-
-    def __subclasscheck__(cls, sub):
-        return issubclass(sub, _CODE)
-
-    def __eq__(cls, other):
-        return other is _CODE or other is cls
-
-    def __hash__(cls):
-        return hash(_CODE)
-
-    def __getattr__(cls, name):
-        return getattr(_CODE, name)
-
-
-class CodeType(metaclass=_CodeTypeOfEitherSignature):
-    def __new__(cls, *args, **kwargs):
-        if len(args) == 15:  # Python 3.7's order: posonlyargcount goes in second, as 0
-            args = (args[0], 0, *args[1:])
-        return _CODE(*args, **kwargs)
-
-
-types.CodeType = CodeType
-"""
-
-
-def compat_shims(spec: EnvSpec) -> dict[str, str]:
-    """Files for the venv's site-packages that give the Python we use the wanted Python's observable
-    behaviour. A `.pth` line starting with `import` runs at every start-up (a sitecustomize module
-    would not: Debian's own comes first on sys.path)."""
-    wanted = tuple(int(part) for part in spec.python_wanted.split("."))
-    modules = {}
-    if spec.parser in ("django", "unittest") and wanted < (3, 8) and tuple(int(p) for p in spec.python.split(".")) >= (3, 8):
-        modules["patchsmith_old_unittest_descriptions"] = _OLD_UNITTEST_DESCRIPTIONS
-    if spec.silent_collections_abcs:
-        modules["patchsmith_silent_collections_abcs"] = _SILENT_COLLECTIONS_ABCS
-    if spec.code_type_37_signature:
-        modules["patchsmith_code_type_37_signature"] = _CODE_TYPE_37_SIGNATURE
-    files = {}
-    for name, text in modules.items():
-        files[f"{name}.py"] = text
-        files[f"{name}.pth"] = f"import {name}\n"
-    return files
 
 
 def _recipe_fields(spec: EnvSpec) -> dict:
@@ -168,7 +84,7 @@ _SCM_VARIABLE = "SETUPTOOLS_SCM_PRETEND_VERSION"
 def venv_environment(spec: EnvSpec, scm_version: str | None = None) -> dict[str, str]:
     """Variables every command in an environment container runs with; `scm_version` replaces the
     spec's stand-in release for projects versioned by setuptools_scm."""
-    path = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    path = VENV_PATH
     env = {"PATH": path, "VIRTUAL_ENV": VENV, "PIP_DISABLE_PIP_VERSION_CHECK": "1", **dict(spec.env)}
     if spec.compiler_cache:
         env.update(PATH=f"{CCACHE_LINKS}:{path}", CCACHE_DIR=CCACHE_DIR)
@@ -206,14 +122,14 @@ def _write_file(destination: str, text: str) -> str:
 def pip_package_lines(spec: EnvSpec) -> list[str]:
     """The spec's pip packages: exact pins as written; with `date_unpinned`, the others resolve as
     of that date through a pip 26 of its own (`--python` drives the venv), so the venv keeps its pip."""
-    from patchsmith.sandbox.dating import cutoff_of
+    from patchsmith.sandbox import cutoff_of
 
     pinned = [p for p in spec.pip_packages if "==" in p or not spec.date_unpinned]
     lines = ["python -m pip install " + " ".join(shlex.quote(p) for p in pinned)] if pinned else []
     unpinned = [p for p in spec.pip_packages if p not in pinned]
     if unpinned:
-        lines.append(f"[ -x /opt/pip-dated/bin/pip ] || (python3 -m venv /opt/pip-dated && /opt/pip-dated/bin/pip install -q --isolated "
-                     f"${{PIP_CERT:+--cert $PIP_CERT}} -U pip)")
+        lines.append("[ -x /opt/pip-dated/bin/pip ] || (python3 -m venv /opt/pip-dated && /opt/pip-dated/bin/pip install -q --isolated "
+                     "${PIP_CERT:+--cert $PIP_CERT} -U pip)")
         lines.append(f"/opt/pip-dated/bin/pip --python {VENV}/bin/python install --isolated ${{PIP_CERT:+--cert $PIP_CERT}} "
                      f"--uploaded-prior-to {cutoff_of(spec.date_unpinned)} " + " ".join(shlex.quote(p) for p in unpinned))
     return lines
@@ -277,16 +193,7 @@ class BuildRecords:
     def write(self, build: EnvBuild) -> None:
         records = self.read()
         records[build.image] = asdict(build)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".partial")
-        partial.write_text(json.dumps(records, indent=1, sort_keys=True))
-        partial.replace(self.path)
-
-
-def image_size(tag: str) -> int:
-    from patchsmith.sandbox import engine
-
-    return int(engine.client().api.inspect_image(tag).get("Size", 0))
+        write_atomically(self.path, json.dumps(records, indent=1, sort_keys=True))
 
 
 def ensure_env_image(
@@ -301,46 +208,42 @@ def ensure_env_image(
 ) -> EnvBuild:
     """Find or build the environment image of spec; a failed build is reported, not raised.
     `repo_cache` holds the mirrors of the spec's vendored sources."""
-    from patchsmith.sandbox import engine
-    from patchsmith.sandbox.base import BaseSpec, build_lock, ensure_base_image, image_exists
-    from patchsmith.sandbox.container import Container, Limits
-    from patchsmith.sandbox.errors import DiskFull, DockerUnavailable
+    from patchsmith import sandbox
+    from patchsmith.sandbox import BaseSpec, DiskFull, DockerUnavailable, ensure_base_image
 
     log_path = log_dir / f"{spec.key}.log"
     records = BuildRecords(cache_dir / "swebench" / "env-builds.json")
     base_spec = BaseSpec(suite=spec.suite)
     version = scm_version(spec, git_dir, commit)
     tag = image_tag(spec, commit, base_spec.tag, version)
-    if image_exists(tag):
+    if sandbox.image_exists(tag):
         seconds = records.read().get(tag, {}).get("seconds", 0.0)
-        return EnvBuild(spec.key, tag, True, seconds, image_size(tag), cached=True, log_path=str(log_path))
+        return EnvBuild(spec.key, tag, True, seconds, sandbox.image_size(tag), cached=True, log_path=str(log_path))
     if not build:
         return EnvBuild(spec.key, tag, False, 0.0, 0, error="not built", log_path=str(log_path))
     log_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with build_lock(cache_dir / "sandbox", f"swebench-{tag.split(':')[1]}"):
-        if image_exists(tag):
-            return EnvBuild(spec.key, tag, True, 0.0, image_size(tag), cached=True, log_path=str(log_path))
-        try:
-            base = ensure_base_image(base_spec, cache_dir=cache_dir / "sandbox", log_path=log_dir / f"base-{spec.suite}.log")
-            source = snapshot(git_dir, commit, recoverers)
-            with Container(base, network=True, ca_bundle="auto", kind="build", limits=Limits(memory="8g"),
-                           env=venv_environment(spec, version), log_path=log_path) as container:
-                container.replace_files(source.archive)
-                put_vendored_sources(container, spec, repo_cache)
-                result = container.exec(build_script(spec), timeout=3600)
-                if not result.ok:
-                    tail = "\n".join(result.output.strip().splitlines()[-15:])
-                    raise SwebenchError(f"build of {spec.key} failed (exit {result.exit_code}): {tail}")
-                commit_image(container, tag, venv_environment(spec, version),
-                             {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", LABEL_SWEBENCH: spec.key})
-        except (DockerUnavailable, DiskFull):
-            raise  # the machine's problem, not this environment's: stop the run with what to do
-        except Exception as exc:  # noqa: BLE001 - any other failure is this build's outcome, reported per instance
-            outcome = EnvBuild(spec.key, tag, False, time.monotonic() - started, 0, error=str(exc)[-2000:], log_path=str(log_path))
-            records.write(outcome)
-            return outcome
-    outcome = EnvBuild(spec.key, tag, True, time.monotonic() - started, image_size(tag), log_path=str(log_path))
+    what = f"the environment of {spec.key}"
+
+    def fill(container) -> dict[str, str]:
+        container.replace_files(snapshot(git_dir, commit, recoverers).archive)
+        put_vendored_sources(container, spec, repo_cache)
+        sandbox.run_step(container, "build script", build_script(spec), 3600, what)
+        return {LABEL_SWEBENCH: spec.key}
+
+    try:
+        base = ensure_base_image(base_spec, cache_dir=cache_dir / "sandbox", log_path=log_dir / f"base-{spec.suite}.log")
+        built = sandbox.build_image(sandbox.ImageBuild(
+            tag, base, what, env=venv_environment(spec, version), log_path=log_path, lock_dir=cache_dir / "sandbox"), fill)
+    except (DockerUnavailable, DiskFull):
+        raise  # the machine's problem, not this environment's: stop the run with what to do
+    except Exception as exc:  # noqa: BLE001 - any other failure is this build's outcome, reported per instance
+        outcome = EnvBuild(spec.key, tag, False, time.monotonic() - started, 0, error=str(exc)[-2000:], log_path=str(log_path))
+        records.write(outcome)
+        return outcome
+    if not built:  # another process built it while we waited
+        return EnvBuild(spec.key, tag, True, 0.0, sandbox.image_size(tag), cached=True, log_path=str(log_path))
+    outcome = EnvBuild(spec.key, tag, True, time.monotonic() - started, sandbox.image_size(tag), log_path=str(log_path))
     records.write(outcome)
     return outcome
 
@@ -369,7 +272,7 @@ def environment_for(
 
     git_dir = find_mirror(spec.repo, repo_cache)
     commit = setup_commit([i for i in dataset if (i.repo, i.version) == (spec.repo, spec.version)], git_dir)
-    outcome = ensure_env_image(spec, commit, git_dir, cache_dir, log_dir, recoverers_for(spec.repo), build=build,
+    outcome = ensure_env_image(spec, commit, git_dir, cache_dir, log_dir, recoverers_for(spec.repo, cache_dir), build=build,
                                repo_cache=repo_cache)
     return Environment(outcome, commit, git_dir)
 
@@ -384,16 +287,6 @@ def put_vendored_sources(container, spec: EnvSpec, repo_cache: Path | None) -> N
             raise SwebenchError(f"{spec.key} needs {vendored.repo} at {vendored.ref}; give a repo cache that holds it.")
         tree = snapshot(find_mirror(vendored.repo, repo_cache), vendored.ref)
         container.put_archive(f"{WORKDIR}/{vendored.path}", tree.archive)  # creates the folder
-
-
-def commit_image(container, tag: str, environment: dict[str, str], labels: dict[str, str]) -> None:
-    """Save a container as the image `tag`: its variables and /testbed as the working folder are
-    what every container of the image starts with."""
-    from patchsmith.sandbox import engine
-
-    repository, version_tag = tag.split(":", 1)
-    changes = [f"ENV {name}={value}" for name, value in environment.items()] + [f"WORKDIR {WORKDIR}"]
-    engine.client().api.commit(container.id, repository=repository, tag=version_tag, changes=changes, conf={"Labels": labels})
 
 
 def setup_commit(group: list, git_dir: Path) -> str:

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patchsmith.sandbox.log_parsers import parse_log, shorten_path_parameters
+from patchsmith.sandbox import OFFICIAL_METHODS, apply_script, parse_log, read_apply_output, shorten_path_parameters
 from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.environments import (
     WORKDIR,
@@ -44,7 +44,8 @@ from patchsmith.swebench_runner.repos import find_mirror
 from patchsmith.swebench_runner.inferred import spec_or_inferred
 from patchsmith.swebench_runner.instances import ensure_instance_image, touches_build
 from patchsmith.swebench_runner.sources import SourceIncomplete, files_at
-from patchsmith.swebench_runner.specs import EnvSpec, directives_of, patched_files, spec_for
+from patchsmith.swebench_runner.env_spec import EnvSpec
+from patchsmith.swebench_runner.specs import directives_of, patched_files, spec_for
 
 START_MARKER = ">>>>> Start Test Output"
 END_MARKER = ">>>>> End Test Output"
@@ -95,17 +96,8 @@ def eval_script(instance: Instance, spec: EnvSpec, absent_at_base: list[str]) ->
     return prepare, test
 
 
-# The official harness's order: git apply, then patch with fuzz. `patch` runs dry first, so a
-# patch that fails leaves no half-applied hunks behind.
-_APPLY_MODEL_PATCH = f"""cd {WORKDIR}
-if out=$(git apply -v {MODEL_PATCH_PATH} 2>&1); then echo '@@METHOD git apply'; exit 0; fi
-printf '@@FAIL git apply\\n%s\\n' "$out"
-if out=$(patch --batch --fuzz=5 -p1 --dry-run -i {MODEL_PATCH_PATH} 2>&1) && patch --batch --fuzz=5 -p1 -i {MODEL_PATCH_PATH} >/dev/null 2>&1; then
-  echo '@@METHOD patch --fuzz=5'; exit 0
-fi
-printf '@@FAIL patch --fuzz=5\\n%s\\n' "$out"
-exit 1
-"""
+# The official harness's methods and order (sandbox.patching.OFFICIAL_METHODS), run in /testbed.
+_APPLY_MODEL_PATCH = f"cd {WORKDIR}\n{apply_script(MODEL_PATCH_PATH, OFFICIAL_METHODS)}"
 
 
 def staging_archive(base_tests: bytes, files: dict[str, str]) -> bytes:
@@ -138,23 +130,12 @@ def apply_patches(box, model_patch: bool, prepare: str | None) -> tuple[bool, st
         script += f"echo '{_TEST_PATCH_MARK}'\n( {prepare} )"
     result = box.exec(script)
     model_output, _, test_output = result.output.partition(_TEST_PATCH_MARK)
-    method = next((line.split(" ", 1)[1] for line in model_output.splitlines() if line.startswith("@@METHOD ")), None)
-    if model_patch and method is None:
-        return False, None, _why_not_applied(model_output)
+    applied = read_apply_output(model_output, subject="patch")
+    if model_patch and not applied.applied:
+        return False, None, applied.message
     if not result.ok:
         raise SwebenchError(f"the test patch does not apply: {test_output.strip()[-300:]}")
-    return True, method, ""
-
-
-def _why_not_applied(output: str) -> str:
-    failures, current = [], None
-    for line in output.splitlines():
-        if line.startswith("@@FAIL "):
-            current = line[len("@@FAIL "):]
-        elif current and line.strip():
-            failures.append(f"{current}: {line.strip()}")
-            current = None
-    return "the patch does not apply (" + "; ".join(failures or ["no method worked"]) + ")"
+    return True, applied.method, ""
 
 
 def report_path(settings: EvalSettings, prediction: Prediction) -> Path:
@@ -173,7 +154,7 @@ def evaluate_instance(
     """Grade one prediction in a fresh container of the environment image; returns the report
     (and writes it with its companion files). `after_tests(container, test_command)` runs in the
     same container once the tests ran (benchmarks time the bare test command there)."""
-    from patchsmith.sandbox.container import Container, Limits
+    from patchsmith.sandbox import Container, Limits
 
     started = time.monotonic()
     folder = report_path(settings, prediction).parent

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from patchsmith.sandbox.log_parsers import TestStatus
+from patchsmith.sandbox import TestStatus
 
 # Where the rules come from; every report records it, and a grade is reused only under the same rules.
 GRADING_RULES = "swebench 5.0.2"

@@ -26,7 +26,8 @@ from patchsmith.swebench_runner.environments import environment_for, local_inter
 from patchsmith.swebench_runner.instances import ensure_instance_image
 from patchsmith.swebench_runner.repos import find_mirror
 from patchsmith.swebench_runner.inferred import spec_or_inferred
-from patchsmith.swebench_runner.specs import EnvSpec, spec_for
+from patchsmith.swebench_runner.env_spec import EnvSpec
+from patchsmith.swebench_runner.specs import spec_for
 
 
 @dataclass
@@ -39,15 +40,14 @@ class InstanceWorkspace:
     env_image: str
     env_commit: str
     repo_cache: Path
-    cache_dir: Path | None = None  # patchsmith's cache root (default: the usual one), for build locks
+    cache_dir: Path  # patchsmith's cache root, for build locks
 
     def start(self, logs: Path) -> Any:
-        from patchsmith.paths import cache_root
-        from patchsmith.sandbox.container import Container, Limits
+        from patchsmith.sandbox import Container, Limits
 
         git_dir = find_mirror(self.instance.repo, self.repo_cache)
         image = ensure_instance_image(self.instance, self.spec, self.env_image, self.env_commit, git_dir,
-                                      self.cache_dir or cache_root(), logs / "instance_image.log")
+                                      self.cache_dir, logs / "instance_image.log")
         # The image carries the environment's variables (with the base commit's release).
         box = Container(image.tag, capabilities=local_internet_capabilities(self.spec), limits=Limits(memory="8g"),
                         log_path=logs / "container.log")
@@ -76,11 +76,9 @@ class InferSettings:
     run_dir: Path  # predictions.jsonl and one run folder per instance go here
     repo_cache: Path
     cache_dir: Path  # patchsmith's cache root
-    solve: Any = None  # patchsmith.settings.Settings each instance is solved with (model.max_cost: per instance)
+    model_name: str = ""  # what predictions.jsonl names as model_name_or_path
     max_total_cost: float | None = None  # dollars for the whole run; no new instance starts past it
     workers: int = 1
-    # The model's settings (concurrency, timeout, price...); None: defaults with model and api_base above.
-    model_settings: Any = None  # patchsmith.llm.ModelSettings
     extra_specs: tuple[EnvSpec, ...] = ()  # specs beyond SWE-bench's repositories (tests use a toy one)
 
     def spec(self, repo: str, version: str) -> EnvSpec:
@@ -155,29 +153,34 @@ def _fresh_run_folder(path: Path) -> Path:
     return path
 
 
-def shared_model(settings: InferSettings) -> Any:
-    """One Model for the whole run. Each instance gets `for_issue()` of it: its own ledger and cost
-    cap, but one concurrency limit, one rate-limit pause and one cache across every worker, so
-    `--workers N` does not multiply the requests in flight by N. A cap on an unpriced model is
-    refused here, before any instance starts."""
-    from patchsmith.llm import Model
+@dataclass(frozen=True)
+class InstanceTask:
+    """One instance as the solver gets it: its repository (the mirror), the workspace to validate
+    in, and its run folder."""
 
-    return Model(settings.solve.model)
+    instance: Instance
+    repo: Path
+    workspace: InstanceWorkspace
+    out_dir: Path
+
+
+# Solves one instance; returns an object with patch, cost_usd and failure (patchsmith's pipeline,
+# handed in by the command as patchsmith.instance_solver, so that this package never imports the
+# package that imports it).
+Solver = Callable[[InstanceTask], Any]
 
 
 def infer(
     instances: list[Instance],
     settings: InferSettings,
+    solver: Solver,
     progress: Callable[[str], None] = print,
     dataset: list[Instance] | None = None,
 ) -> dict:
-    """Solve each instance not yet in the predictions file; return a summary."""
-    from patchsmith.pipeline import SolveRequest, solve
-
+    """Solve each instance not yet in the predictions file with solver; return a summary."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if cut_torn_line(settings.predictions_path):
         progress(f"cut a torn last line off {settings.predictions_path} (a killed run's)")
-    model = shared_model(settings)
     state = InferState(done=already_predicted(settings.predictions_path))
     todo = [i for i in instances if i.instance_id not in state.done]
     if len(todo) < len(instances):
@@ -211,13 +214,7 @@ def infer(
             spec = spec_or_inferred(settings, instance.repo, instance.version, dataset or instances)
             workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
             out_dir = _fresh_run_folder(settings.run_dir / "runs" / instance.instance_id)
-            request = SolveRequest(
-                repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,
-                issue_title="", issue_body=instance.problem_statement, settings=settings.solve,
-                out_dir=out_dir, workspace=workspace,
-            )
-            issue_model = model.for_issue(ledger_path=out_dir / "model_calls.jsonl", cost_cap=settings.solve.model.max_cost)
-            outcome = solve(request, model=issue_model)
+            outcome = solver(InstanceTask(instance, find_mirror(instance.repo, settings.repo_cache), workspace, out_dir))
             patch = outcome.patch or ""
             with state.lock:
                 state.spent += outcome.cost_usd or 0.0
@@ -225,7 +222,7 @@ def infer(
         with state.lock:
             if state.outcomes[instance.instance_id] not in RETRIED_OUTCOMES:
                 append_prediction(settings.predictions_path,
-                                  {"instance_id": instance.instance_id, "model_name_or_path": settings.solve.model.model,
+                                  {"instance_id": instance.instance_id, "model_name_or_path": settings.model_name,
                                    "model_patch": patch})
         progress(f"{instance.instance_id}: {state.outcomes[instance.instance_id]}")
 

@@ -19,15 +19,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from patchsmith.swebench_runner.errors import SwebenchError
-from patchsmith.swebench_runner.specs import SUITE_FOR_PYTHON, EnvSpec
+from patchsmith.swebench_runner.env_spec import SUITE_FOR_PYTHON, EnvSpec
 
 DEFAULT_PYTHON = "3.11"
 
 
 @lru_cache(maxsize=256)
 def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, harness: EnvSpec | None) -> EnvSpec:
-    from patchsmith.sandbox.dating import commit_date
-    from patchsmith.sandbox.recipe import infer_recipe, read_dependency_files
+    from patchsmith.sandbox import commit_date, infer_recipe, read_dependency_files
 
     files = read_dependency_files(git_dir, commit)
     date = commit_date(git_dir, commit)

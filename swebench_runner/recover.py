@@ -10,6 +10,7 @@ further than the committed copy's; it is not byte-identical, and reports say whe
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import tempfile
@@ -20,15 +21,9 @@ IERS_PACKAGE = "astropy-iers-data==0.2023.6.15.21.10.12"
 IERS_MEMBER = "astropy_iers_data/data/eopc04.1962-now"
 
 
-def _download_dir() -> Path:
-    from patchsmith.paths import cache_root
-
-    return cache_root() / "swebench" / "recovered"
-
-
-def astropy_iers_b() -> tuple[bytes, str] | None:
-    """The IERS-B table from PyPI (downloaded once, then cached); None when unreachable."""
-    folder = _download_dir()
+def astropy_iers_b(cache_dir: Path) -> tuple[bytes, str] | None:
+    """The IERS-B table from PyPI (downloaded once into the cache); None when unreachable."""
+    folder = cache_dir / "swebench" / "recovered"
     wheels = sorted(folder.glob("astropy_iers_data-*.whl")) if folder.is_dir() else []
     if not wheels:
         folder.mkdir(parents=True, exist_ok=True)
@@ -48,8 +43,10 @@ def astropy_iers_b() -> tuple[bytes, str] | None:
         return archive.read(IERS_MEMBER), f"PyPI {IERS_PACKAGE} ({IERS_MEMBER})"
 
 
-def recoverers_for(repo: str) -> dict:
-    """Files snapshots lack that a maintained source carries (see sources.py)."""
+def recoverers_for(repo: str, cache_dir: Path) -> dict:
+    """Files snapshots lack that a maintained source carries (see sources.py): path -> a function
+    of no arguments that gives (bytes, where from) or None. Downloads are kept under cache_dir
+    (patchsmith's cache root)."""
     if repo == "astropy/astropy":
-        return {"astropy/utils/iers/data/eopc04.1962-now": astropy_iers_b}
+        return {"astropy/utils/iers/data/eopc04.1962-now": functools.partial(astropy_iers_b, cache_dir)}
     return {}

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from patchsmith.swebench_runner.dataset import Instance
@@ -45,10 +47,13 @@ def reusable_report(run_dir: Path, model_folder: str, instance_id: str, digest: 
 
 
 def write_atomically(path: Path, text: str) -> None:
+    """Write text so that a reader (or a kill) sees the old file or the new one, never a torn one;
+    a temporary file of its own per call, so threads writing one path do not share one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
 
 
 def _read(path: Path, default: dict) -> dict:

@@ -71,7 +71,7 @@ def test_a_spec_that_asks_dates_only_its_unpinned_packages_in_a_real_build(tmp_p
     from patchsmith.sandbox import Container
     from patchsmith.sandbox.base import BaseSpec, ensure_base_image
     from patchsmith.swebench_runner.environments import build_script, venv_environment
-    from patchsmith.swebench_runner.specs import EnvSpec
+    from patchsmith.swebench_runner.env_spec import EnvSpec
 
     spec = EnvSpec("fixture/dated", "1.0", "3.9", "3.9", "python -m pytest", "pytest", install="true",
                    pip_packages=("six==1.15.0", "pytest"), date_unpinned="2021-03-01")

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from patchsmith.instance_solver import instance_solver
 from patchsmith.llm import Model, ModelError, ModelSettings
 from patchsmith.settings import Settings
 from patchsmith.swebench_runner import inference
@@ -48,10 +49,9 @@ def test_workers_share_one_concurrency_limit(no_environments, tmp_path, monkeypa
                  for n in range(WORKERS)]
     with ScriptedModel([Reply(text="no idea", delay=0.4)] * WORKERS) as server:
         settings = inference.InferSettings(
-            run_dir=tmp_path / "infer", repo_cache=tmp_path, cache_dir=tmp_path, workers=WORKERS, extra_specs=(TOY_SPEC,),
-            solve=Settings(model=ModelSettings(model="openai/scripted", api_base=server.url, concurrency=1)),
-        )
-        summary = inference.infer(instances, settings, progress=lambda _: None)
+            run_dir=tmp_path / "infer", repo_cache=tmp_path, cache_dir=tmp_path, workers=WORKERS, extra_specs=(TOY_SPEC,))
+        solver = instance_solver(Settings(model=ModelSettings(model="openai/scripted", api_base=server.url, concurrency=1)))
+        summary = inference.infer(instances, settings, solver, progress=lambda _: None)
         assert len(server.requests) == WORKERS
         assert server.max_in_flight == 1  # not one limit per worker
     assert summary["predicted"] == WORKERS
@@ -65,8 +65,5 @@ def test_workers_share_one_concurrency_limit(no_environments, tmp_path, monkeypa
 
 def test_a_cap_on_an_unpriced_model_stops_infer_before_any_instance(no_environments, tmp_path):
     unpriced = ModelSettings(model="hosted_vllm/q", api_base="http://127.0.0.1:9/v1", max_cost=2.0)
-    settings = inference.InferSettings(run_dir=tmp_path / "infer", repo_cache=tmp_path, cache_dir=tmp_path,
-                                       solve=Settings(model=unpriced))
     with pytest.raises(ModelError, match="no price for hosted_vllm/q"):
-        inference.infer([toy_instance("c0ffee", 1)], settings, progress=lambda _: None)
-    assert not (tmp_path / "infer" / "predictions.jsonl").exists()
+        instance_solver(Settings(model=unpriced))  # the command makes the solver before infer starts

@@ -64,6 +64,21 @@ def test_layers_import_in_one_direction():
     assert wrong == []
 
 
+def test_the_swebench_runner_imports_no_top_package_module_and_the_sandbox_by_its_surface():
+    """The command layer (patchsmith/) imports swebench_runner, so swebench_runner importing it back
+    would be a cycle; the pipeline reaches it as an argument (patchsmith.instance_solver). Like a
+    stage, it uses the sandbox through the sandbox's __init__."""
+    wrong = []
+    for path in _sources("swebench_runner"):
+        for name in _imports(path):
+            target = _ours(name)
+            if target == "patchsmith" and name != "patchsmith.sandbox":
+                wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+            elif target == "sandbox" and name != "patchsmith.sandbox":
+                wrong.append(f"{path.relative_to(ROOT)} imports {name} (past the sandbox's __init__)")
+    assert wrong == []
+
+
 def test_lite_environment_tags_are_unchanged():
     """Every Lite (repo, version) keeps the image tag it had, so images already built stay valid."""
     from patchsmith.sandbox import BaseSpec

@@ -22,7 +22,7 @@ import pytest
 
 from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.predictions import Prediction, load_predictions
-from patchsmith.swebench_runner.specs import EnvSpec
+from patchsmith.swebench_runner.env_spec import EnvSpec
 
 pytestmark = pytest.mark.docker
 
@@ -271,7 +271,7 @@ def test_vendored_source_is_put_where_the_build_looks_and_outlives_moving_the_tr
     from patchsmith.sandbox.container import Container
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.instances import ensure_instance_image
-    from patchsmith.swebench_runner.specs import VendoredSource
+    from patchsmith.swebench_runner.env_spec import VendoredSource
 
     cache, commit = toy_cache
     vendor = tmp_path / "vendor"
@@ -306,7 +306,7 @@ def test_new_spec_fields_left_at_their_defaults_do_not_change_image_tags() -> No
     from dataclasses import replace
 
     from patchsmith.swebench_runner.environments import _recipe_fields, image_tag
-    from patchsmith.swebench_runner.specs import VendoredSource
+    from patchsmith.swebench_runner.env_spec import VendoredSource
 
     assert set(_recipe_fields(TOY_SPEC)) == {"repo", "version", "python_wanted", "python", "test_command", "parser",
                                              "install", "pip_packages"}

@@ -41,6 +41,7 @@ def toy_answer(request: dict) -> list[str]:
 
 
 def test_infer_writes_predictions_that_evaluation_resolves(toy_cache, tmp_path, monkeypatch):  # noqa: F811
+    from patchsmith.instance_solver import instance_solver
     from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate
     from patchsmith.swebench_runner.inference import InferSettings, infer
@@ -53,12 +54,12 @@ def test_infer_writes_predictions_that_evaluation_resolves(toy_cache, tmp_path, 
     run_dir = tmp_path / "infer"
     with ScriptedModel([toy_answer] * 100) as server:
         solve_with = with_values(Settings(), {"model.model": "openai/scripted", "model.api_base": server.url, "repair.samples": 2})
-        settings = InferSettings(run_dir=run_dir, repo_cache=cache, cache_dir=cache_root(), solve=solve_with,
+        settings = InferSettings(run_dir=run_dir, repo_cache=cache, cache_dir=cache_root(), model_name="openai/scripted",
                                  extra_specs=(TOY_SPEC,))
-        summary = infer([instance], settings, progress=lambda _: None)
+        summary = infer([instance], settings, instance_solver(solve_with), progress=lambda _: None)
         assert summary["with_patch"] == ["toy__toy-7"]
         asked = len(server.requests)
-        again = infer([instance], settings, progress=lambda _: None)  # resumable: nothing left to do
+        again = infer([instance], settings, instance_solver(solve_with), progress=lambda _: None)  # resumable: nothing left to do
         assert len(server.requests) == asked and again["predicted"] == 1
 
     (row,) = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from patchsmith.swebench_runner.predictions import load_predictions
-from patchsmith.swebench_runner.specs import EnvSpec, spec_for
+from patchsmith.swebench_runner.env_spec import EnvSpec
+from patchsmith.swebench_runner.specs import spec_for
 from tests.test_swebench_eval import settings_for, toy_cache, toy_instance  # noqa: F401 - toy_cache is a fixture
 
 pytestmark = pytest.mark.docker

@@ -103,14 +103,16 @@ def _scripted_infer(monkeypatch, tmp_path: Path, builds: dict[str, bool], answer
     monkeypatch.setattr("patchsmith.pipeline.solve", solve)
     cache = tmp_path / "mirrors"
     subprocess.run(["git", "init", "-q", "--bare", str(cache / "toy+toy")], check=True)
+    from patchsmith.instance_solver import instance_solver
     from patchsmith.settings import Settings, with_values
 
     settings = inference.InferSettings(run_dir=tmp_path / "infer", repo_cache=cache, cache_dir=tmp_path / "cache",
-                                       solve=with_values(Settings(), {"model.model": "openai/m"}), extra_specs=(TOY_SPEC,))
+                                       model_name="openai/m", extra_specs=(TOY_SPEC,))
+    solver = instance_solver(with_values(Settings(), {"model.model": "openai/m"}))
 
     def run(numbers: list[int]) -> list[str]:
         lines: list[str] = []
-        inference.infer([toy_instance("c0", n) for n in numbers], settings, progress=lines.append)
+        inference.infer([toy_instance("c0", n) for n in numbers], settings, solver, progress=lines.append)
         return lines
 
     return settings.predictions_path, run

@@ -85,7 +85,7 @@ def test_directives_and_python_mapping() -> None:
 
 
 def test_unittest_description_shim_restores_the_older_rule_for_suites_recorded_on_36(tmp_path: Path) -> None:
-    from patchsmith.swebench_runner.environments import compat_shims
+    from patchsmith.swebench_runner.compat_shims import compat_shims
 
     shims = compat_shims(spec_for("django/django", "3.0"))
     assert compat_shims(spec_for("django/django", "4.1")) == {}
@@ -111,7 +111,7 @@ def test_collections_abc_shim_serves_the_aliases_without_a_warning(tmp_path: Pat
     import subprocess
     import sys
 
-    from patchsmith.swebench_runner.environments import compat_shims
+    from patchsmith.swebench_runner.compat_shims import compat_shims
 
     assert compat_shims(spec_for("astropy/astropy", "5.1")) == {}
     for name, text in compat_shims(spec_for("astropy/astropy", "1.3")).items():
@@ -126,7 +126,7 @@ def test_code_type_shim_takes_the_37_constructor_and_stays_the_real_type(tmp_pat
     import subprocess
     import sys
 
-    from patchsmith.swebench_runner.environments import compat_shims
+    from patchsmith.swebench_runner.compat_shims import compat_shims
 
     assert compat_shims(spec_for("scikit-learn/scikit-learn", "0.22")) == {}
     for name, text in compat_shims(spec_for("scikit-learn/scikit-learn", "0.21")).items():

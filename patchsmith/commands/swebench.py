@@ -163,6 +163,7 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_infer(args: argparse.Namespace) -> int:
     from patchsmith.commands.solve import MODEL_HINT
+    from patchsmith.instance_solver import instance_solver
     from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.errors import SwebenchError
     from patchsmith.swebench_runner.inference import InferSettings, infer
@@ -174,10 +175,10 @@ def run_infer(args: argparse.Namespace) -> int:
         raise SwebenchError(MODEL_HINT)
     instances, everything = _selected(args)
     settings = InferSettings(
-        run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(), solve=solve_settings,
-        max_total_cost=args.max_total_cost, workers=args.workers,
+        run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(),
+        model_name=solve_settings.model.model, max_total_cost=args.max_total_cost, workers=args.workers,
     )
-    summary = infer(instances, settings, dataset=everything)
+    summary = infer(instances, settings, instance_solver(solve_settings), dataset=everything)
     print(f"{len(summary['with_patch'])} of {summary['total']} instances have a patch; cost ${summary['cost_usd']:.4f}; "
           f"predictions: {summary['predictions']}")
     return 0
