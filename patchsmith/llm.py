@@ -31,7 +31,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm  # noqa: E402 - must follow the environment setting above
 
-from patchsmith.model_cache import ResponseCache  # noqa: E402
+from patchsmith.model_cache import Message, ResponseCache  # noqa: E402
 from patchsmith.model_costs import (  # noqa: E402
     CallRecord, Ledger, cap_refusal, estimate, response_cost, unpriced_cap,
 )
@@ -43,7 +43,6 @@ litellm.suppress_debug_info = True  # its "Provider List" banner on errors is no
 
 __all__ = ["CostCapReached", "DryRunModel", "Model", "ModelError", "ModelSettings", "SharedLimits"]
 
-Message = dict[str, str]
 Progress = Callable[[str, str], None]  # (stage, message), as the pipeline's progress
 
 # Used when litellm has no context window for the model (self-hosted, scripted, new models).

@@ -16,7 +16,7 @@ from patchsmith.repair.prompt import repair_messages
 STAGE = "repair"
 
 
-class LanguageModel(Protocol):
+class RepairModel(Protocol):
     """What repair needs of a model (patchsmith.llm.Model provides it)."""
 
     def complete(
@@ -95,7 +95,7 @@ def generate_candidates(
     issue_text: str,
     index: RepoIndex,
     localization: Localization,
-    model: LanguageModel,
+    model: RepairModel,
     settings: RepairSettings = RepairSettings(),
     *,
     repro_script: str = "",

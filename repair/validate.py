@@ -18,7 +18,7 @@ class ApplyOutcome(Protocol):
     message: str
 
 
-class Workspace(Protocol):
+class ValidationContainer(Protocol):
     """The container holding the repository at the base commit (sandbox.Container provides it)."""
 
     def reset(self) -> None: ...
@@ -54,7 +54,7 @@ class Validation:
 
 def validate_candidates(
     candidates: Sequence[Candidate],
-    workspace: Workspace,
+    workspace: ValidationContainer,
     *,
     repro: ReproCheck | None,
     regressions: RegressionCheck | None,
@@ -79,7 +79,7 @@ def validate_candidates(
 
 
 def _validate_one(
-    candidate: Candidate, workspace: Workspace, repro: ReproCheck | None, regressions: RegressionCheck | None
+    candidate: Candidate, workspace: ValidationContainer, repro: ReproCheck | None, regressions: RegressionCheck | None
 ) -> Validation:
     started = time.monotonic()
     workspace.reset()

@@ -13,11 +13,11 @@ it as arguments (patchsmith.llm.Model, sandbox.Container): reproduce.ports names
 from patchsmith.reproduce.discovery import related_test_files
 from patchsmith.reproduce.failing import FailingTestError, FailingTests, check_at_base, run_failing_tests
 from patchsmith.reproduce.normalize import majority_groups, normalize_script
-from patchsmith.reproduce.ports import ExecOutcome, Model, Sandbox
+from patchsmith.reproduce.ports import ExecOutcome, ReproduceModel, Sandbox
 from patchsmith.reproduce.regression import (
     CommandTestRunner,
     RegressionSettings,
-    TestRun,
+    TestRunResult,
     TestRunner,
     broken_tests,
     django_label,
@@ -36,7 +36,7 @@ __all__ = [
     "run_failing_tests",
     "CommandTestRunner",
     "ERROR",
-    "Model",
+    "ReproduceModel",
     "REPRODUCED",
     "RESOLVED",
     "RegressionSet",
@@ -47,7 +47,7 @@ __all__ = [
     "ReproTest",
     "Sandbox",
     "ScriptRun",
-    "TestRun",
+    "TestRunResult",
     "TestRunner",
     "broken_tests",
     "django_label",

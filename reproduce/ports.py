@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 
 @runtime_checkable
-class Model(Protocol):
+class ReproduceModel(Protocol):
     """What the model gateway offers: n sampled answers to one conversation."""
 
     def complete(self, messages: Sequence[dict], *, stage: str, n: int = 1, temperature: float = 0.0) -> list[str]: ...

@@ -11,14 +11,14 @@ from typing import Protocol, runtime_checkable
 
 from patchsmith.reproduce.context import Locations, location_paths
 from patchsmith.reproduce.discovery import related_test_files
-from patchsmith.reproduce.ports import Model
+from patchsmith.reproduce.ports import ReproduceModel
 from patchsmith.reproduce.results import RegressionSet
 
 STAGE = "regression"
 PASSING = ("PASSED", "XFAIL")  # as graded by SWE-bench: an expected failure counts as passing
 
 
-class TestRun(Protocol):
+class TestRunResult(Protocol):
     """One run of some test files (sandbox.TestRun): {test id: status} as the log parser read it."""
 
     statuses: dict[str, str]
@@ -36,7 +36,7 @@ class TestRunner(Protocol):
 
     def label(self, path: str) -> str: ...  # the argument that names a test file to `command`
 
-    def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRun: ...
+    def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRunResult: ...
 
 
 def path_label(path: str) -> str:
@@ -64,7 +64,7 @@ class CommandTestRunner:
         self.container, self.command, self.parser, self.label = container, command, parser, label
         self.shorten_path_ids = shorten_path_ids  # ids carrying temporary paths (see sandbox.log_parsers)
 
-    def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRun:
+    def run_tests(self, files: Sequence[str], *, timeout: float) -> TestRunResult:
         from patchsmith.sandbox import run_tests
 
         run = run_tests(self.container, self.command, [self.label(f) for f in files], parser=self.parser, timeout=timeout)
@@ -100,7 +100,7 @@ them may assert the very behaviour the issue reports as wrong; a correct fix is 
 their outcome. Name only those, one test id per line, exactly as listed. If there are none, answer NONE."""
 
 
-def ask_removals(model: Model, issue_text: str, tests: Sequence[str], limit: int) -> tuple[str, ...]:
+def ask_removals(model: ReproduceModel, issue_text: str, tests: Sequence[str], limit: int) -> tuple[str, ...]:
     """Tests the model says the fix may legitimately change; only ids it was shown count."""
     shown = list(tests)[:limit]
     if not shown:
@@ -121,7 +121,7 @@ def select_regression_tests(
     locations: Locations,
     tests: TestRunner,
     *,
-    model: Model | None = None,
+    model: ReproduceModel | None = None,
     issue_text: str = "",
     settings: RegressionSettings = RegressionSettings(),
 ) -> RegressionSet:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from patchsmith.reproduce.context import Locations, code_context
 from patchsmith.reproduce.normalize import majority_groups
-from patchsmith.reproduce.ports import Model, Sandbox
+from patchsmith.reproduce.ports import ReproduceModel, Sandbox
 from patchsmith.reproduce.results import ERROR, REPRODUCED, ReproReport, ReproTest, ScriptRun
 from patchsmith.reproduce.verdict import MARKER, judge
 
@@ -111,7 +111,7 @@ def sample_and_run(
     issue_text: str,
     locations: Locations,
     sandbox: Sandbox,
-    model: Model,
+    model: ReproduceModel,
     settings: ReproSettings = ReproSettings(),
     *,
     index: object | None = None,

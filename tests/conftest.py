@@ -34,17 +34,32 @@ def _docker_or_fail() -> None:
     client()  # raises DockerUnavailable with what to do
 
 
-def make_git_repo(root: Path, files: dict[str, str]) -> str:
-    """Write files into a new git repository at root and commit them; returns the commit."""
+def make_git_repo(root: Path, files: dict[str, str] | None = None, *, branch: str | None = None, date: str | None = None,
+                  message: str = "fixture") -> str:
+    """Write files (none: commit what root holds) into a new git repository at root and commit
+    them, on `branch` when given and dated `date` (e.g. "2021-06-01T12:00:00Z") when given, so
+    that the commit id is the same on every run; returns the commit."""
     root.mkdir(parents=True, exist_ok=True)
-    for rel, text in files.items():
+    for rel, text in (files or {}).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fixture"]):
+    if date:
+        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    init = ["init", "-q", *(["-b", branch] if branch else [])]
+    for args in (init, ["add", "-A"], ["-c", "commit.gpgsign=false", "commit", "-q", "-m", message]):
         subprocess.run(["git", *args], cwd=root, check=True, env=env)
     return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def server():
+    """A scripted OpenAI-compatible model server (tests/scripted_model.py), stopped afterwards."""
+    from tests.scripted_model import ScriptedModel
+
+    with ScriptedModel() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,6 @@ from tests.scripted_model import Reply, ScriptedModel
 ASK = [{"role": "user", "content": "Which file holds the bug?"}]
 
 
-@pytest.fixture
-def server():
-    with ScriptedModel() as running:
-        yield running
-
-
 def scripted(server: ScriptedModel, tmp_path, **changes) -> Model:
     options = dict(model="openai/scripted", api_base=server.url, api_key="test-key", backoff=0.01, timeout=10.0)
     options.update(changes)

@@ -17,12 +17,6 @@ from tests.test_llm import ASK, ledger_lines, scripted
 PRICE = (1e-3, 2e-3)
 
 
-@pytest.fixture
-def server():
-    with ScriptedModel() as running:
-        yield running
-
-
 def transcript(tmp_path) -> list[dict]:
     return [json.loads(line) for line in (tmp_path / "run" / "transcript.jsonl").read_text().splitlines()]
 

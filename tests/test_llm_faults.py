@@ -9,14 +9,8 @@ import time
 import pytest
 
 from patchsmith.llm import LOCAL_SERVER_KEY, ModelError
-from tests.scripted_model import Reply, ScriptedModel
+from tests.scripted_model import Reply
 from tests.test_llm import ASK, ledger_lines, scripted
-
-
-@pytest.fixture
-def server():
-    with ScriptedModel() as running:
-        yield running
 
 
 def fails_once_with_one_sentence(server, tmp_path, reply: Reply, **changes) -> str:

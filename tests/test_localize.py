@@ -97,12 +97,6 @@ def index(tmp_path):
     return repo_index.build_index(str(make_repo(tmp_path / "repo")))
 
 
-@pytest.fixture
-def server():
-    with ScriptedModel() as running:
-        yield running
-
-
 def scripted_model(server: ScriptedModel, tmp_path: Path, **changes) -> Model:
     settings = ModelSettings(model="openai/scripted", api_base=server.url, api_key="test", backoff=0.01, **changes)
     return Model(settings, ledger_path=tmp_path / "run" / "model_calls.jsonl", cache_dir=tmp_path / "cache")

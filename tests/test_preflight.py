@@ -10,14 +10,11 @@ import pytest
 
 from patchsmith.llm import ModelSettings
 from patchsmith.preflight import PreflightError, check_model, check_workspace, preflight
+from tests.conftest import make_git_repo
 
 
 def git_repo(path, files: dict[str, str] | None = None):
-    path.mkdir(parents=True)
-    for name, text in (files or {"app.py": "x = 1\n"}).items():
-        (path / name).write_text(text)
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"]):
-        subprocess.run(["git", *args], cwd=path, check=True)
+    make_git_repo(path, files or {"app.py": "x = 1\n"})
     return path
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from patchsmith.reproduce import (
     select_regression_tests,
 )
 from patchsmith.sandbox import DEFAULT_TEST_COMMAND
+from tests.conftest import make_git_repo
 from tests.scripted_model import ScriptedModel
 
 pytestmark = pytest.mark.docker
@@ -100,19 +100,13 @@ def fenced(script: str) -> str:
     return f"Here is a script.\n\n```python\n{script}```\n"
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def fixture_repo(tmp_path_factory) -> Path:
     repo = tmp_path_factory.mktemp("shopcart")
     shutil.copytree(EXAMPLE, repo, dirs_exist_ok=True)
     for path, text in EXTRA_TESTS.items():
         (repo / path).write_text(text)
-    _git(repo, "init", "-q")
-    _git(repo, "add", "-A")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    make_git_repo(repo, message="base")
     return repo
 
 
@@ -130,12 +124,6 @@ def container(fixture_repo, repro_env_image):
     from patchsmith.sandbox.container import Container
 
     with Container(repro_env_image).start(repo=fixture_repo, commit="HEAD") as running:
-        yield running
-
-
-@pytest.fixture
-def server():
-    with ScriptedModel() as running:
         yield running
 
 

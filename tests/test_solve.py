@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_git_repo
 from tests.shopcart_model import EXAMPLE, fresh_model_cache, shopcart_model  # noqa: F401 - an autouse fixture
 
 pytestmark = pytest.mark.docker
@@ -94,9 +95,7 @@ def test_solve_command_without_a_model_says_how_to_name_one(tmp_path, monkeypatc
 
 
 def make_repo(path: Path) -> Path:
-    copy_example(path)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"]):
-        subprocess.run(["git", *args], cwd=path, check=True)
+    make_git_repo(copy_example(path), branch="main", message="base")
     return path
 
 
