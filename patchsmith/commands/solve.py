@@ -155,6 +155,7 @@ def _local_repo(value: str) -> Path:
 
     import git
 
+    from patchsmith.git_errors import git_failure
     from patchsmith.paths import cache_root
 
     dest = cache_root() / "repos" / hashlib.sha256(value.encode()).hexdigest()[:16]
@@ -166,15 +167,6 @@ def _local_repo(value: str) -> Path:
     except git.GitCommandError as exc:
         raise SolveCommandError(f"could not clone {value}: {git_failure(exc.stderr or '')}") from None
     return dest
-
-
-def git_failure(stderr: str) -> str:
-    """git's own reason, from the first `fatal:` line of what GitPython captured."""
-    for line in stderr.splitlines():
-        if "fatal:" in line:
-            return line.split("fatal:", 1)[1].strip()
-    lines = [line.strip().strip("'") for line in stderr.splitlines() if line.strip().strip("'")]
-    return lines[-1] if lines else "git failed"
 
 
 def _deliver(args: argparse.Namespace, request, outcome) -> None:  # noqa: ANN001 - SolveRequest, SolveOutcome
