@@ -128,13 +128,14 @@ def check_model(settings, *, cost_cap: float | None = None) -> list[str]:  # noq
         if not os.environ.get(settings.api_key_env):
             problems.append(f"the variable {settings.api_key_env} (named by --api-key-env) is not set")
     elif not settings.api_key and not settings.api_base:
-        import litellm
-
-        missing = litellm.validate_environment(model=settings.model).get("missing_keys") or []
+        missing = _missing_keys(settings.model)
         if missing:
+            empty = [name for name in missing if name in os.environ]
             problems.append(
-                f"no API key for {settings.model}: set {' or '.join(missing)}, or name the variable that holds it "
-                "with --api-key-env NAME (a self-hosted server given with --api-base needs none)"
+                f"no API key for {settings.model}: set {' or '.join(missing)}"
+                + (f" ({', '.join(empty)} is set but empty)" if empty else "")
+                + ", or name the variable that holds it with --api-key-env NAME "
+                "(a self-hosted server given with --api-base needs none)"
             )
     if settings.timeout <= 0:
         problems.append(f"the model timeout must be more than 0 seconds, not {settings.timeout:g}")
@@ -142,6 +143,22 @@ def check_model(settings, *, cost_cap: float | None = None) -> list[str]:  # noq
     if cap is not None and estimate(settings.model, provider, 1, 1, settings.price_per_token) is None:
         problems.append(unpriced_cap(settings.model, cap))
     return problems
+
+
+def _missing_keys(model: str) -> list[str]:
+    """The key variables litellm wants for model and does not find. litellm counts a variable set
+    to "" as a key, and the run would then fail at its first request; here an empty one is missing."""
+    import os
+
+    import litellm
+
+    blank = {name: value for name, value in os.environ.items() if not value.strip()}
+    for name in blank:  # the loader thread has finished: nothing else reads the environment now
+        del os.environ[name]
+    try:
+        return list(litellm.validate_environment(model=model).get("missing_keys") or [])
+    finally:
+        os.environ.update(blank)
 
 
 def preflight(settings, *, repo: str | Path, out_dir: str | Path | None, commit: str | None = None,  # noqa: ANN001
