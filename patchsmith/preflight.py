@@ -87,6 +87,14 @@ def _check_repo(repo: Path, commit: str | None) -> str | None:
     return None
 
 
+def check_run_folder(out_dir: str | Path | None) -> None:
+    """PreflightError when the run folder cannot be made or written (for the commands that run
+    part of the pipeline and need no other check before they start)."""
+    problem = _check_writable(Path(out_dir) if out_dir else Path("patchsmith-runs"))
+    if problem:
+        raise PreflightError([problem])
+
+
 def _check_writable(out_dir: Path) -> str | None:
     """The run folder, or the nearest folder above it that exists, must take a new file."""
     probe = out_dir

@@ -205,3 +205,15 @@ def test_a_hub_name_and_its_split_reach_the_datasets_loader(folder):
                       "gold", "--run-id", "r", "--instances", "owner__toy-4", cwd=folder, env=env)
     one_sentence(done, "owner__toy-4 not in SWE-bench/local")
     assert len((folder / "asked.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("command", [("localize", "--dry-run"), ("reproduce", "--model", "openai/gpt-4o")])
+def test_localize_and_reproduce_refuse_an_out_folder_that_is_a_file(tmp_path, command):
+    repo = tmp_path / "repo"
+    make_git_repo(repo, {"a.py": "x = 1\n"})
+    (tmp_path / "a-file").write_text("mine\n")
+    for out in ("a-file", "a-file/run"):
+        done = patchsmith(command[0], "--repo", str(repo), "--issue", "x is wrong", *command[1:], "--out", out,
+                          cwd=tmp_path, env={"OPENAI_API_KEY": "k"})
+        one_sentence(done, f"the run folder {out} cannot be made: a-file is a file, not a folder")
+    assert (tmp_path / "a-file").read_text() == "mine\n"

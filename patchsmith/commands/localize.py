@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from patchsmith.commands.solve import MODEL_HINT
     from patchsmith.llm import DryRunModel
     from patchsmith.pipeline import SolveRequest, start_run
+    from patchsmith.preflight import check_run_folder
     from patchsmith.settings import load
 
     settings = load(args)
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     window = settings.model.context_window or (None if args.dry_run and settings.model.model else 128_000)
     dry = DryRunModel(settings.model.model or DRY_RUN_TOKENIZER, context_window=window) \
         if args.no_model or args.dry_run else None
+    check_run_folder(args.out)  # one sentence, not a traceback from the first mkdir
     pipeline = start_run(request, model=dry)
     pipeline.execute(until="localize")
     result, model = pipeline.localization, pipeline.model
