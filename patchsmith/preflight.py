@@ -87,26 +87,26 @@ def _check_repo(repo: Path, commit: str | None) -> str | None:
     return None
 
 
-def check_run_folder(out_dir: str | Path | None) -> None:
-    """PreflightError when the run folder cannot be made or written (for the commands that run
-    part of the pipeline and need no other check before they start)."""
-    problem = _check_writable(Path(out_dir) if out_dir else Path("patchsmith-runs"))
+def check_run_folder(out_dir: str | Path | None, what: str = "the run folder") -> None:
+    """PreflightError when the folder cannot be made or written (for the commands that run part
+    of the pipeline, or a SWE-bench run, and need no other check before they start)."""
+    problem = _check_writable(Path(out_dir) if out_dir else Path("patchsmith-runs"), what)
     if problem:
         raise PreflightError([problem])
 
 
-def _check_writable(out_dir: Path) -> str | None:
-    """The run folder, or the nearest folder above it that exists, must take a new file."""
+def _check_writable(out_dir: Path, what: str = "the run folder") -> str | None:
+    """The folder, or the nearest folder above it that exists, must take a new file."""
     probe = out_dir
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        return f"the run folder {out_dir} cannot be made: {probe} is a file, not a folder"
+        return f"{what} {out_dir} cannot be made: {probe} is a file, not a folder"
     try:
         with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
-        return f"the run folder {out_dir} cannot be written ({exc.strerror or exc})"
+        return f"{what} {out_dir} cannot be written ({exc.strerror or exc})"
     return None
 
 

@@ -217,3 +217,29 @@ def test_localize_and_reproduce_refuse_an_out_folder_that_is_a_file(tmp_path, co
                           cwd=tmp_path, env={"OPENAI_API_KEY": "k"})
         one_sentence(done, f"the run folder {out} cannot be made: a-file is a file, not a folder")
     assert (tmp_path / "a-file").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (EVAL + ("--predictions", "gold", "--run-id", "r", "--out", "a-file"),
+     "the run folder (--out/--run-id) a-file/r cannot be made: a-file is a file, not a folder"),
+    (("swebench", "infer", "--dataset", "data.jsonl", "--repo-cache", "mirrors", "--model", "openai/x", "--run-id", "r",
+      "--out", "a-file"), "the run folder (--out/--run-id) a-file/r cannot be made: a-file is a file, not a folder"),
+    (("swebench", "eval", "--dataset", "data.jsonl", "--repo-cache", "a-file", "--predictions", "gold", "--run-id", "r"),
+     "--repo-cache a-file is a file"),
+    (("swebench", "envs", "--dataset", "data.jsonl", "--repo-cache", "mirrors", "--log-dir", "a-file/logs"),
+     "the --log-dir folder a-file/logs cannot be made"),
+])
+def test_swebench_folders_that_cannot_be_written_are_one_sentence(folder, argv, needle):
+    (folder / "a-file").write_text("mine\n")
+    done = patchsmith(*argv, cwd=folder)
+    one_sentence(done, needle)
+    assert (folder / "a-file").read_text() == "mine\n"
+
+
+def test_a_read_only_out_folder_is_one_sentence(folder):
+    if shutil.which("setpriv") is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to drop the permission override")
+    (folder / "read-only").mkdir(mode=0o555)
+    done = patchsmith(*EVAL, "--predictions", "gold", "--run-id", "r", "--out", "read-only", cwd=folder,
+                      prefix=("setpriv", "--bounding-set", "-dac_override,-dac_read_search"))
+    one_sentence(done, "the run folder (--out/--run-id) read-only/r cannot be written (Permission denied)")

@@ -54,10 +54,26 @@ def add_envs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", type=Path, default=Path("patchsmith-runs") / "swebench" / "env-logs")
 
 
+def _check_folders(args: argparse.Namespace) -> None:
+    """The folders a run writes can be written, and --repo-cache is no file: one sentence each,
+    before a dataset is loaded. A read-only --repo-cache is fine (shared mirrors): it is written
+    only to clone a missing repository."""
+    from patchsmith.preflight import check_run_folder
+    from patchsmith.swebench_runner.errors import SwebenchError
+
+    if args.repo_cache.exists() and not args.repo_cache.is_dir():
+        raise SwebenchError(f"--repo-cache {args.repo_cache} is a file; give the folder that holds the git mirrors.")
+    if getattr(args, "run_id", None):
+        check_run_folder(args.out / args.run_id, "the run folder (--out/--run-id)")
+    if getattr(args, "log_dir", None) and not args.no_build:
+        check_run_folder(args.log_dir, "the --log-dir folder")
+
+
 def _selected(args: argparse.Namespace):
     from patchsmith.swebench_runner.dataset import load_instances
     from patchsmith.swebench_runner.errors import SwebenchError
 
+    _check_folders(args)
     wanted = " ".join(args.instances).replace(",", " ").split() if args.instances else []
     if args.instances and not wanted:  # checked before a dataset is loaded, which may take a while
         raise SwebenchError(f"--instances names no instance id ({' '.join(args.instances)!r}); give ids such as "
