@@ -189,7 +189,7 @@ def cli_seconds(tree: Path, cache_root: str) -> tuple[float, float]:
     argv = [command] if command else [sys.executable, "-m", "patchsmith.cli"]
     cpu = _cpu()
     started = time.perf_counter()
-    subprocess.run([*argv, "index", str(tree)], env={**os.environ, "PATCHSMITH_CACHE_DIR": cache_root}, check=True, capture_output=True)
+    subprocess.run([*argv, "index", "--repo", str(tree)], env={**os.environ, "PATCHSMITH_CACHE_DIR": cache_root}, check=True, capture_output=True)
     return time.perf_counter() - started, _cpu() - cpu
 
 

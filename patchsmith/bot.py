@@ -41,7 +41,7 @@ def _flag(default: Any, flag: str, help: str) -> Any:
 @dataclass(frozen=True)
 class BotSettings:
     model: str = field(metadata={"flag": "--model", "help": "litellm model name, e.g. anthropic/claude-sonnet-4-5"})
-    samples: int = _flag(4, "--samples", "candidate fixes to sample")
+    samples: int = _flag(4, "--samples", "repair candidates per location set (one greedy, the rest sampled)")
     max_cost: float | None = _flag(None, "--max-cost", "stop when the model calls cost this many dollars; empty for no cap")
     label: str = _flag("patchsmith", "--label", "the issue label that starts a run")
     trigger: str = _flag("/patchsmith", "--trigger", "the comment phrase that starts a run")

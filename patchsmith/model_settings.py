@@ -49,8 +49,9 @@ class ModelSettings:
     max_backoff: float = 60.0
     concurrency: int = 4  # requests in flight at once
     max_tokens: int = 4096  # completion tokens per answer
-    # False: neither read nor write the response cache (`--set model.cache=false`).
-    cache: bool = True
+    # False: neither read nor write the response cache (a replay from it costs nothing).
+    cache: bool = field(default=True, metadata={"flag": "--no-cache",
+                                                "help": "neither read nor write the model response cache"})
     # Part of the cache key of sampled answers (temperature above 0): another seed draws new samples.
     seed: int = field(default=0, metadata={"flag": "--seed",
                                            "help": "another seed draws new sampled answers instead of the cached ones"})

@@ -87,18 +87,26 @@ def _check_repo(repo: Path, commit: str | None) -> str | None:
     return None
 
 
-def _check_writable(out_dir: Path) -> str | None:
-    """The run folder, or the nearest folder above it that exists, must take a new file."""
+def check_run_folder(out_dir: str | Path | None, what: str = "the run folder") -> None:
+    """PreflightError when the folder cannot be made or written (for the commands that run part
+    of the pipeline, or a SWE-bench run, and need no other check before they start)."""
+    problem = _check_writable(Path(out_dir) if out_dir else Path("patchsmith-runs"), what)
+    if problem:
+        raise PreflightError([problem])
+
+
+def _check_writable(out_dir: Path, what: str = "the run folder") -> str | None:
+    """The folder, or the nearest folder above it that exists, must take a new file."""
     probe = out_dir
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
-        return f"the run folder {out_dir} cannot be made: {probe} is a file, not a folder"
+        return f"{what} {out_dir} cannot be made: {probe} is a file, not a folder"
     try:
         with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
-        return f"the run folder {out_dir} cannot be written ({exc.strerror or exc})"
+        return f"{what} {out_dir} cannot be written ({exc.strerror or exc})"
     return None
 
 
@@ -128,13 +136,14 @@ def check_model(settings, *, cost_cap: float | None = None) -> list[str]:  # noq
         if not os.environ.get(settings.api_key_env):
             problems.append(f"the variable {settings.api_key_env} (named by --api-key-env) is not set")
     elif not settings.api_key and not settings.api_base:
-        import litellm
-
-        missing = litellm.validate_environment(model=settings.model).get("missing_keys") or []
+        missing = _missing_keys(settings.model)
         if missing:
+            empty = [name for name in missing if name in os.environ]
             problems.append(
-                f"no API key for {settings.model}: set {' or '.join(missing)}, or name the variable that holds it "
-                "with --api-key-env NAME (a self-hosted server given with --api-base needs none)"
+                f"no API key for {settings.model}: set {' or '.join(missing)}"
+                + (f" ({', '.join(empty)} is set but empty)" if empty else "")
+                + ", or name the variable that holds it with --api-key-env NAME "
+                "(a self-hosted server given with --api-base needs none)"
             )
     if settings.timeout <= 0:
         problems.append(f"the model timeout must be more than 0 seconds, not {settings.timeout:g}")
@@ -142,6 +151,22 @@ def check_model(settings, *, cost_cap: float | None = None) -> list[str]:  # noq
     if cap is not None and estimate(settings.model, provider, 1, 1, settings.price_per_token) is None:
         problems.append(unpriced_cap(settings.model, cap))
     return problems
+
+
+def _missing_keys(model: str) -> list[str]:
+    """The key variables litellm wants for model and does not find. litellm counts a variable set
+    to "" as a key, and the run would then fail at its first request; here an empty one is missing."""
+    import os
+
+    import litellm
+
+    blank = {name: value for name, value in os.environ.items() if not value.strip()}
+    for name in blank:  # the loader thread has finished: nothing else reads the environment now
+        del os.environ[name]
+    try:
+        return list(litellm.validate_environment(model=model).get("missing_keys") or [])
+    finally:
+        os.environ.update(blank)
 
 
 def preflight(settings, *, repo: str | Path, out_dir: str | Path | None, commit: str | None = None,  # noqa: ANN001

@@ -4,7 +4,8 @@
 
 Each default is declared once, on the part's dataclass next to the code that uses it. A field that
 has a named shortcut flag says so in its metadata (`{"flag": "--max-cost", "env": ..., "min": 1,
-"positive": True, "parse": fn}`); every field, flagged or not, is reached with
+"positive": True, "parse": fn}`); the flag of a bool field is a switch that takes no value and turns
+the default around (`--no-cache` on `model.cache = True`); every field, flagged or not, is reached with
 `--set part.key=value` (for example `--set reproduce.regression.max_files=4`).
 
 Layers, last wins:
@@ -261,10 +262,14 @@ def _dest(dotted: str) -> str:
 
 def add_flags(parser: argparse.ArgumentParser, parts: Sequence[str]) -> None:
     """The shortcut flags of these parts, plus --set and --config."""
-    for dotted, item, _ in leaves():
+    for dotted, item, kind in leaves():
         flag = item.metadata.get("flag")
         if flag and dotted.split(".")[0] in parts:
             default = item.default if item.default is not dataclasses.MISSING else None
+            if kind is bool:  # a switch: giving it turns the default around (--no-cache sets cache to false)
+                parser.add_argument(flag, dest=_dest(dotted), action="store_const", const=not default, default=None,
+                                    help=item.metadata.get("help", dotted))
+                continue
             shown = "" if default in (None, "", ()) else f" (default {default})"
             parser.add_argument(flag, dest=_dest(dotted), default=None,
                                 metavar=item.metadata.get("metavar", dotted.rsplit(".", 1)[-1].upper()),

@@ -51,10 +51,7 @@ def client() -> docker.DockerClient:
                 candidate.ping()
             except Exception as exc:  # noqa: BLE001 - any failure to connect means the same to the user
                 host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-                raise DockerUnavailable(
-                    f"No Docker engine answers at {host}; start one (for example `sudo systemctl start docker` "
-                    "or `bash .ci/start-dockerd`) or set DOCKER_HOST."
-                ) from exc
+                raise DockerUnavailable.from_failure(exc, host) from exc
             _client = candidate
         return _client
 

@@ -35,13 +35,10 @@ def load_predictions(source: str, instances: list[Instance]) -> dict[str, Predic
     if source == "empty":
         return {i.instance_id: Prediction(i.instance_id, "empty", "") for i in instances}
     path = Path(source).expanduser()
-    if path.suffix == ".json" and path.is_file() and path.read_text(encoding="utf-8").lstrip().startswith("{"):
-        import json
-
-        keyed = json.loads(path.read_text(encoding="utf-8"))
-        rows = [dict(value, instance_id=value.get("instance_id", key)) for key, value in keyed.items()]
-    else:
-        rows = read_rows(path)
+    rows = read_rows(path)  # a JSON object keyed by instance id comes back as one row
+    if path.suffix == ".json" and len(rows) == 1 and all(isinstance(value, dict) for value in rows[0].values()) \
+            and "model_patch" not in rows[0]:
+        rows = [dict(value, instance_id=value.get("instance_id", key)) for key, value in rows[0].items()]
     predictions: dict[str, Prediction] = {}
     for row in rows:
         if "instance_id" not in row or "model_patch" not in row:

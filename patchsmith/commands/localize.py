@@ -48,31 +48,28 @@ def run(args: argparse.Namespace) -> int:
     from patchsmith.commands.solve import MODEL_HINT
     from patchsmith.llm import DryRunModel
     from patchsmith.pipeline import SolveRequest, start_run
+    from patchsmith.preflight import check_run_folder
     from patchsmith.settings import load
 
     settings = load(args)
     issue = read_issue(args.issue)
-    if args.dry_run:
-        from patchsmith import repo_index
-        from patchsmith.localize import localize
-        from patchsmith.paths import cache_root
-
-        index = repo_index.build_index(args.repo, commit=args.commit, cache_dir=cache_root() / "index", settings=settings.index)
-        model = DryRunModel(settings.model.model or DRY_RUN_TOKENIZER, context_window=settings.model.context_window)
-        result = localize(index, issue, model, settings.localize)
-        print_dry_run(result, model, as_json=args.json)
-        return 0
-    if not settings.model.model and not args.no_model:
+    if not settings.model.model and not (args.no_model or args.dry_run):
         raise LocalizeCommandError(MODEL_HINT + ", or give --no-model for retrieval (and execution) alone")
     request = SolveRequest(repo=Path(args.repo), issue_title="", issue_body=issue, settings=settings, commit=args.commit,
                            out_dir=args.out, failing_tests=tuple(args.failing_test))
-    # --no-model: prompts are still built (and budgeted, as for a 128k-token model) and answered by
-    # nothing, so every step falls back to retrieval, fused with execution.
-    dry = DryRunModel(settings.model.model or DRY_RUN_TOKENIZER, context_window=settings.model.context_window or 128_000) \
-        if args.no_model else None
+    # --no-model and --dry-run: prompts are still built (and budgeted: for the named model's window,
+    # or as for a 128k-token model) and answered by nothing, so every step falls back to retrieval
+    # (fused with execution); a dry run reports each prompt's tokens.
+    window = settings.model.context_window or (None if args.dry_run and settings.model.model else 128_000)
+    dry = DryRunModel(settings.model.model or DRY_RUN_TOKENIZER, context_window=window) \
+        if args.no_model or args.dry_run else None
+    check_run_folder(args.out)  # one sentence, not a traceback from the first mkdir
     pipeline = start_run(request, model=dry)
     pipeline.execute(until="localize")
     result, model = pipeline.localization, pipeline.model
+    if args.dry_run:
+        print_dry_run(result, model, as_json=args.json, run_dir=pipeline.run.path)
+        return 0
     if args.json:  # standard output is the JSON alone, for a pipe
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -109,15 +106,16 @@ def print_result(result) -> None:  # noqa: ANN001 - localize.Localization, impor
         console.print(f"step {report.step}: {report.prompt_tokens} prompt tokens, {how}")
 
 
-def print_dry_run(result, model, *, as_json: bool) -> None:  # noqa: ANN001 - lazily imported types
+def print_dry_run(result, model, *, as_json: bool, run_dir: Path) -> None:  # noqa: ANN001 - lazily imported types
     import json
 
     steps = {r.step: r.prompt_tokens for r in result.reports}
     if as_json:
         print(json.dumps({"model": model.name, "context_window": model.context_window, "prompt_tokens": steps,
-                          "total": result.prompt_tokens}))
+                          "total": result.prompt_tokens, "run_folder": str(run_dir)}))
         return
     print(f"dry run for {model.name} (context window {model.context_window}): no model called")
     for step, tokens in steps.items():
         print(f"  {step:<9} {tokens:>7} prompt tokens")
     print(f"  {'total':<9} {result.prompt_tokens:>7} prompt tokens")
+    print(f"run folder: {run_dir}")

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from patchsmith.commands.solve import MODEL_HINT
     from patchsmith.pipeline import SolveRequest, start_run
+    from patchsmith.preflight import check_run_folder
     from patchsmith.workspace import RecipeWorkspace
     from patchsmith.settings import load
 
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
                                 test_command=args.test_command or "", parser=args.parser or "")
     request = SolveRequest(repo=Path(args.repo), issue_title="", issue_body=issue, settings=settings, commit=args.commit,
                            out_dir=args.out, workspace=workspace, given_files=files)
+    check_run_folder(args.out)  # one sentence, not a traceback from the first mkdir
     pipeline = start_run(request)
     pipeline.execute(until="reproduce")
     print_result(pipeline.repro, pipeline.regression)

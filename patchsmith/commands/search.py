@@ -1,4 +1,4 @@
-"""`patchsmith search PATH "text" [-k N] [--json] [--commit REV]`: rank files and definitions."""
+"""`patchsmith search [--repo PATH] "text" [-k N] [--json] [--commit REV]`: rank files and definitions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="a repository: a working tree, or a git directory with --commit")
+    from patchsmith.commands.arguments import add_repository
+
+    add_repository(parser, "a repository: a working tree, or a git directory with --commit")
     parser.add_argument("text", help="what to look for, such as an issue's text; '-' reads it from standard input")
     parser.add_argument("-k", type=int, default=10, help="how many files and how many definitions (default 10)")
     parser.add_argument("--commit", help="index this commit of a git repository instead of the working tree")
@@ -18,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from patchsmith.commands.arguments import repository
     from patchsmith.paths import cache_root
     from patchsmith.repo_index import RepoIndexError, build_index, search
 
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
         raise RepoIndexError("the search text is empty; give the words to look for.")
-    index = build_index(Path(args.path), commit=args.commit, cache_dir=cache_root() / "index")
+    index = build_index(Path(repository(args, "search")), commit=args.commit, cache_dir=cache_root() / "index")
     hits = search(index, text, k=args.k)
     files = [h for h in hits if h.kind == "file"]
     definitions = [h for h in hits if h.kind == "definition"]

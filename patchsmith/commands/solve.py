@@ -42,10 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    console = Console(stderr=True, soft_wrap=True)  # a piped log keeps whole lines
+
+    def progress(stage: str, message: str) -> None:
+        console.print(f"[bold cyan]{stage:>11}[/] {message}", highlight=False)
+
     from patchsmith.pipeline import read_outcome, solve
     from patchsmith.runs import RunFolder
 
-    console = Console(stderr=True, soft_wrap=True)  # a piped log keeps whole lines
     if args.resume is not None:
         request = _resumed_request(args)
         finished = read_outcome(RunFolder(args.resume))
@@ -53,11 +57,7 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"{args.resume} is a finished run; its result:", highlight=False)
             return _report(args, request, finished, console)
     else:
-        request = _new_request(args)
-
-    def progress(stage: str, message: str) -> None:
-        console.print(f"[bold cyan]{stage:>11}[/] {message}", highlight=False)
-
+        request = _new_request(args, progress)
     return _report(args, request, solve(request, progress), console)
 
 
@@ -85,10 +85,10 @@ def write_diff(patch: str) -> None:
     sys.stdout.flush()
 
 
-def _new_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pipeline.SolveRequest
+def _new_request(args: argparse.Namespace, progress):  # noqa: ANN001, ANN202 - (stage, message) -> None; SolveRequest
+    from patchsmith.head_start import prepare
     from patchsmith.issue_source import read_issue
     from patchsmith.pipeline import SolveRequest
-    from patchsmith.preflight import preflight
     from patchsmith.settings import ignored_repository_tables, load
 
     if not args.repo or not args.issue:
@@ -105,7 +105,8 @@ def _new_request(args: argparse.Namespace):  # noqa: ANN202 - patchsmith.pipelin
     commit = args.commit
     if args.branch and commit is None:
         commit = _head(repo)  # the branch is made on HEAD, so the fix is found and validated there
-    preflight(settings.model, repo=repo, out_dir=args.out, commit=commit)  # before anything is paid for
+    # Before anything is paid for; the repository is indexed while litellm loads.
+    prepare(settings, repo=repo, out_dir=args.out, commit=commit, say=progress)
     return SolveRequest(repo=repo, issue_title=title, issue_body=body, settings=settings, commit=commit, out_dir=args.out,
                         failing_tests=tuple(args.failing_test))
 
@@ -155,6 +156,7 @@ def _local_repo(value: str) -> Path:
 
     import git
 
+    from patchsmith.git_errors import git_failure
     from patchsmith.paths import cache_root
 
     dest = cache_root() / "repos" / hashlib.sha256(value.encode()).hexdigest()[:16]
@@ -166,15 +168,6 @@ def _local_repo(value: str) -> Path:
     except git.GitCommandError as exc:
         raise SolveCommandError(f"could not clone {value}: {git_failure(exc.stderr or '')}") from None
     return dest
-
-
-def git_failure(stderr: str) -> str:
-    """git's own reason, from the first `fatal:` line of what GitPython captured."""
-    for line in stderr.splitlines():
-        if "fatal:" in line:
-            return line.split("fatal:", 1)[1].strip()
-    lines = [line.strip().strip("'") for line in stderr.splitlines() if line.strip().strip("'")]
-    return lines[-1] if lines else "git failed"
 
 
 def _deliver(args: argparse.Namespace, request, outcome) -> None:  # noqa: ANN001 - SolveRequest, SolveOutcome

@@ -15,17 +15,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
-def _default_dataset() -> Path | None:
-    """The bundled Lite test split next to the checkout (../shared/data), only if it is there."""
-    candidate = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "swebench_lite_test.jsonl"
-    return candidate if candidate.is_file() else None
+from patchsmith.commands.arguments import folder_name, positive_float, positive_int
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
-    default = _default_dataset()
-    parser.add_argument("--dataset", type=Path, default=default, required=default is None,
-                        help="SWE-bench dataset, JSON Lines or JSON" + (f" (default: {default})" if default else ""))
+    from patchsmith.swebench_runner.dataset import DEFAULT_DATASET
+
+    parser.add_argument("--dataset", default=DEFAULT_DATASET,
+                        help="a JSON Lines (or JSON) file of instances, or a Hugging Face Hub name[:split] such as "
+                             "SWE-bench/SWE-bench_Verified (needs the optional datasets package and a network; "
+                             f"default: {DEFAULT_DATASET}, split test)")
     parser.add_argument("--repo-cache", type=Path, required=True,
                         help="folder of git mirrors named owner+name, owner__name or owner/name (absent ones are cloned)")
     group = parser.add_mutually_exclusive_group()
@@ -37,9 +36,9 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, help="predictions file (official JSON Lines), or gold, or empty")
     _add_selection(parser)
-    parser.add_argument("--workers", type=int, default=1, help="instances evaluated at once (default 1)")
-    parser.add_argument("--run-id", required=True, help="names the run; rerunning it skips instances already graded")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed for one instance's tests")
+    parser.add_argument("--workers", type=positive_int, default=1, help="instances evaluated at once (default 1)")
+    parser.add_argument("--run-id", type=folder_name, required=True, help="names the run; rerunning it skips instances already graded")
+    parser.add_argument("--timeout", type=positive_float, default=1800.0, help="seconds allowed for one instance's tests")
     from patchsmith.swebench_runner.evaluation import EvalSettings
 
     grader = EvalSettings.__dataclass_fields__["grader"]
@@ -50,18 +49,37 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_envs_arguments(parser: argparse.ArgumentParser) -> None:
     _add_selection(parser)
-    parser.add_argument("--workers", type=int, default=1, help="environments built at once (default 1)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="environments built at once (default 1)")
     parser.add_argument("--no-build", action="store_true", help="report only; build nothing")
     parser.add_argument("--log-dir", type=Path, default=Path("patchsmith-runs") / "swebench" / "env-logs")
+
+
+def _check_folders(args: argparse.Namespace) -> None:
+    """The folders a run writes can be written, and --repo-cache is no file: one sentence each,
+    before a dataset is loaded. A read-only --repo-cache is fine (shared mirrors): it is written
+    only to clone a missing repository."""
+    from patchsmith.preflight import check_run_folder
+    from patchsmith.swebench_runner.errors import SwebenchError
+
+    if args.repo_cache.exists() and not args.repo_cache.is_dir():
+        raise SwebenchError(f"--repo-cache {args.repo_cache} is a file; give the folder that holds the git mirrors.")
+    if getattr(args, "run_id", None):
+        check_run_folder(args.out / args.run_id, "the run folder (--out/--run-id)")
+    if getattr(args, "log_dir", None) and not args.no_build:
+        check_run_folder(args.log_dir, "the --log-dir folder")
 
 
 def _selected(args: argparse.Namespace):
     from patchsmith.swebench_runner.dataset import load_instances
     from patchsmith.swebench_runner.errors import SwebenchError
 
+    _check_folders(args)
+    wanted = " ".join(args.instances).replace(",", " ").split() if args.instances else []
+    if args.instances and not wanted:  # checked before a dataset is loaded, which may take a while
+        raise SwebenchError(f"--instances names no instance id ({' '.join(args.instances)!r}); give ids such as "
+                            "django__django-11099, or leave it out for every instance.")
     instances = everything = load_instances(args.dataset)
-    if args.instances:
-        wanted = " ".join(args.instances).replace(",", " ").split()
+    if wanted:
         known = {i.instance_id for i in instances}
         unknown = [w for w in wanted if w not in known]
         if unknown:
@@ -77,12 +95,9 @@ def _selected(args: argparse.Namespace):
 def run_eval(args: argparse.Namespace) -> int:
     from patchsmith.paths import cache_root
     from patchsmith.sandbox.engine import install_signal_handlers
-    from patchsmith.swebench_runner.errors import SwebenchError
     from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate
     from patchsmith.swebench_runner.predictions import load_predictions
 
-    if args.workers < 1:
-        raise SwebenchError("--workers must be at least 1.")
     instances, everything = _selected(args)
     predictions = load_predictions(args.predictions, instances)
     install_signal_handlers()
@@ -154,9 +169,9 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
 
     _add_selection(parser)
     add_flags(parser, ("model", "localize", "reproduce", "repair"))  # --max-cost: dollars one instance may spend
-    parser.add_argument("--max-total-cost", type=float, default=None, help="dollars the run may spend; no instance starts past it")
-    parser.add_argument("--workers", type=int, default=1, help="instances solved at once (default 1)")
-    parser.add_argument("--run-id", required=True, help="names the run; rerunning it skips instances already predicted")
+    parser.add_argument("--max-total-cost", type=positive_float, default=None, help="dollars the run may spend; no instance starts past it")
+    parser.add_argument("--workers", type=positive_int, default=1, help="instances solved at once (default 1)")
+    parser.add_argument("--run-id", type=folder_name, required=True, help="names the run; rerunning it skips instances already predicted")
     parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
                         help="folder that holds run folders (default: patchsmith-runs/swebench)")
 
