@@ -1,7 +1,7 @@
 """localize: where an issue should be fixed, narrowed from files to elements to lines (a stage).
 
 Imports repo_index and nothing of patchsmith: the model arrives as an argument (see
-`LanguageModel`).
+`LocalizeModel`).
 """
 
 from patchsmith.localize.elements import localize_elements
@@ -17,7 +17,7 @@ from patchsmith.localize.results import (
     RankedFile,
     StepReport,
 )
-from patchsmith.localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.settings import LocalizeModel, LocalizeSettings
 from patchsmith.localize.stage import localize
 
 __all__ = [
@@ -26,7 +26,7 @@ __all__ = [
     "Element",
     "ElementLocations",
     "FileLocations",
-    "LanguageModel",
+    "LocalizeModel",
     "Localization",
     "LocalizeSettings",
     "RankedFile",

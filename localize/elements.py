@@ -10,7 +10,7 @@ from patchsmith.localize.budget import take_ranked
 from patchsmith.localize.files import fuse_with_execution, issue_for_prompt, prompt_budget
 from patchsmith.localize.prompts import elements_prompt
 from patchsmith.localize.results import Element, ElementLocations, ExecutionSignal, FileLocations, StepReport
-from patchsmith.localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.settings import LocalizeModel, LocalizeSettings
 
 STAGE = "localize.elements"
 
@@ -75,7 +75,7 @@ def fuse_elements(answered: list[Element], execution: ExecutionSignal | None, se
 
 
 def localize_elements(
-    index: RepoIndex, issue: str, files: FileLocations, model: LanguageModel, settings: LocalizeSettings,
+    index: RepoIndex, issue: str, files: FileLocations, model: LocalizeModel, settings: LocalizeSettings,
     execution: ExecutionSignal | None = None,
 ) -> ElementLocations:
     top = [p for p in files.paths if p in index.files][: settings.top_files]

@@ -14,7 +14,7 @@ from patchsmith.localize.answers import PathResolver, answer_lines
 from patchsmith.localize.budget import head_and_tail, truncate
 from patchsmith.localize.prompts import files_prompt
 from patchsmith.localize.results import ExecutionSignal, FileLocations, RankedFile, StepReport
-from patchsmith.localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.settings import LocalizeModel, LocalizeSettings
 
 STAGE = "localize.files"
 
@@ -82,12 +82,12 @@ def compact_tree(index: RepoIndex, budget: int, count) -> str:  # noqa: ANN001 -
     return truncate(tree, budget, count)
 
 
-def prompt_budget(model: LanguageModel, step_tokens: int, settings: LocalizeSettings) -> int:
+def prompt_budget(model: LocalizeModel, step_tokens: int, settings: LocalizeSettings) -> int:
     """A step's prompt budget: its own setting, and never beyond the model's context window."""
     return max(256, min(step_tokens, model.context_window - settings.answer_reserve))
 
 
-def issue_for_prompt(issue: str, model: LanguageModel, settings: LocalizeSettings, budget: int) -> str:
+def issue_for_prompt(issue: str, model: LocalizeModel, settings: LocalizeSettings, budget: int) -> str:
     """The issue as prompts show it: at most `issue_tokens`, and at most half of the step's budget."""
     return head_and_tail(issue, min(settings.issue_tokens, budget // 2), model.count_tokens)
 
@@ -115,7 +115,7 @@ def model_paths(answer: str, resolver: PathResolver, prefer: list[str], limit: i
 
 
 def localize_files(
-    index: RepoIndex, issue: str, model: LanguageModel, settings: LocalizeSettings, execution: ExecutionSignal | None = None
+    index: RepoIndex, issue: str, model: LocalizeModel, settings: LocalizeSettings, execution: ExecutionSignal | None = None
 ) -> FileLocations:
     """Files fused from the model's answer, retrieval and, when runs were measured, the files the
     failing runs executed (by suspiciousness)."""

@@ -14,7 +14,7 @@ from patchsmith.localize.budget import take_ranked
 from patchsmith.localize.files import issue_for_prompt, prompt_budget
 from patchsmith.localize.prompts import lines_prompt
 from patchsmith.localize.results import EditLocation, EditLocations, Element, ElementLocations, FileLocations, StepReport
-from patchsmith.localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.settings import LocalizeModel, LocalizeSettings
 
 STAGE = "localize.lines"
 
@@ -122,7 +122,7 @@ def localize_lines(
     issue: str,
     elements: ElementLocations,
     files: FileLocations,
-    model: LanguageModel,
+    model: LocalizeModel,
     settings: LocalizeSettings,
 ) -> EditLocations:
     candidates = list(elements.elements) or fallback_elements(index, files, settings)

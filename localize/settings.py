@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
-class LanguageModel(Protocol):
+class LocalizeModel(Protocol):
     """What localization needs of a model; patchsmith.llm.Model and DryRunModel provide it."""
 
     name: str

@@ -11,14 +11,14 @@ from patchsmith.localize.elements import localize_elements
 from patchsmith.localize.files import localize_files, retrieval_ranking, with_execution
 from patchsmith.localize.lines import localize_lines
 from patchsmith.localize.results import ExecutionSignal, FileLocations, Localization
-from patchsmith.localize.settings import LanguageModel, LocalizeSettings
+from patchsmith.localize.settings import LocalizeModel, LocalizeSettings
 from patchsmith.localize.spectrum import Run, execution_signal
 
 
 def localize(
     index: RepoIndex,
     issue: str,
-    model: LanguageModel,
+    model: LocalizeModel,
     settings: LocalizeSettings | None = None,
     runs: Sequence[Run] = (),
     files: FileLocations | None = None,
