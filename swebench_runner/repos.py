@@ -50,7 +50,7 @@ def find_mirror(repo: str, repo_cache: Path, url_template: str = GITHUB_URL) -> 
         # Never a credentials prompt: a repository the host does not have fails at once.
         git.Repo.clone_from(url, partial, bare=True, env={"GIT_TERMINAL_PROMPT": "0"})
     except git.GitCommandError as exc:
-        from patchsmith.git_errors import git_failure
+        from patchsmith.repo_index.git_errors import git_failure
 
         looked = ", ".join(str(c.relative_to(repo_cache)) for c in candidates)
         raise SwebenchError(f"{repo} has no mirror in the --repo-cache folder {repo_cache} (looked for {looked}), "

@@ -156,7 +156,7 @@ def _local_repo(value: str) -> Path:
 
     import git
 
-    from patchsmith.git_errors import git_failure
+    from patchsmith.repo_index.git_errors import git_failure
     from patchsmith.paths import cache_root
 
     dest = cache_root() / "repos" / hashlib.sha256(value.encode()).hexdigest()[:16]
