@@ -38,6 +38,8 @@ def pip_options(plan, dated=True, cutoff=""):
         options += ["--cert", os.environ["PIP_CERT"]]  # --isolated ignores the variable itself
     if dated and (cutoff or plan.get("cutoff")):
         options += ["--uploaded-prior-to", cutoff or plan["cutoff"]]
+    if dated and plan.get("only_binary"):
+        options += ["--only-binary", ":all:"]
     return options
 
 
@@ -207,7 +209,7 @@ def resolve(plan, target, requirements):
         requirement = next(r for r in requirements if requirement_name(r) == name)
         requirements.remove(requirement)
         if plan.get("cutoff") and no_release_before_cutoff(output, name):
-            pinned = oldest_installable(plan, requirement)
+            pinned = oldest_wheel(plan, requirement) if plan.get("only_binary") else oldest_installable(plan, requirement)
             if pinned:
                 note("fallback", f"{requirement} had no release before {plan['date']}; using the oldest that installs, {pinned}")
                 undated.append((pinned, ""))
@@ -335,10 +337,14 @@ def main(path):
         resolve(plan, [], build_tools)
         python_cutoff = interpreter_cutoff(plan)
         if compiled and python_cutoff:
-            # What the build compiles against (numpy, Cython) meets this Python, not the date's.
+            # What the build compiles against (numpy, Cython) meets this Python, not the date's: as
+            # of its release, wheels only (an old sdist builds for minutes, then fails), else the
+            # oldest release with a wheel for it.
             note("build", f"{', '.join(compiled)} as of Python {sys.version_info[0]}.{sys.version_info[1]}'s release, "
-                          f"{python_cutoff[:10]}, which is later than {plan['date']}")
-        resolve({**plan, "cutoff": python_cutoff or plan.get("cutoff", ""), "python_cutoff": python_cutoff}, [], compiled)
+                          f"{python_cutoff[:10]}, which is later than {plan['date']}; wheels only")
+            resolve({**plan, "cutoff": python_cutoff, "python_cutoff": python_cutoff, "only_binary": True}, [], compiled)
+        else:
+            resolve(plan, [], compiled)
         install_project(plan)
         own = [r for r in project_requirements(plan) if requirement_name(r) not in {requirement_name(x) for x in requirements}]
         requirements = own + list(requirements)
