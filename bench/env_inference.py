@@ -66,6 +66,8 @@ def staying_resources() -> list[str]:
             lines.append(f"{repo}: its local internet (swebench_runner/local_internet.py {' '.join(spec.local_internet)})")
         for vendored in spec.vendored_sources:
             lines.append(f"{repo}: {vendored.repo} at {vendored.ref} into {vendored.path}, with {', '.join(spec.system_packages)}")
+        for line in spec.pre_install if spec.vendored_sources else ():
+            lines.append(f"{repo}: before the install, {line} (its other download, from a host beyond the registries)")
     return lines
 
 

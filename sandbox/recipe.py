@@ -26,7 +26,7 @@ _DEPENDENCY_NAMES = ("pyproject.toml", "setup.py", "setup.cfg", "tox.ini", ".pat
 _TEST_EXTRAS = ("test", "tests", "testing", "dev")
 _CONFIG_NAMES = ("pytest.ini", "runtests.py", "tests/runtests.py", ".travis.yml")  # test and CI configuration
 _OVERRIDE_KEYS = {"image", "python", "system_packages", "setup", "test_command", "env", "date", "requirements"}
-_NOT_HASHED = ("source", "test_command", "mode", "why", "left_out")  # how tests run does not change the image
+_NOT_HASHED = ("source", "test_command", "mode", "why", "left_out", "compiled")  # how tests run does not change the image
 _HASHED_WHEN_SET = ("date", "requirements")
 
 
@@ -50,6 +50,7 @@ class EnvRecipe:
     mode: str = "dated"  # "dated", or "legacy" (the inference before dates, kept for comparison)
     why: tuple[tuple[str, str], ...] = ()  # (topic, reason): python, date, test command, ...
     left_out: tuple[str, ...] = ()  # requirements found but not needed for tests (linters, docs)
+    compiled: bool = False  # the project builds extensions: another commit's sources need a rebuild
 
     def recipe_hash(self) -> str:
         data = asdict(self)
@@ -205,6 +206,7 @@ def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes]
                                                      getattr(files, "nearest_tag", ""), build_requires)),
         test_command=command, dependency_files=_dependency_hashes(files), source="inferred",
         date=date, requirements=tuple(requirements), mode="dated", why=why, left_out=tuple(left_out),
+        compiled=getattr(files, "cython_sources", False) or re.search(r"\b(ext_modules|Extension)\b", text.get("setup.py", "")) is not None,
     )
 
 
