@@ -325,7 +325,8 @@ def main(path):
         for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=patchsmith", "-c", "user.email=patchsmith@localhost",
                                                        "commit", "-q", "--no-verify", "-m", "base"]):
             subprocess.run(["git", *args], check=False)
-    untagged = subprocess.run(["git", "describe", "--tags"], capture_output=True).returncode != 0
+    # Version-looking tags only, as setuptools-scm reads them (a runner may tag its own base commit).
+    untagged = subprocess.run(["git", "describe", "--tags", "--match", "*[0-9]*"], capture_output=True).returncode != 0
     if plan.get("git_commit") and plan.get("version_tag") and untagged:
         # A history made for the container (here, or by whoever copied the tree in) has no tags.
         note("version", f"tagged it {plan['version_tag']}, the newest version tag before the commit")

@@ -90,7 +90,7 @@ def test_history_without_tags_gets_the_nearest_version_tag(tmp_path: Path, sandb
     subprocess.run(["git", "tag", "v2.7"], cwd=root, check=True)
     recipe = infer_recipe(read_dependency_files(root, commit))
     # Whoever copies the tree in may make a history of their own, as the SWE-bench runner does.
-    own_history = "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm copied"
+    own_history = "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm copied && git tag copied-base"
     recipe = replace(recipe, setup=(own_history, *recipe.setup))
     image = build_env_image(root, commit, recipe, cache_dir=sandbox_cache_dir, log_path=tmp_path / "build.log")
     run = run_in(image, "python -c 'import importlib.metadata as m; print(\"VERSION\", m.version(\"scmtagless\"))'")
