@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=3600, help="seconds; no new instance starts after it")
     parser.add_argument("--remove-images", action="store_true", help="remove the images this bench built once an instance is done")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--shard", default="0/1", help="K/N: run only the sampled instances whose position is K modulo N "
+                                                      "(N processes share one --state; the report covers every row)")
     args = parser.parse_args(argv)
 
     from patchsmith.sandbox.engine import install_signal_handlers
@@ -177,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     done = {(r["instance_id"], r["mode"]) for r in rows}
     started = time.monotonic()
     install_signal_handlers()
-    for instance in [] if args.report_only else chosen:
+    shard, shards = (int(part) for part in args.shard.split("/"))
+    for position, instance in enumerate([] if args.report_only else chosen):
+        if position % shards != shard:
+            continue
         for mode in MODES:
             if (instance.instance_id, mode) in done:
                 continue
@@ -193,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'agree' if row['agree'] else 'DISAGREE: ' + row['cause']}", flush=True)
             if args.remove_images:
                 remove_images([row])
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()] if results.exists() else rows
     print(report(rows, len(chosen)))
     return 0
 
