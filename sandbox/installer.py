@@ -210,7 +210,10 @@ def resolve(plan, target, requirements):
         requirements.remove(requirement)
         if plan.get("cutoff") and no_release_before_cutoff(output, name):
             pinned = oldest_wheel(plan, requirement) if plan.get("only_binary") else oldest_installable(plan, requirement)
-            if pinned:
+            if pinned and plan.get("only_binary"):
+                note("fallback", f"{requirement} had no wheel for Python {sys.version_info[0]}.{sys.version_info[1]} before "
+                                 f"{plan['cutoff'][:10]}; using the oldest release with a wheel for it, {pinned}")
+            elif pinned:
                 note("fallback", f"{requirement} had no release before {plan['date']}; using the oldest that installs, {pinned}")
                 undated.append((pinned, ""))
                 continue
