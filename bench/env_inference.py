@@ -99,6 +99,9 @@ def run_one(instance, mode: str, dataset: list, args, state: Path) -> dict:
     spec = inferred_spec(instance.repo, instance.version, dataset, args.repo_cache, mode=mode, harness=harness)
     row["python"] = spec.python
     environment = environment_for(spec, dataset, args.repo_cache, cache_root(), state / mode / "env-logs")
+    if not environment.build.built and "Temporary failure in name resolution" in environment.build.error:
+        time.sleep(30)  # the registry was unreachable: the machine's fault, not the inference's; once more
+        environment = environment_for(spec, dataset, args.repo_cache, cache_root(), state / mode / "env-logs")
     build = environment.build
     row.update(image=build.image, build_seconds=round(build.seconds, 1), built_now=build.built and not build.cached)
     if not build.built:
