@@ -26,6 +26,8 @@ _NOT_FOR_TESTS = re.compile(
     r"twine|check-manifest|build|bump2?version|towncrier|readme-renderer|restructuredtext-lint|tox|nox|"
     r"safety|vulture|prospector|pyroma|darglint|blacken-docs|pip-tools|wheel|setuptools)$")
 _LINT_FILE_WORDS = re.compile(r"(doc|lint|type|mypy|style|format|flake|release|publish|bench)", re.I)
+# Files for a run against the oldest supported releases: alternatives to the main ones.
+_MINIMUM_FILE = re.compile(r"(^|[-_.])(min|minimum|minver|oldest)([-_.]|$)", re.I)
 _TEST_FILE_WORDS = re.compile(r"(test|dev|ci)", re.I)
 
 
@@ -130,7 +132,8 @@ def requirement_files(texts: dict[str, str]) -> list[str]:
     for path in sorted(texts):
         name = path.rsplit("/", 1)[-1]
         is_requirements = path.endswith((".txt", ".in")) and ("requirements" in path or path.startswith("requirements/"))
-        if is_requirements and path not in chosen and _TEST_FILE_WORDS.search(path) and not _LINT_FILE_WORDS.search(name):
+        if (is_requirements and path not in chosen and _TEST_FILE_WORDS.search(path) and not _LINT_FILE_WORDS.search(name)
+                and not _MINIMUM_FILE.search(name.rsplit(".", 1)[0])):
             by_folder.setdefault(posixpath.dirname(path), []).append(path)
     for paths in by_folder.values():
         main = [p for p in paths if _MAIN_FILE_WORDS.search(p.rsplit("/", 1)[-1].rsplit(".", 1)[0])]
