@@ -11,7 +11,10 @@ to releases uploaded before the plan's cutoff:
   read a version;
 - one requirement that cannot be resolved (no release, all yanked, in conflict with the project)
   is dropped and the resolution retried; one with no release before the cutoff gets the oldest
-  release that installs on this Python instead. Every such decision is printed as a line
+  release that installs on this Python instead, and one of the date that will not install on
+  this (newer) Python gets the oldest later release with a wheel for it;
+- what the build compiles against (numpy, Cython) meets this Python: as of its release, wheels
+  only, when it is later than the date. Every such decision is printed as a line
   starting with "PATCHSMITH-NOTE" so the build log (and `--explain`) can show it.
 
 pip runs with --isolated: a host's pip configuration (local find-links carry no upload dates)
