@@ -66,6 +66,8 @@ def staying_resources() -> list[str]:
             lines.append(f"{repo}: its local internet (swebench_runner/local_internet.py {' '.join(spec.local_internet)})")
         for vendored in spec.vendored_sources:
             lines.append(f"{repo}: {vendored.repo} at {vendored.ref} into {vendored.path}, with {', '.join(spec.system_packages)}")
+        for line in spec.pre_install if spec.vendored_sources else ():
+            lines.append(f"{repo}: before the install, {line} (its other download, from a host beyond the registries)")
     return lines
 
 
@@ -97,6 +99,9 @@ def run_one(instance, mode: str, dataset: list, args, state: Path) -> dict:
     spec = inferred_spec(instance.repo, instance.version, dataset, args.repo_cache, mode=mode, harness=harness)
     row["python"] = spec.python
     environment = environment_for(spec, dataset, args.repo_cache, cache_root(), state / mode / "env-logs")
+    if not environment.build.built and "Temporary failure in name resolution" in environment.build.error:
+        time.sleep(30)  # the registry was unreachable: the machine's fault, not the inference's; once more
+        environment = environment_for(spec, dataset, args.repo_cache, cache_root(), state / mode / "env-logs")
     build = environment.build
     row.update(image=build.image, build_seconds=round(build.seconds, 1), built_now=build.built and not build.cached)
     if not build.built:
@@ -162,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=3600, help="seconds; no new instance starts after it")
     parser.add_argument("--remove-images", action="store_true", help="remove the images this bench built once an instance is done")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--shard", default="0/1", help="K/N: run only the sampled instances whose position is K modulo N "
+                                                      "(N processes share one --state; the report covers every row)")
     args = parser.parse_args(argv)
 
     from patchsmith.sandbox.engine import install_signal_handlers
@@ -175,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     done = {(r["instance_id"], r["mode"]) for r in rows}
     started = time.monotonic()
     install_signal_handlers()
-    for instance in [] if args.report_only else chosen:
+    shard, shards = (int(part) for part in args.shard.split("/"))
+    for position, instance in enumerate([] if args.report_only else chosen):
+        if position % shards != shard:
+            continue
         for mode in MODES:
             if (instance.instance_id, mode) in done:
                 continue
@@ -191,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'agree' if row['agree'] else 'DISAGREE: ' + row['cause']}", flush=True)
             if args.remove_images:
                 remove_images([row])
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()] if results.exists() else rows
     print(report(rows, len(chosen)))
     return 0
 

@@ -3,7 +3,8 @@
 Test requirements come from every usual place: extras named test/tests/testing/dev (pyproject,
 setup.cfg, setup.py read without running it), PEP 735 dependency groups, tox's default
 [testenv] (`deps` with `-r` files and factor lines, `extras`), and requirement files whose names
-say test or dev, plus the runtime requirements.txt. Packages that only lint, type-check, format,
+say test or dev, plus the runtime requirements.txt; failing such files, a conda environment file
+(sandbox/conda_files.py). Packages that only lint, type-check, format,
 build docs or release are left out: they are never needed to run tests, and their pins often
 conflict with the project.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from patchsmith.sandbox.conda_files import chosen_conda_file, conda_requirements
 from patchsmith.sandbox.installer import canonical, requirement_name
 from patchsmith.sandbox.python_choice import _tox_envlist, read_ini, setup_py_literal
 
@@ -24,6 +26,8 @@ _NOT_FOR_TESTS = re.compile(
     r"twine|check-manifest|build|bump2?version|towncrier|readme-renderer|restructuredtext-lint|tox|nox|"
     r"safety|vulture|prospector|pyroma|darglint|blacken-docs|pip-tools|wheel|setuptools)$")
 _LINT_FILE_WORDS = re.compile(r"(doc|lint|type|mypy|style|format|flake|release|publish|bench)", re.I)
+# Files for a run against the oldest supported releases: alternatives to the main ones.
+_MINIMUM_FILE = re.compile(r"(^|[-_.])(min|minimum|minver|oldest)([-_.]|$)", re.I)
 _TEST_FILE_WORDS = re.compile(r"(test|dev|ci)", re.I)
 
 
@@ -42,6 +46,8 @@ def parse_requirement_file(path: str, texts: dict[str, str], seen: set[str] | No
     for raw in texts[path].splitlines():
         line = re.sub(r"(^|\s)#.*", "", raw).strip()
         include = re.match(r"^(-r|--requirement)\s*(\S+)", line)
+        if include and _LINT_FILE_WORDS.search(include.group(2).rsplit("/", 1)[-1]):
+            continue  # a docs or lint file included by a dev file: not what tests need
         if include:
             found += parse_requirement_file(posixpath.normpath(posixpath.join(posixpath.dirname(path), include.group(2))), texts, seen)
         elif line and not line.startswith("-") and "://" not in line and not line.startswith("."):
@@ -113,14 +119,25 @@ def _expanded(word: str, factors: set[str]) -> list[str]:
     return [w for w in re.sub(r"[{}]", "", word).split(",") if w in factors]
 
 
+# In a folder of several requirement files, the names of the ones a test run takes; the others
+# (database backends, minimum versions) are alternatives to them.
+_MAIN_FILE_WORDS = re.compile(r"(test|dev|ci|base|common|all|extra|default|py\d*)", re.I)
+
+
 def requirement_files(texts: dict[str, str]) -> list[str]:
-    """The runtime requirements.txt, then requirement files whose names say test or dev (not docs or lint)."""
+    """The runtime requirements.txt, then requirement files whose paths say test or dev (not docs
+    or lint); in a folder of several, the main ones (see _MAIN_FILE_WORDS) when it has any."""
     chosen = [p for p in ("requirements.txt",) if p in texts]
+    by_folder: dict[str, list[str]] = {}
     for path in sorted(texts):
         name = path.rsplit("/", 1)[-1]
         is_requirements = path.endswith((".txt", ".in")) and ("requirements" in path or path.startswith("requirements/"))
-        if is_requirements and path not in chosen and _TEST_FILE_WORDS.search(path) and not _LINT_FILE_WORDS.search(name):
-            chosen.append(path)
+        if (is_requirements and path not in chosen and _TEST_FILE_WORDS.search(path) and not _LINT_FILE_WORDS.search(name)
+                and not _MINIMUM_FILE.search(name.rsplit(".", 1)[0])):
+            by_folder.setdefault(posixpath.dirname(path), []).append(path)
+    for paths in by_folder.values():
+        main = [p for p in paths if _MAIN_FILE_WORDS.search(p.rsplit("/", 1)[-1].rsplit(".", 1)[0])]
+        chosen += main if len(paths) > 1 and main else paths
     return chosen
 
 
@@ -128,10 +145,12 @@ def requirement_files(texts: dict[str, str]) -> list[str]:
 _BUILD_ITSELF = {"setuptools", "distutils", "pkg_resources", "__future__", "wheel"}
 
 
-def build_requirements(texts: dict[str, str], pyproject: dict, local_names: set[str]) -> tuple[list[str], str]:
+def build_requirements(texts: dict[str, str], pyproject: dict, local_names: set[str],
+                       cython_sources: bool = False) -> tuple[list[str], str]:
     """(what must be installed before the project builds, where that was read): pyproject's
     build-system requires; else the packages setup.py imports (numpy, Cython, ...) and its
-    setup_requires. Modules of the tree itself (local_names) and the standard library are not."""
+    setup_requires, and Cython when the tree has .pyx files (a checkout carries no generated C).
+    Modules of the tree itself (local_names) and the standard library are not."""
     import ast
     import sys
 
@@ -158,6 +177,8 @@ def build_requirements(texts: dict[str, str], pyproject: dict, local_names: set[
     requires = setup_py_literal(texts["setup.py"], "setup_requires")
     extra = [requires] if isinstance(requires, str) else [str(r) for r in requires or []]
     found = [m for m in modules if canonical(m) != project_name(texts, pyproject)] + [r for r in extra if requirement_name(r) not in map(canonical, modules)]
+    if cython_sources and "cython" not in map(requirement_name, found):
+        found.append("Cython")
     return [r for r in found if for_tests(r) or requirement_name(r) in ("setuptools", "wheel")], "setup.py's imports and setup_requires"
 
 
@@ -165,8 +186,12 @@ def test_requirements(texts: dict[str, str], pyproject: dict) -> tuple[list[str]
     """(requirements to install, where they came from, left out as not needed for tests,
     whether extras must be read from the installed metadata)."""
     found: list[tuple[str, str]] = []
-    for path in requirement_files(texts):
+    files = requirement_files(texts)
+    for path in files:
         found += [(r, path) for r in parse_requirement_file(path, texts)]
+    if files in ([], ["requirements.txt"]):  # no test requirement file: conda's may say what tests need
+        conda_file = chosen_conda_file(texts)
+        found += [(r, conda_file) for r in conda_requirements(texts[conda_file])] if conda_file else []
     declared, unreadable = declared_extras(texts, pyproject)
     extra_names = [n for n in declared if canonical(n.split(":")[0]) in TEST_EXTRA_NAMES]
     found += [(r, f"extra {n}") for n in extra_names for r in declared[n]]

@@ -11,7 +11,10 @@ to releases uploaded before the plan's cutoff:
   read a version;
 - one requirement that cannot be resolved (no release, all yanked, in conflict with the project)
   is dropped and the resolution retried; one with no release before the cutoff gets the oldest
-  release that installs on this Python instead. Every such decision is printed as a line
+  release that installs on this Python instead, and one of the date that will not install on
+  this (newer) Python gets the oldest later release with a wheel for it;
+- what the build compiles against (numpy, Cython) meets this Python: as of its release, wheels
+  only, when it is later than the date. Every such decision is printed as a line
   starting with "PATCHSMITH-NOTE" so the build log (and `--explain`) can show it.
 
 pip runs with --isolated: a host's pip configuration (local find-links carry no upload dates)
@@ -38,6 +41,8 @@ def pip_options(plan, dated=True, cutoff=""):
         options += ["--cert", os.environ["PIP_CERT"]]  # --isolated ignores the variable itself
     if dated and (cutoff or plan.get("cutoff")):
         options += ["--uploaded-prior-to", cutoff or plan["cutoff"]]
+    if dated and plan.get("only_binary"):
+        options += ["--only-binary", ":all:"]
     return options
 
 
@@ -80,7 +85,20 @@ def culprits(output):
             name = requirement_name(match.group(1))
             if name and name not in names:
                 names.append(name)
-    return names
+    return names + [n for n in blamed_for_build(output) if n not in names]
+
+
+_FAILED_BEFORE_BUILD = re.compile(r"(metadata-generation-failed|did not run successfully)")
+
+
+def blamed_for_build(output):
+    """The package pip was collecting when a build step (metadata, build requirements) failed:
+    pip then names no requirement, only `Collecting NAME` before the error."""
+    failed = _FAILED_BEFORE_BUILD.search(output)
+    if not failed:
+        return []
+    collecting = re.findall(r"^\s*Collecting ([A-Za-z0-9][A-Za-z0-9._-]*)", output[:failed.start()], re.M)
+    return [requirement_name(collecting[-1])] if collecting else []
 
 
 def no_release_before_cutoff(output, name):
@@ -109,12 +127,72 @@ def oldest_installable(plan, requirement):
     return None
 
 
+def _is_final(version):
+    try:
+        from pip._vendor.packaging.version import Version
+        return not Version(version).is_prerelease
+    except Exception:  # noqa: BLE001 - an unparsable version is no candidate
+        return False
+
+
+def index_versions(plan, name, dated):
+    code, output = run(PIP + ["index", "versions", *pip_options(plan, dated=dated), name])
+    found = re.search(r"Available versions: (.*)", output)
+    return [v.strip() for v in found.group(1).split(",")] if code == 0 and found else []
+
+
+def oldest_wheel(plan, requirement):
+    """`name==version` of the oldest release after the date that ships a wheel installing on this
+    Python, or None. A compiled package of the date has no wheel for a newer interpreter and its
+    sdist seldom builds there; the first release with such a wheel is the nearest that works.
+    The releases with such a wheel are a contiguous run (from the first that supports this Python
+    to the last before it was dropped): it is found by galloping from the oldest, then its start
+    by bisection."""
+    try:
+        from pip._vendor.packaging.requirements import Requirement
+    except ImportError:
+        return None
+    parsed = Requirement(requirement)
+    before = set(index_versions(plan, parsed.name, dated=True))
+    later = [v for v in reversed(index_versions(plan, parsed.name, dated=False))
+             if v not in before and _is_final(v) and parsed.specifier.contains(v, prereleases=True)]
+
+    def has_wheel(index):
+        pinned = f"{parsed.name}=={later[index]}"
+        return run(PIP + ["install", *pip_options(plan, dated=False), "--dry-run", "--no-deps", "--only-binary", ":all:", pinned])[0] == 0
+
+    failed, step, hit = -1, 1, None
+    while failed + step < len(later):
+        if has_wheel(failed + step):
+            hit = failed + step
+            break
+        failed, step = failed + step, step * 2
+    if hit is None and failed < len(later) - 1 and has_wheel(len(later) - 1):
+        hit = len(later) - 1
+    if hit is None:
+        return None
+    while hit - failed > 1:  # later[failed] has none, later[hit] has one
+        middle = (failed + hit) // 2
+        failed, hit = (failed, middle) if has_wheel(middle) else (middle, hit)
+    return f"{parsed.name}=={later[hit]}"
+
+
+def install_fallback(plan, pinned, cutoff):
+    """Install a fallback now, so later resolutions keep it (an installed release that satisfies
+    a requirement is not replaced, whatever its upload date)."""
+    code, _ = run(PIP + ["install", *pip_options(plan, dated=bool(cutoff), cutoff=cutoff), pinned])
+    if code != 0:
+        note("dropped", f"{pinned} (the fallback release does not install with the rest)")
+
+
 def resolve(plan, target, requirements):
     """pip install target (the project, editable, or nothing) with requirements, dropping what
     cannot be installed. Returns the requirements that stayed."""
     requirements = list(requirements)
     undated = []  # fallbacks: (requirement, cutoff) installed after the resolution; "" = any date
     for _ in range(MAX_ROUNDS):
+        if not target and not requirements:
+            break  # every requirement went to a fallback (or was dropped)
         args = PIP + ["install", *pip_options(plan), *target, *requirements]
         code, output = run(args)
         if code == 0:
@@ -134,23 +212,34 @@ def resolve(plan, target, requirements):
         requirement = next(r for r in requirements if requirement_name(r) == name)
         requirements.remove(requirement)
         if plan.get("cutoff") and no_release_before_cutoff(output, name):
-            pinned = oldest_installable(plan, requirement)
-            if pinned:
+            pinned = oldest_wheel(plan, requirement) if plan.get("only_binary") else oldest_installable(plan, requirement)
+            if pinned and plan.get("only_binary"):
+                note("fallback", f"{requirement} had no wheel for Python {sys.version_info[0]}.{sys.version_info[1]} before "
+                                 f"{plan['cutoff'][:10]}; using the oldest release with a wheel for it, {pinned}")
+            elif pinned:
                 note("fallback", f"{requirement} had no release before {plan['date']}; using the oldest that installs, {pinned}")
                 undated.append((pinned, ""))
                 continue
-        if interpreter_cutoff(plan) and requirement not in [r for r, _ in undated]:
-            note("fallback", f"{requirement} of {plan['date']} does not install on Python {sys.version_info[0]}.{sys.version_info[1]}; "
-                             f"using its release as of that Python ({interpreter_cutoff(plan)[:10]})")
-            undated.append((requirement, interpreter_cutoff(plan)))
+        python_cutoff = interpreter_cutoff(plan) or plan.get("python_cutoff", "")
+        if python_cutoff and requirement not in [r for r, _ in undated]:
+            python = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+            pinned = oldest_wheel(plan, requirement)
+            if pinned:
+                note("fallback", f"{requirement} of {plan['date']} does not install on {python}; using the oldest release "
+                                 f"with a wheel for it, {pinned}")
+                install_fallback(plan, pinned, "")
+            else:
+                note("fallback", f"{requirement} of {plan['date']} does not install on {python}; "
+                                 f"using its release as of that Python ({python_cutoff[:10]})")
+                install_fallback(plan, requirement, python_cutoff)
+            undated.append((requirement, None))  # installed: tried once
             continue
         note("dropped", f"{requirement} ({reason_of(output, name)})")
     else:
         raise SystemExit("too many requirements failed; see the notes above")
     for pinned, cutoff in undated:
-        code, _ = run(PIP + ["install", *pip_options(plan, dated=bool(cutoff), cutoff=cutoff), *target, pinned])
-        if code != 0:
-            note("dropped", f"{pinned} (the fallback release does not install with the rest)")
+        if cutoff is not None:
+            install_fallback(plan, pinned, cutoff)
     return requirements
 
 
@@ -242,13 +331,27 @@ def main(path):
         for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=patchsmith", "-c", "user.email=patchsmith@localhost",
                                                        "commit", "-q", "--no-verify", "-m", "base"]):
             subprocess.run(["git", *args], check=False)
-        if plan.get("version_tag"):
-            note("version", f"tagged it {plan['version_tag']}, the newest version tag before the commit")
-            subprocess.run(["git", "tag", plan["version_tag"]], check=False)
+    # Version-looking tags only, as setuptools-scm reads them (a runner may tag its own base commit).
+    untagged = subprocess.run(["git", "describe", "--tags", "--match", "*[0-9]*"], capture_output=True).returncode != 0
+    if plan.get("git_commit") and plan.get("version_tag") and untagged:
+        # A history made for the container (here, or by whoever copied the tree in) has no tags.
+        note("version", f"tagged it {plan['version_tag']}, the newest version tag before the commit")
+        subprocess.run(["git", "tag", plan["version_tag"]], check=False)
     requirements = plan.get("requirements", [])
     if plan.get("installable"):
-        if plan.get("build_requires"):
-            resolve(plan, [], plan["build_requires"])
+        build_tools = [r for r in plan.get("build_requires", []) if requirement_name(r) in ("setuptools", "wheel")]
+        compiled = [r for r in plan.get("build_requires", []) if r not in build_tools]
+        resolve(plan, [], build_tools)
+        python_cutoff = interpreter_cutoff(plan)
+        if compiled and python_cutoff:
+            # What the build compiles against (numpy, Cython) meets this Python, not the date's: as
+            # of its release, wheels only (an old sdist builds for minutes, then fails), else the
+            # oldest release with a wheel for it.
+            note("build", f"{', '.join(compiled)} as of Python {sys.version_info[0]}.{sys.version_info[1]}'s release, "
+                          f"{python_cutoff[:10]}, which is later than {plan['date']}; wheels only")
+            resolve({**plan, "cutoff": python_cutoff, "python_cutoff": python_cutoff, "only_binary": True}, [], compiled)
+        else:
+            resolve(plan, [], compiled)
         install_project(plan)
         own = [r for r in project_requirements(plan) if requirement_name(r) not in {requirement_name(x) for x in requirements}]
         requirements = own + list(requirements)

@@ -156,6 +156,28 @@ def parse_log(log_text: str, parser_name: str) -> dict[str, TestStatus]:
     return parser(log_text)
 
 
+# `test_y (module.TestX.test_y)`, the form unittest prints from Python 3.11 on.
+_METHOD_NAMED_ID = re.compile(r"^(\w+) \(([\w.]+)\.\1\)$")
+_CLASS_NAMED_ID = re.compile(r"^(\w+) \(([\w.]+)\)$")
+
+
+def with_both_unittest_forms(statuses: dict[str, TestStatus]) -> dict[str, TestStatus]:
+    """Each unittest id also under the other Python's form: `test_y (module.TestX.test_y)` (3.11 and
+    later) as `test_y (module.TestX)` (before), and the reverse. A dataset records the ids of the
+    Python it ran on; an environment chosen from the project's own metadata may run another one.
+    An id the log itself printed is never replaced."""
+    both = dict(statuses)
+    for test_id, status in statuses.items():
+        newer = _METHOD_NAMED_ID.match(test_id)
+        if newer:
+            both.setdefault(f"{newer.group(1)} ({newer.group(2)})", status)
+            continue
+        older = _CLASS_NAMED_ID.match(test_id)
+        if older:
+            both.setdefault(f"{older.group(1)} ({older.group(2)}.{older.group(1)})", status)
+    return both
+
+
 _PATH_PARAMETER = re.compile(r"^(.*?)\[(/[^/*][^*]*)\]$")
 
 

@@ -26,7 +26,7 @@ _DEPENDENCY_NAMES = ("pyproject.toml", "setup.py", "setup.cfg", "tox.ini", ".pat
 _TEST_EXTRAS = ("test", "tests", "testing", "dev")
 _CONFIG_NAMES = ("pytest.ini", "runtests.py", "tests/runtests.py", ".travis.yml")  # test and CI configuration
 _OVERRIDE_KEYS = {"image", "python", "system_packages", "setup", "test_command", "env", "date", "requirements"}
-_NOT_HASHED = ("source", "test_command", "mode", "why", "left_out")  # how tests run does not change the image
+_NOT_HASHED = ("source", "test_command", "mode", "why", "left_out", "compiled")  # how tests run does not change the image
 _HASHED_WHEN_SET = ("date", "requirements")
 
 
@@ -50,6 +50,7 @@ class EnvRecipe:
     mode: str = "dated"  # "dated", or "legacy" (the inference before dates, kept for comparison)
     why: tuple[tuple[str, str], ...] = ()  # (topic, reason): python, date, test command, ...
     left_out: tuple[str, ...] = ()  # requirements found but not needed for tests (linters, docs)
+    compiled: bool = False  # the project builds extensions: another commit's sources need a rebuild
 
     def recipe_hash(self) -> str:
         data = asdict(self)
@@ -73,6 +74,7 @@ class DependencyFiles(dict):
     date_reason: str = ""
     nearest_tag: str = ""  # the newest version tag reachable from the commit, for version-from-git tools
     root_names: set[str] = set()  # module names at the tree's root (a setup.py's local imports)
+    cython_sources: bool = False  # the tree has .pyx files: building it needs Cython
 
 
 def _legacy_file(path: str) -> bool:
@@ -85,6 +87,9 @@ def _wanted(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return (_legacy_file(path) or path in _CONFIG_NAMES
             or (re.search(r"req", name) is not None and name.endswith((".txt", ".in")) and path.count("/") <= 2)
+            or (re.search(r"requirements", path.rsplit("/", 1)[0] if "/" in path else "") is not None
+                and name.endswith((".txt", ".in", ".yml", ".yaml")))
+            or re.fullmatch(r"environment[^/]*\.ya?ml", name) is not None
             or (path.startswith(".github/workflows/") and name.endswith((".yml", ".yaml"))))
 
 
@@ -92,6 +97,11 @@ def _hashed(path: str) -> bool:
     """Files whose bytes take part in the recipe's hash: what the install reads (CI files and test
     runners only inform the Python and the test command, which the recipe records itself)."""
     return _wanted(path) and path not in _CONFIG_NAMES and not path.startswith(".github/")
+
+
+def _cython_source(path: str) -> bool:
+    """A .pyx file the build compiles (test data and fixtures under test folders are not)."""
+    return path.endswith(".pyx") and "test" not in path and not path.startswith(".git/")
 
 
 def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> DependencyFiles:
@@ -108,6 +118,7 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> Depe
             if rel.count("/") <= 2 and path.is_file() and ".git/" not in rel and _wanted(rel):
                 found[rel] = path.read_bytes()
         found.root_names = {p.stem for p in root.iterdir()}
+        found.cython_sources = any(_cython_source(p.relative_to(root).as_posix()) for p in root.rglob("*.pyx"))
     else:
         import git
 
@@ -118,9 +129,10 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> Depe
             tree = open_repo(repo).commit(commit).tree
         except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError) as exc:
             raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}.") from exc
-        for blob in tree.traverse(predicate=lambda item, depth: depth <= 2 and item.type == "blob"):
-            if _wanted(blob.path):
+        for blob in tree.traverse(predicate=lambda item, depth: item.type == "blob"):
+            if blob.path.count("/") <= 2 and _wanted(blob.path):
                 found[blob.path] = blob.data_stream.read()
+            found.cython_sources = found.cython_sources or _cython_source(blob.path)
         found.root_names = {item.name.split(".")[0] for item in tree}
     found.date, found.date_reason = dependency_date(repo, commit)
     found.nearest_tag = nearest_version_tag(repo, commit)
@@ -182,7 +194,8 @@ def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes]
     if "requirements" in overrides:
         requirements, sources = list(_strings(overrides, "requirements", source)), [source] * len(overrides["requirements"])
     installable = "setup.py" in text or "setup.cfg" in text or "build-system" in pyproject or "project" in pyproject
-    build_requires, build_source = build_requirements(text, pyproject, getattr(files, "root_names", set()))
+    build_requires, build_source = build_requirements(text, pyproject, getattr(files, "root_names", set()),
+                                                      getattr(files, "cython_sources", False))
     command, command_reason = test_command(text)
     found_in = sorted(set(sources))
     why = (("python", python_reason), ("date", date_reason), ("test command", command_reason),
@@ -193,6 +206,7 @@ def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes]
                                                      getattr(files, "nearest_tag", ""), build_requires)),
         test_command=command, dependency_files=_dependency_hashes(files), source="inferred",
         date=date, requirements=tuple(requirements), mode="dated", why=why, left_out=tuple(left_out),
+        compiled=getattr(files, "cython_sources", False) or re.search(r"\b(ext_modules|Extension)\b", text.get("setup.py", "")) is not None,
     )
 
 

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patchsmith.sandbox import OFFICIAL_METHODS, apply_script, parse_log, read_apply_output, shorten_path_parameters
+from patchsmith.sandbox import OFFICIAL_METHODS, apply_script, parse_log, read_apply_output, shorten_path_parameters, with_both_unittest_forms
 from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.environments import (
     WORKDIR,
@@ -245,6 +245,8 @@ def evaluate_instance(
             statuses = official_view(parse_log(run.output, spec.parser), spec.parser)
             if spec.shorten_path_ids:
                 statuses = shorten_path_parameters(statuses)
+            if spec.parser in ("django", "unittest"):  # the dataset's Python may not be the environment's
+                statuses = with_both_unittest_forms(statuses)
             if run.timed_out:
                 statuses = {}  # as the official harness: a run that timed out grades nothing
             result_grade = grade(statuses, instance.fail_to_pass, instance.pass_to_pass)

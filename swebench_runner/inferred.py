@@ -8,7 +8,8 @@ patch names, so FAIL_TO_PASS and PASS_TO_PASS are pytest node ids as the dataset
 With `harness` (a hand-written spec), only the install part is inferred: the Python, packages,
 pins, setup commands and shims. The harness part stays: the test command, log parser and id
 form, and the resources no inference could know (requests' local internet, matplotlib's FreeType
-source and the system packages that build it). bench/env_inference.py compares these "specs off"
+source, the system packages that build it and the line that takes qhull from Debian instead of
+a download from qhull.org, which no container here can reach). bench/env_inference.py compares these "specs off"
 environments with the hand-written ones.
 """
 
@@ -39,12 +40,17 @@ def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, ha
         test_command=harness.test_command if harness else recipe.test_command,
         parser=harness.parser if harness else "pytest",
         install="\n".join(recipe.setup), env=recipe.env,
+        # Compiled extensions are built again at a base commit whose build inputs differ, through ccache.
+        reinstall_per_instance=recipe.compiled, compiler_cache=recipe.compiled,
         environment_source=f"inferred ({mode}; date {recipe.date or 'none'}; {dict(recipe.why).get('python', 'python ' + python)})",
     )
     if harness is not None:
         spec = replace(spec, local_internet=harness.local_internet, vendored_sources=harness.vendored_sources,
                        shorten_path_ids=harness.shorten_path_ids,
-                       system_packages=harness.system_packages if harness.vendored_sources else ())
+                       system_packages=harness.system_packages if harness.vendored_sources else (),
+                       # With the vendored sources come the spec's lines that point the build's other
+                       # downloads (hosts beyond the package registries) at them or at Debian's copies.
+                       pre_install=harness.pre_install if harness.vendored_sources else ())
     return spec
 
 

@@ -144,3 +144,24 @@ def test_build_requirements_from_setup_py_imports():
     assert found == ["numpy", "Cython", "cffi>=1.0"] and "setup.py" in where
     declared, _ = build_requirements({"setup.py": setup_py}, {"build-system": {"requires": ["setuptools", "oldest-supported-numpy"]}}, set())
     assert declared == ["setuptools", "oldest-supported-numpy"]
+
+
+def test_requirement_folders_take_their_main_files_and_leave_alternatives():
+    from patchsmith.sandbox.discovery import requirement_files
+
+    paths = ["requirements.txt", "requirements/tests.txt", "requirements/tests-pallets-min.txt", "requirements/docs.txt",
+             "requirements/testing/minver.txt", "requirements/testing/all.txt", "tests/requirements/py3.txt",
+             "tests/requirements/postgres.txt", "tests/requirements/oracle.txt"]
+    assert requirement_files(dict.fromkeys(paths, "")) == [
+        "requirements.txt", "requirements/testing/all.txt", "requirements/tests.txt", "tests/requirements/py3.txt"]
+
+
+def test_conda_specs_become_pip_requirements():
+    from patchsmith.sandbox.conda_files import chosen_conda_file, pip_requirement
+
+    assert [pip_requirement(s) for s in ("numpy=1.17", "dask>=2.9", "conda-forge::pint", "matplotlib-base", "hdf5",
+                                         "python=3.8", "netcdf4 1.5.3 py38_0")] == [
+        "numpy==1.17.*", "dask>=2.9", "pint", "matplotlib", "", "", "netcdf4==1.5.3"]
+    files = dict.fromkeys(["ci/requirements/doc.yml", "ci/requirements/py37-min-all-deps.yml", "ci/requirements/environment.yml",
+                           "ci/requirements/environment-windows.yml", ".binder/environment.yml"], "")
+    assert chosen_conda_file(files) == "ci/requirements/environment.yml"

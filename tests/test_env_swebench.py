@@ -83,3 +83,52 @@ def test_a_spec_that_asks_dates_only_its_unpinned_packages_in_a_real_build(tmp_p
         assert done.ok, done.output[-3000:]
         versions = box.exec("python -c 'import pytest, six; print(\"V\", pytest.__version__, six.__version__)'").output
     assert "V 6.2.2 1.15.0" in versions  # pytest as of the date, six as pinned
+
+
+UNITTEST_FILES = {
+    "setup.py": "from setuptools import setup\nsetup(name='uni', packages=['uni'])\n",
+    "uni/__init__.py": "def halve(x):\n    return x / 3\n",
+    "tests/__init__.py": "",
+    "tests/test_uni.py": "import unittest\n\nimport uni\n\n\nclass T(unittest.TestCase):\n    def test_import(self):\n        self.assertTrue(uni)\n",
+}
+UNITTEST_GOLD = ("diff --git a/uni/__init__.py b/uni/__init__.py\n--- a/uni/__init__.py\n+++ b/uni/__init__.py\n"
+                 "@@ -1,2 +1,2 @@\n def halve(x):\n-    return x / 3\n+    return x / 2\n")
+UNITTEST_TEST_PATCH = ("diff --git a/tests/test_uni.py b/tests/test_uni.py\n--- a/tests/test_uni.py\n+++ b/tests/test_uni.py\n"
+                       "@@ -6,3 +6,6 @@ import uni\n class T(unittest.TestCase):\n     def test_import(self):\n"
+                       "         self.assertTrue(uni)\n+\n+    def test_fix(self):\n+        self.assertEqual(uni.halve(4), 2)\n")
+
+
+def test_unittest_ids_recorded_before_python_3_11_grade_on_an_inferred_3_11(tmp_path: Path):
+    """A dataset made on Python 3.9 names `test_fix (tests.test_uni.T)`; Python 3.11, which the
+    project's date and metadata choose, prints `test_fix (tests.test_uni.T.test_fix)`."""
+    from dataclasses import replace
+
+    from patchsmith.paths import cache_root
+    from patchsmith.swebench_runner.dataset import instance_from_row
+    from patchsmith.swebench_runner.environments import environment_for
+    from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate_instance
+    from patchsmith.swebench_runner.inferred import inferred_spec
+    from patchsmith.swebench_runner.predictions import load_predictions
+
+    work = tmp_path / "uni"
+    commit = dated_repo(work, UNITTEST_FILES, stamp="2023-06-01T12:00:00+00:00")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "fixture+uni").symlink_to(work)
+    instance = instance_from_row({
+        "repo": "fixture/uni", "instance_id": "fixture__uni-1", "base_commit": commit, "version": "0.1",
+        "patch": UNITTEST_GOLD, "test_patch": UNITTEST_TEST_PATCH, "environment_setup_commit": commit,
+        "FAIL_TO_PASS": json.dumps(["test_fix (tests.test_uni.T)"]), "PASS_TO_PASS": json.dumps(["test_import (tests.test_uni.T)"])})
+    spec = replace(inferred_spec("fixture/uni", "0.1", [instance], cache), parser="unittest", test_command="python -m unittest -v")
+    assert spec.python == "3.11"
+    environment = environment_for(spec, [instance], cache, cache_root(), tmp_path / "env-logs")
+    assert environment.build.built, environment.build.error[-3000:]
+    settings = EvalSettings(run_dir=tmp_path / "runs", repo_cache=cache, cache_dir=cache_root(), timeout=600)
+    reports = {kind: evaluate_instance(instance, load_predictions(kind, [instance])[instance.instance_id], spec,
+                                       environment.build.image, environment.commit, settings)[instance.instance_id]
+               for kind in ("gold", "empty")}
+    log = (tmp_path / "runs" / "gold" / "fixture__uni-1" / "test_output.txt").read_text()
+    assert "test_fix (tests.test_uni.T.test_fix) ... ok" in log, log[-2000:]  # 3.11's form in the log
+    assert reports["gold"]["resolved"], reports["gold"]["tests_status"]
+    assert reports["gold"]["tests_status"]["PASS_TO_PASS"]["success"] == ["test_import (tests.test_uni.T)"]
+    assert reports["empty"]["tests_status"]["FAIL_TO_PASS"]["failure"] == ["test_fix (tests.test_uni.T)"]

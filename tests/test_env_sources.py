@@ -1,0 +1,97 @@
+"""Inferred environments against the real engine, for causes the "specs off" bench found: test
+requirements in a folder of requirement files or only in a conda environment file, compiled
+build requirements of an old commit on a newer Python, and a tree whose history has no tags.
+
+Each fixture repository has one cause and shares bullseye's base image (commits of 2019-2021
+get Python 3.9) with tests/test_env_inference.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from patchsmith.sandbox import build_env_image, infer_recipe, read_dependency_files
+from test_env_inference import assert_tests_pass, build, dated_repo, run_in
+
+pytestmark = pytest.mark.docker
+
+
+def test_requirement_folder_gives_its_main_file_and_skips_backend_alternatives(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # as Django's tests/requirements/{py3,postgres}.txt
+        "setup.py": "from setuptools import setup\nsetup(name='folderreqs', py_modules=['folderreqs'])\n", "folderreqs.py": "",
+        "tests/requirements/py3.txt": "six\n", "tests/requirements/postgres.txt": "patchsmith-no-such-driver-13==1.0\n",
+        "tests/conftest.py": "import six  # only tests/requirements/py3.txt names it\n",
+        "tests/test_it.py": "def test_it():\n    assert True\n"})
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    assert "six" in image.recipe.requirements
+    assert not any("no-such-driver" in r for r in image.recipe.requirements)  # an alternative backend, not taken
+    assert_tests_pass(image)
+
+
+CONDA_ENV = """\
+name: condaproj-tests
+channels:
+  - conda-forge
+dependencies:
+  - python=3.9
+  - pip
+  - hdf5          # a C library: not from PyPI
+  - six
+  - pip:
+    - colorama
+"""
+
+
+def test_conda_environment_file_gives_its_pip_installable_part(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # as xarray's ci/requirements/environment.yml, with no test requirement file
+        "setup.py": "from setuptools import setup\nsetup(name='condaproj', py_modules=['condaproj'])\n", "condaproj.py": "",
+        "ci/requirements/environment.yml": CONDA_ENV, "ci/requirements/doc.yml": "dependencies:\n  - patchsmith-no-such-doc-13\n",
+        "tests/conftest.py": "import colorama, six  # declared only for conda\n",
+        "tests/test_it.py": "def test_it():\n    assert True\n"})
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    assert {"six", "colorama"} <= set(image.recipe.requirements)
+    assert not {"python", "pip", "hdf5"} & set(image.recipe.requirements)
+    assert "ci/requirements/environment.yml" in dict(image.recipe.why)["requirements"]
+    assert_tests_pass(image)
+
+
+def test_old_compiled_project_on_a_newer_python_gets_build_requirements_with_wheels(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # as scikit-learn 0.21: numpy imported by setup.py, Cython only by a helper
+        "setup.py": ("import numpy\nfrom setuptools import setup\nfrom _build import extensions\n"
+                     "setup(name='fastmod', ext_modules=extensions(), include_dirs=[numpy.get_include()])\n"),
+        "_build.py": "def extensions():\n    from Cython.Build import cythonize\n    return cythonize(['fastmod.pyx'])\n",
+        "fastmod.pyx": "def double(int x):\n    return 2 * x\n",
+        "tests/test_it.py": "import fastmod\n\n\ndef test_it():\n    assert fastmod.double(2) == 4\n"},
+        stamp="2019-04-09T12:00:00+00:00")
+    recipe = infer_recipe(read_dependency_files(root, commit))
+    assert "Cython" in dict(recipe.why)["build requirements"]  # from the .pyx file, not from setup.py's imports
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    assert image.recipe.python == "3.9"
+    notes = "\n".join(image.notes)
+    # numpy of 2019 (and of Python 3.9's release day) has no wheel for 3.9: the first that has one.
+    assert "numpy" in notes and "oldest release with a wheel for it, numpy==1.19.3" in notes, notes
+    assert_tests_pass(image)
+
+
+def test_history_without_tags_gets_the_nearest_version_tag(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools", "wheel", "setuptools_scm"]\nbuild-backend = "setuptools.build_meta"\n',
+        "setup.py": "from setuptools import setup\nsetup(name='scmtagless', py_modules=['scmtagless'], use_scm_version=True)\n",
+        "scmtagless.py": "", "tests/test_it.py": "def test_it():\n    assert True\n"})
+    import subprocess
+
+    subprocess.run(["git", "tag", "v2.7"], cwd=root, check=True)
+    recipe = infer_recipe(read_dependency_files(root, commit))
+    # Whoever copies the tree in may make a history of their own, as the SWE-bench runner does.
+    own_history = "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm copied && git tag copied-base"
+    recipe = replace(recipe, setup=(own_history, *recipe.setup))
+    image = build_env_image(root, commit, recipe, cache_dir=sandbox_cache_dir, log_path=tmp_path / "build.log")
+    run = run_in(image, "python -c 'import importlib.metadata as m; print(\"VERSION\", m.version(\"scmtagless\"))'")
+    assert run.ok and "VERSION 2.7\n" in run.output, run.output[-2000:]
