@@ -16,8 +16,8 @@ For each instance whose environment builds: the test patch is applied; the FAIL_
 the failing runs and up to 30 PASS_TO_PASS tests, drawn with random.Random(0) (never by looking at
 the gold patch), the passing runs. pytest-run repositories run them in one pytest process with a
 plugin that gives each test its own coverage context; Django and sympy run the official test
-command on the test patch's files under coverage with one context per test function
-(patchsmith.sandbox.coverage_command). The gold FAIL_TO_PASS tests stand in for a good failing
+command limited to those tests (`selected_command`) under coverage with one context per test
+function (patchsmith.sandbox.coverage_command). The gold FAIL_TO_PASS tests stand in for a good failing
 test: this measures `--failing-test` directly.
 
 Two phases. Measuring (the containers, the expensive part) appends one line per instance to the
@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shlex
 import statistics
 import sys
 import time
@@ -103,6 +104,21 @@ def earlier_image(key: str) -> str:
     return max(images, key=lambda i: i.attrs["Created"]).tags[0] if images else ""
 
 
+def selected_command(test_run: str, runner: str, directives: list[str], tests: list[str]) -> str:
+    """The suite's test command limited to `tests`, as the pytest plugin limits pytest: Django takes
+    `module.Class.test_name` labels (an id of another form, a docstring's first line, brings its
+    whole modules back); sympy's bin/test takes names after -k (it matches them as substrings, so a
+    few more tests run; only the asked-for ones are kept)."""
+    from patchsmith.sandbox.coverage_command import context_name
+
+    if runner == "sympy":
+        return " ".join([test_run, *directives, "-k", *tests])
+    labels = [context_name(test) for test in tests]
+    if any(label == test for label, test in zip(labels, tests)):
+        return " ".join([test_run, *directives])
+    return " ".join([test_run, *(shlex.quote(label) for label in dict.fromkeys(labels))])
+
+
 class NotYet(Exception):
     """The instance cannot be measured in this run (its environment is not built yet): no row."""
 
@@ -138,7 +154,8 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
         box.disconnect_network()
         bring_coverage(box, cache / "sandbox")
         if spec.parser in COMMAND_RUNNERS:
-            command = " ".join([spec.test_run, *directives_of(instance.repo, instance.test_patch)])
+            command = selected_command(spec.test_run, spec.parser, directives_of(instance.repo, instance.test_patch),
+                                       failing + passing)
             run = lambda measure: run_command_covered(box, command, spec.parser, failing + passing, measure=measure)  # noqa: E731
         else:
             run = lambda measure: run_tests_covered(box, failing + passing, measure=measure)  # noqa: E731
@@ -249,11 +266,11 @@ def main() -> int:
         for line in args.state.read_text().splitlines():
             row = json.loads(line)
             stored[row["instance_id"]] = row
-    deadline = time.monotonic() + args.hours * 3600 if args.hours else None
+    deadline = time.monotonic() + args.hours * 3600 if args.hours is not None else None
     for instance in chosen:
         if instance.instance_id in stored:
             continue
-        if deadline and time.monotonic() > deadline:
+        if deadline is not None and time.monotonic() >= deadline:
             print("time cap reached: the rest is measured by the next run", flush=True)
             break
         started = time.monotonic()
