@@ -1,25 +1,40 @@
 """Localization from execution on SWE-bench Lite: retrieval only, execution only, and both fused.
 
-For each instance whose environment builds (the instance image of `patchsmith swebench`): the
-test patch is applied; the FAIL_TO_PASS tests are the failing runs and up to 30 PASS_TO_PASS tests,
-chosen with a fixed seed (never by looking at the gold patch), the passing runs. They run in one
-pytest process under coverage.py, one context per test (patchsmith.sandbox.coverage). The gold
-FAIL_TO_PASS tests stand in for a good failing test: this measures `--failing-test` directly.
+The set (chosen before any result was seen; `choose`): SWE-bench Lite without the three
+repositories whose environments compile large extensions (astropy, matplotlib, scikit-learn:
+slow to build on a 2-core machine, and several of their builds fail). For each remaining
+repository, the pool is its instances of the versions whose environment image was already built on
+this machine when the set was fixed (BUILT_AT_START, 17 versions of 7 repositories, by the
+project's builder); a repository with none (seaborn, sphinx) gets its version with the most
+instances, which the bench builds. From each pool, up to 24 instances are drawn with
+random.Random(19) from the pool sorted by instance id: 73 instances over 9 repositories, about
+two thirds of them django and sympy, as in Lite itself (191 of 300). An instance whose version has
+an image of an earlier revision of the recipe (the tag's hash differs) runs in that image, and the
+row names it.
 
-Reported in the same run, with no model (`localize --no-model`; no model can be reached here):
+For each instance whose environment builds: the test patch is applied; the FAIL_TO_PASS tests are
+the failing runs and up to 30 PASS_TO_PASS tests, drawn with random.Random(0) (never by looking at
+the gold patch), the passing runs. pytest-run repositories run them in one pytest process with a
+plugin that gives each test its own coverage context; Django and sympy run the official test
+command limited to those tests (`selected_command`) under coverage with one context per test
+function (patchsmith.sandbox.coverage_command). The gold FAIL_TO_PASS tests stand in for a good failing
+test: this measures `--failing-test` directly.
+
+Two phases. Measuring (the containers, the expensive part) appends one line per instance to the
+state file (--state); a rerun skips what is there, so a stopped run resumes, and --hours caps the
+time spent measuring. Ranking then runs on every measured instance with the current code, so every
+signal of the report comes from one run of the same ranking code:
 - function recall@1/5/10: the definitions enclosing the gold patch's changed lines (as in
   bench/localize_retrieval.py) among the ranked elements;
 - file recall@1/5 of the gold patch's files;
-each for retrieval only (localize without runs), execution only (the Ochiai ranking, ties by
-retrieval) and fused (localize with the runs);
+each for retrieval only (localize --no-model without runs), execution only (the Ochiai ranking,
+ties by retrieval) and fused (localize --no-model with the runs);
 - the cost of coverage: the same tests' wall time under coverage over without it (median; both
-  runs select the tests with the same small plugin, so only coverage differs; an untimed run
-  warms the container first).
+  runs select the same tests, only coverage differs; an untimed run of the failing tests alone warms
+  the container first).
 
-    python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID | --repos a/b,c/d]
-        [--count N] [--passing 30] [--no-build] [--out bench/out/localize_execution.json]
-
-Only pytest-run repositories are measured (django and sympy use their own runners).
+    python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID] [--hours H]
+        [--passing 30] [--weights 4,2,1] [--no-build] [--state bench/out/localize_execution.jsonl]
 """
 
 from __future__ import annotations
@@ -27,14 +42,16 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shlex
 import statistics
 import sys
+import time
+from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-
-from dataclasses import replace  # noqa: E402
 
 from localize_retrieval import enclosing_definitions, gold_files, gold_lines, recall  # noqa: E402
 
@@ -43,10 +60,30 @@ from patchsmith.localize import LocalizeSettings  # noqa: E402
 # ../shared beside the main work tree, ../../shared beside a helper's (wt/NAME)
 DATASETS = [up / "shared" / "data" / "swebench_lite_test.jsonl" for up in (ROOT.parent, ROOT.parent.parent)]
 DEFAULT_DATASET = next((path for path in DATASETS if path.is_file()), DATASETS[0])
-PYTEST_REPOS = ("pallets/flask", "psf/requests", "pytest-dev/pytest", "mwaskom/seaborn", "pydata/xarray",
-                "pylint-dev/pylint", "astropy/astropy", "matplotlib/matplotlib", "scikit-learn/scikit-learn",
-                "sphinx-doc/sphinx")
+EXCLUDED_REPOS = ("astropy/astropy", "matplotlib/matplotlib", "scikit-learn/scikit-learn")
+BUILT_AT_START = {("django/django", v) for v in ("3.0", "3.1", "3.2", "4.0", "4.2", "5.0")} | {
+    ("sympy/sympy", v) for v in ("1.1", "1.5", "1.6", "1.11")} | {
+    ("pallets/flask", "2.3"), ("psf/requests", "2.4"), ("pydata/xarray", "0.12"), ("pylint-dev/pylint", "2.14"),
+    ("pylint-dev/pylint", "2.15"), ("pytest-dev/pytest", "5.2"), ("pytest-dev/pytest", "5.4")}
+SEED, PER_REPO = 19, 24
+COMMAND_RUNNERS = ("django", "sympy")  # measured through their own test command, not the pytest plugin
 FUNCTION_KS, FILE_KS = (1, 5, 10), (1, 5)
+
+
+def choose(dataset: list) -> list:
+    """The benchmark's set, by the rule in the module docstring."""
+    by_repo: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for instance in dataset:
+        if instance.repo not in EXCLUDED_REPOS:
+            by_repo[instance.repo][instance.version].append(instance)
+    chosen = []
+    for repo in sorted(by_repo):
+        versions = by_repo[repo]
+        built = [v for v in versions if (repo, v) in BUILT_AT_START]
+        pool = [i for v in built or [min(versions, key=lambda v: (-len(versions[v]), v))] for i in versions[v]]
+        pool.sort(key=lambda i: i.instance_id)
+        chosen += random.Random(SEED).sample(pool, min(PER_REPO, len(pool)))
+    return chosen
 
 
 def fused_name(weight: float) -> str:
@@ -58,28 +95,58 @@ def passing_sample(instance, limit: int) -> list[str]:
     return sorted(random.Random(0).sample(tests, min(limit, len(tests))))
 
 
+def earlier_image(key: str) -> str:
+    """The newest environment image of (repo, version) `key` that any revision of the recipe built."""
+    from patchsmith.sandbox import engine
+    from patchsmith.swebench_runner.environments import LABEL_SWEBENCH
+
+    images = engine.client().images.list(filters={"label": f"{LABEL_SWEBENCH}={key}"})
+    images = [i for i in images if i.tags]
+    return max(images, key=lambda i: i.attrs["Created"]).tags[0] if images else ""
+
+
+def selected_command(test_run: str, runner: str, directives: list[str], tests: list[str]) -> str:
+    """The suite's test command limited to `tests`, as the pytest plugin limits pytest: Django takes
+    `module.Class.test_name` labels (an id of another form, a docstring's first line, brings its
+    whole modules back); sympy's bin/test takes names after -k (it matches them as substrings, so a
+    few more tests run; only the asked-for ones are kept)."""
+    from patchsmith.sandbox.coverage_command import context_name
+
+    if runner == "sympy":
+        return " ".join([test_run, *directives, "-k", *tests])
+    labels = [context_name(test) for test in tests]
+    if any(label == test for label, test in zip(labels, tests)):
+        return " ".join([test_run, *directives])
+    return " ".join([test_run, *(shlex.quote(label) for label in dict.fromkeys(labels))])
+
+
+class NotYet(Exception):
+    """The instance cannot be measured in this run (its environment is not built yet): no row."""
+
+
 def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
-    from patchsmith import repo_index
-    from patchsmith.llm import DryRunModel
-    from patchsmith.localize import LocalizeSettings, localize
+    """Run the instance's tests with and without coverage; the row keeps the runs' lines."""
+    from patchsmith.repo_index.search import is_non_source
     from patchsmith.sandbox.coverage import bring_coverage, run_tests_covered
+    from patchsmith.sandbox.coverage_command import run_command_covered
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.inference import InstanceWorkspace
-    from patchsmith.swebench_runner.specs import spec_for
+    from patchsmith.swebench_runner.specs import directives_of, spec_for
 
     row: dict = {"instance_id": instance.instance_id, "repo": instance.repo, "version": instance.version}
     spec = spec_for(instance.repo, instance.version)
     environment = environment_for(spec, dataset, args.repo_cache, cache, log_dir, build=not args.no_build)
     env = environment.build
-    row["env_built"] = env.built
-    if not env.built:
-        row["error"] = (env.error.strip().splitlines() or ["not built"])[-1][:300]
+    image = env.image if env.built else earlier_image(spec.key)
+    if not image:
+        if args.no_build and not env.error:
+            raise NotYet("environment not built yet")
+        row["error"] = "environment does not build: " + (env.error.strip().splitlines() or ["?"])[-1][:300]
         return row
-    index = repo_index.build_index(environment.git_dir, commit=instance.base_commit, cache_dir=cache / "index")
-    issue = instance.problem_statement
+    row["env_image"] = image
     failing = list(instance.fail_to_pass)
     passing = passing_sample(instance, args.passing)
-    workspace = InstanceWorkspace(instance, spec, env.image, environment.commit, args.repo_cache, cache)
+    workspace = InstanceWorkspace(instance, spec, image, environment.commit, args.repo_cache, cache)
     with workspace.start(log_dir) as box:
         applied = box.apply_diff(instance.test_patch)
         if not applied.applied:
@@ -87,51 +154,85 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
             return row
         box.disconnect_network()
         bring_coverage(box, cache / "sandbox")
-        # An untimed run first: the first run of a fresh container also compiles bytecode and fills
-        # the page cache, which would be charged to whichever run came first.
-        run_tests_covered(box, failing + passing, measure=False)
-        plain_seconds = run_tests_covered(box, failing + passing, measure=False).seconds
-        covered = run_tests_covered(box, failing + passing)
-    runs = [r for r in covered.runs.values() if (r.name in failing and r.failed) or (r.name in passing and r.status == "passed")]
+        if spec.parser in COMMAND_RUNNERS:
+            directives = directives_of(instance.repo, instance.test_patch)
+
+            def run(measure: bool, tests: list[str] = failing + passing):
+                command = selected_command(spec.test_run, spec.parser, directives, tests)
+                return run_command_covered(box, command, spec.parser, tests, measure=measure)
+        else:
+            def run(measure: bool, tests: list[str] = failing + passing):
+                return run_tests_covered(box, tests, measure=measure)
+        # An untimed run of the failing tests alone first: a fresh container's first run also
+        # compiles bytecode and fills the page cache (the same modules, since the tests share their
+        # files), which would be charged to whichever timed run came first. Then plain, then covered.
+        run(False, failing)
+        plain_seconds = run(False).seconds
+        covered = run(True)
+    # A FAIL_TO_PASS test that ran but that the log does not name fails as the grader sees it.
+    runs = [replace(r, failed=r.name in failing) for r in covered.runs.values()
+            if (r.name in failing and r.status in ("failed", "unreported")) or (r.name in passing and r.status == "passed")]
     row.update(failing_runs=sum(r.failed for r in runs), passing_runs=sum(not r.failed for r in runs),
                plain_seconds=round(plain_seconds, 2), covered_seconds=covered.seconds,
                cost=round(covered.seconds / plain_seconds, 3) if plain_seconds else None)
     if not row["failing_runs"]:
-        statuses = {t: covered.runs[t].status for t in failing}
-        row["error"] = f"no FAIL_TO_PASS test failed under coverage at base: {statuses}; {covered.log[-300:]}"
+        statuses = {t: covered.runs[t].status for t in failing if t in covered.runs}
+        row["error"] = f"no FAIL_TO_PASS test failed under coverage at base: {statuses}"[:300] + "; " + covered.log[-300:]
         return row
+    row["runs"] = [{"name": r.name, "failed": r.failed,
+                    "lines": {path: list(lines) for path, lines in r.lines.items() if not is_non_source(path)}} for r in runs]
+    return row
+
+
+def rank(row: dict, instance, args, cache: Path) -> dict:
+    """Each signal's recall for a measured row, with the current ranking code."""
+    from patchsmith import repo_index
+    from patchsmith.llm import DryRunModel
+    from patchsmith.localize import localize
+    from patchsmith.sandbox.coverage import CoveredRun
+    from patchsmith.swebench_runner.repos import find_mirror
+
+    index = repo_index.build_index(find_mirror(instance.repo, args.repo_cache), commit=instance.base_commit,
+                                   cache_dir=cache / "index")
+    runs = [CoveredRun(r["name"], r["failed"], {p: tuple(lines) for p, lines in r["lines"].items()}) for r in row["runs"]]
     model = DryRunModel("openai/no-model", context_window=128_000)
     settings = LocalizeSettings(max_elements=30)
-    plain = localize(index, issue, model, settings)
+    plain = localize(index, instance.problem_statement, model, settings)
     key = lambda e: (e.path, e.qualname)  # noqa: E731
     rankings = {"retrieval": ([key(e) for e in plain.elements.elements], list(plain.files.paths))}
     for weight in args.weights:
-        fused = localize(index, issue, model, replace(settings, execution_weight=weight), runs=runs)
+        fused = localize(index, instance.problem_statement, model, replace(settings, execution_weight=weight), runs=runs)
         rankings["execution"] = ([key(s.element) for s in fused.execution.elements], fused.execution.file_ranking)
         rankings[fused_name(weight)] = ([key(e) for e in fused.elements.elements], list(fused.files.paths))
     gold = gold_files(instance.patch)
     functions = set()
     for path, lines in gold_lines(instance.patch).items():
         functions |= enclosing_definitions(index, path, lines)
-    row["gold_files"], row["gold_functions"] = gold, sorted(functions)
+    ranked = {"gold_functions": sorted(functions)}
     for signal, (elements, files) in rankings.items():
-        row[signal] = {f"file@{k}": recall(files, gold, k) for k in FILE_KS}
+        ranked[signal] = {f"file@{k}": recall(files, gold, k) for k in FILE_KS}
         if functions:
-            row[signal].update({f"function@{k}": len(set(elements[:k]) & functions) / len(functions) for k in FUNCTION_KS})
-        row[signal]["top"] = ["::".join(e) for e in elements[:5]]
-    return row
+            ranked[signal].update({f"function@{k}": len(set(elements[:k]) & functions) / len(functions) for k in FUNCTION_KS})
+        ranked[signal]["top"] = ["::".join(e) for e in elements[:5]]
+    return ranked
 
 
-def report(rows: list[dict], signals: list[str]) -> None:
-    done = [r for r in rows if r.get("env_built") and "error" not in r]
-    with_functions = [r for r in done if r["gold_functions"]]
-    print(f"\ninstances measured: {len(done)} (of {len(rows)} tried; repositories: "
-          f"{len({r['repo'] for r in done})}); with gold functions: {len(with_functions)}")
+def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried: int) -> None:
+    done = [r for r in rows if r["instance_id"] in ranked]
+    with_functions = [r for r in done if ranked[r["instance_id"]]["gold_functions"]]
+    repos = sorted({r["repo"] for r in done})
+    print(f"\ninstances measured: {len(done)} of {tried} in the set (repositories: {len(repos)}: "
+          + ", ".join(f"{repo.split('/')[1]} {sum(r['repo'] == repo for r in done)}" for repo in repos)
+          + f"); with gold functions: {len(with_functions)}")
+    for row in rows:
+        if "error" in row:
+            print(f"  not measured: {row['instance_id']}: {row['error'][:140]}")
     print("the gold FAIL_TO_PASS tests stand in for a good failing test")
     print(f"{'signal':<12} " + " ".join(f"fn@{k:<3}" for k in FUNCTION_KS) + " " + " ".join(f"file@{k:<2}" for k in FILE_KS))
     for signal in signals:
-        fn = [statistics.mean(r[signal][f"function@{k}"] for r in with_functions) if with_functions else float("nan") for k in FUNCTION_KS]
-        fl = [statistics.mean(r[signal][f"file@{k}"] for r in done) if done else float("nan") for k in FILE_KS]
+        fn = [statistics.mean(ranked[r["instance_id"]][signal][f"function@{k}"] for r in with_functions) if with_functions else float("nan")
+              for k in FUNCTION_KS]
+        fl = [statistics.mean(ranked[r["instance_id"]][signal][f"file@{k}"] for r in done) if done else float("nan") for k in FILE_KS]
         print(f"{signal:<12} " + " ".join(f"{v:<6.2f}" for v in fn) + " " + " ".join(f"{v:<7.2f}" for v in fl))
     costs = [r["cost"] for r in done if r.get("cost")]
     if costs:
@@ -143,14 +244,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--repo-cache", type=Path, required=True)
-    parser.add_argument("--instances", default="", help="comma-separated instance ids")
-    parser.add_argument("--repos", default="", help="comma-separated repositories (default: every pytest-run one)")
-    parser.add_argument("--count", type=int, default=60, help="stop after this many measured instances")
+    parser.add_argument("--instances", default="", help="comma-separated instance ids instead of the set")
     parser.add_argument("--passing", type=int, default=30, help="PASS_TO_PASS tests run as passing runs")
     parser.add_argument("--weights", default=str(LocalizeSettings.execution_weight),
                         help="execution_weight values to fuse with, comma-separated (the default's row is 'fused')")
     parser.add_argument("--no-build", action="store_true", help="use only environment images that already exist")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "localize_execution.json")
+    parser.add_argument("--hours", type=float, default=None, help="start no new measurement after this long")
+    parser.add_argument("--state", type=Path, default=ROOT / "bench" / "out" / "localize_execution.jsonl",
+                        help="one line per measured instance; a rerun measures only what is missing")
+    parser.add_argument("--out", type=Path, default=None, help="the ranked rows as JSON (default: beside --state)")
     args = parser.parse_args()
     args.weights = [float(w) for w in args.weights.split(",")]
     signals = ["retrieval", "execution", *(fused_name(w) for w in args.weights)]
@@ -159,29 +261,49 @@ def main() -> int:
     from patchsmith.swebench_runner.dataset import load_instances
 
     cache = cache_root()
-    log_dir = args.out.parent / "logs"
+    log_dir = args.state.parent / "logs"
     dataset = load_instances(args.dataset)
-    repos = set(args.repos.split(",")) if args.repos else set(PYTEST_REPOS)
     wanted = set(args.instances.split(",")) if args.instances else None
-    chosen = [i for i in dataset if (i.instance_id in wanted if wanted else i.repo in repos)]
-    rows: list[dict] = []
-    print(f"{'instance':<30} {'F':>3} {'P':>3} {'cost':>6}  {' / '.join(signals)}: fn@5 file@1")
+    chosen = [i for i in dataset if i.instance_id in wanted] if wanted else choose(dataset)
+    args.state.parent.mkdir(parents=True, exist_ok=True)
+    stored = {}
+    if args.state.exists():
+        for line in args.state.read_text().splitlines():
+            row = json.loads(line)
+            stored[row["instance_id"]] = row
+    deadline = time.monotonic() + args.hours * 3600 if args.hours is not None else None
     for instance in chosen:
-        if sum("error" not in r and r.get("env_built") for r in rows) >= args.count:
+        if instance.instance_id in stored:
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            print("time cap reached: the rest is measured by the next run", flush=True)
             break
+        started = time.monotonic()
         try:
             row = measure(instance, dataset, args, cache, log_dir)
-        except Exception as exc:  # noqa: BLE001 - one instance's failure is reported, the run goes on
-            row = {"instance_id": instance.instance_id, "repo": instance.repo, "env_built": True, "error": f"{type(exc).__name__}: {exc}"[:300]}
-        rows.append(row)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(rows, indent=1))  # after each instance: a long run loses nothing
-        if "error" in row:
-            print(f"{instance.instance_id:<30} error: {row['error'][:100]}", flush=True)
+        except NotYet as exc:
+            print(f"{instance.instance_id:<30} skipped: {exc}", flush=True)
             continue
-        figures = " / ".join(f"{row[s].get('function@5', float('nan')):.2f} {row[s]['file@1']:.2f}" for s in signals)
-        print(f"{instance.instance_id:<30} {row['failing_runs']:>3} {row['passing_runs']:>3} {row['cost']:>6.2f}  {figures}", flush=True)
-    report(rows, signals)
+        except Exception as exc:  # noqa: BLE001 - one instance's failure is reported, the run goes on
+            row = {"instance_id": instance.instance_id, "repo": instance.repo, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        stored[instance.instance_id] = row
+        with args.state.open("a") as handle:  # one line per instance: a stopped run loses nothing
+            handle.write(json.dumps(row) + "\n")
+        outcome = row["error"][:100] if "error" in row else f"F {row['failing_runs']} P {row['passing_runs']} cost {row['cost']}"
+        print(f"{instance.instance_id:<30} {time.monotonic() - started:6.0f}s  {outcome}", flush=True)
+    rows = [stored[i.instance_id] for i in chosen if i.instance_id in stored]
+    by_id = {i.instance_id: i for i in chosen}
+    ranked = {}
+    for row in rows:
+        if "error" not in row:
+            ranked[row["instance_id"]] = rank(row, by_id[row["instance_id"]], args, cache)
+            figures = " / ".join(f"{ranked[row['instance_id']][s].get('function@5', float('nan')):.2f} "
+                                 f"{ranked[row['instance_id']][s]['file@1']:.2f}" for s in signals)
+            print(f"{row['instance_id']:<30} {' / '.join(signals)} fn@5 file@1: {figures}", flush=True)
+    out = args.out or args.state.with_suffix(".ranked.json")
+    out.write_text(json.dumps({r["instance_id"]: {"repo": r["repo"], "cost": r.get("cost"), **ranked[r["instance_id"]]}
+                               for r in rows if r["instance_id"] in ranked}, indent=1))
+    report(rows, ranked, signals, len(chosen))
     return 0
 
 

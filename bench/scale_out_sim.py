@@ -1,0 +1,258 @@
+"""Scale-out, predicted: a discrete-event simulation of `swebench eval` on K nodes x C cores,
+driven by the step times that real runs recorded, checked against runs measured on this machine.
+
+    python bench/scale_out_sim.py --repo-cache MIRRORS [--reports DIR ...] [--measure 12] [--seed 20]
+
+What drives it (nothing is made up; what is missing is drawn from what was measured):
+- per instance, the seconds of each evaluation step from its report.json (`step_seconds`):
+  instance image, container start, copy-in, patches, tests, grading. Every report.json under
+  --reports and under the measured runs counts; an instance of the workload without one gets
+  the steps of a measured instance of the same repository (else of any), drawn with --seed;
+- per environment, its build seconds from the build records under the cache
+  (swebench/env-builds.json), the median when it was built more than once; an environment
+  never built here gets a build time drawn from those records.
+
+The model of contention, stated so the check below can refute it:
+- a node runs at most C instances at once, one per core; a step takes the time it was measured
+  to take on this machine with nothing else of ours running (one worker);
+- disk and memory are not separate resources: their contention shows only as far as the
+  measured step times already hold it;
+- an environment is built once per node that needs it, by the first instance there that needs
+  it, on that instance's core; the node's other instances of that environment wait for it
+  (the build lock); an instance image is built by its instance (cold) or found (warm).
+
+Placement:
+- affinity: the instances of one environment are a group; groups go to nodes longest first,
+  each to the node with the least work so far (as the driver's soft node affinity places
+  them); a node that runs out of work takes the next instance from the node with the most left
+  (Ray spills a soft-affinity task when its node is saturated), building that environment too;
+- random: each instance goes to a node drawn at random (what placement without affinity gives).
+
+Checked against measurement: with --measure N, N SWE-bench Lite instances whose environment and
+instance images exist are evaluated with their gold patches by `patchsmith swebench eval`, once
+with --workers 1 and once with --workers 2 (1 node x 1 core, 1 node x 2 cores), and the wall
+times are compared with the simulation of the same instances from the --workers 1 run's own
+step times. The Lite prediction (300 instances) for 8 nodes x 16 cores is printed for warm
+images (environment and instance images present on every node) and cold ones (none present),
+with the environment builds summed over nodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LITE = ROOT.parent / "shared" / "data" / "swebench_lite_test.jsonl"
+WARM_STEPS = ("start", "copy_in", "patches", "install", "disconnect", "test_patch", "tests", "grade", "prepare")
+
+
+@dataclass(frozen=True)
+class Task:
+    instance_id: str
+    env: str  # the (repo, version) key
+    image_seconds: float  # building the instance image (cold)
+    run_seconds: float  # everything after the instance image (warm and cold)
+
+
+def read_reports(folders: list[Path]) -> dict[str, dict]:
+    """instance id -> its report entry (the last one found), from every report.json under folders."""
+    found: dict[str, dict] = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("report.json")):
+            try:
+                report = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            for instance_id, entry in report.items():
+                if isinstance(entry, dict) and isinstance(entry.get("step_seconds"), dict):
+                    found[instance_id] = entry
+    return found
+
+
+def task_of(instance_id: str, env: str, entry: dict, warm_image_seconds: float) -> Task:
+    steps = entry["step_seconds"]
+    run = sum(float(steps.get(name, 0.0)) for name in WARM_STEPS)
+    image = float(steps.get("instance_image", 0.0)) if entry.get("instance_image_built") else warm_image_seconds
+    return Task(instance_id, env, image, run)
+
+
+def env_key(row: dict) -> str:
+    return f"{row['repo'].replace('/', '__')}-{row['version']}"
+
+
+def build_seconds(records_path: Path) -> dict[str, float]:
+    """environment key -> median build seconds of its successful builds on this machine."""
+    try:
+        records = json.loads(records_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    times: dict[str, list[float]] = defaultdict(list)
+    for record in records.values():
+        if record.get("built") and not record.get("cached") and record.get("seconds", 0) > 0:
+            times[record["key"]].append(float(record["seconds"]))
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def workload(rows: list[dict], reports: dict[str, dict], builds: dict[str, float], rng: random.Random
+             ) -> tuple[list[Task], dict[str, float], int, int]:
+    """The tasks of rows and each environment's build seconds; also how many tasks and builds
+    came from real measurements (the rest are drawn from those)."""
+    warm_images = [float(e["step_seconds"].get("instance_image", 0.0)) for e in reports.values() if not e.get("instance_image_built")]
+    warm_image = statistics.median(warm_images) if warm_images else 0.0
+    by_repo: dict[str, list[dict]] = defaultdict(list)
+    for instance_id, entry in sorted(reports.items()):
+        by_repo[instance_id.rsplit("-", 1)[0]].append(entry)
+    measured_entries = [entry for _, entry in sorted(reports.items())]
+    tasks, real_tasks = [], 0
+    for row in rows:
+        entry = reports.get(row["instance_id"])
+        if entry is not None:
+            real_tasks += 1
+        else:
+            pool = by_repo.get(row["instance_id"].rsplit("-", 1)[0]) or measured_entries
+            entry = rng.choice(pool)
+        tasks.append(task_of(row["instance_id"], env_key(row), entry, warm_image))
+    env_build, real_builds = {}, 0
+    measured_builds = sorted(builds.values())
+    for env in sorted({t.env for t in tasks}):
+        if env in builds:
+            env_build[env], real_builds = builds[env], real_builds + 1
+        else:
+            env_build[env] = rng.choice(measured_builds) if measured_builds else 0.0
+    return tasks, env_build, real_tasks, real_builds
+
+
+def simulate(tasks: list[Task], env_build: dict[str, float], nodes: int, cores: int, cold: bool,
+             placement: str, rng: random.Random) -> tuple[float, int]:
+    """(wall seconds, environment builds summed over nodes) of running tasks on nodes x cores."""
+    def work(task: Task) -> float:
+        return task.run_seconds + (task.image_seconds if cold else 0.0)
+
+    queues: list[list[Task]] = [[] for _ in range(nodes)]
+    if placement == "affinity":
+        groups: dict[str, list[Task]] = defaultdict(list)
+        for task in tasks:
+            groups[task.env].append(task)
+        load = [0.0] * nodes
+        for env, group in sorted(groups.items(), key=lambda item: -sum(map(work, item[1])) - (env_build[item[0]] if cold else 0)):
+            node = min(range(nodes), key=lambda n: (load[n], n))
+            queues[node].extend(sorted(group, key=work, reverse=True))
+            load[node] += sum(map(work, group)) + (env_build[env] if cold else 0.0)
+    else:
+        for task in tasks:
+            queues[rng.randrange(nodes)].append(task)
+    for queue in queues:
+        queue.reverse()  # pop() takes from the front of the placement order
+    built: dict[tuple[int, str], float] = {}  # (node, env) -> time its build is done
+    builds = 0
+    free = [(0.0, node, core) for node in range(nodes) for core in range(cores)]
+    heapq.heapify(free)
+    wall = 0.0
+    while any(queues):
+        now, node, core = heapq.heappop(free)
+        queue = queues[node] or max(queues, key=len)  # spill: an idle node takes from the busiest
+        task = queue.pop()
+        start = now
+        if cold:
+            done = built.get((node, task.env))
+            if done is None:
+                builds += 1
+                done = start + env_build[task.env]
+                built[(node, task.env)] = done
+            start = max(start, done)
+        elif (node, task.env) not in built:
+            built[(node, task.env)] = 0.0
+        finish = start + work(task)
+        wall = max(wall, finish)
+        heapq.heappush(free, (finish, node, core))
+    return wall, builds
+
+
+def warm_instances(rows: list[dict], repo_cache: Path, cache: Path, count: int, rng: random.Random) -> list[str]:
+    """count Lite instances whose environment image and instance image both exist (drawn with rng
+    from those that do, so the choice does not depend on how they run)."""
+    from patchsmith.sandbox import image_exists
+    from patchsmith.swebench_runner.dataset import load_instances
+    from patchsmith.swebench_runner.environments import environment_for
+    from patchsmith.swebench_runner.instances import instance_image_tag
+    from patchsmith.swebench_runner.specs import spec_for
+
+    dataset = load_instances(LITE)
+    ready = []
+    for instance in dataset:
+        try:
+            environment = environment_for(spec_for(instance.repo, instance.version), dataset, repo_cache, cache,
+                                          cache / "scale-out-logs", build=False)
+        except Exception:  # noqa: BLE001 - no mirror or no spec: not a candidate
+            continue
+        if environment.build.built and image_exists(instance_image_tag(instance, environment.build.image)):
+            ready.append(instance.instance_id)
+    rng.shuffle(ready)
+    return sorted(ready[:count])
+
+
+def measure(ids: list[str], workers: int, repo_cache: Path, out: Path) -> tuple[float, Path]:
+    run_id = f"scale-out-w{workers}-{int(time.time())}"
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "patchsmith.cli", "swebench", "eval", "--dataset", str(LITE), "--repo-cache",
+                    str(repo_cache), "--predictions", "gold", "--run-id", run_id, "--workers", str(workers),
+                    "--out", str(out), "--instances", *ids], check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - started, out / run_id
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repo-cache", type=Path, required=True)
+    parser.add_argument("--reports", type=Path, nargs="*", default=[], help="folders whose report.json files drive the workload")
+    parser.add_argument("--measure", type=int, default=12, help="instances evaluated to check the model (0: none)")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/patchsmith-scale-out"))
+    parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--nodes", type=int, default=8)
+    parser.add_argument("--cores", type=int, default=16)
+    args = parser.parse_args()
+    from patchsmith.paths import cache_root
+
+    rng = random.Random(args.seed)
+    rows = [json.loads(line) for line in LITE.read_text().splitlines() if line.strip()]
+    builds = build_seconds(cache_root() / "swebench" / "env-builds.json")
+    folders = list(args.reports)
+    if args.measure:
+        ids = warm_instances(rows, args.repo_cache, cache_root(), args.measure, random.Random(args.seed))
+        print(f"check against measurement: {len(ids)} warm Lite instance(s): {' '.join(ids)}")
+        wall_1, run_1 = measure(ids, 1, args.repo_cache, args.out)
+        wall_2, _ = measure(ids, 2, args.repo_cache, args.out)
+        measured = read_reports([run_1])
+        chosen = [row for row in rows if row["instance_id"] in measured]
+        tasks, env_build, _, _ = workload(chosen, measured, builds, random.Random(args.seed))
+        for cores, wall in ((1, wall_1), (2, wall_2)):
+            predicted, _ = simulate(tasks, env_build, 1, cores, cold=False, placement="affinity", rng=random.Random(args.seed))
+            print(f"  1 node x {cores} core(s): measured {wall:7.1f} s, predicted {predicted:7.1f} s "
+                  f"(predicted/measured {predicted / wall:.2f}; the measured wall includes the command's start-up)")
+        folders.append(run_1)
+    reports = read_reports(folders)
+    tasks, env_build, real_tasks, real_builds = workload(rows, reports, builds, rng)
+    print(f"\nLite workload: {len(tasks)} instances over {len(env_build)} environments; steps from {real_tasks} "
+          f"instance(s) with their own report.json (the rest drawn per repository from {len(reports)} report(s)); "
+          f"builds from {real_builds} environment(s) built here (the rest drawn from {len(builds)})")
+    for nodes, cores in ((args.nodes, args.cores), (1, 2), (2, 1)):
+        for placement in ("affinity", "random"):
+            warm, _ = simulate(tasks, env_build, nodes, cores, cold=False, placement=placement, rng=random.Random(args.seed))
+            cold, cold_builds = simulate(tasks, env_build, nodes, cores, cold=True, placement=placement, rng=random.Random(args.seed))
+            print(f"  predicted {nodes:2d} x {cores:2d} {placement:8s}: warm {warm / 60:6.1f} min, cold {cold / 60:6.1f} min, "
+                  f"environment builds {cold_builds} ({cold_builds / len(env_build):.2f} x {len(env_build)} distinct)")
+    print("goals for 8 x 16: warm <= 10 min, cold <= 60 min, builds <= 1.2 x distinct environments")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

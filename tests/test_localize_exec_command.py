@@ -1,0 +1,102 @@
+"""A suite's own test command under coverage (sandbox.coverage_command), for runners pytest does
+not drive (Django's runtests.py, sympy's bin/test): real engine, the ledger fixture, a small
+unittest runner that, like sympy's, has a function of its own named `test` and re-runs itself
+in a child process."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_localize_execution import LEDGER, ledger_box, ledger_repo  # noqa: F401 - fixtures
+
+RUNNER = '''import os, subprocess, sys, unittest
+
+
+def test(names):
+    """The runner's entry point: named like a test, as sympy's runtests.test is."""
+    if not os.environ.get("RUNNER_CHILD"):
+        # Run again in a child process, as sympy does to set hash randomization.
+        return subprocess.call([sys.executable, __file__, *names], env={**os.environ, "RUNNER_CHILD": "1"})
+    sys.path.insert(0, os.getcwd())
+    result = unittest.TextTestRunner(verbosity=2).run(unittest.defaultTestLoader.loadTestsFromNames(names))
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(test(sys.argv[1:]))
+'''
+
+UNITS = '''import unittest
+from decimal import Decimal
+
+from ledger import Invoice
+
+
+def bill(amount, rate):
+    made = Invoice("acme", rate)
+    made.add_line("widgets", amount)
+    return made
+
+
+class Totals(unittest.TestCase):
+    def test_half_way(self):
+        self.assertEqual(bill("10.50", "0.07").total(), Decimal("11.24"))
+
+    def test_without_tax(self):
+        self.assertEqual(bill("10.00", "0").total(), Decimal("10.00"))
+
+    def test_amounts(self):
+        for amount, total in (("10.00", "10.70"), ("10.50", "11.24")):
+            with self.subTest(amount=amount):
+                self.assertEqual(bill(amount, "0.07").total(), Decimal(total))
+'''
+
+COMMAND = "python runner/runtests.py tests.test_units"
+HALF_WAY = "test_half_way (tests.test_units.Totals.test_half_way)"  # Python 3.11's unittest id
+WITHOUT_TAX = "test_without_tax (tests.test_units.Totals)"  # the older form, as Django 3.x logs have it
+AMOUNTS = "test_amounts (tests.test_units.Totals.test_amounts)"
+
+
+@pytest.mark.docker
+def test_each_test_of_a_foreign_runner_gets_its_own_lines_and_outcome(ledger_box, sandbox_cache_dir):  # noqa: F811
+    from patchsmith.sandbox.coverage import bring_coverage
+    from patchsmith.sandbox.coverage_command import run_command_covered
+
+    ledger_box.put_files({"runner/runtests.py": RUNNER, "tests/test_units.py": UNITS})
+    bring_coverage(ledger_box, sandbox_cache_dir)
+    wanted = [HALF_WAY, WITHOUT_TAX, AMOUNTS, "test_gone (tests.test_units.Totals)"]
+    covered = run_command_covered(ledger_box, COMMAND, "unittest", wanted)
+
+    runs = covered.runs
+    assert (runs[HALF_WAY].status, runs[HALF_WAY].failed) == ("failed", True)
+    assert (runs[WITHOUT_TAX].status, runs[WITHOUT_TAX].failed) == ("passed", False)
+    # A subtest's failure is logged under another name: the test ran, so it has lines, and the
+    # caller decides; it never counts as failing by itself.
+    assert (runs[AMOUNTS].status, runs[AMOUNTS].failed) == ("unreported", False) and runs[AMOUNTS].lines
+    assert runs["test_gone (tests.test_units.Totals)"].status == "missing"
+    # Measured in the child process, per test: the runner's own `test` function holds no test's
+    # lines (with coverage's test_function contexts it would hold all of them).
+    source = (LEDGER / "ledger" / "money.py").read_text().splitlines()
+    last_return = len(source) - source[::-1].index("    return floor")  # reached only when 0 < rest <= 0.5
+    assert last_return in runs[HALF_WAY].lines["ledger/money.py"]
+    assert last_return not in runs[WITHOUT_TAX].lines["ledger/money.py"]
+    assert "runner/runtests.py" not in runs[HALF_WAY].lines
+    # The same command without coverage: outcomes from the log, no lines, and no coverage loaded.
+    plain = run_command_covered(ledger_box, COMMAND + "; python -c 'import coverage'", "unittest", [HALF_WAY, WITHOUT_TAX],
+                                measure=False)
+    assert {t: r.status for t, r in plain.runs.items()} == {HALF_WAY: "failed", WITHOUT_TAX: "passed"}
+    assert all(not r.lines for r in plain.runs.values())
+    assert "No module named 'coverage'" in plain.log
+
+
+def test_test_ids_join_the_contexts_named_after_test_functions():
+    from patchsmith.sandbox.coverage_command import context_name, join_contexts
+
+    assert context_name("test_x (app.tests.Case)") == "app.tests.Case.test_x"
+    assert context_name("test_x (app.tests.Case.test_x)") == "app.tests.Case.test_x"
+    assert context_name("test_x") == "test_x"
+    contexts = {"app.tests.Case.test_x": {"app/a.py": (1, 2)}, "None.test_y": {"app/a.py": (3,)},
+                "other.test_y": {"app/b.py": (4,)}, "app.tests.Case.test_xx": {"app/c.py": (5,)}}
+    joined = join_contexts(["test_x (app.tests.Case)", "test_y", "test_z"], contexts)
+    # a bare name (sympy's) matches its name in each measured file; a longer name never matches
+    assert joined == {"test_x (app.tests.Case)": {"app/a.py": (1, 2)}, "test_y": {"app/a.py": (3,), "app/b.py": (4,)}}
