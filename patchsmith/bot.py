@@ -28,36 +28,9 @@ from patchsmith.bot_access import refusal
 from patchsmith.bot_events import BotError, GitHubEnv, Trigger, clean_text, has_trigger, read_trigger
 from patchsmith.bot_git import commit_patch, free_branch_name, git_auth_env, push_new_branch
 from patchsmith.github import GitHubClient, GitHubError
+from patchsmith.settings import Settings, with_values
 
-__all__ = ["BotError", "BotResult", "BotSettings", "clean_text", "free_branch_name", "git_auth_env", "has_trigger", "run_bot"]
-
-DEFAULT_ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR")
-
-
-def _flag(default: Any, flag: str, help: str) -> Any:
-    return field(default=default, metadata={"flag": flag, "help": help})
-
-
-@dataclass(frozen=True)
-class BotSettings:
-    model: str = field(metadata={"flag": "--model", "help": "litellm model name, e.g. anthropic/claude-sonnet-4-5"})
-    samples: int = _flag(4, "--samples", "repair candidates per location set (one greedy, the rest sampled)")
-    max_cost: float | None = _flag(None, "--max-cost", "stop when the model calls cost this many dollars; empty for no cap")
-    label: str = _flag("patchsmith", "--label", "the issue label that starts a run")
-    trigger: str = _flag("/patchsmith", "--trigger", "the comment phrase that starts a run")
-    base_branch: str | None = _flag(None, "--base-branch", "branch the pull request targets (default: the repository's default)")
-    draft: bool = _flag(True, "--draft", "open the pull request as a draft")
-    allowed_associations: tuple[str, ...] = _flag(DEFAULT_ASSOCIATIONS, "--allow", "comma-separated author associations that may start a run")
-    out_dir: Path = _flag(Path("patchsmith-run"), "--out", "run folder")
-    dry_run: bool = _flag(False, "--dry-run", "print what would be pushed and posted; do neither")
-    remote: str | None = _flag(None, "--remote", "git URL to push to (default GITHUB_SERVER_URL/GITHUB_REPOSITORY.git)")
-    base_image: str | None = _flag(None, "--base-image", "Docker base image for the sandbox (default: debootstrap, or a registry image on hosted runners)")
-    # {python} is the repository's Python version, as the sandbox infers it.
-    hosted_base_image: str = _flag("python:{python}-slim", "--hosted-base-image", "base image on GitHub-hosted runners when --base-image is not given")
-    api_base: str | None = _flag(None, "--api-base", "an OpenAI-compatible server for the model")
-    price_per_token: tuple[float, float] | None = _flag(None, "--price", "dollars per million input and output tokens, e.g. 3,15, for a model litellm has no price for")
-    allow_protected_paths: bool = _flag(False, "--allow-protected-paths", "let a fix change CI configuration, workflows and the action's files")
-
+__all__ = ["BotError", "BotResult", "clean_text", "free_branch_name", "git_auth_env", "has_trigger", "run_bot"]
 
 @dataclass
 class BotResult:
@@ -79,16 +52,13 @@ def log(message: str) -> None:
 Solve = Callable[..., Any]  # solve(**SolveRequest fields) -> SolveOutcome
 
 
-def solve_settings(settings: BotSettings, base_image: str | None, protected: tuple[str, ...] | None) -> Any:
-    """The settings tree a bot run solves with: the action's inputs over the defaults."""
-    from patchsmith import settings as tree
-
-    values = {"model.model": settings.model, "model.max_cost": settings.max_cost, "model.api_base": settings.api_base,
-              "model.price_per_token": settings.price_per_token, "repair.samples": settings.samples,
-              "sandbox.base_image": base_image}
+def solve_settings(settings: Settings, base_image: str | None, protected: tuple[str, ...] | None) -> Settings:
+    """The settings tree a bot run solves with: its own, with the base image chosen for this
+    runner and the protected paths this repository has."""
+    values: dict[str, Any] = {"sandbox.base_image": base_image}
     if protected is not None:
         values["repair.edit.protected_paths"] = tuple(protected)
-    return tree.with_values(tree.Settings(), values)
+    return with_values(settings, values)
 
 
 def pipeline_solve(**fields: Any) -> Any:
@@ -98,7 +68,7 @@ def pipeline_solve(**fields: Any) -> Any:
 
 
 def run_bot(
-    settings: BotSettings,
+    settings: Settings,
     env: Mapping[str, str],
     solve: Solve | None = None,
     client: GitHubClient | None = None,
@@ -113,20 +83,20 @@ def run_bot(
 
     if not isinstance(event, dict):
         raise BotError(f"the event file {gh.event_path} does not hold a JSON object.")
-    trigger = read_trigger(gh.event_name, event, settings.label, settings.trigger)
+    trigger = read_trigger(gh.event_name, event, settings.bot.label, settings.bot.trigger)
     if isinstance(trigger, str):
         return _finish(settings, gh, BotResult("skipped", f"nothing to do: {trigger}"))
-    refused = refusal(trigger, settings.allowed_associations, client)
+    refused = refusal(trigger, settings.bot.allowed_associations, client)
     if refused:
         return _finish(settings, gh, BotResult("skipped", refused, trigger.issue_number))
 
-    result = BotResult("dry_run" if settings.dry_run else "pull_request", "", trigger.issue_number)
+    result = BotResult("dry_run" if settings.bot.dry_run else "pull_request", "", trigger.issue_number)
     _announce(settings, gh, client, trigger, result)
     try:
         _solve_and_answer(settings, gh, client, trigger, result, solve or pipeline_solve)
     except Exception as error:
         message = str(error) if getattr(error, "user_error", False) else f"{type(error).__name__}: {error}"
-        if result.branch and not settings.dry_run:
+        if result.branch and not settings.bot.dry_run:
             message += f"\nThe fix itself was pushed to the branch {result.branch}."
         result.action, result.reason, result.exit_code = "failure_comment", message, 1
         _post(settings, result, "comment", lambda body: client.comment(trigger.issue_number, body),
@@ -136,12 +106,12 @@ def run_bot(
     return _finish(settings, gh, result)
 
 
-def protected_patterns(settings: BotSettings, gh: GitHubEnv) -> tuple[str, ...]:
+def protected_patterns(settings: Settings, gh: GitHubEnv) -> tuple[str, ...]:
     """The paths a fix may not change: repair's list, and this action's folder when the
     workflow runs it from inside the repository (`uses: ./`)."""
     from patchsmith.repair import PROTECTED_PATHS
 
-    if settings.allow_protected_paths:
+    if settings.bot.allow_protected_paths:
         return ()
     patterns = PROTECTED_PATHS
     if gh.action_path is not None:
@@ -166,11 +136,11 @@ def patch_paths(patch: str) -> set[str]:
     return paths
 
 
-def choose_base_image(settings: BotSettings, gh: GitHubEnv) -> str | None:
+def choose_base_image(settings: Settings, gh: GitHubEnv) -> str | None:
     """The sandbox's base image: the one asked for; on a GitHub-hosted runner a registry image of
     the repository's Python unless the repository names its own; else None (debootstrap)."""
-    if settings.base_image:
-        return settings.base_image
+    if settings.sandbox.base_image:
+        return settings.sandbox.base_image
     if not gh.hosted:
         return None
     from patchsmith.sandbox import SUITE_PYTHON, infer_recipe, read_dependency_files, suite_for_python
@@ -178,10 +148,10 @@ def choose_base_image(settings: BotSettings, gh: GitHubEnv) -> str | None:
     recipe = infer_recipe(read_dependency_files(gh.workspace, None))
     if recipe.base_image:
         return None  # its [tool.patchsmith.sandbox] image wins
-    return settings.hosted_base_image.format(python=recipe.python or SUITE_PYTHON[suite_for_python("")])
+    return settings.bot.hosted_base_image.format(python=recipe.python or SUITE_PYTHON[suite_for_python("")])
 
 
-def _announce(settings: BotSettings, gh: GitHubEnv, client: GitHubClient, trigger: Trigger, result: BotResult) -> None:
+def _announce(settings: Settings, gh: GitHubEnv, client: GitHubClient, trigger: Trigger, result: BotResult) -> None:
     if trigger.comment_id is not None:
         react = lambda content: client.react_to_comment(trigger.comment_id, content)  # noqa: E731
     else:
@@ -191,7 +161,7 @@ def _announce(settings: BotSettings, gh: GitHubEnv, client: GitHubClient, trigge
 
 
 def _solve_and_answer(
-    settings: BotSettings, gh: GitHubEnv, client: GitHubClient, trigger: Trigger, result: BotResult, solve: Solve
+    settings: Settings, gh: GitHubEnv, client: GitHubClient, trigger: Trigger, result: BotResult, solve: Solve
 ) -> None:
     import git
     from patchsmith.repair import protected_path
@@ -203,14 +173,14 @@ def _solve_and_answer(
     parent = repo.head.commit.hexsha  # what solve sees; read before it runs
     protected = protected_patterns(settings, gh)
     base_image = choose_base_image(settings, gh)
-    log(f"solving issue #{trigger.issue_number} at {parent[:12]} with {settings.model}"
+    log(f"solving issue #{trigger.issue_number} at {parent[:12]} with {settings.model.model}"
         + (f" on the base image {base_image}" if base_image else ""))
     outcome = solve(
         repo=gh.workspace.resolve(),
         issue_title=trigger.title,
         issue_body=trigger.body,
         settings=solve_settings(settings, base_image, protected),
-        out_dir=settings.out_dir.resolve(),
+        out_dir=settings.bot.out_dir.resolve(),
     )
     touched = sorted(p for p in patch_paths(outcome.patch or "") if protected_path(p, protected))
     if touched and not outcome.failure:  # repair should have refused it; never push it regardless
@@ -223,24 +193,24 @@ def _solve_and_answer(
               messages.failure_comment(outcome, failure, settings, gh.run_url))
         return
 
-    base = settings.base_branch or trigger.default_branch
-    remote = settings.remote or f"{gh.server_url.rstrip('/')}/{gh.repository}.git"
+    base = settings.bot.base_branch or trigger.default_branch
+    remote = settings.bot.remote or f"{gh.server_url.rstrip('/')}/{gh.repository}.git"
     auth = git_auth_env(gh.server_url, gh.token)
     title = messages.pull_request_title(trigger.issue_number, trigger.title)
     result.patch = outcome.patch
     result.commit = commit_patch(repo, parent, outcome.patch, f"{title}\n\n{outcome.explanation.strip()}\n")
     body = messages.pull_request_body(trigger.issue_number, trigger.title, outcome, settings, gh.run_url)
     result.branch = push_new_branch(repo, remote, result.commit, trigger.issue_number, auth,
-                                    (base, trigger.default_branch), log, dry_run=settings.dry_run)
-    if settings.dry_run:
+                                    (base, trigger.default_branch), log, dry_run=settings.bot.dry_run)
+    if settings.bot.dry_run:
         print(f"would push {result.commit} to {result.branch} on {remote}:\n{outcome.patch}")
         log("dry run: nothing pushed")
     else:
         log(f"pushed {result.commit[:12]} to {result.branch}")
     pull = _post(
         settings, result, "pull_request",
-        lambda text: _open_pull_request(client, title, result.branch, base, text, settings.draft),
-        body, title=title, head=result.branch, base=base, draft=settings.draft,
+        lambda text: _open_pull_request(client, title, result.branch, base, text, settings.bot.draft),
+        body, title=title, head=result.branch, base=base, draft=settings.bot.draft,
     )
     result.pull_request_url = (pull or {}).get("html_url")
     result.reason = f"opened {result.pull_request_url}" if pull else "dry run"
@@ -258,12 +228,12 @@ def _open_pull_request(client: GitHubClient, title: str, head: str, base: str, b
 
 
 def _post(
-    settings: BotSettings, result: BotResult, kind: str, send: Callable[[str], Any], text: str,
+    settings: Settings, result: BotResult, kind: str, send: Callable[[str], Any], text: str,
     tolerate: bool = False, **extra: Any,
 ) -> Any:
     """Send one write to GitHub, or print it in a dry run; record it either way."""
     result.posted.append({"kind": kind, "body": text, **extra})
-    if settings.dry_run:
+    if settings.bot.dry_run:
         print(f"would post {kind}{' ' + json.dumps(extra) if extra else ''}:\n{text}\n")
         return None
     try:
@@ -287,11 +257,11 @@ def write_outputs(path: Path, outputs: Mapping[str, str]) -> None:
             out.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
-def _finish(settings: BotSettings, gh: GitHubEnv, result: BotResult) -> BotResult:
+def _finish(settings: Settings, gh: GitHubEnv, result: BotResult) -> BotResult:
     log(result.reason if result.action != "pull_request" else f"done: {result.reason}")
-    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    settings.bot.out_dir.mkdir(parents=True, exist_ok=True)
     record = {"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **asdict(result)}
-    (settings.out_dir / "bot.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    (settings.bot.out_dir / "bot.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     if gh.output_path is not None:
         patch = result.patch or ""
         if len(patch) > OUTPUT_PATCH_CHARS:

@@ -58,8 +58,8 @@ def _evidence(detail: str) -> str:
 
 def _cost_line(outcome: Any, settings: Any) -> str:
     cost = "unknown" if outcome.cost_usd is None else f"${outcome.cost_usd:.2f}"
-    cap = "" if settings.max_cost is None else f" (cap ${settings.max_cost:.2f})"
-    return f"{cost}{cap} in {outcome.seconds:.0f} s, model `{settings.model}`, {settings.samples} samples"
+    cap = "" if settings.model.max_cost is None else f" (cap ${settings.model.max_cost:.2f})"
+    return f"{cost}{cap} in {outcome.seconds:.0f} s, model `{settings.model.model}`, {settings.repair.samples} samples"
 
 
 def start_comment(run_url: str | None) -> str:

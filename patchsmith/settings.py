@@ -1,6 +1,6 @@
 """The settings tree: one frozen, nested value that holds every knob of a run, part by part.
 
-    Settings(model, index, localize, reproduce, repair, sandbox)
+    Settings(model, index, localize, reproduce, repair, sandbox, bot)
 
 Each default is declared once, on the part's dataclass next to the code that uses it. A field that
 has a named shortcut flag says so in its metadata (`{"flag": "--max-cost", "env": ..., "min": 1,
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from patchsmith.bot_settings import BotSettings
 from patchsmith.localize.settings import LocalizeSettings
 from patchsmith.model_settings import ModelSettings
 from patchsmith.paths import config_path
@@ -59,6 +60,7 @@ class Settings:
     reproduce: ReproduceSettings = field(default_factory=ReproduceSettings)
     repair: RepairSettings = field(default_factory=RepairSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    bot: BotSettings = field(default_factory=BotSettings)
 
 
 PARTS = tuple(f.name for f in dataclasses.fields(Settings))
@@ -158,7 +160,10 @@ def parse_value(dotted: str, raw: Any) -> Any:
     item, kind = _leaf(dotted)
     label = _label(dotted, item)
     parser = item.metadata.get("parse")
-    if parser is not None and isinstance(raw, str):
+    optional = typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
+    if optional and isinstance(raw, str) and not raw.strip():
+        value = None  # an empty value (an action input left blank) means the field is not set
+    elif parser is not None and isinstance(raw, str):
         try:
             value = parser(raw)
         except ValueError as exc:
@@ -266,7 +271,7 @@ def add_flags(parser: argparse.ArgumentParser, parts: Sequence[str]) -> None:
         flag = item.metadata.get("flag")
         if flag and dotted.split(".")[0] in parts:
             default = item.default if item.default is not dataclasses.MISSING else None
-            if kind is bool:  # a switch: giving it turns the default around (--no-cache sets cache to false)
+            if kind is bool and "parse" not in item.metadata:  # a switch: giving it turns the default around (--no-cache sets cache to false)
                 parser.add_argument(flag, dest=_dest(dotted), action="store_const", const=not default, default=None,
                                     help=item.metadata.get("help", dotted))
                 continue

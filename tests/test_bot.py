@@ -9,6 +9,7 @@ run_bot import patchsmith.pipeline.solve); see the note at scripted_solve.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import difflib
 import json
 import logging
@@ -24,7 +25,9 @@ from pathlib import Path
 import git
 import pytest
 
-from patchsmith.bot import BotError, BotSettings, clean_text, free_branch_name, git_auth_env, has_trigger, run_bot
+from patchsmith.bot import BotError, clean_text, free_branch_name, git_auth_env, has_trigger, run_bot
+from patchsmith.model_settings import ModelSettings
+from patchsmith.settings import Settings, with_values
 from patchsmith.github import GitHubClient, GitHubError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,8 +283,15 @@ class World:
             "GITHUB_WORKSPACE": str(self.work),
         }
 
-    def options(self, **changes) -> BotSettings:
-        return BotSettings(model="openai/scripted", samples=2, max_cost=1.0, out_dir=self.tmp / "run", **changes)
+    def options(self, **changes) -> Settings:
+        """The bot's settings tree; changes name a field of the bot part, or of the tree's model
+        part, or samples (repair's) or base_image (the sandbox's)."""
+        values = {"model.model": "openai/scripted", "repair.samples": 2, "model.max_cost": 1.0, "bot.out_dir": self.tmp / "run"}
+        for name, value in changes.items():
+            part = ("model" if name in {f.name for f in dataclasses.fields(ModelSettings)} else
+                    "repair" if name == "samples" else "sandbox" if name == "base_image" else "bot")
+            values[f"{part}.{name}"] = value
+        return with_values(Settings(), values)
 
     def client(self, sleeps: list[float]) -> GitHubClient:
         return GitHubClient(f"{self.github.url}/api/v3", TOKEN, f"{OWNER}/{NAME}", sleep=sleeps.append)

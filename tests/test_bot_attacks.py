@@ -9,6 +9,7 @@ import pytest
 
 from patchsmith import bot_messages
 from patchsmith.bot import has_trigger
+from patchsmith.settings import Settings, with_values
 from tests.test_bot import REQUESTS, commented, labelled, world  # noqa: F401 - `world` is a fixture
 
 
@@ -75,10 +76,8 @@ def test_the_bots_own_comments_never_trigger_it():
     class Outcome:
         failure_detail, repro_verdict, cost_usd, seconds = echoed, "none", None, 1.0
 
-    class Settings:
-        max_cost, model, samples = None, "m", 1
-
-    for comment in (bot_messages.failure_comment(Outcome(), "error", Settings(), None),
+    settings = with_values(Settings(), {"model.model": "m", "repair.samples": 1})
+    for comment in (bot_messages.failure_comment(Outcome(), "error", settings, None),
                     bot_messages.error_comment(echoed, None), bot_messages.start_comment(None)):
         assert not has_trigger(comment, "/patchsmith"), comment
 
@@ -184,9 +183,10 @@ def test_outputs_api_base_and_price_reach_the_workflow_and_solve(world, tmp_path
 
 
 @pytest.mark.parametrize("flags, expected", [
-    (["--price", "three"], "expected dollars per million input and output tokens"),
-    (["--price=-1,2"], "a price cannot be negative"),
-    (["--allow-protected-paths", "maybe"], "expected true or false"),
+    (["--price", "three"], "--price takes two numbers, IN,OUT in dollars per million tokens"),
+    (["--price=-1,2"], "--price takes prices of zero or more"),
+    (["--allow-protected-paths", "maybe"], "--allow-protected-paths takes true or false"),
+    (["--samples", "0"], "--samples must be at least 1"),
     (["--allow", " , "], "--allow names no author association"),
 ])
 def test_bad_flags_end_in_one_sentence(world, flags, expected):  # noqa: F811

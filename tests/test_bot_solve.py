@@ -3,7 +3,6 @@ litellm path), real Docker, a local GitHub (REST recorder + git over HTTP) from 
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 
@@ -34,7 +33,7 @@ def bot(world, event):  # noqa: F811 - the fixture's value
     world.sleeps = []
     # No cost cap: litellm has no price for the scripted model, and a cap without a price is refused
     # up front (tests/test_llm*.py); the bot has no --price to give it one yet.
-    return run_bot(replace(world.options(), max_cost=None), world.env("issues", event), solve=None, client=world.client(world.sleeps))
+    return run_bot(world.options(max_cost=None), world.env("issues", event), solve=None, client=world.client(world.sleeps))
 
 
 def test_real_solve_opens_a_draft_pull_request_with_the_validated_fix(world, model_server, bookworm_base_image):  # noqa: F811
