@@ -243,3 +243,15 @@ def test_a_read_only_out_folder_is_one_sentence(folder):
     done = patchsmith(*EVAL, "--predictions", "gold", "--run-id", "r", "--out", "read-only", cwd=folder,
                       prefix=("setpriv", "--bounding-set", "-dac_override,-dac_read_search"))
     one_sentence(done, "the run folder (--out/--run-id) read-only/r cannot be written (Permission denied)")
+
+
+def test_infer_checks_the_model_before_any_instance(folder):
+    env = {name: value for name, value in os.environ.items() if name != "OPENAI_API_KEY"}
+    done = subprocess.run([sys.executable, "-m", "patchsmith.cli", "swebench", "infer", "--dataset", "data.jsonl",
+                           "--repo-cache", "mirrors", "--model", "openai/gpt-4o", "--run-id", "r"], cwd=folder,
+                          capture_output=True, text=True, timeout=300,
+                          env={**env, "PATCHSMITH_CACHE_DIR": str(folder / "cache"), "PATCHSMITH_CONFIG": str(folder / "none"),
+                               "GIT_ALLOW_PROTOCOL": "file"})
+    one_sentence(done, "no API key for openai/gpt-4o: set OPENAI_API_KEY")
+    assert not (folder / "patchsmith-runs" / "swebench" / "r" / "infer" / "predictions.jsonl").exists()
+    assert not any((folder / "mirrors").iterdir())  # no clone was tried

@@ -27,22 +27,22 @@ def piped(command: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_head_on_show_and_search_ends_without_a_traceback(tmp_path):
     repo = big_repo(tmp_path / "repo")
     cli = f"{sys.executable} -m patchsmith.cli"
-    shown = piped(f"{cli} show . pkg/long.py:long_sum | head -2", repo)
+    shown = piped(f"{cli} show --repo . pkg/long.py:long_sum | head -2", repo)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[0].startswith("# pkg/long.py:1-")
     assert "Traceback" not in shown.stderr and "BrokenPipe" not in shown.stderr
-    searched = piped(f"{cli} search . 'total long sum' -k 50 --json | head -c 10", repo)
+    searched = piped(f"{cli} search --repo . 'total long sum' -k 50 --json | head -c 10", repo)
     assert "Traceback" not in searched.stderr and "BrokenPipe" not in searched.stderr
 
 
 def test_show_asks_which_of_several_definitions(tmp_path):
     repo = big_repo(tmp_path / "repo")
-    done = subprocess.run([sys.executable, "-m", "patchsmith.cli", "show", str(repo), "pkg/models.py:save"],
+    done = subprocess.run([sys.executable, "-m", "patchsmith.cli", "show", "--repo", str(repo), "pkg/models.py:save"],
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert "pkg/models.py:Invoice.save" in done.stderr and "pkg/models.py:Order.save" in done.stderr
     assert done.stdout == ""
-    one = subprocess.run([sys.executable, "-m", "patchsmith.cli", "show", str(repo), "pkg/models.py:Invoice.save"],
+    one = subprocess.run([sys.executable, "-m", "patchsmith.cli", "show", "--repo", str(repo), "pkg/models.py:Invoice.save"],
                          capture_output=True, text=True)
     assert one.returncode == 0 and "return 2" in one.stdout and "return 1" not in one.stdout
 

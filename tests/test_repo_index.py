@@ -406,29 +406,29 @@ def _cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
 
 def test_cli_index_and_show(repo, tmp_path):
     root = str(repo["root"])
-    out = _cli("index", root, cache=tmp_path)
+    out = _cli("index", "--repo", root, cache=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "definitions:" in out.stdout and "cache hits:  0 of" in out.stdout
-    again = _cli("index", root, cache=tmp_path)
+    again = _cli("index", "--repo", root, cache=tmp_path)
     files = int(again.stdout.split("files:")[1].split()[0])
     assert f"cache hits:  {files} of {files} (0 parsed)" in again.stdout
     assert list((tmp_path / "index").iterdir())  # under the cache root's "index" folder
-    old = _cli("index", root, "--commit", repo["first"], cache=tmp_path)
+    old = _cli("index", "--repo", root, "--commit", repo["first"], cache=tmp_path)
     assert old.returncode == 0 and repo["first"] in old.stdout
-    show = _cli("show", root, "Invoice.label", cache=tmp_path)
+    show = _cli("show", "--repo", root, "Invoice.label", cache=tmp_path)
     assert show.returncode == 0 and show.stdout.splitlines()[1:] == MODELS_PY.splitlines()[33:37]
     assert show.stdout.startswith("# pkg/models.py:34-37")
-    picked = _cli("show", root, "pkg/models.py:total", cache=tmp_path)
+    picked = _cli("show", "--repo", root, "pkg/models.py:total", cache=tmp_path)
     assert picked.returncode == 0 and picked.stdout.startswith("# pkg/models.py:27-32\n    def total(")
 
 
 @pytest.mark.parametrize(
     "args, sentence",
     [
-        (["index", "{base}/missing"], "{base}/missing does not exist."),
-        (["index", "{base}/outside", "--commit", "HEAD"], "{base}/outside is not a git repository, so --commit HEAD cannot be read from it."),
-        (["index", "{base}/repo", "--commit", "no-such-rev"], "no-such-rev is not a commit of the repository at {base}/repo."),
-        (["show", "{base}/repo", "NoSuchName"], "no definition named NoSuchName."),
+        (["index", "--repo", "{base}/missing"], "{base}/missing does not exist."),
+        (["index", "--repo", "{base}/outside", "--commit", "HEAD"], "{base}/outside is not a git repository, so --commit HEAD cannot be read from it."),
+        (["index", "--repo", "{base}/repo", "--commit", "no-such-rev"], "no-such-rev is not a commit of the repository at {base}/repo."),
+        (["show", "--repo", "{base}/repo", "NoSuchName"], "no definition named NoSuchName."),
     ],
 )
 def test_cli_errors_are_one_sentence_and_nonzero(repo, tmp_path, args, sentence):

@@ -200,7 +200,7 @@ def test_non_source_rule(path, expected):
 
 def test_search_command_json(shop_repo, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PATCHSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    code = main(["search", str(shop_repo), "compute_tax_rate is wrong for the us region", "-k", "2", "--json"])
+    code = main(["search", "--repo", str(shop_repo), "compute_tax_rate is wrong for the us region", "-k", "2", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"files", "definitions"}
@@ -214,16 +214,16 @@ def test_search_command_json(shop_repo, capsys, tmp_path, monkeypatch):
 
 def test_search_command_text(shop_repo, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PATCHSMITH_CACHE_DIR", str(tmp_path / "cache"))
-    assert main(["search", str(shop_repo), "Stock.reserve KeyError"]) == 0
+    assert main(["search", "--repo", str(shop_repo), "Stock.reserve KeyError"]) == 0
     out = capsys.readouterr().out
     assert out.index("files:") < out.index("shop/inventory.py") < out.index("definitions:")
     assert "Stock.reserve" in out.split("definitions:")[1]
 
 
 @pytest.mark.parametrize("argv, sentence", [
-    (["search", "{missing}", "text"], "does not exist"),
-    (["search", "{repo}", "   "], "search text is empty"),
-    (["search", "{repo}", "text", "-k", "0"], "-k must be at least 1"),
+    (["search", "--repo", "{missing}", "text"], "does not exist"),
+    (["search", "--repo", "{repo}", "   "], "search text is empty"),
+    (["search", "--repo", "{repo}", "text", "-k", "0"], "-k must be at least 1"),
 ])
 def test_search_command_errors(argv, sentence, shop_repo, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATCHSMITH_CACHE_DIR", str(tmp_path / "cache"))

@@ -188,6 +188,12 @@ def run_infer(args: argparse.Namespace) -> int:
     solve_settings = load(args)
     if not solve_settings.model.model:
         raise SwebenchError(MODEL_HINT)
+    from patchsmith.preflight import PreflightError, check_model
+
+    _check_folders(args)  # the cheap checks first: the model's needs litellm loaded
+    problems = check_model(solve_settings.model)  # before any environment is built or instance started
+    if problems:
+        raise PreflightError(problems)
     instances, everything = _selected(args)
     settings = InferSettings(
         run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(),
