@@ -134,8 +134,16 @@ def remove_images(rows: list[dict], keep_env: str = "") -> None:
             subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
 
 
-def report(rows: list[dict], planned: int) -> str:
+def report(rows: list[dict], planned: int, chosen: list | None = None) -> str:
     lines = [f"sample: {planned} Lite instances, seed {SEED}, proportional to each repository's share"]
+    by_mode = {mode: {r["instance_id"]: r for r in rows if r["mode"] == mode} for mode in MODES}
+    both = sorted(set(by_mode[MODES[0]]) & set(by_mode[MODES[1]]))
+    lines.append(f"instances both modes finished: {len(both)}; there " + ", ".join(
+        f"{mode} agree {sum(by_mode[mode][i]['agree'] for i in both)}/{len(both)}" for mode in MODES))
+    for mode in MODES if chosen else ():
+        missing = Counter(i.repo for i in chosen if i.instance_id not in by_mode[mode])
+        if missing:
+            lines.append(f"not run yet ({mode}): {sum(missing.values())}: " + ", ".join(f"{repo} {n}" for repo, n in sorted(missing.items())))
     for mode in MODES:
         mine = [r for r in rows if r["mode"] == mode]
         agree = sum(r["agree"] for r in mine)
@@ -191,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if time.monotonic() - started > args.time_limit:
                 print(f"time limit reached after {len(rows)} result(s)", flush=True)
-                print(report(rows, len(chosen)))
+                print(report(rows, len(chosen), chosen))
                 return 0
             row = run_one(instance, mode, dataset, args, args.state)
             rows.append(row)
@@ -202,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.remove_images:
                 remove_images([row])
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()] if results.exists() else rows
-    print(report(rows, len(chosen)))
+    print(report(rows, len(chosen), chosen))
     return 0
 
 
