@@ -114,3 +114,18 @@ def test_without_a_failing_run_localize_is_as_before(index):
     passing_only = localize(index, "helper doubles x", model, runs=[Run("pass", False, {"pkg/core.py": (6,)})])
     assert passing_only == before and before.execution is None
     assert "execution" not in before.to_json()
+
+
+def test_a_ranked_class_takes_the_score_of_its_executed_methods(index):
+    from patchsmith.localize.elements import fuse_elements
+    from patchsmith.localize.results import Element, ExecutionSignal, ScoredElement
+    from patchsmith.localize.settings import LocalizeSettings
+
+    box, grow = Element("pkg/core.py", "Box", "class", 15, 19), Element("pkg/core.py", "Box.grow", "method", 18, 19)
+    unrelated = Element("pkg/other.py", "unrelated", "function", 1, 2)
+    # The fix is Box's class-level `size`: the failing run went through Box.grow and unrelated alike.
+    signal = ExecutionSignal(runs=(("fail", True),), files=(), elements=(ScoredElement(unrelated, 1.0), ScoredElement(grow, 1.0)))
+    fused = fuse_elements([box, Element("pkg/core.py", "helper", "function", 4, 7)], signal, LocalizeSettings())
+    # Retrieval's class, backed by its method's execution, leads; unranked classes are never added.
+    assert [e.qualname for e in fused][:3] == ["Box", "unrelated", "Box.grow"]
+    assert sum(e.kind == "class" for e in fuse_elements([unrelated], signal, LocalizeSettings())) == 0
