@@ -229,6 +229,8 @@ def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried:
     print(f"\ninstances measured: {len(done)} of {tried} in the set (repositories: {len(repos)}: "
           + ", ".join(f"{repo.split('/')[1]} {sum(r['repo'] == repo for r in done)}" for repo in repos)
           + f"); with gold functions: {len(with_functions)}")
+    if tried > len(rows):
+        print(f"  not reached before the time cap: {tried - len(rows)}")
     for row in rows:
         if "error" in row:
             print(f"  not measured: {row['instance_id']}: {row['error'][:140]}")
