@@ -29,12 +29,14 @@ signal of the report comes from one run of the same ranking code:
 - file recall@1/5 of the gold patch's files;
 each for retrieval only (localize --no-model without runs), execution only (the Ochiai ranking,
 ties by retrieval) and fused (localize --no-model with the runs);
-- the cost of coverage: the same tests' wall time under coverage over without it (median; both
+- the cost of coverage (for every instance, or with --cost-every N for every Nth of the set, which
+  spares the others two of their three test runs): the same tests' wall time under coverage over
+  without it (median; both
   runs select the same tests, only coverage differs; an untimed run of the failing tests alone warms
   the container first).
 
     python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID] [--hours H]
-        [--passing 30] [--weights 4,2,1] [--no-build] [--state bench/out/localize_execution.jsonl]
+        [--passing 30] [--weights 4,2,1] [--cost-every N] [--no-build] [--state bench/out/localize_execution.jsonl]
 """
 
 from __future__ import annotations
@@ -124,8 +126,9 @@ class NotYet(Exception):
     """The instance cannot be measured in this run (its environment is not built yet): no row."""
 
 
-def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
-    """Run the instance's tests with and without coverage; the row keeps the runs' lines."""
+def measure(instance, dataset, args, cache: Path, log_dir: Path, with_cost: bool = True) -> dict:
+    """Run the instance's tests under coverage (and, `with_cost`, without it too, for the cost);
+    the row keeps the runs' lines."""
     from patchsmith.repo_index.search import is_non_source
     from patchsmith.sandbox.coverage import bring_coverage, run_tests_covered
     from patchsmith.sandbox.coverage_command import run_command_covered
@@ -166,14 +169,16 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path) -> dict:
         # An untimed run of the failing tests alone first: a fresh container's first run also
         # compiles bytecode and fills the page cache (the same modules, since the tests share their
         # files), which would be charged to whichever timed run came first. Then plain, then covered.
-        run(False, failing)
-        plain_seconds = run(False).seconds
+        plain_seconds = None
+        if with_cost:
+            run(False, failing)
+            plain_seconds = run(False).seconds
         covered = run(True)
     # A FAIL_TO_PASS test that ran but that the log does not name fails as the grader sees it.
     runs = [replace(r, failed=r.name in failing) for r in covered.runs.values()
             if (r.name in failing and r.status in ("failed", "unreported")) or (r.name in passing and r.status == "passed")]
     row.update(failing_runs=sum(r.failed for r in runs), passing_runs=sum(not r.failed for r in runs),
-               plain_seconds=round(plain_seconds, 2), covered_seconds=covered.seconds,
+               plain_seconds=round(plain_seconds, 2) if plain_seconds else None, covered_seconds=covered.seconds,
                cost=round(covered.seconds / plain_seconds, 3) if plain_seconds else None)
     if not row["failing_runs"]:
         statuses = {t: covered.runs[t].status for t in failing if t in covered.runs}
@@ -224,6 +229,8 @@ def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried:
     print(f"\ninstances measured: {len(done)} of {tried} in the set (repositories: {len(repos)}: "
           + ", ".join(f"{repo.split('/')[1]} {sum(r['repo'] == repo for r in done)}" for repo in repos)
           + f"); with gold functions: {len(with_functions)}")
+    if tried > len(rows):
+        print(f"  not reached before the time cap: {tried - len(rows)}")
     for row in rows:
         if "error" in row:
             print(f"  not measured: {row['instance_id']}: {row['error'][:140]}")
@@ -249,6 +256,8 @@ def main() -> int:
     parser.add_argument("--weights", default=str(LocalizeSettings.execution_weight),
                         help="execution_weight values to fuse with, comma-separated (the default's row is 'fused')")
     parser.add_argument("--no-build", action="store_true", help="use only environment images that already exist")
+    parser.add_argument("--cost-every", type=int, default=1,
+                        help="time the tests without coverage too (the cost) for every Nth instance of the set only")
     parser.add_argument("--hours", type=float, default=None, help="start no new measurement after this long")
     parser.add_argument("--state", type=Path, default=ROOT / "bench" / "out" / "localize_execution.jsonl",
                         help="one line per measured instance; a rerun measures only what is missing")
@@ -265,6 +274,8 @@ def main() -> int:
     dataset = load_instances(args.dataset)
     wanted = set(args.instances.split(",")) if args.instances else None
     chosen = [i for i in dataset if i.instance_id in wanted] if wanted else choose(dataset)
+    # An instance's place in the set decides whether its cost is timed, however the run is split.
+    position = {i.instance_id: n for n, i in enumerate(chosen)} | {i.instance_id: n for n, i in enumerate(choose(dataset))}
     args.state.parent.mkdir(parents=True, exist_ok=True)
     stored = {}
     if args.state.exists():
@@ -280,7 +291,7 @@ def main() -> int:
             break
         started = time.monotonic()
         try:
-            row = measure(instance, dataset, args, cache, log_dir)
+            row = measure(instance, dataset, args, cache, log_dir, with_cost=position[instance.instance_id] % args.cost_every == 0)
         except NotYet as exc:
             print(f"{instance.instance_id:<30} skipped: {exc}", flush=True)
             continue

@@ -62,16 +62,41 @@ def executed_lines(execution: ExecutionSignal | None, limit: int) -> list[str]:
     return [f"{element_key(e.element)} {e.score:.2f}" for e in execution.elements[:limit]]
 
 
+def class_scores(answered: list[Element], execution: ExecutionSignal) -> dict[str, tuple[float, str]]:
+    """A class the step ranks scores what its best executed method does: {class key: (score, that
+    method's key)}. Only body lines are measured, so a class has no score of its own, yet a fix
+    often belongs to it as a whole (a class-level attribute or declaration that its methods read);
+    what the failing runs did in its methods is evidence for it. Classes the step did not rank get
+    nothing, so the execution signal alone never adds a class next to each of its methods."""
+    best: dict[str, tuple[float, str]] = {}
+    for answer in answered:
+        if answer.kind != "class":
+            continue
+        inside = [(s.score, element_key(s.element)) for s in execution.elements
+                  if s.element.path == answer.path and s.element.qualname.startswith(answer.qualname + ".")]
+        if inside:
+            best[element_key(answer)] = max(inside, key=lambda pair: pair[0])
+    return best
+
+
 def fuse_elements(answered: list[Element], execution: ExecutionSignal | None, settings: LocalizeSettings) -> list[Element]:
     """The step's own ranking (the model's or retrieval's) fused with the execution signal's scores
-    (files.fuse_with_execution); the step's own ranking wins ties."""
+    (files.fuse_with_execution); the step's own ranking wins ties. A class that takes a method's
+    score (class_scores) is placed after that method when it would rank above it: its evidence is
+    the method's, which says more."""
     if execution is None:
         return answered
     executed = execution.elements[: settings.retrieval_files]
     by_key = {element_key(e): e for e in [*(s.element for s in executed), *answered]}
     scores = {element_key(s.element): s.score for s in executed}
-    fused = fuse_with_execution([[element_key(e) for e in answered]], scores, settings.rrf_k, settings.execution_weight)
-    return [by_key[key] for key, _, _ in fused]
+    classes = class_scores(answered, execution)
+    scores.update({key: score for key, (score, _) in classes.items()})
+    fused = [key for key, _, _ in fuse_with_execution([[element_key(e) for e in answered]], scores, settings.rrf_k, settings.execution_weight)]
+    for key, (_, method) in classes.items():
+        if method in fused and fused.index(key) < fused.index(method):
+            fused.remove(key)
+            fused.insert(fused.index(method) + 1, key)
+    return [by_key[key] for key in fused]
 
 
 def localize_elements(

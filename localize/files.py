@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 
 from patchsmith import repo_index
@@ -13,7 +14,7 @@ from patchsmith.repo_index.paths import is_non_source
 from patchsmith.localize.answers import PathResolver, answer_lines
 from patchsmith.localize.budget import head_and_tail, truncate
 from patchsmith.localize.prompts import files_prompt
-from patchsmith.localize.results import ExecutionSignal, FileLocations, RankedFile, StepReport
+from patchsmith.localize.results import Element, ExecutionSignal, FileLocations, RankedFile, StepReport
 from patchsmith.localize.settings import LocalizeModel, LocalizeSettings
 
 STAGE = "localize.files"
@@ -160,3 +161,16 @@ def with_execution(files: FileLocations, execution: ExecutionSignal | None, sett
     names = ("model", "retrieval", "execution")
     ranked = tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused)
     return replace(files, files=ranked, execution_files=tuple(executed))
+
+
+def in_element_order(files: FileLocations, elements: Sequence[Element]) -> FileLocations:
+    """The files reordered by their best element in `elements` (the element step's fused ranking),
+    the files it does not reach after them in their own order. With measured runs, many files tie
+    at the top suspiciousness (a failing run passes through several files only it reaches) and the
+    file step can break those ties only by file-level retrieval; the element step breaks them
+    with definition-level evidence, retrieval's and execution's together, which is finer."""
+    position: dict[str, int] = {}
+    for rank, element in enumerate(elements):
+        position.setdefault(element.path, rank)
+    order = sorted(range(len(files.files)), key=lambda i: (position.get(files.files[i].path, len(elements)), i))
+    return replace(files, files=tuple(files.files[i] for i in order))

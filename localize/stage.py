@@ -8,7 +8,7 @@ from patchsmith import repo_index
 from patchsmith.repo_index import RepoIndex
 
 from patchsmith.localize.elements import localize_elements
-from patchsmith.localize.files import localize_files, retrieval_ranking, with_execution
+from patchsmith.localize.files import in_element_order, localize_files, retrieval_ranking, with_execution
 from patchsmith.localize.lines import localize_lines
 from patchsmith.localize.results import ExecutionSignal, FileLocations, Localization
 from patchsmith.localize.settings import LocalizeModel, LocalizeSettings
@@ -38,6 +38,8 @@ def localize(
     else:
         files = with_execution(files, execution, settings)
     elements = localize_elements(index, issue, files, model, settings, execution)
+    if execution is not None:
+        files = in_element_order(files, elements.elements)
     edits = localize_lines(index, issue, elements, files, model, settings)
     return Localization(files=files, elements=elements, edits=edits, execution=execution)
 

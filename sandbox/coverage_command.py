@@ -16,7 +16,6 @@ and are joined to the contexts by name.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Sequence
 from pathlib import Path
 

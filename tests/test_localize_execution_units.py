@@ -114,3 +114,35 @@ def test_without_a_failing_run_localize_is_as_before(index):
     passing_only = localize(index, "helper doubles x", model, runs=[Run("pass", False, {"pkg/core.py": (6,)})])
     assert passing_only == before and before.execution is None
     assert "execution" not in before.to_json()
+
+
+def test_a_ranked_class_takes_the_score_of_its_executed_methods(index):
+    from patchsmith.localize.elements import fuse_elements
+    from patchsmith.localize.results import Element, ExecutionSignal, ScoredElement
+    from patchsmith.localize.settings import LocalizeSettings
+
+    box, grow = Element("pkg/core.py", "Box", "class", 15, 19), Element("pkg/core.py", "Box.grow", "method", 18, 19)
+    unrelated = Element("pkg/other.py", "unrelated", "function", 1, 2)
+    others = [ScoredElement(Element("pkg/more.py", f"f{n}", "function", n, n), 0.5) for n in range(6)]
+    # The fix is Box's class-level `size`: the failing run went through Box.grow and much else.
+    signal = ExecutionSignal(runs=(("fail", True),), files=(),
+                             elements=(ScoredElement(grow, 1.0), ScoredElement(unrelated, 1.0), *others))
+    fused = [e.qualname for e in fuse_elements([Element("pkg/core.py", "helper", "function", 4, 7), box], signal, LocalizeSettings())]
+    # Retrieval's class, backed by its method's execution, comes right after that method (never
+    # above it), ahead of what only the execution signal names less surely.
+    assert fused[:3] == ["Box.grow", "Box", "unrelated"]
+    # A class that retrieval did not rank is never added.
+    assert "Box" not in [e.qualname for e in fuse_elements([unrelated], signal, LocalizeSettings())]
+
+
+def test_with_runs_the_files_follow_the_fused_elements():
+    from patchsmith.localize.files import in_element_order
+    from patchsmith.localize.results import Element, FileLocations, RankedFile, StepReport
+
+    # Three files tied at the top suspiciousness, file-level retrieval put a.py first; the element
+    # step's fused ranking, finer, leads with c.py's function.
+    files = FileLocations(files=tuple(RankedFile(p, 5.0, ("retrieval", "execution")) for p in ("a.py", "b.py", "c.py")),
+                          model_files=(), retrieval_files=("a.py", "b.py", "c.py"), dropped=(), report=StepReport("files", 0, 0, ""))
+    elements = [Element("c.py", "f", "function", 1, 2), Element("a.py", "g", "function", 1, 2), Element("c.py", "h", "function", 3, 4)]
+    assert in_element_order(files, elements).paths == ("c.py", "a.py", "b.py")
+    assert in_element_order(files, []).paths == files.paths
