@@ -34,9 +34,41 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--repo", help="only this repository (owner/name)")
 
 
+def _add_ray(parser: argparse.ArgumentParser) -> None:
+    """--ray [ADDRESS] and the Ray settings' flags (swebench_runner/ray_cluster.RaySettings)."""
+    from dataclasses import fields
+
+    from patchsmith.swebench_runner.ray_cluster import RaySettings
+
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="run each instance as a task on a Ray cluster: auto, ray://HOST:10001 or HOST:PORT; "
+                             "no ADDRESS starts a local Ray (needs the ray extra)")
+    for item in fields(RaySettings):
+        if "flag" in item.metadata:
+            parser.add_argument(item.metadata["flag"], dest=f"ray_{item.name}", type=type(item.default),
+                                default=item.default, help=item.metadata["help"])
+
+
+def _ray_settings(args: argparse.Namespace):
+    """The RaySettings the flags give, or None without --ray."""
+    from dataclasses import fields
+
+    from patchsmith.swebench_runner.errors import SwebenchError
+    from patchsmith.swebench_runner.ray_cluster import RaySettings, ray_module
+
+    if args.ray is None:
+        return None
+    ray_module()  # says how to install it, before any work
+    values = {item.name: getattr(args, f"ray_{item.name}") for item in fields(RaySettings) if "flag" in item.metadata}
+    if values["cpus_per_instance"] <= 0 or values["memory_gb_per_instance"] <= 0:
+        raise SwebenchError("--ray-cpus and --ray-memory-gb must be positive.")
+    return RaySettings(address=args.ray or None, **values)
+
+
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, help="predictions file (official JSON Lines), or gold, or empty")
     _add_selection(parser)
+    _add_ray(parser)
     parser.add_argument("--workers", type=int, default=1, help="instances evaluated at once (default 1)")
     parser.add_argument("--run-id", required=True, help="names the run; rerunning it skips instances already graded")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed for one instance's tests")
@@ -83,12 +115,19 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise SwebenchError("--workers must be at least 1.")
+    ray_settings = _ray_settings(args)
     instances, everything = _selected(args)
     predictions = load_predictions(args.predictions, instances)
     install_signal_handlers()
     settings = EvalSettings(run_dir=args.out / args.run_id, repo_cache=args.repo_cache, cache_dir=cache_root(),
                             timeout=args.timeout, workers=args.workers, grader=args.grader)
-    summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True), dataset=everything)
+    if ray_settings is not None:
+        from patchsmith.swebench_runner.ray_eval import evaluate_on_ray
+
+        summary = evaluate_on_ray(instances, predictions, settings, ray_settings,
+                                  progress=lambda line: print(line, flush=True), dataset=everything)
+    else:
+        summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True), dataset=everything)
     ours = summary["patchsmith"]
     print(
         f"total {summary['total_instances']}, submitted {summary['submitted_instances']}, "
