@@ -45,6 +45,7 @@ class EnvBuild:
     cached: bool = False
     error: str = ""
     log_path: str = ""
+    pulled: bool = False  # fetched from the image registry instead of built
 
 
 # Newer Pythons strip a docstring before taking its first line as a unittest test's description,
@@ -301,7 +302,7 @@ def ensure_env_image(
 ) -> EnvBuild:
     """Find or build the environment image of spec; a failed build is reported, not raised.
     `repo_cache` holds the mirrors of the spec's vendored sources."""
-    from patchsmith.sandbox import engine
+    from patchsmith.sandbox import engine, registry
     from patchsmith.sandbox.base import BaseSpec, build_lock, ensure_base_image, image_exists
     from patchsmith.sandbox.container import Container, Limits
     from patchsmith.sandbox.errors import DiskFull, DockerUnavailable
@@ -321,6 +322,8 @@ def ensure_env_image(
     with build_lock(cache_dir / "sandbox", f"swebench-{tag.split(':')[1]}"):
         if image_exists(tag):
             return EnvBuild(spec.key, tag, True, 0.0, image_size(tag), cached=True, log_path=str(log_path))
+        if registry.pull(tag):  # another node built it
+            return EnvBuild(spec.key, tag, True, 0.0, image_size(tag), cached=True, log_path=str(log_path), pulled=True)
         try:
             base = ensure_base_image(base_spec, cache_dir=cache_dir / "sandbox", log_path=log_dir / f"base-{spec.suite}.log")
             source = snapshot(git_dir, commit, recoverers)
@@ -334,6 +337,7 @@ def ensure_env_image(
                     raise SwebenchError(f"build of {spec.key} failed (exit {result.exit_code}): {tail}")
                 commit_image(container, tag, venv_environment(spec, version),
                              {engine.LABEL_OWNER: "1", engine.LABEL_KIND: "env", LABEL_SWEBENCH: spec.key})
+            registry.push(tag)
         except (DockerUnavailable, DiskFull):
             raise  # the machine's problem, not this environment's: stop the run with what to do
         except Exception as exc:  # noqa: BLE001 - any other failure is this build's outcome, reported per instance

@@ -114,7 +114,7 @@ def ensure_instance_image(instance: Instance, spec: EnvSpec, env_image: str, env
                           cache_dir: Path, log_path: Path) -> InstanceImage:
     """Find or build the instance image: the environment image's /testbed moved to the base
     commit, and the install step run again there when install_need says so."""
-    from patchsmith.sandbox import engine
+    from patchsmith.sandbox import engine, registry
     from patchsmith.sandbox.base import build_lock, image_exists
     from patchsmith.sandbox.container import Container, Limits
 
@@ -122,7 +122,7 @@ def ensure_instance_image(instance: Instance, spec: EnvSpec, env_image: str, env
     if image_exists(tag):
         return _found(tag)
     with build_lock(cache_dir / "sandbox", tag.split(":", 1)[1]):
-        if image_exists(tag):
+        if image_exists(tag) or registry.pull(tag):
             return _found(tag)
         started = time.monotonic()
         change = tree_change(git_dir, env_commit, instance.base_commit, recoverers_for(instance.repo))
@@ -142,6 +142,7 @@ def ensure_instance_image(instance: Instance, spec: EnvSpec, env_image: str, env
                 engine.LABEL_OWNER: "1", engine.LABEL_KIND: IMAGE_KIND, LABEL_SWEBENCH: instance.instance_id,
                 _LABEL_SETUP: json.dumps({"reinstalled": install, "unmet": unmet, "recovered": change.recovered}),
             })
+        registry.push(tag)
     return InstanceImage(tag, True, round(time.monotonic() - started, 3), install, tuple(unmet), dict(change.recovered))
 
 

@@ -50,13 +50,17 @@ def evaluate_on_node(instance: Instance, prediction: Prediction, group: list[Ins
     from patchsmith.swebench_runner.inferred import spec_or_inferred
     from patchsmith.swebench_runner.sources import SourceIncomplete
 
+    from patchsmith.sandbox import registry
+
+    registry.configure(settings.image_registry)
     scratch = Path(tempfile.mkdtemp(prefix="patchsmith-ray-eval-"))
     local = node_settings(settings, scratch)
     result = {"status": "graded", "message": "", "node": current_node_name(), "files": {}, "env_log": {}}
     try:
         spec = spec_or_inferred(local, instance.repo, instance.version, group)
         environment = environment_for(spec, group, local.repo_cache, local.cache_dir, local.run_dir / "env-logs")
-        result["env_build"] = {"built_now": not environment.build.cached, "seconds": round(environment.build.seconds, 3)}
+        result["env_build"] = {"built_now": not environment.build.cached, "pulled": environment.build.pulled,
+                               "seconds": round(environment.build.seconds, 3)}
         if not environment.build.built:
             result.update(status="environment", message=environment.build.error or "environment did not build")
         else:
@@ -92,6 +96,7 @@ def write_result(run_dir: Path, prediction: Prediction, result: dict) -> None:
         report = json.loads(report_text)
         report[prediction.instance_id]["node"] = result["node"]
         report[prediction.instance_id]["environment_built_now"] = result.get("env_build", {}).get("built_now")
+        report[prediction.instance_id]["environment_pulled"] = result.get("env_build", {}).get("pulled")
         run_records.write_atomically(folder / "report.json", json.dumps(report, indent=2))
 
 

@@ -83,9 +83,9 @@ def make_dataset(root: Path, wheels: Path, sleep: float = 0) -> tuple[Path, Path
     return dataset, cache
 
 
-def patchsmith(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+def patchsmith(*args: str, env: dict | None = None, timeout: float = 900, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "patchsmith.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+                          env=env, timeout=timeout, cwd=cwd)
 
 
 def reports(run_dir: Path, model: str = "gold") -> dict[str, dict]:
@@ -94,7 +94,8 @@ def reports(run_dir: Path, model: str = "gold") -> dict[str, dict]:
 
 
 # What differs between two gradings of one prediction: times, where it ran, what was built then.
-VARYING = {"test_seconds", "eval_seconds", "step_seconds", "node", "instance_image_built", "environment_built_now", "test_output"}
+VARYING = {"test_seconds", "eval_seconds", "step_seconds", "node", "instance_image_built", "environment_built_now",
+           "environment_pulled", "test_output"}
 
 
 def comparable(report: dict) -> dict:

@@ -88,6 +88,42 @@ class Dockerd:
         self.process = None
 
 
+@dataclass
+class Registry:
+    """Debian's docker-registry (distribution 2.8) on 127.0.0.1, storing under folder."""
+
+    folder: Path
+    process: subprocess.Popen | None = None
+    address: str = ""
+
+    def __enter__(self) -> "Registry":
+        import urllib.request
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.address = f"127.0.0.1:{free_port()}"
+        config = self.folder / "config.yml"
+        config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {self.folder / 'data'}\n"
+                          f"http:\n  addr: {self.address}\n")
+        self.process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=open(self.folder / "log", "wb"),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=2)
+                return self
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError("docker-registry did not start: " + (self.folder / "log").read_text()[-1000:])
+                time.sleep(0.2)
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
 def _processes_naming(text: str) -> list[int]:
     """Processes whose command line names text (the cluster's folder): Ray's workers, our daemons' children."""
     found = []
@@ -133,14 +169,14 @@ class LocalCluster:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def _start(self, args: list[str], env: dict, name: str) -> None:
+    def _start(self, args: list[str], env: dict, name: str, cwd: Path | None = None) -> None:
         """`ray start --block` for one node, once it says it runs. Ray gives a node 30 s to register
         with the head; on a loaded machine that can pass, so a node that gave up is started again."""
         for attempt in range(3):
             log_path = self.root / f"{name}.{attempt}.log"
             process = subprocess.Popen([_RAY, "start", *args, *_ports(), "--object-store-memory", str(80 * 2**20),
                                         "--disable-usage-stats", "--block"],
-                                       stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                       stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd or self.root)
             self.nodes[name] = process
             deadline = time.monotonic() + 180
             while process.poll() is None and "Ray runtime started" not in log_path.read_text(errors="replace"):
@@ -164,7 +200,7 @@ class LocalCluster:
         return self.root / name
 
     def add_node(self, name: str, cpus: int = 1, docker: bool = True, extra_env: dict | None = None,
-                 resource: str = "docker") -> None:
+                 resource: str = "docker", cwd: Path | None = None) -> None:
         """A worker node with its own dockerd, cache root and repository cache."""
         folder = self.node_folder(name)
         (folder / "mirrors").mkdir(parents=True)
@@ -185,7 +221,7 @@ class LocalCluster:
             self.dockerds[name] = Dockerd(folder / "d").start()
             env["DOCKER_HOST"] = self.dockerds[name].host
         self._start(["--address", self.address, "--num-cpus", str(cpus), "--node-name", name,
-                     "--resources", json.dumps({resource: 1, name: 1})], env, name)
+                     "--resources", json.dumps({resource: 1, name: 1})], env, name, cwd)
 
     def wait_for_nodes(self, *names: str, timeout: float = 120) -> None:
         """Until every named node is alive and advertises its resource."""

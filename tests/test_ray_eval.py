@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ray_fixture import comparable, download_wheels, make_dataset, patchsmith, reports
-from ray_nodes import LocalCluster
+from ray_nodes import LocalCluster, Registry
 
 pytestmark = pytest.mark.docker
 
@@ -74,8 +74,10 @@ def test_eval_on_ray_equals_the_local_runner_and_keeps_each_environment_on_one_n
     for instance_id in IDS:
         assert comparable(ours[instance_id]) == comparable(theirs[instance_id]), instance_id
         assert ours[instance_id]["node"] in ("ray20-a", "ray20-b")
-    for name in ("report.json", "patch.diff", "eval.sh", "test_output.txt", "run_instance.log", "instance_image.log"):
-        assert (tmp_path / "ray" / "gold" / "fixture__ray-3" / name).is_file(), name
+    for instance_id in IDS:  # the local runner's files, and the instance image's build log where one was built
+        names = {path.name for path in (tmp_path / "ray" / "gold" / instance_id).iterdir()}
+        assert {path.name for path in (tmp_path / "local" / "gold" / instance_id).iterdir()} - {"instance_image.log"} <= names
+        assert {"report.json", "patch.diff", "eval.sh", "test_output.txt", "run_instance.log"} <= names
     summary = json.loads((tmp_path / "ray" / "gold.ray.json").read_text())
     local_summary = json.loads((tmp_path / "local" / "gold.local.json").read_text())
     assert {k: v for k, v in summary.items() if k != "patchsmith"} == {k: v for k, v in local_summary.items() if k != "patchsmith"}
@@ -120,11 +122,12 @@ def test_a_node_of_another_patchsmith_release_is_refused(world, tmp_path: Path):
     fake = tmp_path / "site"
     (fake / "patchsmith-9.9.9.dist-info").mkdir(parents=True)
     (fake / "patchsmith-9.9.9.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: patchsmith\nVersion: 9.9.9\n")
-    # Its own resource, so that the other tests never see this node.
+    # Its own resource, so that the other tests never see this node. Its workers find release 9.9.9
+    # first on their path. (The driver runs outside the checkout, whose egg-info Ray would put first.)
     cluster.add_node("ray20-odd", docker=False, extra_env={"PYTHONPATH": str(fake)}, resource="docker-odd")
     cluster.wait_for_nodes("ray20-odd")
     done = patchsmith(*eval_args(dataset, mirrors, tmp_path, "odd", "--ray", cluster.address, "--ray-resource", "docker-odd"),
-                      env=driver_env())
+                      env=driver_env(), cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Ray node ray20-odd runs patchsmith 9.9.9, the driver 0.1.0; install the same release on every node." in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "odd").exists()
@@ -141,6 +144,27 @@ def test_without_ray_the_flag_says_how_to_install_it(tmp_path: Path):
                       "--run-id", "x", "--out", str(tmp_path / "out"), "--ray", env=env)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert "Ray is not installed; install it with `pip install 'patchsmith[ray]'`." in done.stderr
+
+
+def test_with_a_registry_the_second_node_pulls_what_the_first_built(world, tmp_path: Path):
+    dataset, mirrors, _, cluster = world
+    for name in ("ray20-c", "ray20-d"):  # fresh engines; each is chosen by its own name (a resource of its own)
+        cluster.add_node(name, resource="docker-registry-test")
+    cluster.wait_for_nodes("ray20-c", "ray20-d")
+    with Registry(tmp_path / "registry") as registry:
+        for run_id, instance, node in (("first", "fixture__ray-1", "ray20-c"), ("second", "fixture__ray-2", "ray20-d")):
+            done = patchsmith(*eval_args(dataset, mirrors, tmp_path, run_id, "--instances", instance, "--ray", cluster.address,
+                                         "--ray-resource", node, "--image-registry", registry.address), env=driver_env())
+            assert done.returncode == 0 and "resolved 1" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+        first = reports(tmp_path / "first")["fixture__ray-1"]
+        second = reports(tmp_path / "second")["fixture__ray-2"]
+    assert (first["node"], first["environment_built_now"], first["environment_pulled"]) == ("ray20-c", True, False)
+    assert (second["node"], second["environment_built_now"], second["environment_pulled"]) == ("ray20-d", False, True)
+    assert not (tmp_path / "second" / "env-logs" / "fixture__ray-1.0.log").exists()  # no build ran there
+    image_ids = {node: cluster.dockerds[node].docker("images", "-q", first["environment_image"]).stdout.strip()
+                 for node in ("ray20-c", "ray20-d")}
+    assert image_ids["ray20-c"] and image_ids["ray20-c"] == image_ids["ray20-d"]  # the very same image
+    assert images(cluster, "ray20-d", "127.0.0.1") == []  # only the local name stays
 
 
 def test_a_node_killed_mid_run_is_retried_elsewhere_and_each_instance_is_graded_once(world, tmp_path: Path):

@@ -76,6 +76,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
     grader = EvalSettings.__dataclass_fields__["grader"]
     parser.add_argument("--grader", choices=("ours", "official"), default=grader.default, help=grader.metadata["help"])
+    registry = EvalSettings.__dataclass_fields__["image_registry"]
+    parser.add_argument(registry.metadata["flag"], dest="image_registry", metavar="HOST:PORT", default=registry.default,
+                        help=registry.metadata["help"])
     parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
                         help="folder that holds run folders (default: patchsmith-runs/swebench)")
 
@@ -120,7 +123,10 @@ def run_eval(args: argparse.Namespace) -> int:
     predictions = load_predictions(args.predictions, instances)
     install_signal_handlers()
     settings = EvalSettings(run_dir=args.out / args.run_id, repo_cache=args.repo_cache, cache_dir=cache_root(),
-                            timeout=args.timeout, workers=args.workers, grader=args.grader)
+                            timeout=args.timeout, workers=args.workers, grader=args.grader, image_registry=args.image_registry)
+    from patchsmith.sandbox import registry
+
+    registry.configure(settings.image_registry)  # checked before any work
     if ray_settings is not None:
         from patchsmith.swebench_runner.ray_eval import evaluate_on_ray
 
