@@ -165,6 +165,23 @@ def shared_model(settings: InferSettings) -> Any:
     return Model(settings.solve.model)
 
 
+def solve_instance(instance: Instance, spec: EnvSpec, image: str, commit: str, settings: InferSettings, model: Any,
+                   out_dir: Path) -> tuple[str, float, str]:
+    """Solve one instance in its environment image, its run folder at out_dir: (patch, cost, "patch" or the failure)."""
+    from patchsmith.pipeline import SolveRequest, solve
+
+    workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
+    request = SolveRequest(
+        repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,
+        issue_title="", issue_body=instance.problem_statement, settings=settings.solve,
+        out_dir=out_dir, workspace=workspace,
+    )
+    issue_model = model.for_issue(ledger_path=out_dir / "model_calls.jsonl", cost_cap=settings.solve.model.max_cost)
+    outcome = solve(request, model=issue_model)
+    patch = outcome.patch or ""
+    return patch, outcome.cost_usd or 0.0, "patch" if patch else str(outcome.failure)
+
+
 def infer(
     instances: list[Instance],
     settings: InferSettings,
@@ -172,8 +189,6 @@ def infer(
     dataset: list[Instance] | None = None,
 ) -> dict:
     """Solve each instance not yet in the predictions file; return a summary."""
-    from patchsmith.pipeline import SolveRequest, solve
-
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     if cut_torn_line(settings.predictions_path):
         progress(f"cut a torn last line off {settings.predictions_path} (a killed run's)")
@@ -209,19 +224,11 @@ def infer(
                 state.outcomes[instance.instance_id] = "env_build_failed"
         else:
             spec = spec_or_inferred(settings, instance.repo, instance.version, dataset or instances)
-            workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
             out_dir = _fresh_run_folder(settings.run_dir / "runs" / instance.instance_id)
-            request = SolveRequest(
-                repo=find_mirror(instance.repo, settings.repo_cache), commit=instance.base_commit,
-                issue_title="", issue_body=instance.problem_statement, settings=settings.solve,
-                out_dir=out_dir, workspace=workspace,
-            )
-            issue_model = model.for_issue(ledger_path=out_dir / "model_calls.jsonl", cost_cap=settings.solve.model.max_cost)
-            outcome = solve(request, model=issue_model)
-            patch = outcome.patch or ""
+            patch, cost, result = solve_instance(instance, spec, image, commit, settings, model, out_dir)
             with state.lock:
-                state.spent += outcome.cost_usd or 0.0
-                state.outcomes[instance.instance_id] = "patch" if patch else str(outcome.failure)
+                state.spent += cost
+                state.outcomes[instance.instance_id] = result
         with state.lock:
             if state.outcomes[instance.instance_id] not in RETRIED_OUTCOMES:
                 append_prediction(settings.predictions_path,

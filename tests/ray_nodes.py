@@ -159,7 +159,8 @@ class LocalCluster:
     def __enter__(self) -> "LocalCluster":
         try:
             self._start(["--head", "--port", str(self.port), "--num-cpus", "0", "--temp-dir", str(self.root / "ray"),
-                         "--include-dashboard", "false", "--ray-client-server-port", str(free_port()),
+                         "--include-dashboard", "false", "--dashboard-port", str(free_port()),
+                         "--ray-client-server-port", str(free_port()),
                          "--node-name", "ray20-head"], self.env, "head")
         except BaseException:
             self.stop()

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ray_fixture import comparable, download_wheels, make_dataset, patchsmith, reports
+from ray_fixture import NAMES, comparable, download_wheels, make_dataset, patchsmith, reports
+from scripted_model import ScriptedModel
 from ray_nodes import LocalCluster, Registry
 
 pytestmark = pytest.mark.docker
@@ -165,6 +166,58 @@ def test_with_a_registry_the_second_node_pulls_what_the_first_built(world, tmp_p
                  for node in ("ray20-c", "ray20-d")}
     assert image_ids["ray20-c"] and image_ids["ray20-c"] == image_ids["ray20-d"]  # the very same image
     assert images(cluster, "ray20-d", "127.0.0.1") == []  # only the local name stays
+
+
+def fixture_answer(request: dict) -> list[str]:
+    """The scripted model's answer for the fixture instance whose function the issue names."""
+    prompt = request["messages"][-1]["content"]
+    number = next(n for n, name in NAMES.items() if f"fix.{name}()" in " ".join(m["content"] for m in request["messages"]))
+    name = NAMES[number]
+    if "Which files would a developer edit" in prompt:
+        text = "```\nfix/__init__.py\n```"
+    elif "Name the classes, functions" in prompt:
+        text = f"```\nfix/__init__.py::{name}\n```"
+    elif "Where exactly must the code change" in prompt:
+        start = 4 * (number - 1) + 1
+        text = f"```\nfix/__init__.py:{start}-{start + 1} {name}\n```"
+    elif "standalone Python script" in prompt:
+        text = (f'```python\nimport fix\nprint("PATCHSMITH_VERDICT: " + ("resolved" if fix.{name}() == {number} '
+                f'else "reproduced"))\n```')
+    elif "Existing tests that pass before the fix" in prompt:
+        text = "NONE"
+    elif "Answer with one or more edit blocks" in prompt:
+        text = (f"@@@ FILE fix/__init__.py\n@@@ SEARCH\ndef {name}():\n    return 0\n@@@ REPLACE\ndef {name}():\n"
+                f"    return {number}\n@@@ END\n")
+    else:
+        raise AssertionError(prompt[:200])
+    return [text] * int(request.get("n") or 1)
+
+
+def test_infer_on_ray_writes_the_predictions_of_the_local_runner_and_keeps_the_key_out_of_files(world, tmp_path: Path):
+    dataset, mirrors, _, cluster = world
+    secret = "sk-ray20-" + os.urandom(8).hex()
+    with ScriptedModel([fixture_answer] * 400) as server:
+        env = {**driver_env(), "OPENAI_API_KEY": secret, "PATCHSMITH_CACHE_DIR": str(tmp_path / "driver-cache")}
+        common = ["swebench", "infer", "--dataset", str(dataset), "--repo-cache", str(mirrors), "--model", "openai/scripted",
+                  "--api-base", server.url, "--samples", "2", "--instances", "fixture__ray-1", "fixture__ray-3",
+                  "--out", str(tmp_path)]
+        local = patchsmith(*common, "--run-id", "local", env={**env, "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")})
+        assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
+        ray = patchsmith(*common, "--run-id", "ray", "--ray", cluster.address, env=env)
+        assert ray.returncode == 0, ray.stdout[-3000:] + ray.stderr[-3000:]
+        assert any(secret in str(headers) for headers in server.headers)  # the key did reach the model
+
+    def rows(run_id: str) -> list[dict]:
+        lines = (tmp_path / run_id / "infer" / "predictions.jsonl").read_text().splitlines()
+        return sorted((json.loads(line) for line in lines), key=lambda row: row["instance_id"])
+
+    assert rows("ray") == rows("local") and len(rows("ray")) == 2
+    assert all(f"+    return {n}" in row["model_patch"] for n, row in zip((1, 3), rows("ray")))
+    assert (tmp_path / "ray" / "infer" / "runs" / "fixture__ray-3" / "report.md").is_file()
+    assert "on ray20-" in ray.stdout
+    leaked = [path for folder in (tmp_path / "ray", cluster.root) for path in folder.rglob("*")
+              if path.is_file() and not path.is_socket() and secret.encode() in path.read_bytes()]
+    assert leaked == []
 
 
 def test_a_node_killed_mid_run_is_retried_elsewhere_and_each_instance_is_graded_once(world, tmp_path: Path):

@@ -198,6 +198,7 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     from patchsmith.settings import add_flags
 
     _add_selection(parser)
+    _add_ray(parser)
     add_flags(parser, ("model", "localize", "reproduce", "repair"))  # --max-cost: dollars one instance may spend
     parser.add_argument("--max-total-cost", type=float, default=None, help="dollars the run may spend; no instance starts past it")
     parser.add_argument("--workers", type=int, default=1, help="instances solved at once (default 1)")
@@ -217,12 +218,18 @@ def run_infer(args: argparse.Namespace) -> int:
     solve_settings = load(args)
     if not solve_settings.model.model:
         raise SwebenchError(MODEL_HINT)
+    ray_settings = _ray_settings(args)
     instances, everything = _selected(args)
     settings = InferSettings(
         run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(), solve=solve_settings,
         max_total_cost=args.max_total_cost, workers=args.workers,
     )
-    summary = infer(instances, settings, dataset=everything)
+    if ray_settings is not None:
+        from patchsmith.swebench_runner.ray_infer import infer_on_ray
+
+        summary = infer_on_ray(instances, settings, ray_settings, progress=lambda line: print(line, flush=True), dataset=everything)
+    else:
+        summary = infer(instances, settings, dataset=everything)
     print(f"{len(summary['with_patch'])} of {summary['total']} instances have a patch; cost ${summary['cost_usd']:.4f}; "
           f"predictions: {summary['predictions']}")
     return 0
