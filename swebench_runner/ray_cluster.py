@@ -68,7 +68,8 @@ def connect(settings: RaySettings, env_vars: dict[str, str] | None = None):
     ray = ray_module()
     if not ray.is_initialized():
         runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
-        kwargs = {"runtime_env": runtime_env, "log_to_driver": False, "configure_logging": False}
+        kwargs = {"runtime_env": runtime_env, "log_to_driver": False, "configure_logging": False,
+                  "logging_level": "warning"}
         if settings.address is None:  # a local Ray: this machine is the one node with Docker
             kwargs["resources"] = {settings.resource: float(os.cpu_count() or 1)}
         try:
@@ -108,6 +109,18 @@ def docker_nodes(ray, settings: RaySettings) -> list[Node]:
             raise SwebenchError(f"Ray node {node.name} runs patchsmith {theirs}, the driver {ours}; "
                                 f"install the same release on every node.")
     return nodes
+
+
+def environment_groups(todo: list, everything: list) -> dict[str, tuple[list, list]]:
+    """Instances to run by environment ("repo@version"): (those to run, the dataset's instances of
+    that version, which decide the environment's commit on the node)."""
+    groups: dict[str, tuple[list, list]] = {}
+    for instance in todo:
+        key = f"{instance.repo}@{instance.version}"
+        if key not in groups:
+            groups[key] = ([], [i for i in everything if (i.repo, i.version) == (instance.repo, instance.version)])
+        groups[key][0].append(instance)
+    return groups
 
 
 def place_groups(sizes: dict[str, int], nodes: list[Node]) -> dict[str, Node]:

@@ -23,7 +23,9 @@ from patchsmith.swebench_runner import run_records
 from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.evaluation import EvalSettings, RunState
 from patchsmith.swebench_runner.predictions import Prediction
-from patchsmith.swebench_runner.ray_cluster import RaySettings, connect, current_node_name, docker_nodes, place_groups, task_options
+from patchsmith.swebench_runner.ray_cluster import (
+    RaySettings, connect, current_node_name, docker_nodes, environment_groups, place_groups, task_options,
+)
 
 # On a node, the folder of git mirrors when it is not where the driver's is.
 REPO_CACHE_VARIABLE = "PATCHSMITH_REPO_CACHE"
@@ -122,17 +124,13 @@ def evaluate_on_ray(
     skipped = sum(1 for i in instances if i.instance_id in predictions) - len(todo)
     if skipped:
         progress(f"{skipped} instance(s) already graded in this run; skipping them")
-    everything = dataset or instances
-    groups: dict[str, list[Instance]] = {}
-    for instance in todo:
-        groups.setdefault(f"{instance.repo}@{instance.version}", []).append(instance)
-    placed = place_groups({key: len(group) for key, group in groups.items()}, nodes)
+    groups = environment_groups(todo, dataset or instances)
+    placed = place_groups({key: len(group) for key, (group, _) in groups.items()}, nodes)
     for key, node in placed.items():
-        progress(f"environment {key}: {len(groups[key])} instance(s), preferably on node {node.name}")
+        progress(f"environment {key}: {len(groups[key][0])} instance(s), preferably on node {node.name}")
     remote = ray.remote(evaluate_on_node)
     pending = {}
-    for key, group in groups.items():
-        same_version = [i for i in everything if (i.repo, i.version) == (group[0].repo, group[0].version)]
+    for key, (group, same_version) in groups.items():
         for instance in group:
             ref = remote.options(**task_options(ray_settings, placed[key])).remote(
                 instance, predictions[instance.instance_id], same_version, settings)

@@ -25,7 +25,9 @@ from patchsmith.swebench_runner.inference import (
     RETRIED_OUTCOMES, InferSettings, _fresh_run_folder, already_predicted, append_prediction, cut_torn_line, shared_model,
     solve_instance,
 )
-from patchsmith.swebench_runner.ray_cluster import RaySettings, connect, current_node_name, docker_nodes, place_groups, task_options
+from patchsmith.swebench_runner.ray_cluster import (
+    RaySettings, connect, current_node_name, docker_nodes, environment_groups, place_groups, task_options,
+)
 from patchsmith.swebench_runner.ray_eval import REPO_CACHE_VARIABLE
 
 
@@ -77,23 +79,19 @@ def infer_on_ray(
     todo = [i for i in instances if i.instance_id not in done]
     if len(todo) < len(instances):
         progress(f"{len(instances) - len(todo)} instance(s) already have predictions in this run; skipping them")
-    everything = dataset or instances
-    groups: dict[str, list[Instance]] = {}
-    for instance in todo:
-        groups.setdefault(f"{instance.repo}@{instance.version}", []).append(instance)
-    placed = place_groups({key: len(group) for key, group in groups.items()}, nodes)
-    queue = [(key, instance) for key, group in groups.items() for instance in group]
+    groups = environment_groups(todo, dataset or instances)
+    placed = place_groups({key: len(group) for key, (group, _) in groups.items()}, nodes)
+    queue = [(key, instance, same_version) for key, (group, same_version) in groups.items() for instance in group]
     # As many tasks out at once as the cluster runs at once: the cost cap is checked before each.
     window = max(1, int(sum(node.cpus for node in nodes) // ray_settings.cpus_per_instance))
     remote = ray.remote(solve_on_node)
     pending, spent, outcomes = {}, 0.0, {}
     while queue or pending:
         while queue and len(pending) < window:
-            key, instance = queue.pop(0)
+            key, instance, same_version = queue.pop(0)
             if settings.max_total_cost is not None and spent >= settings.max_total_cost:
                 outcomes[instance.instance_id] = "not started: total cost cap reached"
                 continue
-            same_version = [i for i in everything if (i.repo, i.version) == (instance.repo, instance.version)]
             pending[remote.options(**task_options(ray_settings, placed[key])).remote(instance, same_version, settings)] = instance
         if not pending:
             break

@@ -176,7 +176,9 @@ class LocalCluster:
         for attempt in range(3):
             log_path = self.root / f"{name}.{attempt}.log"
             process = subprocess.Popen([_RAY, "start", *args, *_ports(), "--object-store-memory", str(80 * 2**20),
-                                        "--disable-usage-stats", "--block"],
+                                        # Ray's runtime env agent logs each job's runtime environment (and
+                                        # with it the variables that carry model keys) at INFO.
+                                        "--logging-level", "warning", "--disable-usage-stats", "--block"],
                                        stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd or self.root)
             self.nodes[name] = process
             deadline = time.monotonic() + 180
