@@ -9,6 +9,7 @@ environment image is built on as few nodes as possible.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -69,7 +70,7 @@ def connect(settings: RaySettings, env_vars: dict[str, str] | None = None):
     if not ray.is_initialized():
         runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
         kwargs = {"runtime_env": runtime_env, "log_to_driver": False, "configure_logging": False,
-                  "logging_level": "warning"}
+                  "logging_level": logging.WARNING}
         if settings.address is None:  # a local Ray: this machine is the one node with Docker
             kwargs["resources"] = {settings.resource: float(os.cpu_count() or 1)}
         try:

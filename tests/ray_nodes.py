@@ -154,7 +154,9 @@ class LocalCluster:
         self.address = f"127.0.0.1:{self.port}"
         self.nodes: dict[str, subprocess.Popen] = {}
         self.dockerds: dict[str, Dockerd] = {}
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        # Ray's runtime-env agent logs each job's runtime environment (and with it the variables
+        # that carry model keys) at INFO; RAY_LOGGER_LEVEL is the level its processes log at.
+        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_LOGGER_LEVEL": "warning"}
 
     def __enter__(self) -> "LocalCluster":
         try:
@@ -176,9 +178,7 @@ class LocalCluster:
         for attempt in range(3):
             log_path = self.root / f"{name}.{attempt}.log"
             process = subprocess.Popen([_RAY, "start", *args, *_ports(), "--object-store-memory", str(80 * 2**20),
-                                        # Ray's runtime env agent logs each job's runtime environment (and
-                                        # with it the variables that carry model keys) at INFO.
-                                        "--logging-level", "warning", "--disable-usage-stats", "--block"],
+                                        "--disable-usage-stats", "--block"],
                                        stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd or self.root)
             self.nodes[name] = process
             deadline = time.monotonic() + 180
