@@ -2,7 +2,7 @@
 driven by per-instance step times from real report.json files and environment build times from
 the cache's env-builds.json. Every figure it prints is PREDICTED, none measured.
 
-    python bench/scale_out.py --reports DIR [DIR ...] [--dataset lite.jsonl] [--builds env-builds.json]
+    python bench/scale_out.py --reports DIR [DIR ...] --dataset lite.jsonl [--builds env-builds.json]
 
 Model of contention: a node runs at most C steps at once, each on one core (an environment
 build, an instance-image build, one instance's tests); steps do not slow each other below that,
@@ -34,9 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "data" / "swebench_lite_test.jsonl"
-
 
 @dataclass(frozen=True)
 class Work:
@@ -144,7 +141,7 @@ def simulate(work: list[Work], nodes: int, cores: int, affinity: bool, cold: boo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=Path, nargs="+", required=True, help="folders searched for report.json files")
-    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    parser.add_argument("--dataset", type=Path, required=True, help="the Lite test split (JSON Lines): the workload")
     parser.add_argument("--builds", type=Path, default=Path.home() / ".cache" / "patchsmith" / "swebench" / "env-builds.json")
     parser.add_argument("--nodes", type=int, default=8)
     parser.add_argument("--cores", type=int, default=16)
