@@ -39,6 +39,7 @@ from patchsmith.sandbox.errors import BuildFailed, DiskFull, DockerUnavailable, 
 from patchsmith.sandbox.image_build import WORKDIR, ImageBuild, build_image, image_exists, image_labels, image_size, run_step
 from patchsmith.sandbox.log_parsers import TestStatus, parse_log, shorten_path_parameters, with_both_unittest_forms
 from patchsmith.sandbox.patching import OFFICIAL_METHODS, REPAIR_METHODS, ApplyResult, PatchMethod, apply_script, read_apply_output
+from patchsmith.sandbox import registry
 from patchsmith.sandbox.pool import ContainerPool
 from patchsmith.sandbox.recipe import DEFAULT_TEST_COMMAND, EnvRecipe, infer_recipe, read_dependency_files
 from patchsmith.sandbox.repo_archives import git_archive, tar_worktree
@@ -52,5 +53,5 @@ __all__ = [
     "RecipeError", "SandboxError", "ContainerPool", "DEFAULT_TEST_COMMAND", "EnvRecipe", "infer_recipe",
     "read_dependency_files", "SandboxSettings", "TestRun", "run_tests", "VENV", "VENV_PATH", "commit_date", "cutoff_of",
     "WORKDIR", "ImageBuild", "build_image", "image_labels", "image_size", "run_step", "TestStatus", "parse_log",
-    "shorten_path_parameters", "with_both_unittest_forms", "OFFICIAL_METHODS", "REPAIR_METHODS", "PatchMethod", "apply_script", "read_apply_output",
+    "shorten_path_parameters", "with_both_unittest_forms", "OFFICIAL_METHODS", "REPAIR_METHODS", "PatchMethod", "apply_script", "read_apply_output", "registry",
 ]

@@ -73,7 +73,7 @@ def build_env_image(
         tag, base_tag, what, env={**_BUILD_ENV, **dict(recipe.env)}, build_only=("DEBIAN_FRONTEND",),
         labels={engine.LABEL_RECIPE: recipe.recipe_hash()}, network=network, ca_bundle=resolve_ca_bundle(ca_bundle),
         mounts=mounts, log_path=log, lock_dir=Path(cache_dir) if cache_dir else None)
-    built = build_image(build, lambda container: _fill(container, recipe, repo, commit, timeout, what, log))
+    built = build_image(build, lambda container: _fill(container, recipe, repo, commit, timeout, what, log)) == "built"
     image = EnvImage(tag, base_tag, recipe, built=built, notes=image_notes(tag))
     if not built and log is not None:  # the recipe's account still goes into the log (a run folder's)
         with log.open("a", encoding="utf-8") as handle:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker.errors
-from patchsmith.sandbox import engine, scratch
+from patchsmith.sandbox import engine, registry, scratch
 from patchsmith.sandbox.container import Container, Limits
 from patchsmith.sandbox.errors import (
     BuildFailed,
@@ -81,22 +81,26 @@ class ImageBuild:
     lock_dir: Path | None = None  # the sandbox cache: its locks/ and tmp/
 
 
-def build_image(build: ImageBuild, fill: Callable[[Container], Mapping[str, str]]) -> bool:
-    """Find or build `build.tag`; True when built now. fill runs the steps in the started build
-    container and returns labels for the image: what the build found out (what it dropped, what
-    it reinstalled) rides on the image, so a later lookup reads it the way this build's caller does.
-    fill raises to fail the build."""
+def build_image(build: ImageBuild, fill: Callable[[Container], Mapping[str, str]]) -> str:
+    """Find or build `build.tag`: "found" when the engine has it, "pulled" when the image registry
+    (sandbox.registry, when one is configured) had it, "built" when built now (and then pushed to
+    the registry). fill runs the steps in the started build container and returns labels for the
+    image: what the build found out (what it dropped, what it reinstalled) rides on the image, so
+    a later lookup reads it the way this build's caller does. fill raises to fail the build."""
     if image_exists(build.tag):
-        return False
+        return "found"
     with build_lock(build.lock_dir, build.tag):
         if image_exists(build.tag):
-            return False
+            return "found"
+        if registry.pull(build.tag):  # another node built it: every node runs that very image
+            return "pulled"
         with Container(build.base, workdir=WORKDIR, network=build.network, env=dict(build.env),
                        ca_bundle=build.ca_bundle, kind="build", log_path=build.log_path, limits=build.limits,
                        mounts=dict(build.mounts)) as container:
             found_out = fill(container)
             _commit(container, build, found_out)
-    return True
+        registry.push(build.tag)
+    return "built"
 
 
 def _commit(container: Container, build: ImageBuild, found_out: Mapping[str, str]) -> None:

@@ -46,6 +46,7 @@ class EnvBuild:
     cached: bool = False
     error: str = ""
     log_path: str = ""
+    pulled: bool = False  # fetched from the image registry instead of built
 
 
 def _recipe_fields(spec: EnvSpec) -> dict:
@@ -233,7 +234,7 @@ def ensure_env_image(
 
     try:
         base = ensure_base_image(base_spec, cache_dir=cache_dir / "sandbox", log_path=log_dir / f"base-{spec.suite}.log")
-        built = sandbox.build_image(sandbox.ImageBuild(
+        how = sandbox.build_image(sandbox.ImageBuild(
             tag, base, what, env=venv_environment(spec, version), log_path=log_path, lock_dir=cache_dir / "sandbox"), fill)
     except (DockerUnavailable, DiskFull):
         raise  # the machine's problem, not this environment's: stop the run with what to do
@@ -241,8 +242,9 @@ def ensure_env_image(
         outcome = EnvBuild(spec.key, tag, False, time.monotonic() - started, 0, error=str(exc)[-2000:], log_path=str(log_path))
         records.write(outcome)
         return outcome
-    if not built:  # another process built it while we waited
-        return EnvBuild(spec.key, tag, True, 0.0, sandbox.image_size(tag), cached=True, log_path=str(log_path))
+    if how != "built":  # another process built it while we waited, or another node did (the registry)
+        return EnvBuild(spec.key, tag, True, 0.0, sandbox.image_size(tag), cached=True, log_path=str(log_path),
+                        pulled=how == "pulled")
     outcome = EnvBuild(spec.key, tag, True, time.monotonic() - started, sandbox.image_size(tag), log_path=str(log_path))
     records.write(outcome)
     return outcome

@@ -65,6 +65,9 @@ class EvalSettings:
     grader: str = field(default="ours", metadata={
         "flag": "--grader", "help": "official: also re-grade every log through the official swebench package "
                                     "(the grader extra) and list each difference; the exit status is 1 when there is one"})
+    image_registry: str | None = field(default=None, metadata={
+        "flag": "--image-registry", "help": "HOST:PORT of an image registry: images are pulled from it before building "
+                                            "and pushed to it after (sandbox/registry.py)"})
 
     def spec(self, repo: str, version: str) -> EnvSpec:
         for spec in self.extra_specs:

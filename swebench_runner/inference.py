@@ -170,6 +170,16 @@ class InstanceTask:
 Solver = Callable[[InstanceTask], Any]
 
 
+def solve_instance(solver: Solver, instance: Instance, spec: EnvSpec, image: str, commit: str, settings: InferSettings,
+                   out_dir: Path) -> tuple[str, float, str]:
+    """Solve one instance in its environment image, its run folder at out_dir (the step the local
+    and the Ray runner share): (patch, cost, "patch" or the failure)."""
+    workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
+    outcome = solver(InstanceTask(instance, find_mirror(instance.repo, settings.repo_cache), workspace, out_dir))
+    patch = outcome.patch or ""
+    return patch, outcome.cost_usd or 0.0, "patch" if patch else str(outcome.failure)
+
+
 def infer(
     instances: list[Instance],
     settings: InferSettings,
@@ -212,13 +222,11 @@ def infer(
                 state.outcomes[instance.instance_id] = "env_build_failed"
         else:
             spec = spec_or_inferred(settings, instance.repo, instance.version, dataset or instances)
-            workspace = InstanceWorkspace(instance, spec, image, commit, settings.repo_cache, settings.cache_dir)
             out_dir = _fresh_run_folder(settings.run_dir / "runs" / instance.instance_id)
-            outcome = solver(InstanceTask(instance, find_mirror(instance.repo, settings.repo_cache), workspace, out_dir))
-            patch = outcome.patch or ""
+            patch, cost, result = solve_instance(solver, instance, spec, image, commit, settings, out_dir)
             with state.lock:
-                state.spent += outcome.cost_usd or 0.0
-                state.outcomes[instance.instance_id] = "patch" if patch else str(outcome.failure)
+                state.spent += cost
+                state.outcomes[instance.instance_id] = result
         with state.lock:
             if state.outcomes[instance.instance_id] not in RETRIED_OUTCOMES:
                 append_prediction(settings.predictions_path,

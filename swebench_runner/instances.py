@@ -132,10 +132,11 @@ def ensure_instance_image(instance: Instance, spec: EnvSpec, env_image: str, env
         return {LABEL_SWEBENCH: instance.instance_id,
                 _LABEL_SETUP: json.dumps({"reinstalled": reinstall, "unmet": unmet, "recovered": change.recovered})}
 
-    built = build_image(ImageBuild(
+    how = build_image(ImageBuild(
         tag, env_image, f"the instance image of {instance.instance_id}", kind=IMAGE_KIND,
         env=venv_environment(spec, scm_version(spec, git_dir, instance.base_commit)),
         network=network, ca_bundle="auto" if network else None, log_path=log_path, lock_dir=cache_dir / "sandbox"), fill)
+    built = how == "built"
     return _found(tag, built_now=built, seconds=round(time.monotonic() - started, 3) if built else 0.0)
 
 

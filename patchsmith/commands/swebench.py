@@ -13,6 +13,7 @@ further actions (inference) slot into ACTIONS without touching the others.
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 from patchsmith.commands.arguments import folder_name, positive_float, positive_int
@@ -33,9 +34,41 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--repo", help="only this repository (owner/name)")
 
 
+def _add_ray(parser: argparse.ArgumentParser) -> None:
+    """--ray [ADDRESS] and the Ray settings' flags (swebench_runner/ray_cluster.RaySettings)."""
+    from dataclasses import fields
+
+    from patchsmith.swebench_runner.ray_cluster import RaySettings
+
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="run each instance as a task on a Ray cluster: auto, ray://HOST:10001 or HOST:PORT; "
+                             "no ADDRESS starts a local Ray (needs the ray extra)")
+    for item in fields(RaySettings):
+        if "flag" in item.metadata:
+            parser.add_argument(item.metadata["flag"], dest=f"ray_{item.name}", type=type(item.default),
+                                default=item.default, help=item.metadata["help"])
+
+
+def _ray_settings(args: argparse.Namespace):
+    """The RaySettings the flags give, or None without --ray."""
+    from dataclasses import fields
+
+    from patchsmith.swebench_runner.errors import SwebenchError
+    from patchsmith.swebench_runner.ray_cluster import RaySettings, ray_module
+
+    if args.ray is None:
+        return None
+    ray_module()  # says how to install it, before any work
+    values = {item.name: getattr(args, f"ray_{item.name}") for item in fields(RaySettings) if "flag" in item.metadata}
+    if values["cpus_per_instance"] <= 0 or values["memory_gb_per_instance"] <= 0:
+        raise SwebenchError("--ray-cpus and --ray-memory-gb must be positive.")
+    return RaySettings(address=args.ray or None, **values)
+
+
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, help="predictions file (official JSON Lines), or gold, or empty")
     _add_selection(parser)
+    _add_ray(parser)
     parser.add_argument("--workers", type=positive_int, default=1, help="instances evaluated at once (default 1)")
     parser.add_argument("--run-id", type=folder_name, required=True, help="names the run; rerunning it skips instances already graded")
     parser.add_argument("--timeout", type=positive_float, default=1800.0, help="seconds allowed for one instance's tests")
@@ -43,6 +76,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
     grader = EvalSettings.__dataclass_fields__["grader"]
     parser.add_argument("--grader", choices=("ours", "official"), default=grader.default, help=grader.metadata["help"])
+    registry = EvalSettings.__dataclass_fields__["image_registry"]
+    parser.add_argument(registry.metadata["flag"], dest="image_registry", metavar="HOST:PORT", default=registry.default,
+                        help=registry.metadata["help"])
     parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
                         help="folder that holds run folders (default: patchsmith-runs/swebench)")
 
@@ -98,12 +134,22 @@ def run_eval(args: argparse.Namespace) -> int:
     from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate
     from patchsmith.swebench_runner.predictions import load_predictions
 
+    ray_settings = _ray_settings(args)
     instances, everything = _selected(args)
     predictions = load_predictions(args.predictions, instances)
     install_signal_handlers()
     settings = EvalSettings(run_dir=args.out / args.run_id, repo_cache=args.repo_cache, cache_dir=cache_root(),
-                            timeout=args.timeout, workers=args.workers, grader=args.grader)
-    summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True), dataset=everything)
+                            timeout=args.timeout, workers=args.workers, grader=args.grader, image_registry=args.image_registry)
+    from patchsmith.sandbox import registry
+
+    registry.configure(settings.image_registry)  # checked before any work
+    if ray_settings is not None:
+        from patchsmith.swebench_runner.ray_eval import evaluate_on_ray
+
+        summary = evaluate_on_ray(instances, predictions, settings, ray_settings, node_cache=cache_root,
+                                  progress=lambda line: print(line, flush=True), dataset=everything)
+    else:
+        summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True), dataset=everything)
     ours = summary["patchsmith"]
     print(
         f"total {summary['total_instances']}, submitted {summary['submitted_instances']}, "
@@ -168,6 +214,7 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     from patchsmith.settings import add_flags
 
     _add_selection(parser)
+    _add_ray(parser)
     add_flags(parser, ("model", "localize", "reproduce", "repair"))  # --max-cost: dollars one instance may spend
     parser.add_argument("--max-total-cost", type=positive_float, default=None, help="dollars the run may spend; no instance starts past it")
     parser.add_argument("--workers", type=positive_int, default=1, help="instances solved at once (default 1)")
@@ -194,12 +241,21 @@ def run_infer(args: argparse.Namespace) -> int:
     problems = check_model(solve_settings.model)  # before any environment is built or instance started
     if problems:
         raise PreflightError(problems)
+    ray_settings = _ray_settings(args)
     instances, everything = _selected(args)
     settings = InferSettings(
         run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(),
         model_name=solve_settings.model.model, max_total_cost=args.max_total_cost, workers=args.workers,
     )
-    summary = infer(instances, settings, instance_solver(solve_settings), dataset=everything)
+    solver = instance_solver(solve_settings)  # refuses a cap on an unpriced model before anything starts
+    if ray_settings is not None:
+        from patchsmith.swebench_runner.ray_infer import infer_on_ray
+
+        summary = infer_on_ray(instances, settings, functools.partial(instance_solver, solve_settings), ray_settings,
+                               key_env=solve_settings.model.api_key_env, node_cache=cache_root,
+                               progress=lambda line: print(line, flush=True), dataset=everything)
+    else:
+        summary = infer(instances, settings, solver, dataset=everything)
     print(f"{len(summary['with_patch'])} of {summary['total']} instances have a patch; cost ${summary['cost_usd']:.4f}; "
           f"predictions: {summary['predictions']}")
     return 0

@@ -1,0 +1,158 @@
+"""The Ray side of scale-out: joining a cluster, checking its nodes, placing environments.
+
+A node that can run instances advertises a custom resource (RaySettings.resource, "docker" by
+default: "this node has a Docker engine"). Every instance is one Ray task that asks for a little of
+it, plus the CPUs and memory one instance needs; Ray does the scheduling. The driver only says
+where each environment's instances should preferably go (soft node affinity), so that an
+environment image is built on as few nodes as possible.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from patchsmith.swebench_runner.errors import SwebenchError
+
+INSTALL_HINT = "Ray is not installed; install it with `pip install 'patchsmith[ray]'`."
+# How much of the node resource one task asks for: the resource says "has a Docker engine", the
+# CPU and memory requests decide how many instances a node runs at once.
+_RESOURCE_SHARE = 0.001
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    address: str | None = None  # None: start a local Ray; "auto"; "ray://HOST:10001"; "HOST:PORT"
+    resource: str = field(default="docker", metadata={
+        "flag": "--ray-resource", "help": "custom Ray resource a node advertises when it has a Docker engine (default docker)"})
+    cpus_per_instance: float = field(default=1.0, metadata={
+        "flag": "--ray-cpus", "help": "CPUs Ray reserves for one instance (default 1)"})
+    memory_gb_per_instance: float = field(default=2.0, metadata={
+        "flag": "--ray-memory-gb", "help": "memory (GiB) Ray reserves for one instance (default 2)"})
+    # A task whose node dies (or whose worker is killed) runs again elsewhere, this many times.
+    max_retries: int = 3
+    # Soft affinity keeps an environment's instances queued on their node while it is busy; True
+    # lets them spill to any free node at once (faster start, more environment builds).
+    spill_when_busy: bool = False
+
+
+def ray_module():
+    """The ray package, or SwebenchError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise SwebenchError(INSTALL_HINT) from None
+    return ray
+
+
+def patchsmith_version() -> str:
+    """This process's patchsmith release, as its installed metadata gives it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("patchsmith")
+    except PackageNotFoundError:  # a source tree on sys.path, not installed: no release to compare
+        return "unknown"
+
+
+def _node_version() -> tuple[str, str]:
+    import ray
+
+    return ray.get_runtime_context().get_node_id(), patchsmith_version()
+
+
+def connect(settings: RaySettings, env_vars: dict[str, str] | None = None):
+    """Join (or start) the cluster; env_vars reach every worker of this job through Ray's runtime
+    environment (model keys), never through a file. Returns the ray module."""
+    ray = ray_module()
+    if not ray.is_initialized():
+        runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
+        kwargs = {"runtime_env": runtime_env, "log_to_driver": False, "configure_logging": False,
+                  "logging_level": logging.WARNING}
+        if settings.address is None:  # a local Ray: this machine is the one node with Docker
+            kwargs["resources"] = {settings.resource: float(os.cpu_count() or 1)}
+        try:
+            ray.init(address=settings.address, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise SwebenchError(f"Cannot join the Ray cluster at {settings.address}: {str(exc).splitlines()[0]}") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class Node:
+    node_id: str
+    cpus: float
+    name: str  # what a report records: the node's name, else its id
+
+
+def docker_nodes(ray, settings: RaySettings) -> list[Node]:
+    """The alive nodes that advertise the resource, each checked to run the driver's patchsmith."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [Node(n["NodeID"], n["Resources"].get("CPU", 0.0), n.get("NodeName") or n["NodeID"])
+             for n in ray.nodes() if n.get("Alive") and n["Resources"].get(settings.resource, 0) > 0]
+    if not nodes:
+        raise SwebenchError(f"No node of the Ray cluster advertises the resource {settings.resource!r}; start each "
+                            f"node with `ray start ... --resources '{{\"{settings.resource}\": 1}}'`.")
+    probe = ray.remote(_node_version)
+    refs = [probe.options(num_cpus=0, resources={settings.resource: _RESOURCE_SHARE}, max_retries=0,
+                          scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False)).remote()
+            for node in nodes]
+    ours = patchsmith_version()
+    for node, ref in zip(nodes, refs):
+        try:
+            _, theirs = ray.get(ref, timeout=120)
+        except Exception as exc:  # noqa: BLE001 - any failure means the node cannot run our tasks
+            raise SwebenchError(f"Ray node {node.name} cannot run patchsmith: {str(exc).strip().splitlines()[-1][:200]}") from None
+        if theirs != ours:
+            raise SwebenchError(f"Ray node {node.name} runs patchsmith {theirs}, the driver {ours}; "
+                                f"install the same release on every node.")
+    return nodes
+
+
+def environment_groups(todo: list, everything: list) -> dict[str, tuple[list, list]]:
+    """Instances to run by environment ("repo@version"): (those to run, the dataset's instances of
+    that version, which decide the environment's commit on the node)."""
+    groups: dict[str, tuple[list, list]] = {}
+    for instance in todo:
+        key = f"{instance.repo}@{instance.version}"
+        if key not in groups:
+            groups[key] = ([], [i for i in everything if (i.repo, i.version) == (instance.repo, instance.version)])
+        groups[key][0].append(instance)
+    return groups
+
+
+def place_groups(sizes: dict[str, int], nodes: list[Node]) -> dict[str, Node]:
+    """Each environment (by its key, with its number of instances) on one node: the largest first,
+    each onto the node with the least work per CPU so far."""
+    load = {node.node_id: 0.0 for node in nodes}
+    placed = {}
+    for key in sorted(sizes, key=lambda k: (-sizes[k], k)):
+        node = min(nodes, key=lambda n: (load[n.node_id] / max(n.cpus, 1.0), n.node_id))
+        load[node.node_id] += sizes[key]
+        placed[key] = node
+    return placed
+
+
+def task_options(settings: RaySettings, node: Node | None) -> dict:
+    """Ray options of one instance's task: its resources, retries, and its environment's node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    options = {"num_cpus": settings.cpus_per_instance, "memory": int(settings.memory_gb_per_instance * 2**30),
+               "resources": {settings.resource: _RESOURCE_SHARE}, "max_retries": settings.max_retries}
+    if node is not None:
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
+            node.node_id, soft=True, _spill_on_unavailable=settings.spill_when_busy)
+    return options
+
+
+def current_node_name() -> str:
+    """The name of the node this task runs on (its id when it has none)."""
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()
+    for node in ray.nodes():
+        if node["NodeID"] == node_id:
+            return node.get("NodeName") or node_id
+    return node_id
