@@ -170,8 +170,6 @@ def simulate(tasks: list[Task], env_build: dict[str, float], nodes: int, cores: 
                 done = start + env_build[task.env]
                 built[(node, task.env)] = done
             start = max(start, done)
-        elif (node, task.env) not in built:
-            built[(node, task.env)] = 0.0
         finish = start + work(task)
         wall = max(wall, finish)
         heapq.heappush(free, (finish, node, core))

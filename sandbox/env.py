@@ -11,7 +11,6 @@ from pathlib import Path
 
 from patchsmith.sandbox import engine
 from patchsmith.sandbox.base import VENV, VENV_PATH, BaseSpec, ensure_base_image, suite_for_python
-from patchsmith.sandbox.certs import resolve_ca_bundle
 from patchsmith.sandbox.container import Container
 from patchsmith.sandbox.explain import explain, notes_in
 from patchsmith.sandbox.image_build import WORKDIR, ImageBuild, build_image, image_labels, run_step
@@ -71,7 +70,7 @@ def build_env_image(
     what = f"the environment image {tag}"
     build = ImageBuild(
         tag, base_tag, what, env={**_BUILD_ENV, **dict(recipe.env)}, build_only=("DEBIAN_FRONTEND",),
-        labels={engine.LABEL_RECIPE: recipe.recipe_hash()}, network=network, ca_bundle=resolve_ca_bundle(ca_bundle),
+        labels={engine.LABEL_RECIPE: recipe.recipe_hash()}, network=network, ca_bundle=ca_bundle,
         mounts=mounts, log_path=log, lock_dir=Path(cache_dir) if cache_dir else None)
     built = build_image(build, lambda container: _fill(container, recipe, repo, commit, timeout, what, log)) == "built"
     image = EnvImage(tag, base_tag, recipe, built=built, notes=image_notes(tag))

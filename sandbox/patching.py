@@ -50,12 +50,12 @@ OFFICIAL_METHODS = (
 def apply_script(patch: str, methods: Sequence[PatchMethod], git: str = "git") -> str:
     """The shell that tries each method on the diff at `patch` (a shell word) and exits 0 when one
     applied, 1 when none did. `git` is the git command line to use (with its -c options)."""
+    def shell(text: str) -> str:
+        return text.format(patch=patch, git=git)
+
     lines: list[str] = []
     snapshot_taken = False
     for method in methods:
-        def shell(text: str) -> str:
-            return text.format(patch=patch, git=git)
-
         if method.undo and not snapshot_taken:
             # Taken before the first method that needs undoing, after the ones that change nothing.
             lines.append(f'before=$({git} add -A . && {git} write-tree)')
