@@ -1,11 +1,12 @@
 """The settings tree: one frozen, nested value that holds every knob of a run, part by part.
 
-    Settings(model, index, localize, reproduce, repair, sandbox, bot)
+    Settings(model, index, localize, reproduce, repair, sandbox, swebench, bot)
 
 Each default is declared once, on the part's dataclass next to the code that uses it. A field that
 has a named shortcut flag says so in its metadata (`{"flag": "--max-cost", "env": ..., "min": 1,
 "positive": True, "parse": fn}`); the flag of a bool field is a switch that takes no value and turns
-the default around (`--no-cache` on `model.cache = True`); every field, flagged or not, is reached with
+the default around (`--no-cache` on `model.cache = True`); a field with a "const" takes its value
+optionally (`--ray` alone is `--ray local`); every field, flagged or not, is reached with
 `--set part.key=value` (for example `--set reproduce.regression.max_files=4`).
 
 Layers, last wins:
@@ -46,6 +47,7 @@ from patchsmith.repair.generate import RepairSettings
 from patchsmith.repo_index.settings import IndexSettings
 from patchsmith.reproduce.settings import ReproduceSettings
 from patchsmith.sandbox.settings import SandboxSettings
+from patchsmith.swebench_runner.settings import SwebenchSettings
 
 
 class SettingsError(Exception):
@@ -60,6 +62,7 @@ class Settings:
     reproduce: ReproduceSettings = field(default_factory=ReproduceSettings)
     repair: RepairSettings = field(default_factory=RepairSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    swebench: SwebenchSettings = field(default_factory=SwebenchSettings)
     bot: BotSettings = field(default_factory=BotSettings)
 
 
@@ -266,17 +269,19 @@ def _dest(dotted: str) -> str:
 
 
 def add_flags(parser: argparse.ArgumentParser, parts: Sequence[str]) -> None:
-    """The shortcut flags of these parts, plus --set and --config."""
+    """The shortcut flags of these parts (a part, or a dotted branch or leaf of one, such as
+    swebench.ray or swebench.timeout), plus --set and --config."""
     for dotted, item, kind in leaves():
         flag = item.metadata.get("flag")
-        if flag and dotted.split(".")[0] in parts:
+        if flag and any(dotted == part or dotted.startswith(part + ".") for part in parts):
             default = item.default if item.default is not dataclasses.MISSING else None
             if kind is bool and "parse" not in item.metadata:  # a switch: giving it turns the default around (--no-cache sets cache to false)
                 parser.add_argument(flag, dest=_dest(dotted), action="store_const", const=not default, default=None,
                                     help=item.metadata.get("help", dotted))
                 continue
             shown = "" if default in (None, "", ()) else f" (default {default})"
-            parser.add_argument(flag, dest=_dest(dotted), default=None,
+            optional_value = {"nargs": "?", "const": item.metadata["const"]} if "const" in item.metadata else {}
+            parser.add_argument(flag, dest=_dest(dotted), default=None, **optional_value,
                                 metavar=item.metadata.get("metavar", dotted.rsplit(".", 1)[-1].upper()),
                                 help=item.metadata.get("help", dotted) + shown)
     parser.add_argument("--set", dest="settings_set", action="append", default=[], metavar="PART.KEY=VALUE",

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from patchsmith.sandbox import OFFICIAL_METHODS, apply_script, parse_log, read_apply_output, shorten_path_parameters, with_both_unittest_forms
@@ -45,35 +45,30 @@ from patchsmith.swebench_runner.inferred import spec_or_inferred
 from patchsmith.swebench_runner.instances import ensure_instance_image, touches_build
 from patchsmith.swebench_runner.sources import SourceIncomplete, files_at
 from patchsmith.swebench_runner.env_spec import EnvSpec
+from patchsmith.swebench_runner.settings import SwebenchSettings
 from patchsmith.swebench_runner.specs import directives_of, patched_files, spec_for
 
 START_MARKER = ">>>>> Start Test Output"
 END_MARKER = ">>>>> End Test Output"
 TEST_PATCH_PATH = "/tmp/.patchsmith-swebench/test.patch"
-DEFAULT_TIMEOUT = 1800.0
+_CHOSEN = SwebenchSettings()  # the defaults of what the settings tree chooses (declared there)
 
 
 @dataclass(frozen=True)
 class EvalSettings:
+    """What an evaluation's workers are handed: the run's folders and the swebench settings chosen."""
     run_dir: Path  # out/<run_id>
     repo_cache: Path
     cache_dir: Path  # patchsmith's cache root
-    timeout: float = DEFAULT_TIMEOUT
-    workers: int = 1
+    timeout: float = _CHOSEN.timeout
+    workers: int = _CHOSEN.workers
     # Specs for (repo, version) pairs beyond SWE-bench's twelve repositories (tests use a toy one).
     extra_specs: tuple[EnvSpec, ...] = ()
-    grader: str = field(default="ours", metadata={
-        "flag": "--grader", "help": "official: also re-grade every log through the official swebench package "
-                                    "(the grader extra) and list each difference; the exit status is 1 when there is one"})
-    image_registry: str | None = field(default=None, metadata={
-        "flag": "--image-registry", "help": "HOST:PORT of an image registry: images are pulled from it before building "
-                                            "and pushed to it after (sandbox/registry.py)"})
+    grader: str = _CHOSEN.grader
+    image_registry: str | None = _CHOSEN.image_registry
 
     def spec(self, repo: str, version: str) -> EnvSpec:
-        for spec in self.extra_specs:
-            if (spec.repo, spec.version) == (repo, version):
-                return spec
-        return spec_for(repo, version)
+        return spec_for(repo, version, self.extra_specs)
 
 
 BASE_TESTS_DIR = "/tmp/.patchsmith-swebench/base"

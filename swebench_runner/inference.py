@@ -27,6 +27,7 @@ from patchsmith.swebench_runner.instances import ensure_instance_image
 from patchsmith.swebench_runner.repos import find_mirror
 from patchsmith.swebench_runner.inferred import spec_or_inferred
 from patchsmith.swebench_runner.env_spec import EnvSpec
+from patchsmith.swebench_runner.settings import SwebenchSettings
 from patchsmith.swebench_runner.specs import spec_for
 
 
@@ -71,21 +72,21 @@ class InstanceWorkspace:
         return CommandTestRunner(box, self.spec.test_run, self.spec.parser, label, shorten_path_ids=self.spec.shorten_path_ids)
 
 
+_CHOSEN = SwebenchSettings()  # the defaults of what the settings tree chooses (declared there)
+
+
 @dataclass(frozen=True)
 class InferSettings:
     run_dir: Path  # predictions.jsonl and one run folder per instance go here
     repo_cache: Path
     cache_dir: Path  # patchsmith's cache root
     model_name: str = ""  # what predictions.jsonl names as model_name_or_path
-    max_total_cost: float | None = None  # dollars for the whole run; no new instance starts past it
-    workers: int = 1
+    max_total_cost: float | None = _CHOSEN.max_total_cost  # dollars for the whole run; no new instance starts past it
+    workers: int = _CHOSEN.workers
     extra_specs: tuple[EnvSpec, ...] = ()  # specs beyond SWE-bench's repositories (tests use a toy one)
 
     def spec(self, repo: str, version: str) -> EnvSpec:
-        for spec in self.extra_specs:
-            if (spec.repo, spec.version) == (repo, version):
-                return spec
-        return spec_for(repo, version)
+        return spec_for(repo, version, self.extra_specs)
 
     @property
     def predictions_path(self) -> Path:

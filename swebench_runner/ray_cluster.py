@@ -11,30 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from patchsmith.swebench_runner.errors import SwebenchError
+from patchsmith.swebench_runner.settings import RaySettings, ray_endpoint
 
 INSTALL_HINT = "Ray is not installed; install it with `pip install 'patchsmith[ray]'`."
 # How much of the node resource one task asks for: the resource says "has a Docker engine", the
 # CPU and memory requests decide how many instances a node runs at once.
 _RESOURCE_SHARE = 0.001
-
-
-@dataclass(frozen=True)
-class RaySettings:
-    address: str | None = None  # None: start a local Ray; "auto"; "ray://HOST:10001"; "HOST:PORT"
-    resource: str = field(default="docker", metadata={
-        "flag": "--ray-resource", "help": "custom Ray resource a node advertises when it has a Docker engine (default docker)"})
-    cpus_per_instance: float = field(default=1.0, metadata={
-        "flag": "--ray-cpus", "help": "CPUs Ray reserves for one instance (default 1)"})
-    memory_gb_per_instance: float = field(default=2.0, metadata={
-        "flag": "--ray-memory-gb", "help": "memory (GiB) Ray reserves for one instance (default 2)"})
-    # A task whose node dies (or whose worker is killed) runs again elsewhere, this many times.
-    max_retries: int = 3
-    # Soft affinity keeps an environment's instances queued on their node while it is busy; True
-    # lets them spill to any free node at once (faster start, more environment builds).
-    spill_when_busy: bool = False
 
 
 def ray_module():
@@ -70,13 +55,30 @@ def connect(settings: RaySettings, env_vars: dict[str, str] | None = None):
         runtime_env = {"env_vars": dict(env_vars)} if env_vars else None
         kwargs = {"runtime_env": runtime_env, "log_to_driver": False, "configure_logging": False,
                   "logging_level": logging.WARNING}
-        if settings.address is None:  # a local Ray: this machine is the one node with Docker
+        if settings.local:  # this machine is the one node with Docker
             kwargs["resources"] = {settings.resource: float(os.cpu_count() or 1)}
+        else:
+            _check_answers(settings.address)
         try:
-            ray.init(address=settings.address, **kwargs)
+            ray.init(address=None if settings.local else settings.address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise SwebenchError(f"Cannot join the Ray cluster at {settings.address}: {str(exc).splitlines()[0]}") from None
     return ray
+
+
+def _check_answers(address: str) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) where nothing listens is refused at once: ray.init would
+    otherwise retry for minutes, printing a warning every few seconds."""
+    import socket
+
+    endpoint = ray_endpoint(address)  # the settings tree has checked its form
+    if endpoint is None:  # auto: Ray finds a cluster started on this machine itself
+        return
+    try:
+        socket.create_connection(endpoint, timeout=10).close()
+    except OSError as exc:
+        raise SwebenchError(f"Cannot join the Ray cluster at {address}: nothing answers at {endpoint[0]}:{endpoint[1]} "
+                            f"({exc.strerror or exc}).") from None
 
 
 @dataclass(frozen=True)

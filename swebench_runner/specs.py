@@ -329,8 +329,12 @@ _BUILDERS = {
 }
 
 
-def spec_for(repo: str, version: str) -> EnvSpec:
-    """The spec of (repo, version); SwebenchError for a repository we have no specs for."""
+def spec_for(repo: str, version: str, extra: tuple[EnvSpec, ...] = ()) -> EnvSpec:
+    """The spec of (repo, version), from `extra` (specs beyond SWE-bench's repositories) first;
+    SwebenchError for a repository we have no specs for."""
+    for spec in extra:
+        if (spec.repo, spec.version) == (repo, version):
+            return spec
     try:
         return _BUILDERS[repo](version)
     except KeyError:

@@ -1,13 +1,16 @@
-"""`patchsmith swebench`: SWE-bench Lite environments and evaluation.
+"""`patchsmith swebench`: SWE-bench environments, evaluation and inference.
 
-    patchsmith swebench eval --predictions FILE|gold|empty --dataset FILE [--instances IDS | --repo R]
-                             --repo-cache DIR --workers N --run-id ID [--timeout S] [--out DIR]
-    patchsmith swebench envs --dataset FILE --repo-cache DIR [--repo R] [--no-build]
+    patchsmith swebench eval --predictions FILE|gold|empty [--dataset D] --repo-cache DIR --run-id ID
+                             [--instances IDS | --repo R] [--workers N] [--timeout S] [--ray [ADDRESS]]
+    patchsmith swebench envs [--dataset D] --repo-cache DIR [--repo R] [--workers N] [--no-build]
     patchsmith swebench infer --model M --repo-cache DIR --run-id ID [--instances IDS | --repo R]
-                              [--samples N] [--max-cost USD] [--max-total-cost USD] [--workers N]
+                              [--max-cost USD] [--max-total-cost USD] [--workers N] [--ray [ADDRESS]]
 
-Each action is a sub-subcommand with its own `add_*_arguments` and `run_*` pair, so that
-further actions (inference) slot into ACTIONS without touching the others.
+What a run runs on (dataset, instances, mirrors, run id) are this command's arguments; how it runs
+is the settings tree's swebench part (swebench_runner/settings.py), with the shortcut flags above,
+`--set swebench.KEY=VALUE` and the user's config file. A run folder keeps its settings.json, so a
+rerun of the run id goes on with the same settings. Each action is an `add_*_arguments` and
+`run_*` pair in ACTIONS.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import argparse
 import functools
 from pathlib import Path
 
-from patchsmith.commands.arguments import folder_name, positive_float, positive_int
+from patchsmith.commands.arguments import folder_name
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -34,58 +37,72 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--repo", help="only this repository (owner/name)")
 
 
-def _add_ray(parser: argparse.ArgumentParser) -> None:
-    """--ray [ADDRESS] and the Ray settings' flags (swebench_runner/ray_cluster.RaySettings)."""
-    from dataclasses import fields
-
-    from patchsmith.swebench_runner.ray_cluster import RaySettings
-
-    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                        help="run each instance as a task on a Ray cluster: auto, ray://HOST:10001 or HOST:PORT; "
-                             "no ADDRESS starts a local Ray (needs the ray extra)")
-    for item in fields(RaySettings):
-        if "flag" in item.metadata:
-            parser.add_argument(item.metadata["flag"], dest=f"ray_{item.name}", type=type(item.default),
-                                default=item.default, help=item.metadata["help"])
+# The settings each action takes flags for (patchsmith/settings.py; swebench_runner/settings.py holds
+# the swebench part); every other setting is still reached with --set or the config file.
+EVAL_FLAGS = ("swebench.workers", "swebench.timeout", "swebench.grader", "swebench.image_registry", "swebench.ray")
+INFER_FLAGS = ("model", "localize", "reproduce", "repair", "swebench.workers", "swebench.max_total_cost", "swebench.ray")
+ENVS_FLAGS = ("swebench.workers",)
 
 
-def _ray_settings(args: argparse.Namespace):
-    """The RaySettings the flags give, or None without --ray."""
-    from dataclasses import fields
+def _run_settings(args: argparse.Namespace, folder: Path):
+    """The run's settings tree. A run id used before keeps what its settings.json saved, and only
+    the flags given now change it (as `solve --resume` does); a new run layers the defaults, the
+    config file, the environment and the flags."""
+    import json
 
+    from patchsmith.settings import resumed, load
     from patchsmith.swebench_runner.errors import SwebenchError
-    from patchsmith.swebench_runner.ray_cluster import RaySettings, ray_module
 
-    if args.ray is None:
+    path = folder / "settings.json"
+    if not path.is_file():
+        return load(args)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))["settings"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SwebenchError(f"cannot read the run's settings {path} ({exc}); remove it to take this command's "
+                            "settings instead.") from None
+    return resumed(saved, args)
+
+
+def _save_settings(tree, folder: Path) -> None:
+    """settings.json: the whole tree this run uses, read back when the run id is used again."""
+    import json
+
+    from patchsmith import __version__
+    from patchsmith.settings import to_dict
+    from patchsmith.swebench_runner.run_records import write_atomically
+
+    write_atomically(folder / "settings.json", json.dumps(
+        {"patchsmith_version": __version__, "settings": to_dict(tree)}, indent=2) + "\n")
+
+
+def _ray(part):
+    """The Ray settings when the run goes to Ray (--ray, or swebench.ray.address set), else None."""
+    from patchsmith.swebench_runner.ray_cluster import ray_module
+
+    if part.ray.address is None:
         return None
     ray_module()  # says how to install it, before any work
-    values = {item.name: getattr(args, f"ray_{item.name}") for item in fields(RaySettings) if "flag" in item.metadata}
-    if values["cpus_per_instance"] <= 0 or values["memory_gb_per_instance"] <= 0:
-        raise SwebenchError("--ray-cpus and --ray-memory-gb must be positive.")
-    return RaySettings(address=args.ray or None, **values)
+    return part.ray
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    from patchsmith.settings import add_flags
+
     parser.add_argument("--predictions", required=True, help="predictions file (official JSON Lines), or gold, or empty")
     _add_selection(parser)
-    _add_ray(parser)
-    parser.add_argument("--workers", type=positive_int, default=1, help="instances evaluated at once (default 1)")
-    parser.add_argument("--run-id", type=folder_name, required=True, help="names the run; rerunning it skips instances already graded")
-    parser.add_argument("--timeout", type=positive_float, default=1800.0, help="seconds allowed for one instance's tests")
-    from patchsmith.swebench_runner.evaluation import EvalSettings
-
-    grader = EvalSettings.__dataclass_fields__["grader"]
-    parser.add_argument("--grader", choices=("ours", "official"), default=grader.default, help=grader.metadata["help"])
-    registry = EvalSettings.__dataclass_fields__["image_registry"]
-    parser.add_argument(registry.metadata["flag"], dest="image_registry", metavar="HOST:PORT", default=registry.default,
-                        help=registry.metadata["help"])
+    add_flags(parser, EVAL_FLAGS)
+    parser.add_argument("--run-id", type=folder_name, required=True,
+                        help="names the run; rerunning it skips instances already graded and keeps the run's settings")
     parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
                         help="folder that holds run folders (default: patchsmith-runs/swebench)")
 
 
 def add_envs_arguments(parser: argparse.ArgumentParser) -> None:
+    from patchsmith.settings import add_flags
+
     _add_selection(parser)
-    parser.add_argument("--workers", type=positive_int, default=1, help="environments built at once (default 1)")
+    add_flags(parser, ENVS_FLAGS)
     parser.add_argument("--no-build", action="store_true", help="report only; build nothing")
     parser.add_argument("--log-dir", type=Path, default=Path("patchsmith-runs") / "swebench" / "env-logs")
 
@@ -134,15 +151,19 @@ def run_eval(args: argparse.Namespace) -> int:
     from patchsmith.swebench_runner.evaluation import EvalSettings, evaluate
     from patchsmith.swebench_runner.predictions import load_predictions
 
-    ray_settings = _ray_settings(args)
+    run_dir = args.out / args.run_id
+    tree = _run_settings(args, run_dir)
+    part = tree.swebench
+    ray_settings = _ray(part)
     instances, everything = _selected(args)
     predictions = load_predictions(args.predictions, instances)
     install_signal_handlers()
-    settings = EvalSettings(run_dir=args.out / args.run_id, repo_cache=args.repo_cache, cache_dir=cache_root(),
-                            timeout=args.timeout, workers=args.workers, grader=args.grader, image_registry=args.image_registry)
+    settings = EvalSettings(run_dir=run_dir, repo_cache=args.repo_cache, cache_dir=cache_root(),
+                            timeout=part.timeout, workers=part.workers, grader=part.grader, image_registry=part.image_registry)
     from patchsmith.sandbox import registry
 
     registry.configure(settings.image_registry)  # checked before any work
+    _save_settings(tree, run_dir)
     if ray_settings is not None:
         from patchsmith.swebench_runner.ray_eval import evaluate_on_ray
 
@@ -184,9 +205,11 @@ def run_envs(args: argparse.Namespace) -> int:
 
     from patchsmith.paths import cache_root
     from patchsmith.sandbox.engine import install_signal_handlers
+    from patchsmith.settings import load
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.specs import spec_for
 
+    workers = load(args).swebench.workers
     instances, everything = _selected(args)
     keys = sorted({(i.repo, i.version) for i in instances}, key=lambda k: (k[0], [int(p) for p in k[1].split(".")]))
     install_signal_handlers()
@@ -196,7 +219,7 @@ def run_envs(args: argparse.Namespace) -> int:
         return spec, environment_for(spec, everything, args.repo_cache, cache_root(), args.log_dir,
                                      build=not args.no_build).build
 
-    with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(one, keys))
     table = Table(title="SWE-bench environment images")
     for column in ("repo", "version", "Python wanted", "Python used", "built", "build time", "size", "note"):
@@ -214,11 +237,9 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     from patchsmith.settings import add_flags
 
     _add_selection(parser)
-    _add_ray(parser)
-    add_flags(parser, ("model", "localize", "reproduce", "repair"))  # --max-cost: dollars one instance may spend
-    parser.add_argument("--max-total-cost", type=positive_float, default=None, help="dollars the run may spend; no instance starts past it")
-    parser.add_argument("--workers", type=positive_int, default=1, help="instances solved at once (default 1)")
-    parser.add_argument("--run-id", type=folder_name, required=True, help="names the run; rerunning it skips instances already predicted")
+    add_flags(parser, INFER_FLAGS)  # --max-cost: dollars one instance may spend; --max-total-cost: the whole run
+    parser.add_argument("--run-id", type=folder_name, required=True,
+                        help="names the run; rerunning it skips instances already predicted and keeps the run's settings")
     parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
                         help="folder that holds run folders (default: patchsmith-runs/swebench)")
 
@@ -230,9 +251,9 @@ def run_infer(args: argparse.Namespace) -> int:
     from patchsmith.swebench_runner.errors import SwebenchError
     from patchsmith.swebench_runner.inference import InferSettings, infer
 
-    from patchsmith.settings import load
-
-    solve_settings = load(args)
+    run_dir = args.out / args.run_id / "infer"
+    solve_settings = _run_settings(args, run_dir)
+    part = solve_settings.swebench
     if not solve_settings.model.model:
         raise SwebenchError(MODEL_HINT)
     from patchsmith.preflight import PreflightError, check_model
@@ -241,13 +262,14 @@ def run_infer(args: argparse.Namespace) -> int:
     problems = check_model(solve_settings.model)  # before any environment is built or instance started
     if problems:
         raise PreflightError(problems)
-    ray_settings = _ray_settings(args)
+    ray_settings = _ray(part)
     instances, everything = _selected(args)
     settings = InferSettings(
-        run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(),
-        model_name=solve_settings.model.model, max_total_cost=args.max_total_cost, workers=args.workers,
+        run_dir=run_dir, repo_cache=args.repo_cache, cache_dir=cache_root(),
+        model_name=solve_settings.model.model, max_total_cost=part.max_total_cost, workers=part.workers,
     )
     solver = instance_solver(solve_settings)  # refuses a cap on an unpriced model before anything starts
+    _save_settings(solve_settings, run_dir)
     if ray_settings is not None:
         from patchsmith.swebench_runner.ray_infer import infer_on_ray
 
