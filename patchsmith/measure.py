@@ -38,7 +38,8 @@ def measured_runs(box, failing, script, regression, passing_runs: int) -> tuple:
 
     regression_ids = list(regression.tests) if regression is not None and regression.parser == "pytest" else []
     if failing is not None:
-        covered = run_tests_covered(box, [*failing.tests, *sample(regression_ids, passing_runs), *failing.files])
+        covered = run_tests_covered(box, [*failing.tests, *sample(regression_ids, passing_runs), *failing.files],
+                                    run_last=failing.tests)
         named = set(failing.tests)
         passed = [r for r in covered.runs.values() if r.status == "passed" and r.name not in named]
         return tuple(covered.runs[t] for t in failing.tests if covered.runs[t].failed) + tuple(sample(passed, passing_runs))
