@@ -107,16 +107,16 @@ def earlier_image(key: str) -> str:
     return max(images, key=lambda i: i.attrs["Created"]).tags[0] if images else ""
 
 
-def selected_command(test_run: str, runner: str, directives: list[str], tests: list[str]) -> str:
+def selected_command(test_run: str, runner: str, directives: list[str], tests: list[str], docstrings: dict | None = None) -> str:
     """The suite's test command limited to `tests`, as the pytest plugin limits pytest: Django takes
-    `module.Class.test_name` labels (an id of another form, a docstring's first line, brings its
-    whole modules back); sympy's bin/test takes names after -k (it matches them as substrings, so a
-    few more tests run; only the asked-for ones are kept)."""
+    `module.Class.test_name` labels (an id that is a docstring's first line is named by
+    `docstrings`; one it does not name brings its whole modules back); sympy's bin/test takes names
+    after -k (it matches them as substrings, so a few more tests run; only the asked-for ones are kept)."""
     from patchsmith.sandbox.coverage_command import context_name
 
     if runner == "sympy":
         return " ".join([test_run, *directives, "-k", *tests])
-    labels = [context_name(test) for test in tests]
+    labels = [context_name(test, docstrings) for test in tests]
     if any(label == test for label, test in zip(labels, tests)):
         return " ".join([test_run, *directives])
     return " ".join([test_run, *(shlex.quote(label) for label in dict.fromkeys(labels))])
@@ -131,7 +131,7 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path, with_cost: bool
     the row keeps the runs' lines."""
     from patchsmith.repo_index.search import is_non_source
     from patchsmith.sandbox.coverage import bring_coverage, run_tests_covered
-    from patchsmith.sandbox.coverage_command import run_command_covered
+    from patchsmith.sandbox.coverage_command import docstring_names, run_command_covered
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.inference import InstanceWorkspace
     from patchsmith.swebench_runner.specs import directives_of, spec_for
@@ -164,10 +164,11 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path, with_cost: bool
         everything = passing + failing
         if spec.parser in COMMAND_RUNNERS:
             directives = directives_of(instance.repo, instance.test_patch)
+            docstrings = docstring_names(box, directives, "/testbed/tests") if spec.parser == "django" else {}
 
             def run(measure: bool, tests: list[str] = everything):
-                command = selected_command(spec.test_run, spec.parser, directives, tests)
-                return run_command_covered(box, command, spec.parser, tests, measure=measure)
+                command = selected_command(spec.test_run, spec.parser, directives, tests, docstrings)
+                return run_command_covered(box, command, spec.parser, tests, measure=measure, docstrings=docstrings)
         else:
             def run(measure: bool, tests: list[str] = everything):
                 return run_tests_covered(box, tests, measure=measure, run_last=failing)

@@ -100,3 +100,40 @@ def test_test_ids_join_the_contexts_named_after_test_functions():
     joined = join_contexts(["test_x (app.tests.Case)", "test_y", "test_z"], contexts)
     # a bare name (sympy's) matches its name in each measured file; a longer name never matches
     assert joined == {"test_x (app.tests.Case)": {"app/a.py": (1, 2)}, "test_y": {"app/a.py": (3,), "app/b.py": (4,)}}
+
+
+DOCUMENTED = '''import unittest
+from decimal import Decimal
+
+from ledger import Invoice
+
+
+class Documented(unittest.TestCase):
+    def test_half_way(self):
+        """A total half way between two cents rounds up.
+
+        The log names this test by the line above, as Django's ids in SWE-bench do."""
+        made = Invoice("acme", "0.07")
+        made.add_line("widgets", "10.50")
+        self.assertEqual(made.total(), Decimal("11.24"))
+'''
+DOCUMENTED_ID = "A total half way between two cents rounds up."
+
+
+@pytest.mark.docker
+def test_a_test_the_log_names_by_its_docstring_is_found_and_measured(ledger_box, sandbox_cache_dir):  # noqa: F811
+    from patchsmith.sandbox.coverage import bring_coverage
+    from patchsmith.sandbox.coverage_command import docstring_names, run_command_covered
+
+    ledger_box.put_files({"runner/runtests.py": RUNNER, "tests/test_documented.py": DOCUMENTED})
+    bring_coverage(ledger_box, sandbox_cache_dir)
+    docstrings = docstring_names(ledger_box, ["tests.test_documented", "tests.not_there"])
+    assert docstrings == {DOCUMENTED_ID: "tests.test_documented.Documented.test_half_way"}
+
+    command = "python runner/runtests.py tests.test_documented"
+    found = run_command_covered(ledger_box, command, "unittest", [DOCUMENTED_ID], docstrings=docstrings).runs[DOCUMENTED_ID]
+    assert (found.status, found.failed) == ("failed", True)
+    source = (LEDGER / "ledger" / "money.py").read_text().splitlines()
+    assert len(source) - source[::-1].index("    return floor") in found.lines["ledger/money.py"]
+    # Without the names, the log's line cannot be joined to the test's context.
+    assert run_command_covered(ledger_box, command, "unittest", [DOCUMENTED_ID]).runs[DOCUMENTED_ID].status == "unmatched"
