@@ -137,3 +137,24 @@ def test_a_test_the_log_names_by_its_docstring_is_found_and_measured(ledger_box,
     assert len(source) - source[::-1].index("    return floor") in found.lines["ledger/money.py"]
     # Without the names, the log's line cannot be joined to the test's context.
     assert run_command_covered(ledger_box, command, "unittest", [DOCUMENTED_ID]).runs[DOCUMENTED_ID].status == "unmatched"
+
+
+@pytest.mark.docker
+def test_a_script_reproduction_gets_passing_runs_from_a_regression_set_of_another_runner(ledger_box, sandbox_cache_dir):  # noqa: F811
+    from patchsmith.measure import measured_runs
+    from patchsmith.reproduce import RegressionSet, ReproTest
+    from patchsmith.sandbox.coverage import bring_coverage
+
+    ledger_box.put_files({"runner/runtests.py": RUNNER, "tests/test_units.py": UNITS})
+    bring_coverage(ledger_box, sandbox_cache_dir)
+    script = ("from decimal import Decimal\nfrom ledger import Invoice\nmade = Invoice('acme', '0.07')\n"
+              "made.add_line('widgets', '10.50')\n"
+              "print('PATCHSMITH_VERDICT: ' + ('resolved' if made.total() == Decimal('11.24') else 'reproduced'))\n")
+    chosen = ReproTest(script=script, output_at_base="", sample=0, votes=1, timeout=120)
+    regression = RegressionSet(tests=(WITHOUT_TAX, HALF_WAY), test_files=("tests/test_units.py",), parser="unittest",
+                               command="python runner/runtests.py", seconds_at_base=1.0, budget_seconds=60.0,
+                               test_args=("tests.test_units",))
+    runs = measured_runs(ledger_box, None, chosen, regression, 30)
+
+    assert [(r.name, r.failed) for r in runs] == [("reproduction script", True), (WITHOUT_TAX, False)]
+    assert "ledger/money.py" in runs[1].lines  # measured by the runner's own command, one context per test
