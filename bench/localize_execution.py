@@ -36,7 +36,8 @@ ties by retrieval) and fused (localize --no-model with the runs);
   the container first).
 
     python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID] [--hours H]
-        [--passing 30] [--weights 4,2,1] [--cost-every N] [--no-build] [--state bench/out/localize_execution.jsonl]
+        [--passing 30] [--weights 4,2,1] [--cost-every N] [--run-timeout 900] [--no-build]
+        [--state bench/out/localize_execution.jsonl]
 """
 
 from __future__ import annotations
@@ -168,18 +169,23 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path, with_cost: bool
 
             def run(measure: bool, tests: list[str] = everything):
                 command = selected_command(spec.test_run, spec.parser, directives, tests, docstrings)
-                return run_command_covered(box, command, spec.parser, tests, measure=measure, docstrings=docstrings)
+                return run_command_covered(box, command, spec.parser, tests, measure=measure, docstrings=docstrings,
+                                           timeout=args.run_timeout)
         else:
             def run(measure: bool, tests: list[str] = everything):
-                return run_tests_covered(box, tests, measure=measure, run_last=failing)
+                return run_tests_covered(box, tests, measure=measure, run_last=failing, timeout=args.run_timeout)
         # An untimed run of the failing tests alone first: a fresh container's first run also
         # compiles bytecode and fills the page cache (the same modules, since the tests share their
         # files), which would be charged to whichever timed run came first. Then plain, then covered.
         plain_seconds = None
         if with_cost:
             run(False, failing)
-            plain_seconds = run(False).seconds
+            plain = run(False)
+            plain_seconds = None if plain.timed_out else plain.seconds
         covered = run(True)
+    if covered.timed_out:
+        row["error"] = f"the tests ran past --run-timeout ({args.run_timeout:g} s) under coverage"
+        return row
     # A FAIL_TO_PASS test that ran but that the log does not name fails as the grader sees it.
     runs = [replace(r, failed=r.name in failing) for r in covered.runs.values()
             if (r.name in failing and r.status in ("failed", "unreported")) or (r.name in passing and r.status == "passed")]
@@ -265,6 +271,8 @@ def main() -> int:
     parser.add_argument("--cost-every", type=int, default=1,
                         help="time the tests without coverage too (the cost) for every Nth instance of the set only")
     parser.add_argument("--hours", type=float, default=None, help="start no new measurement after this long")
+    parser.add_argument("--run-timeout", type=float, default=900,
+                        help="seconds one test command may run; an instance whose tests run longer is reported as not measured")
     parser.add_argument("--state", type=Path, default=ROOT / "bench" / "out" / "localize_execution.jsonl",
                         help="one line per measured instance; a rerun measures only what is missing")
     parser.add_argument("--out", type=Path, default=None, help="the ranked rows as JSON (default: beside --state)")

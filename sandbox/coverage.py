@@ -134,6 +134,7 @@ class CoveredTests:
     runs: dict[str, CoveredRun]  # by test id, in the order pytest ran them
     seconds: float  # wall time of the test command under coverage
     log: str  # its output
+    timed_out: bool = False  # the command was stopped at its time limit (the runs are what it reached)
 
 
 def coverage_wheel(python: str, cache_dir: Path) -> Path:
@@ -231,4 +232,4 @@ def run_tests_covered(
     runs = {test: CoveredRun(test, status == "failed", lines.get(test, {}), status) for test, status in outcomes.items()}
     for test in test_ids:
         runs.setdefault(test, CoveredRun(test, False, {}, "missing"))
-    return CoveredTests(runs, round(result.duration, 3), result.output)
+    return CoveredTests(runs, round(result.duration, 3), result.output, result.timed_out)

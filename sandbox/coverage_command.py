@@ -156,7 +156,8 @@ def run_command_covered(
     # By context name, so that a unittest id in either Python's form finds its line in the log.
     statuses = {context_name(test, docstrings): status for test, status in parse_log(result.output, parser).items()}
     lines: dict[str, dict[str, tuple[int, ...]]] = {}
-    if measure:
+    # A command stopped at its limit leaves no data of the processes it killed: nothing to combine.
+    if measure and not result.timed_out:
         combine = box.exec(f"cd {Path(DATA_FILE).parent} && PYTHONPATH={START_DIR} {python} {COVERAGE_DIR} combine --rcfile={RC_FILE} -q", timeout=300)
         if not combine.ok:
             raise SandboxError(f"Could not combine the coverage data: {combine.output.strip()[-300:]}")
@@ -168,9 +169,9 @@ def run_command_covered(
             # A test that ran (it has a context) but that the log does not name: a subtest's
             # failure is reported under another name, and the grader counts it as not passing.
             runs[test] = CoveredRun(test, False, lines.get(test, {}), "unreported" if test in lines else "missing")
-        elif measure and test not in lines:
+        elif measure and not result.timed_out and test not in lines:
             runs[test] = CoveredRun(test, False, {}, "unmatched")
         else:
             word = "failed" if status in _FAILED else "passed" if status in _PASSED else "skipped"
             runs[test] = CoveredRun(test, word == "failed", lines.get(test, {}), word)
-    return CoveredTests(runs, round(result.duration, 3), result.output)
+    return CoveredTests(runs, round(result.duration, 3), result.output, result.timed_out)

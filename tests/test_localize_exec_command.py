@@ -158,3 +158,14 @@ def test_a_script_reproduction_gets_passing_runs_from_a_regression_set_of_anothe
 
     assert [(r.name, r.failed) for r in runs] == [("reproduction script", True), (WITHOUT_TAX, False)]
     assert "ledger/money.py" in runs[1].lines  # measured by the runner's own command, one context per test
+
+
+@pytest.mark.docker
+def test_a_command_stopped_at_its_time_limit_says_so(ledger_box, sandbox_cache_dir):  # noqa: F811
+    from patchsmith.sandbox.coverage import bring_coverage
+    from patchsmith.sandbox.coverage_command import run_command_covered
+
+    bring_coverage(ledger_box, sandbox_cache_dir)
+    stopped = run_command_covered(ledger_box, "sleep 60", "unittest", [HALF_WAY], timeout=2)
+    assert stopped.timed_out and stopped.runs[HALF_WAY].status == "missing"
+    assert not run_command_covered(ledger_box, "true", "unittest", [HALF_WAY], timeout=60, measure=False).timed_out
