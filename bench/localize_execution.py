@@ -17,7 +17,9 @@ the failing runs and up to 30 PASS_TO_PASS tests, drawn with random.Random(0) (n
 the gold patch), the passing runs. pytest-run repositories run them in one pytest process with a
 plugin that gives each test its own coverage context; Django and sympy run the official test
 command limited to those tests (`selected_command`) under coverage with one context per test
-function (patchsmith.sandbox.coverage_command). The gold FAIL_TO_PASS tests stand in for a good failing
+function (patchsmith.sandbox.coverage_command). The failing tests run last, as in the pipeline
+(sympy's runner keeps its file's order). A test command that runs past --run-timeout leaves the
+instance not measured. The gold FAIL_TO_PASS tests stand in for a good failing
 test: this measures `--failing-test` directly.
 
 Two phases. Measuring (the containers, the expensive part) appends one line per instance to the
