@@ -17,7 +17,9 @@ the failing runs and up to 30 PASS_TO_PASS tests, drawn with random.Random(0) (n
 the gold patch), the passing runs. pytest-run repositories run them in one pytest process with a
 plugin that gives each test its own coverage context; Django and sympy run the official test
 command limited to those tests (`selected_command`) under coverage with one context per test
-function (patchsmith.sandbox.coverage_command). The gold FAIL_TO_PASS tests stand in for a good failing
+function (patchsmith.sandbox.coverage_command). The failing tests run last, as in the pipeline
+(sympy's runner keeps its file's order). A test command that runs past --run-timeout leaves the
+instance not measured. The gold FAIL_TO_PASS tests stand in for a good failing
 test: this measures `--failing-test` directly.
 
 Two phases. Measuring (the containers, the expensive part) appends one line per instance to the
@@ -36,7 +38,8 @@ ties by retrieval) and fused (localize --no-model with the runs);
   the container first).
 
     python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID] [--hours H]
-        [--passing 30] [--weights 4,2,1] [--cost-every N] [--no-build] [--state bench/out/localize_execution.jsonl]
+        [--passing 30] [--weights 4,2,1] [--cost-every N] [--run-timeout 900] [--no-build]
+        [--state bench/out/localize_execution.jsonl]
 """
 
 from __future__ import annotations
@@ -107,16 +110,16 @@ def earlier_image(key: str) -> str:
     return max(images, key=lambda i: i.attrs["Created"]).tags[0] if images else ""
 
 
-def selected_command(test_run: str, runner: str, directives: list[str], tests: list[str]) -> str:
+def selected_command(test_run: str, runner: str, directives: list[str], tests: list[str], docstrings: dict | None = None) -> str:
     """The suite's test command limited to `tests`, as the pytest plugin limits pytest: Django takes
-    `module.Class.test_name` labels (an id of another form, a docstring's first line, brings its
-    whole modules back); sympy's bin/test takes names after -k (it matches them as substrings, so a
-    few more tests run; only the asked-for ones are kept)."""
+    `module.Class.test_name` labels (an id that is a docstring's first line is named by
+    `docstrings`; one it does not name brings its whole modules back); sympy's bin/test takes names
+    after -k (it matches them as substrings, so a few more tests run; only the asked-for ones are kept)."""
     from patchsmith.sandbox.coverage_command import context_name
 
     if runner == "sympy":
         return " ".join([test_run, *directives, "-k", *tests])
-    labels = [context_name(test) for test in tests]
+    labels = [context_name(test, docstrings) for test in tests]
     if any(label == test for label, test in zip(labels, tests)):
         return " ".join([test_run, *directives])
     return " ".join([test_run, *(shlex.quote(label) for label in dict.fromkeys(labels))])
@@ -131,7 +134,7 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path, with_cost: bool
     the row keeps the runs' lines."""
     from patchsmith.repo_index.search import is_non_source
     from patchsmith.sandbox.coverage import bring_coverage, run_tests_covered
-    from patchsmith.sandbox.coverage_command import run_command_covered
+    from patchsmith.sandbox.coverage_command import docstring_names, run_command_covered
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.inference import InstanceWorkspace
     from patchsmith.swebench_runner.specs import directives_of, spec_for
@@ -157,23 +160,34 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path, with_cost: bool
             return row
         box.disconnect_network()
         bring_coverage(box, cache / "sandbox")
+        # The failing tests last, as the pipeline runs them (sandbox.coverage.run_tests_covered):
+        # work done once per process (a URLconf or model metadata loaded lazily, a cache filled) is
+        # charged to whichever test runs first. Django runs its labels in the order given (grouped
+        # by class); sympy's bin/test keeps its files' order whatever the command says.
+        everything = passing + failing
         if spec.parser in COMMAND_RUNNERS:
             directives = directives_of(instance.repo, instance.test_patch)
+            docstrings = docstring_names(box, directives, "/testbed/tests") if spec.parser == "django" else {}
 
-            def run(measure: bool, tests: list[str] = failing + passing):
-                command = selected_command(spec.test_run, spec.parser, directives, tests)
-                return run_command_covered(box, command, spec.parser, tests, measure=measure)
+            def run(measure: bool, tests: list[str] = everything):
+                command = selected_command(spec.test_run, spec.parser, directives, tests, docstrings)
+                return run_command_covered(box, command, spec.parser, tests, measure=measure, docstrings=docstrings,
+                                           timeout=args.run_timeout)
         else:
-            def run(measure: bool, tests: list[str] = failing + passing):
-                return run_tests_covered(box, tests, measure=measure)
+            def run(measure: bool, tests: list[str] = everything):
+                return run_tests_covered(box, tests, measure=measure, run_last=failing, timeout=args.run_timeout)
         # An untimed run of the failing tests alone first: a fresh container's first run also
         # compiles bytecode and fills the page cache (the same modules, since the tests share their
         # files), which would be charged to whichever timed run came first. Then plain, then covered.
         plain_seconds = None
         if with_cost:
             run(False, failing)
-            plain_seconds = run(False).seconds
+            plain = run(False)
+            plain_seconds = None if plain.timed_out else plain.seconds
         covered = run(True)
+    if covered.timed_out:
+        row["error"] = f"the tests ran past --run-timeout ({args.run_timeout:g} s) under coverage"
+        return row
     # A FAIL_TO_PASS test that ran but that the log does not name fails as the grader sees it.
     runs = [replace(r, failed=r.name in failing) for r in covered.runs.values()
             if (r.name in failing and r.status in ("failed", "unreported")) or (r.name in passing and r.status == "passed")]
@@ -259,6 +273,8 @@ def main() -> int:
     parser.add_argument("--cost-every", type=int, default=1,
                         help="time the tests without coverage too (the cost) for every Nth instance of the set only")
     parser.add_argument("--hours", type=float, default=None, help="start no new measurement after this long")
+    parser.add_argument("--run-timeout", type=float, default=900,
+                        help="seconds one test command may run; an instance whose tests run longer is reported as not measured")
     parser.add_argument("--state", type=Path, default=ROOT / "bench" / "out" / "localize_execution.jsonl",
                         help="one line per measured instance; a rerun measures only what is missing")
     parser.add_argument("--out", type=Path, default=None, help="the ranked rows as JSON (default: beside --state)")

@@ -32,13 +32,15 @@ def summary(runs: tuple) -> str:
 def measured_runs(box, failing, script, regression, passing_runs: int) -> tuple:  # noqa: ANN001 - stage results
     """The failing runs (the named tests, else the chosen script) and up to `passing_runs` passing
     tests, sampled with a fixed seed from the regression set and, with named tests, the other tests
-    of their files. Tests are measured only under pytest (one coverage context per node id)."""
+    of their files. Named tests (pytest node ids) run under pytest; with a script, the regression
+    tests run under the runner they were selected with (passing_tests)."""
     from patchsmith.reproduce import REPRODUCED, run_script
     from patchsmith.sandbox.coverage import CoveredRun, covered_python, read_lines, run_tests_covered
 
     regression_ids = list(regression.tests) if regression is not None and regression.parser == "pytest" else []
     if failing is not None:
-        covered = run_tests_covered(box, [*failing.tests, *sample(regression_ids, passing_runs), *failing.files])
+        covered = run_tests_covered(box, [*failing.tests, *sample(regression_ids, passing_runs), *failing.files],
+                                    run_last=failing.tests)
         named = set(failing.tests)
         passed = [r for r in covered.runs.values() if r.status == "passed" and r.name not in named]
         return tuple(covered.runs[t] for t in failing.tests if covered.runs[t].failed) + tuple(sample(passed, passing_runs))
@@ -46,10 +48,26 @@ def measured_runs(box, failing, script, regression, passing_runs: int) -> tuple:
     result = run_script(box, script.script, timeout=script.timeout, python=covered_python("reproduction script"))
     if result.verdict == REPRODUCED:
         runs.append(CoveredRun("reproduction script", True, read_lines(box).get("reproduction script", {}), result.verdict))
-    if regression_ids:
-        covered = run_tests_covered(box, sample(regression_ids, passing_runs))
-        runs += [r for r in covered.runs.values() if r.status == "passed"]
+    if regression is not None and regression.tests:
+        runs += passing_tests(box, regression, sample(list(regression.tests), passing_runs))
     return tuple(runs)
+
+
+def passing_tests(box, regression, tests: list[str]) -> list:  # noqa: ANN001 - stage results
+    """`tests` of the regression set that pass under coverage: under pytest one context per node id;
+    under any other runner (Django's runtests.py, sympy's bin/test, unittest) the set's own command
+    on its files, one context per test function (sandbox.coverage_command)."""
+    import shlex
+
+    from patchsmith.sandbox.coverage import run_tests_covered
+    from patchsmith.sandbox.coverage_command import run_command_covered
+
+    if regression.parser == "pytest":
+        covered = run_tests_covered(box, tests)
+    else:
+        command = " ".join([regression.command, *map(shlex.quote, regression.test_args or regression.test_files)])
+        covered = run_command_covered(box, command, regression.parser, tests)
+    return [run for run in covered.runs.values() if run.status == "passed"]
 
 
 def sample(items: list, limit: int) -> list:

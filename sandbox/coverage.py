@@ -20,6 +20,7 @@ import sys
 import tarfile
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,8 @@ _MAIN = "import sys\nfrom coverage.cmdline import main\nsys.exit(main())\n"
 # A pytest plugin (loaded with -p) that gives each test its own coverage context, named by its node
 # id, and writes each test's outcome beside the data, so no log parser is needed. pytest is given the
 # test files and the plugin keeps the asked-for tests: a node id that does not exist (a parameter
-# that changed) would otherwise stop the whole run. Without PATCHSMITH_COV_DATA it only selects.
+# that changed) would otherwise stop the whole run, and runs the tests it is told to run last after
+# the others. Without PATCHSMITH_COV_DATA it only selects.
 _PLUGIN = '''
 import json, os
 import coverage
@@ -61,8 +63,10 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(session, config, items):
     with open(os.environ["PATCHSMITH_COV_SELECT"]) as handle:
-        wanted = set(json.load(handle))
+        selection = json.load(handle)
+    wanted, last = set(selection["tests"]), set(selection["last"])
     kept = [item for item in items if item.nodeid in wanted or item.nodeid.split("::")[0] in wanted]
+    kept.sort(key=lambda item: item.nodeid in last)  # stable: the rest keep pytest's order
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept
 
@@ -130,6 +134,7 @@ class CoveredTests:
     runs: dict[str, CoveredRun]  # by test id, in the order pytest ran them
     seconds: float  # wall time of the test command under coverage
     log: str  # its output
+    timed_out: bool = False  # the command was stopped at its time limit (the runs are what it reached)
 
 
 def coverage_wheel(python: str, cache_dir: Path) -> Path:
@@ -203,16 +208,20 @@ def read_lines(box: Container, root: str = "/testbed", python: str = "python") -
 def run_tests_covered(
     box: Container, test_ids: list[str] | tuple[str, ...], *, root: str = "/testbed", python: str = "python",
     timeout: float = 1800, pytest_args: str = "-p no:cacheprovider -q", measure: bool = True,
+    run_last: Sequence[str] = (),
 ) -> CoveredTests:
     """Run pytest on `test_ids` (node ids or test files) under coverage, each test in its own
     context, with the network off. An asked-for id that pytest did not run has status "missing".
-    `measure=False` runs the same selection without coverage (a baseline for its cost)."""
+    `measure=False` runs the same selection without coverage (a baseline for its cost).
+    The tests in `run_last` (the failing ones, when the caller knows them) run after all others:
+    work a process does once, on first use (a cache filled, a table loaded lazily), is charged to
+    whichever test runs first, and charged to a failing test it would look like the fault."""
     if box.network:
         box.disconnect_network()
     env = {"PYTHONPATH": COVERAGE_DIR, "PATCHSMITH_COV_DATA": DATA_FILE if measure else "", "PATCHSMITH_COV_SOURCE": root,
            "PATCHSMITH_COV_OUTCOMES": OUTCOMES_FILE, "PATCHSMITH_COV_SELECT": SELECT_FILE}
     box.exec(f"rm -rf {Path(DATA_FILE).parent} && mkdir -p {Path(DATA_FILE).parent}")
-    box.put_file(SELECT_FILE, json.dumps(list(test_ids)))
+    box.put_file(SELECT_FILE, json.dumps({"tests": list(test_ids), "last": list(run_last)}))
     files = dict.fromkeys(test.split("::")[0] for test in test_ids)
     command = f"{python} -m pytest -p patchsmith_cov_plugin {pytest_args} " + " ".join(shlex.quote(f) for f in files)
     result = box.exec(command, timeout=timeout, env=env)
@@ -223,4 +232,4 @@ def run_tests_covered(
     runs = {test: CoveredRun(test, status == "failed", lines.get(test, {}), status) for test, status in outcomes.items()}
     for test in test_ids:
         runs.setdefault(test, CoveredRun(test, False, {}, "missing"))
-    return CoveredTests(runs, round(result.duration, 3), result.output)
+    return CoveredTests(runs, round(result.duration, 3), result.output, result.timed_out)

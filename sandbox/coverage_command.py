@@ -15,8 +15,10 @@ and are joined to the contexts by name.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+import shlex
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from patchsmith.sandbox.container import Container
@@ -62,10 +64,43 @@ def _rc(root: str) -> str:
     return f"[run]\nsource = {root}\ndata_file = {DATA_FILE}\nparallel = True\nplugins = patchsmith_test_contexts\n"
 
 
-def context_name(test_id: str) -> str:
+# Prints {first docstring line: "module.Class.test_name"} for the test methods of the modules
+# named on its command line (dotted, relative to the folder it runs in).
+_DOCSTRINGS = """
+import ast, json, sys
+found = {}
+for module in sys.argv[1:]:
+    try:
+        tree = ast.parse(open(module.replace(".", "/") + ".py").read())
+    except (OSError, SyntaxError, ValueError):
+        continue
+    for owner in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for test in (n for n in owner.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            doc = ast.get_docstring(test, clean=False)
+            if test.name.startswith("test") and doc and doc.strip():
+                found[doc.strip().splitlines()[0].strip()] = ".".join((module, owner.name, test.name))
+print(json.dumps(found))
+"""
+
+
+def docstring_names(box: Container, modules: Sequence[str], folder: str = "/testbed") -> dict[str, str]:
+    """{first docstring line: `module.Class.test_name`} for the test methods of `modules` (dotted
+    names, relative to `folder`). unittest's verbose log, and so an id taken from it (Django's, in
+    SWE-bench), names a test with a docstring by that line, which says nothing of where the test
+    is; this finds it, so that the test can be asked for by label and joined to its context."""
+    if not modules:
+        return {}
+    box.put_file("/tmp/patchsmith-docstrings.py", _DOCSTRINGS)
+    result = box.exec(f"cd {shlex.quote(folder)} && python /tmp/patchsmith-docstrings.py " + " ".join(map(shlex.quote, modules)), timeout=120)
+    return json.loads(result.stdout.strip().splitlines()[-1]) if result.ok and result.stdout.strip() else {}
+
+
+def context_name(test_id: str, docstrings: Mapping[str, str] | None = None) -> str:
     """The dotted name coverage's test_function context gives the test `test_id` names: a unittest
-    id becomes `module.Class.test_name`; a bare name (sympy's `test_name`) stays as it is and is
-    matched as the last part of the context."""
+    id becomes `module.Class.test_name`, a docstring's first line the name `docstrings` gives it;
+    a bare name (sympy's `test_name`) stays as it is and is matched as the last part of the context."""
+    if docstrings and test_id in docstrings:
+        return docstrings[test_id]
     match = _UNITTEST_ID.match(test_id)
     if not match:
         return test_id
@@ -73,7 +108,8 @@ def context_name(test_id: str) -> str:
     return owner if owner.endswith("." + name) else f"{owner}.{name}"
 
 
-def join_contexts(test_ids: Sequence[str], contexts: dict[str, dict[str, tuple[int, ...]]]) -> dict[str, dict[str, tuple[int, ...]]]:
+def join_contexts(test_ids: Sequence[str], contexts: dict[str, dict[str, tuple[int, ...]]],
+                  docstrings: Mapping[str, str] | None = None) -> dict[str, dict[str, tuple[int, ...]]]:
     """The lines of each test id, from the contexts whose name is its context name or ends with it
     (a bare sympy name can match a test of each measured file; their lines are merged). An id no
     context matches is left out."""
@@ -82,7 +118,7 @@ def join_contexts(test_ids: Sequence[str], contexts: dict[str, dict[str, tuple[i
         by_last.setdefault(context.rsplit(".", 1)[-1], []).append(context)
     joined: dict[str, dict[str, tuple[int, ...]]] = {}
     for test_id in test_ids:
-        wanted = context_name(test_id)
+        wanted = context_name(test_id, docstrings)
         matches = [c for c in by_last.get(wanted.rsplit(".", 1)[-1], []) if c == wanted or c.endswith("." + wanted)]
         if not matches:
             continue
@@ -97,12 +133,14 @@ def join_contexts(test_ids: Sequence[str], contexts: dict[str, dict[str, tuple[i
 def run_command_covered(
     box: Container, command: str, parser: str, test_ids: Sequence[str], *, root: str = "/testbed",
     python: str = "python", timeout: float = 1800, measure: bool = True,
+    docstrings: Mapping[str, str] | None = None,
 ) -> CoveredTests:
     """Run `command` (the suite's test command with its arguments) with the network off, under
     coverage when `measure`, and return a run for each of `test_ids`: its status from the log
     parsed with `parser`, and its lines. A test the log does not name is "unreported" when it has
     a context, else "missing"; one the log names but whose context could not be found is
-    "unmatched". Only "failed" counts as failing; the caller decides about "unreported"."""
+    "unmatched". Only "failed" counts as failing; the caller decides about "unreported".
+    `docstrings` (docstring_names) names the tests that the log and `test_ids` call by a docstring."""
     if box.network:
         box.disconnect_network()
     box.exec(f"rm -rf {Path(DATA_FILE).parent} && mkdir -p {Path(DATA_FILE).parent} {START_DIR}")
@@ -116,23 +154,24 @@ def run_command_covered(
         command = f'export PYTHONPATH={START_DIR}:{COVERAGE_DIR}${{PYTHONPATH:+:$PYTHONPATH}}; {command}'
     result = box.exec(command, timeout=timeout, env=env)
     # By context name, so that a unittest id in either Python's form finds its line in the log.
-    statuses = {context_name(test): status for test, status in parse_log(result.output, parser).items()}
+    statuses = {context_name(test, docstrings): status for test, status in parse_log(result.output, parser).items()}
     lines: dict[str, dict[str, tuple[int, ...]]] = {}
-    if measure:
+    # A command stopped at its limit leaves no data of the processes it killed: nothing to combine.
+    if measure and not result.timed_out:
         combine = box.exec(f"cd {Path(DATA_FILE).parent} && PYTHONPATH={START_DIR} {python} {COVERAGE_DIR} combine --rcfile={RC_FILE} -q", timeout=300)
         if not combine.ok:
             raise SandboxError(f"Could not combine the coverage data: {combine.output.strip()[-300:]}")
-        lines = join_contexts(test_ids, read_lines(box, root, python))
+        lines = join_contexts(test_ids, read_lines(box, root, python), docstrings)
     runs = {}
     for test in test_ids:
-        status = statuses.get(context_name(test))
+        status = statuses.get(context_name(test, docstrings))
         if status is None:
             # A test that ran (it has a context) but that the log does not name: a subtest's
             # failure is reported under another name, and the grader counts it as not passing.
             runs[test] = CoveredRun(test, False, lines.get(test, {}), "unreported" if test in lines else "missing")
-        elif measure and test not in lines:
+        elif measure and not result.timed_out and test not in lines:
             runs[test] = CoveredRun(test, False, {}, "unmatched")
         else:
             word = "failed" if status in _FAILED else "passed" if status in _PASSED else "skipped"
             runs[test] = CoveredRun(test, word == "failed", lines.get(test, {}), word)
-    return CoveredTests(runs, round(result.duration, 3), result.output)
+    return CoveredTests(runs, round(result.duration, 3), result.output, result.timed_out)

@@ -100,3 +100,72 @@ def test_test_ids_join_the_contexts_named_after_test_functions():
     joined = join_contexts(["test_x (app.tests.Case)", "test_y", "test_z"], contexts)
     # a bare name (sympy's) matches its name in each measured file; a longer name never matches
     assert joined == {"test_x (app.tests.Case)": {"app/a.py": (1, 2)}, "test_y": {"app/a.py": (3,), "app/b.py": (4,)}}
+
+
+DOCUMENTED = '''import unittest
+from decimal import Decimal
+
+from ledger import Invoice
+
+
+class Documented(unittest.TestCase):
+    def test_half_way(self):
+        """A total half way between two cents rounds up.
+
+        The log names this test by the line above, as Django's ids in SWE-bench do."""
+        made = Invoice("acme", "0.07")
+        made.add_line("widgets", "10.50")
+        self.assertEqual(made.total(), Decimal("11.24"))
+'''
+DOCUMENTED_ID = "A total half way between two cents rounds up."
+
+
+@pytest.mark.docker
+def test_a_test_the_log_names_by_its_docstring_is_found_and_measured(ledger_box, sandbox_cache_dir):  # noqa: F811
+    from patchsmith.sandbox.coverage import bring_coverage
+    from patchsmith.sandbox.coverage_command import docstring_names, run_command_covered
+
+    ledger_box.put_files({"runner/runtests.py": RUNNER, "tests/test_documented.py": DOCUMENTED})
+    bring_coverage(ledger_box, sandbox_cache_dir)
+    docstrings = docstring_names(ledger_box, ["tests.test_documented", "tests.not_there"])
+    assert docstrings == {DOCUMENTED_ID: "tests.test_documented.Documented.test_half_way"}
+
+    command = "python runner/runtests.py tests.test_documented"
+    found = run_command_covered(ledger_box, command, "unittest", [DOCUMENTED_ID], docstrings=docstrings).runs[DOCUMENTED_ID]
+    assert (found.status, found.failed) == ("failed", True)
+    source = (LEDGER / "ledger" / "money.py").read_text().splitlines()
+    assert len(source) - source[::-1].index("    return floor") in found.lines["ledger/money.py"]
+    # Without the names, the log's line cannot be joined to the test's context.
+    assert run_command_covered(ledger_box, command, "unittest", [DOCUMENTED_ID]).runs[DOCUMENTED_ID].status == "unmatched"
+
+
+@pytest.mark.docker
+def test_a_script_reproduction_gets_passing_runs_from_a_regression_set_of_another_runner(ledger_box, sandbox_cache_dir):  # noqa: F811
+    from patchsmith.measure import measured_runs
+    from patchsmith.reproduce import RegressionSet, ReproTest
+    from patchsmith.sandbox.coverage import bring_coverage
+
+    ledger_box.put_files({"runner/runtests.py": RUNNER, "tests/test_units.py": UNITS})
+    bring_coverage(ledger_box, sandbox_cache_dir)
+    script = ("from decimal import Decimal\nfrom ledger import Invoice\nmade = Invoice('acme', '0.07')\n"
+              "made.add_line('widgets', '10.50')\n"
+              "print('PATCHSMITH_VERDICT: ' + ('resolved' if made.total() == Decimal('11.24') else 'reproduced'))\n")
+    chosen = ReproTest(script=script, output_at_base="", sample=0, votes=1, timeout=120)
+    regression = RegressionSet(tests=(WITHOUT_TAX, HALF_WAY), test_files=("tests/test_units.py",), parser="unittest",
+                               command="python runner/runtests.py", seconds_at_base=1.0, budget_seconds=60.0,
+                               test_args=("tests.test_units",))
+    runs = measured_runs(ledger_box, None, chosen, regression, 30)
+
+    assert [(r.name, r.failed) for r in runs] == [("reproduction script", True), (WITHOUT_TAX, False)]
+    assert "ledger/money.py" in runs[1].lines  # measured by the runner's own command, one context per test
+
+
+@pytest.mark.docker
+def test_a_command_stopped_at_its_time_limit_says_so(ledger_box, sandbox_cache_dir):  # noqa: F811
+    from patchsmith.sandbox.coverage import bring_coverage
+    from patchsmith.sandbox.coverage_command import run_command_covered
+
+    bring_coverage(ledger_box, sandbox_cache_dir)
+    stopped = run_command_covered(ledger_box, "sleep 60", "unittest", [HALF_WAY], timeout=2)
+    assert stopped.timed_out and stopped.runs[HALF_WAY].status == "missing"
+    assert not run_command_covered(ledger_box, "true", "unittest", [HALF_WAY], timeout=60, measure=False).timed_out

@@ -68,6 +68,30 @@ def test_coverage_runs_give_each_test_its_lines_and_outcome(ledger_box, sandbox_
     assert not ledger_box.exec("python -c 'import coverage'").ok
 
 
+def test_named_failing_tests_run_last_so_work_done_once_goes_to_a_passing_test(ledger_box, sandbox_cache_dir):
+    from patchsmith.sandbox.coverage import bring_coverage, run_tests_covered
+
+    # A table filled on first use; the failing test comes first in its file.
+    ledger_box.put_file("/testbed/ledger/rates_once.py",
+                        "_TABLE = {}\n\n\ndef rate(name):\n    if not _TABLE:\n        _TABLE.update(std=2, low=1)\n    return _TABLE[name]\n")
+    ledger_box.put_file("/testbed/tests/test_rates_once.py", "from ledger.rates_once import rate\n\n\n"
+                        "def test_low_is_half():\n    assert rate('low') * 2 == 3\n\n\ndef test_std():\n    assert rate('std') == 2\n")
+    failing, passing, fill = "tests/test_rates_once.py::test_low_is_half", "tests/test_rates_once.py::test_std", 6
+    try:
+        bring_coverage(ledger_box, sandbox_cache_dir)
+        in_file_order = run_tests_covered(ledger_box, ["tests/test_rates_once.py"])
+        failing_last = run_tests_covered(ledger_box, ["tests/test_rates_once.py"], run_last=[failing])
+    finally:
+        ledger_box.exec("rm -f /testbed/ledger/rates_once.py /testbed/tests/test_rates_once.py")
+
+    ran = lambda covered: [t for t, r in covered.runs.items() if r.status != "missing"]  # noqa: E731 - in run order
+    assert ran(in_file_order) == [failing, passing]
+    assert fill in in_file_order.runs[failing].lines["ledger/rates_once.py"]
+    assert ran(failing_last) == [passing, failing] and failing_last.runs[failing].failed
+    assert fill in failing_last.runs[passing].lines["ledger/rates_once.py"]
+    assert fill not in failing_last.runs[failing].lines["ledger/rates_once.py"]
+
+
 def test_a_script_run_under_coverage_has_one_context(ledger_box, sandbox_cache_dir):
     from patchsmith.reproduce import run_script
     from patchsmith.sandbox.coverage import bring_coverage, covered_python, read_lines
