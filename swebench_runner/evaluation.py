@@ -30,6 +30,7 @@ from pathlib import Path
 from patchsmith.sandbox import OFFICIAL_METHODS, apply_script, parse_log, read_apply_output, shorten_path_parameters, with_both_unittest_forms
 from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.environments import (
+    image_registry_field,
     WORKDIR,
     EnvBuild,
     environment_for,
@@ -65,9 +66,7 @@ class EvalSettings:
     grader: str = field(default="ours", metadata={
         "flag": "--grader", "help": "official: also re-grade every log through the official swebench package "
                                     "(the grader extra) and list each difference; the exit status is 1 when there is one"})
-    image_registry: str | None = field(default=None, metadata={
-        "flag": "--image-registry", "help": "HOST:PORT of an image registry: images are pulled from it before building "
-                                            "and pushed to it after (sandbox/registry.py)"})
+    image_registry: str | None = image_registry_field()
 
     def spec(self, repo: str, version: str) -> EnvSpec:
         for spec in self.extra_specs:

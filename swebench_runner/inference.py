@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from patchsmith.swebench_runner.dataset import Instance
-from patchsmith.swebench_runner.environments import environment_for, local_internet_capabilities
+from patchsmith.swebench_runner.environments import environment_for, image_registry_field, local_internet_capabilities
 from patchsmith.swebench_runner.instances import ensure_instance_image
 from patchsmith.swebench_runner.repos import find_mirror
 from patchsmith.swebench_runner.inferred import spec_or_inferred
@@ -80,6 +80,7 @@ class InferSettings:
     max_total_cost: float | None = None  # dollars for the whole run; no new instance starts past it
     workers: int = 1
     extra_specs: tuple[EnvSpec, ...] = ()  # specs beyond SWE-bench's repositories (tests use a toy one)
+    image_registry: str | None = image_registry_field()
 
     def spec(self, repo: str, version: str) -> EnvSpec:
         for spec in self.extra_specs:

@@ -24,8 +24,11 @@ from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.evaluation import EvalSettings, RunState
 from patchsmith.swebench_runner.predictions import Prediction
 from patchsmith.swebench_runner.ray_cluster import (
-    RaySettings, connect, current_node_name, docker_nodes, environment_groups, place_groups, task_options,
+    ClusterPins, RaySettings, connect, current_node_name, docker_nodes, environment_groups, place_groups,
+    resolved_versions, task_options,
 )
+from patchsmith.swebench_runner.ray_progress import NodeBoard
+from patchsmith.swebench_runner.resolved import PinStore
 
 # On a node, the folder of git mirrors when it is not where the driver's is.
 REPO_CACHE_VARIABLE = "PATCHSMITH_REPO_CACHE"
@@ -47,10 +50,24 @@ def _files_under(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+def node_board(groups: dict, placed: dict, nodes: list, ray_settings: RaySettings) -> tuple[NodeBoard, dict[str, str]]:
+    """The progress board of a run, and each instance's node by its id."""
+    placed_on = {instance.instance_id: placed[key].name for key, (group, _) in groups.items() for instance in group}
+    planned = {node.name: sum(1 for name in placed_on.values() if name == node.name) for node in nodes}
+    slots = {node.name: max(1, int(node.cpus // ray_settings.cpus_per_instance)) for node in nodes}
+    return NodeBoard(planned, slots), placed_on
+
+
+def pin_store(node_cache: NodeCache) -> PinStore:
+    """The driver's record of resolved versions per environment tag, kept across its runs."""
+    return PinStore(node_cache() / "swebench" / "resolved-versions.json")
+
+
 def evaluate_on_node(instance: Instance, prediction: Prediction, group: list[Instance], settings: EvalSettings,
-                     node_cache: NodeCache) -> dict:
+                     node_cache: NodeCache, pins_actor=None) -> dict:
     """One instance, on the node Ray chose: {status: graded|environment|error, message, node, files}.
-    `group` is the dataset's instances of the same (repo, version): they decide the environment's commit."""
+    `group` is the dataset's instances of the same (repo, version): they decide the environment's
+    commit; pins_actor is the run's ResolvedVersions (what each environment tag resolved to)."""
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.evaluation import evaluate_instance
     from patchsmith.swebench_runner.inferred import spec_or_inferred
@@ -64,7 +81,8 @@ def evaluate_on_node(instance: Instance, prediction: Prediction, group: list[Ins
     result = {"status": "graded", "message": "", "node": current_node_name(), "files": {}, "env_log": {}}
     try:
         spec = spec_or_inferred(local, instance.repo, instance.version, group)
-        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, local.run_dir / "env-logs")
+        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, local.run_dir / "env-logs",
+                                      pins=ClusterPins(pins_actor) if pins_actor is not None else None)
         result["env_build"] = {"built_now": not environment.build.cached, "pulled": environment.build.pulled,
                                "seconds": round(environment.build.seconds, 3)}
         if not environment.build.built:
@@ -133,12 +151,15 @@ def evaluate_on_ray(
     placed = place_groups({key: len(group) for key, (group, _) in groups.items()}, nodes)
     for key, node in placed.items():
         progress(f"environment {key}: {len(groups[key][0])} instance(s), preferably on node {node.name}")
+    store = pin_store(node_cache)
+    pins = resolved_versions(ray, store.read())
+    board, placed_on = node_board(groups, placed, nodes, ray_settings)
     remote = ray.remote(evaluate_on_node)
     pending = {}
     for key, (group, same_version) in groups.items():
         for instance in group:
             ref = remote.options(**task_options(ray_settings, placed[key])).remote(
-                instance, predictions[instance.instance_id], same_version, settings, node_cache)
+                instance, predictions[instance.instance_id], same_version, settings, node_cache, pins)
             pending[ref] = instance
     done = 0
     while pending:
@@ -163,8 +184,11 @@ def evaluate_on_ray(
             verdict = f"error: {result['message'].strip()[:300]}"
         done += 1
         progress(f"[{done}/{len(todo)}] {instance.instance_id} on {result['node']}: {verdict}")
+        board.finished(placed_on[instance.instance_id], result["node"], failed=result["status"] != "graded")
+        progress(board.line())
         # After every instance, as the local runner's records would be at its end: a driver
         # killed now loses nothing already graded.
         run_records.record_failures(settings.run_dir, state.env_failures, state.errors, state.graded)
+        store.write(ray.get(pins.records.remote()))
     run_records.record_failures(settings.run_dir, state.env_failures, state.errors, state.graded)
     return run_records.write_summary(settings.run_dir)

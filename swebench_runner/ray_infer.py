@@ -27,9 +27,10 @@ from patchsmith.swebench_runner.inference import (
     solve_instance,
 )
 from patchsmith.swebench_runner.ray_cluster import (
-    RaySettings, connect, current_node_name, docker_nodes, environment_groups, place_groups, task_options,
+    ClusterPins, RaySettings, connect, current_node_name, docker_nodes, environment_groups, place_groups,
+    resolved_versions, task_options,
 )
-from patchsmith.swebench_runner.ray_eval import REPO_CACHE_VARIABLE, NodeCache
+from patchsmith.swebench_runner.ray_eval import REPO_CACHE_VARIABLE, NodeCache, node_board, pin_store
 
 
 def model_key_variables(named: str | None) -> dict[str, str]:
@@ -38,18 +39,22 @@ def model_key_variables(named: str | None) -> dict[str, str]:
 
 
 def solve_on_node(instance: Instance, group: list[Instance], settings: InferSettings, make_solver: Callable[[], Solver],
-                  node_cache: NodeCache) -> dict:
+                  node_cache: NodeCache, pins_actor=None) -> dict:
     """One instance on the node Ray chose: {outcome, patch, cost, node, files of its run folder}."""
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.inferred import spec_or_inferred
 
+    from patchsmith.sandbox import registry
+
+    registry.configure(settings.image_registry)
     scratch = Path(tempfile.mkdtemp(prefix="patchsmith-ray-infer-"))
     local = replace(settings, run_dir=scratch, cache_dir=node_cache(),
                     repo_cache=Path(os.environ.get(REPO_CACHE_VARIABLE) or settings.repo_cache))
     result = {"outcome": "env_build_failed", "patch": "", "cost": 0.0, "node": current_node_name(), "files": {}}
     try:
         spec = spec_or_inferred(local, instance.repo, instance.version, group)
-        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, scratch / "env-logs")
+        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, scratch / "env-logs",
+                                      pins=ClusterPins(pins_actor) if pins_actor is not None else None)
         if environment.build.built:
             out_dir = scratch / "run"
             result["patch"], result["cost"], result["outcome"] = solve_instance(
@@ -88,6 +93,9 @@ def infer_on_ray(
     queue = [(key, instance, same_version) for key, (group, same_version) in groups.items() for instance in group]
     # As many tasks out at once as the cluster runs at once: the cost cap is checked before each.
     window = max(1, int(sum(node.cpus for node in nodes) // ray_settings.cpus_per_instance))
+    store = pin_store(node_cache)
+    pins = resolved_versions(ray, store.read())
+    board, placed_on = node_board(groups, placed, nodes, ray_settings)
     remote = ray.remote(solve_on_node)
     pending, spent, outcomes = {}, 0.0, {}
     while queue or pending:
@@ -96,7 +104,7 @@ def infer_on_ray(
             if settings.max_total_cost is not None and spent >= settings.max_total_cost:
                 outcomes[instance.instance_id] = "not started: total cost cap reached"
                 continue
-            pending[remote.options(**task_options(ray_settings, placed[key])).remote(instance, same_version, settings, make_solver, node_cache)] = instance
+            pending[remote.options(**task_options(ray_settings, placed[key])).remote(instance, same_version, settings, make_solver, node_cache, pins)] = instance
         if not pending:
             break
         ready, _ = ray.wait(list(pending), num_returns=1)
@@ -106,6 +114,7 @@ def infer_on_ray(
         except Exception as exc:  # noqa: BLE001 - a task that failed for good is this instance's outcome, retried on a rerun
             result = {"outcome": "env_build_failed", "patch": "", "cost": 0.0, "node": "?", "files": {},
                       "error": str(exc).strip().splitlines()[-1][:300]}
+        store.write(ray.get(pins.records.remote()))
         spent += result["cost"]
         outcomes[instance.instance_id] = result["outcome"]
         if result["files"]:
@@ -118,6 +127,8 @@ def infer_on_ray(
                                                           "model_name_or_path": settings.model_name,
                                                           "model_patch": result["patch"]})
         progress(f"{instance.instance_id} on {result['node']}: {result['outcome']}")
+        board.finished(placed_on[instance.instance_id], result["node"], failed=result["outcome"] in RETRIED_OUTCOMES)
+        progress(board.line())
     summary = {
         "total": len(instances),
         "predicted": len(already_predicted(settings.predictions_path)),

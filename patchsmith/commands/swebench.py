@@ -65,6 +65,12 @@ def _ray_settings(args: argparse.Namespace):
     return RaySettings(address=args.ray or None, **values)
 
 
+def _add_registry(parser: argparse.ArgumentParser, settings_class) -> None:
+    registry = settings_class.__dataclass_fields__["image_registry"]
+    parser.add_argument(registry.metadata["flag"], dest="image_registry", metavar="HOST:PORT", default=registry.default,
+                        help=registry.metadata["help"])
+
+
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions", required=True, help="predictions file (official JSON Lines), or gold, or empty")
     _add_selection(parser)
@@ -76,9 +82,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
     grader = EvalSettings.__dataclass_fields__["grader"]
     parser.add_argument("--grader", choices=("ours", "official"), default=grader.default, help=grader.metadata["help"])
-    registry = EvalSettings.__dataclass_fields__["image_registry"]
-    parser.add_argument(registry.metadata["flag"], dest="image_registry", metavar="HOST:PORT", default=registry.default,
-                        help=registry.metadata["help"])
+    _add_registry(parser, EvalSettings)
     parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
                         help="folder that holds run folders (default: patchsmith-runs/swebench)")
 
@@ -218,6 +222,9 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     add_flags(parser, ("model", "localize", "reproduce", "repair"))  # --max-cost: dollars one instance may spend
     parser.add_argument("--max-total-cost", type=positive_float, default=None, help="dollars the run may spend; no instance starts past it")
     parser.add_argument("--workers", type=positive_int, default=1, help="instances solved at once (default 1)")
+    from patchsmith.swebench_runner.inference import InferSettings
+
+    _add_registry(parser, InferSettings)
     parser.add_argument("--run-id", type=folder_name, required=True, help="names the run; rerunning it skips instances already predicted")
     parser.add_argument("--out", type=Path, default=Path("patchsmith-runs") / "swebench",
                         help="folder that holds run folders (default: patchsmith-runs/swebench)")
@@ -246,7 +253,11 @@ def run_infer(args: argparse.Namespace) -> int:
     settings = InferSettings(
         run_dir=args.out / args.run_id / "infer", repo_cache=args.repo_cache, cache_dir=cache_root(),
         model_name=solve_settings.model.model, max_total_cost=args.max_total_cost, workers=args.workers,
+        image_registry=args.image_registry,
     )
+    from patchsmith.sandbox import registry
+
+    registry.configure(settings.image_registry)  # checked before any work
     solver = instance_solver(solve_settings)  # refuses a cap on an unpriced model before anything starts
     if ray_settings is not None:
         from patchsmith.swebench_runner.ray_infer import infer_on_ray
