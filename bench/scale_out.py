@@ -52,6 +52,7 @@ import argparse
 import contextlib
 import heapq
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -237,7 +238,8 @@ def measure(ids: list[str], mode: str, dataset: Path, repo_cache: Path, out: Pat
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "patchsmith.cli", "swebench", "eval", "--dataset", str(dataset), "--repo-cache",
                     str(repo_cache), "--predictions", "gold", "--run-id", run_id, "--out", str(out), *extra,
-                    "--instances", *ids], check=True, stdout=subprocess.DEVNULL)
+                    "--instances", *ids], check=True, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "RAY_AUTH_MODE": "disabled"})  # as the cluster's nodes (tests/ray_nodes.py)
     return {"ids": ids, "mode": mode, "wall": round(time.monotonic() - started, 1), "run": str(out / run_id)}
 
 

@@ -1,10 +1,9 @@
 """The driver's view of a Ray run, per node: done, failed, running, waiting; and an ETA.
 
-The driver knows where it placed each instance (its environment's node) and, from each result,
-where it ran and how it ended. With soft affinity a task waits for its own node, so a node runs
-min(left, slots) of the instances placed on it and the rest wait; a result from another node
-(a retry after a node died) counts where it ran. The ETA is the time so far per finished
-instance (the cluster's rate), times those left.
+Done and failed count where each instance ran (a retry after a node died counts on the node
+that ran it); running and waiting are the driver's queues (swebench_runner.ray_queues): tasks
+handed to the node and not back yet, and instances queued for it. The ETA is the time so far per
+finished instance (the cluster's rate), times those left.
 """
 
 from __future__ import annotations
@@ -13,22 +12,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from patchsmith.swebench_runner.ray_queues import NodeQueues
+
 
 @dataclass
 class NodeBoard:
-    placed: dict[str, int]  # node name -> instances placed on it
-    slots: dict[str, int]  # node name -> instances it runs at once
+    names: dict[str, str]  # node id -> the name the board shows
+    total: int  # instances this run hands out
     clock: Callable[[], float] = time.monotonic
-    done: dict[str, int] = field(default_factory=dict)
+    done: dict[str, int] = field(default_factory=dict)  # by node name
     failed: dict[str, int] = field(default_factory=dict)
     started: float = 0.0
 
     def __post_init__(self) -> None:
         self.started = self.clock()
-        self.left = dict(self.placed)
 
-    def finished(self, placed_on: str, ran_on: str, failed: bool) -> None:
-        self.left[placed_on] = max(0, self.left.get(placed_on, 0) - 1)
+    def finished(self, ran_on: str, failed: bool) -> None:
         tally = self.failed if failed else self.done
         tally[ran_on] = tally.get(ran_on, 0) + 1
 
@@ -37,15 +36,15 @@ class NodeBoard:
         finished = sum(self.done.values()) + sum(self.failed.values())
         if not finished:
             return None
-        return (self.clock() - self.started) / finished * sum(self.left.values())
+        return (self.clock() - self.started) / finished * max(0, self.total - finished)
 
-    def line(self) -> str:
+    def line(self, queues: NodeQueues) -> str:
         parts = []
-        for node in sorted(set(self.placed) | set(self.done) | set(self.failed)):
-            left = self.left.get(node, 0)
-            running = min(left, self.slots.get(node, 1))
-            parts.append(f"{node} {self.done.get(node, 0)} done, {self.failed.get(node, 0)} failed, "
-                         f"{running} running, {left - running} waiting")
+        for node_id, name in sorted(self.names.items(), key=lambda item: item[1]):
+            parts.append(f"{name} {self.done.get(name, 0)} done, {self.failed.get(name, 0)} failed, "
+                         f"{queues.running.get(node_id, 0)} running, {queues.waiting(node_id)} waiting")
+        for name in sorted((set(self.done) | set(self.failed)) - set(self.names.values())):  # a node Ray retried on
+            parts.append(f"{name} {self.done.get(name, 0)} done, {self.failed.get(name, 0)} failed")
         eta = self.eta_seconds()
         return "nodes: " + "; ".join(parts) + ("; ETA ?" if eta is None else f"; ETA {_duration(eta)}")
 

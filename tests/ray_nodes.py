@@ -173,7 +173,9 @@ class LocalCluster:
         self.dockerds: dict[str, Dockerd] = {}
         # Ray's runtime-env agent logs each job's runtime environment (and with it the variables
         # that carry model keys) at INFO; RAY_LOGGER_LEVEL is the level its processes log at.
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_LOGGER_LEVEL": "warning"}
+        # A local ray.init() anywhere on the machine leaves ~/.ray/auth_token, which turns token
+        # authentication on for every later `ray start` that finds it: these nodes say off.
+        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_LOGGER_LEVEL": "warning", "RAY_AUTH_MODE": "disabled"}
 
     def __enter__(self) -> "LocalCluster":
         try:

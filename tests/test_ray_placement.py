@@ -25,18 +25,39 @@ def test_groups_keep_the_dataset_instances_of_their_version():
     assert [i.instance_id for i in groups["r@1"][1]] == ["i0", "i1"]  # the whole version decides the commit
 
 
-def test_the_node_board_counts_per_node_and_derives_running_waiting_and_the_eta():
+def test_each_node_gets_what_it_runs_at_once_and_an_idle_node_takes_from_the_busiest():
+    from patchsmith.swebench_runner.ray_queues import NodeQueues
+
+    a, b = Node("a", 1.0, "node-a"), Node("b", 1.0, "node-b")
+    groups = {"x@1": ["x1", "x2", "x3"], "y@1": ["y1"], "z@1": ["z1", "z2"]}
+    queues = NodeQueues(groups, {"x@1": a, "z@1": a, "y@1": b}, {"a": 1, "b": 1})
+    assert queues.take() == [("a", "x@1", "x1"), ("b", "y@1", "y1")]
+    assert queues.take() == []  # both nodes busy: nothing more is handed out
+    queues.release("b")
+    # b has nothing of its own: it takes from a, the environment a would reach last (z), not x.
+    assert queues.take() == [("b", "z@1", "z1")]
+    queues.release("b")
+    assert queues.take() == [("b", "z@1", "z2")]  # z again: an environment b already runs
+    queues.release("b")
+    assert queues.take() == [("b", "x@1", "x2")]
+    assert (queues.running, queues.waiting("a"), queues.waiting("b")) == ({"a": 1, "b": 1}, 1, 0)
+
+
+def test_the_node_board_counts_per_node_from_the_queues_and_gives_an_eta():
     from patchsmith.swebench_runner.ray_progress import NodeBoard
+    from patchsmith.swebench_runner.ray_queues import NodeQueues
 
     now = [100.0]
-    board = NodeBoard(placed={"a": 3, "b": 1}, slots={"a": 2, "b": 1}, clock=lambda: now[0])
-    assert board.line() == "nodes: a 0 done, 0 failed, 2 running, 1 waiting; b 0 done, 0 failed, 1 running, 0 waiting; ETA ?"
+    queues = NodeQueues({"x@1": ["x1", "x2", "x3"], "y@1": ["y1"]}, {"x@1": Node("a", 2.0, "na"), "y@1": Node("b", 1.0, "nb")},
+                        {"a": 2, "b": 1})
+    board = NodeBoard({"a": "na", "b": "nb"}, total=4, clock=lambda: now[0])
+    queues.take()
+    assert board.line(queues) == "nodes: na 0 done, 0 failed, 2 running, 1 waiting; nb 0 done, 0 failed, 1 running, 0 waiting; ETA ?"
     now[0] = 130.0
-    board.finished("a", "a", failed=False)
-    board.finished("b", "a", failed=True)  # b's instance ran on a (a retry after b died)
+    queues.release("a")
+    board.finished("na", failed=False)
+    queues.release("b")
+    board.finished("nc", failed=True)  # b's task ran on nc (a retry after b died)
     # 2 finished in 30 s, 2 left: 30 s more at that rate.
-    assert board.line() == "nodes: a 1 done, 1 failed, 2 running, 0 waiting; b 0 done, 0 failed, 0 running, 0 waiting; ETA 30s"
-    now[0] = 250.0
-    board.finished("a", "a", failed=False)
-    board.finished("a", "a", failed=False)
-    assert board.line().endswith("a 3 done, 1 failed, 0 running, 0 waiting; b 0 done, 0 failed, 0 running, 0 waiting; ETA 0s")
+    assert board.line(queues) == ("nodes: na 1 done, 0 failed, 1 running, 1 waiting; nb 0 done, 0 failed, 0 running, 0 waiting; "
+                                  "nc 0 done, 1 failed; ETA 30s")

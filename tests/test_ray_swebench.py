@@ -52,7 +52,8 @@ def world(tmp_path_factory, wheels, bookworm_base_image, sandbox_cache_dir):
 
 def driver_env() -> dict:
     """The driver's environment: no Docker engine of its own to lean on."""
-    return {**os.environ, "DOCKER_HOST": "unix:///nonexistent/ray20-driver.sock", "RAY_USAGE_STATS_ENABLED": "0"}
+    return {**os.environ, "DOCKER_HOST": "unix:///nonexistent/ray20-driver.sock", "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_AUTH_MODE": "disabled"}  # as the cluster's nodes (tests/ray_nodes.py)
 
 
 def eval_args(dataset: Path, mirrors: Path, out: Path, run_id: str, *extra: str) -> list[str]:
