@@ -36,7 +36,8 @@ Placement:
 - affinity: the instances of one environment are a group; groups go to nodes longest first,
   each to the node with the least work so far (as the driver's soft node affinity places
   them); a node that runs out of work takes the next instance from the node with the most left
-  (Ray spills a soft-affinity task when its node is saturated), building that environment too;
+  (as the driver's per-node queues hand it one, swebench_runner/ray_queues.py, which take an
+  environment the thief already runs first), building that environment too;
 - random: each instance goes to a node drawn at random (what placement without affinity gives).
 
 Checked against measurement: every measured mode's mean wall is compared with the simulation of
