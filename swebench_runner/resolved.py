@@ -32,12 +32,13 @@ class Pins(Protocol):
 
 
 def versions(freeze: str) -> dict[str, str]:
-    """name (normalized) -> version, for the `name==version` lines of a freeze (editable and
-    URL installs, such as the repository itself, are the recipe's own and are left out)."""
+    """name (normalized) -> version, for the `name==version` lines of a freeze. Editable and URL
+    installs and local versions (`1.2.dev3+g0abc.d20240101`: the repository itself, or anything
+    built from source, dated by the day it was built) are the recipe's own and are left out."""
     found = {}
     for line in freeze.splitlines():
         match = _PINNED_LINE.match(line.strip())
-        if match:
+        if match and "+" not in match.group(2):
             found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
     return found
 

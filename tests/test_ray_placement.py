@@ -1,4 +1,4 @@
-"""The driver's placement of environments on nodes (no cluster needed)."""
+"""The Ray driver's placement, per-node queues, progress board and records of resolved versions (no cluster needed)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,13 @@ def test_the_node_board_counts_per_node_from_the_queues_and_gives_an_eta():
     # 2 finished in 30 s, 2 left: 30 s more at that rate.
     assert board.line(queues) == ("nodes: na 1 done, 0 failed, 1 running, 1 waiting; nb 0 done, 0 failed, 0 running, 0 waiting; "
                                   "nc 0 done, 1 failed; ETA 30s")
+
+
+def test_a_record_pins_public_releases_only_and_names_what_differs():
+    from patchsmith.swebench_runner.resolved import constraints, differences
+
+    first = "Floaty==1.0\nzope.interface==5.4\n-e git+https://x/y@abc#egg=proj\nproj==0.1.dev3+g0abc.d20240101\nother @ file:///w\n"
+    assert constraints(first) == "floaty==1.0\nzope-interface==5.4\n"  # the repository's own build is not pinned
+    later = "floaty==2.0\nzope_interface==5.4\nproj==0.1.dev3+g0abc.d20261202\nnew==1\n"
+    assert differences(first, later) == ["floaty 2.0 instead of 1.0", "new 1 not in the record"]
+    assert differences(first, first.replace("d20240101", "d20991231")) == []
