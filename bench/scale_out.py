@@ -33,11 +33,11 @@ The model of contention, stated so the check below can refute it:
   (the build lock); an instance image is built by its instance (cold) or found (warm).
 
 Placement:
-- affinity: the instances of one environment are a group; groups go to nodes longest first,
-  each to the node with the least work so far (as the driver's soft node affinity places
-  them); a node that runs out of work takes the next instance from the node with the most left
-  (as the driver's per-node queues hand it one, swebench_runner/ray_queues.py, which take an
-  environment the thief already runs first), building that environment too;
+- affinity: what the driver does, with its own code (ray_cluster.place_groups and
+  ray_queues.NodeQueues): the instances of one environment are a group; groups go to nodes
+  largest first, each to the node with the fewest instances per core so far; a node that runs
+  out of work takes an instance from the node with the most left (of an environment it already
+  runs first), building that environment too;
 - random: each instance goes to a node drawn at random (what placement without affinity gives).
 
 Checked against measurement: every measured mode's mean wall is compared with the simulation of
@@ -150,30 +150,38 @@ def simulate(tasks: list[Task], env_build: dict[str, float], nodes: int, cores: 
     def work(task: Task) -> float:
         return task.run_seconds + (task.image_seconds if cold else 0.0)
 
-    queues: list[list[Task]] = [[] for _ in range(nodes)]
-    if placement == "affinity":
+    if placement == "affinity":  # the driver's own placement and per-node queues
+        from patchsmith.swebench_runner.ray_cluster import Node, place_groups
+        from patchsmith.swebench_runner.ray_queues import NodeQueues
+
         groups: dict[str, list[Task]] = defaultdict(list)
         for task in tasks:
             groups[task.env].append(task)
-        load = [0.0] * nodes
-        for env, group in sorted(groups.items(), key=lambda item: -sum(map(work, item[1])) - (env_build[item[0]] if cold else 0)):
-            node = min(range(nodes), key=lambda n: (load[n], n))
-            queues[node].extend(sorted(group, key=work, reverse=True))
-            load[node] += sum(map(work, group)) + (env_build[env] if cold else 0.0)
+        cluster = [Node(str(n), float(cores), str(n)) for n in range(nodes)]
+        plan = NodeQueues(dict(groups), place_groups({env: len(group) for env, group in groups.items()}, cluster),
+                          {node.node_id: cores for node in cluster})
+
+        def next_task(node: int) -> Task | None:
+            picked = plan.next_for(str(node))
+            return picked[1] if picked else None
     else:
+        queues: list[list[Task]] = [[] for _ in range(nodes)]
         for task in tasks:
             queues[rng.randrange(nodes)].append(task)
-    for queue in queues:
-        queue.reverse()  # pop() takes from the front of the placement order
+
+        def next_task(node: int) -> Task | None:
+            queue = queues[node] or max(queues, key=len)  # an idle node takes from the busiest
+            return queue.pop(0) if queue else None
     built: dict[tuple[int, str], float] = {}  # (node, env) -> time its build is done
     builds = 0
     free = [(0.0, node, core) for node in range(nodes) for core in range(cores)]
     heapq.heapify(free)
     wall = 0.0
-    while any(queues):
+    while True:
         now, node, core = heapq.heappop(free)
-        queue = queues[node] or max(queues, key=len)  # spill: an idle node takes from the busiest
-        task = queue.pop()
+        task = next_task(node)
+        if task is None:  # nothing left anywhere
+            break
         start = now
         if cold:
             done = built.get((node, task.env))

@@ -34,7 +34,7 @@ class NodeQueues(Generic[Item]):
         handed = []
         for node_id in sorted(self.queues):
             while self.running[node_id] < self.slots.get(node_id, 1):
-                picked = self._next(node_id)
+                picked = self.next_for(node_id)
                 if picked is None:
                     break
                 self.running[node_id] += 1
@@ -48,7 +48,8 @@ class NodeQueues(Generic[Item]):
     def waiting(self, node_id: str) -> int:
         return len(self.queues[node_id])
 
-    def _next(self, node_id: str) -> tuple[str, Item] | None:
+    def next_for(self, node_id: str) -> tuple[str, Item] | None:
+        """The next (environment key, item) for node_id, its own or taken from the busiest node; None when none is left."""
         if self.queues[node_id]:
             return self.queues[node_id].popleft()
         victims = [other for other in self.queues if self.queues[other]]
