@@ -164,6 +164,9 @@ def simulate(tasks: list[Task], env_build: dict[str, float], nodes: int, cores: 
         def next_task(node: int) -> Task | None:
             picked = plan.next_for(str(node))
             return picked[1] if picked else None
+
+        def work_left() -> bool:
+            return any(plan.queues.values())
     else:
         queues: list[list[Task]] = [[] for _ in range(nodes)]
         for task in tasks:
@@ -172,6 +175,9 @@ def simulate(tasks: list[Task], env_build: dict[str, float], nodes: int, cores: 
         def next_task(node: int) -> Task | None:
             queue = queues[node] or max(queues, key=len)  # an idle node takes from the busiest
             return queue.pop(0) if queue else None
+
+        def work_left() -> bool:
+            return any(queues)
     built: dict[tuple[int, str], float] = {}  # (node, env) -> time its build is done
     builds = 0
     free = [(0.0, node, core) for node in range(nodes) for core in range(cores)]
@@ -180,8 +186,11 @@ def simulate(tasks: list[Task], env_build: dict[str, float], nodes: int, cores: 
     while True:
         now, node, core = heapq.heappop(free)
         task = next_task(node)
-        if task is None:  # nothing left anywhere
-            break
+        if task is None:
+            if not free or not work_left():  # nothing left anywhere
+                break
+            heapq.heappush(free, (max(now, free[0][0]) + 1e-6, node, core))  # idle until the next core frees
+            continue
         start = now
         if cold:
             done = built.get((node, task.env))

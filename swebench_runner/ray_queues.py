@@ -58,7 +58,12 @@ class NodeQueues(Generic[Item]):
         victim = max(victims, key=lambda other: (len(self.queues[other]), other))
         queue = self.queues[victim]
         known = [entry for entry in queue if entry[0] in self.runs[node_id]]
-        entry = known[0] if known else next(entry for entry in queue if entry[0] == queue[-1][0])
+        last = queue[-1][0]
+        # A new environment costs the thief a build: worth it only when the victim would leave
+        # more of it waiting than it can start in one round.
+        if not known and sum(1 for key, _ in queue if key == last) <= self.slots.get(victim, 1):
+            return None
+        entry = known[0] if known else next(entry for entry in queue if entry[0] == last)
         queue.remove(entry)
         self.runs[node_id].add(entry[0])
         return entry
