@@ -189,7 +189,7 @@ def simulate(tasks: list[Task], env_build: dict[str, float], nodes: int, cores: 
         if task is None:
             if not free or not work_left():  # nothing left anywhere
                 break
-            heapq.heappush(free, (max(now, free[0][0]) + 1e-6, node, core))  # idle until the next core frees
+            heapq.heappush(free, (now + 1.0, node, core))  # idle a second, then ask again
             continue
         start = now
         if cold:
