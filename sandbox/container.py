@@ -116,12 +116,16 @@ class Container(RepositoryState):
         log_path: str | Path | None = None,
         mounts: dict[str, str] | None = None,
         capabilities: tuple[str, ...] = (),
+        exec_env: dict[str, str] | None = None,
     ):
         self.image = image
         self.workdir = workdir
         self.network = network
         self.limits = limits
         self.env = dict(env or {})
+        # Variables every command gets that are not the container's own: an image committed from
+        # it keeps none of them (Docker's commit adds the container's variables to the image's).
+        self.exec_env = dict(exec_env or {})
         self.ca_bundle = resolve_ca_bundle(ca_bundle)
         self.kind = kind
         self.log_path = Path(log_path) if log_path else None
@@ -231,6 +235,7 @@ class Container(RepositoryState):
             # Per command, not in the container's own environment: an image committed from this
             # container must not point its test suites at the host's bundle.
             env = {**ca_environment(), **(env or {})}
+        env = {**self.exec_env, **(env or {})}
         mark = strays.new_mark()  # inherited by every child, so the ones that leave the group can be found
         env = {**(env or {}), strays.MARKER: mark}
         pid_file = f"{_STATE_DIR}/exec-{uuid.uuid4().hex[:10]}.pid"

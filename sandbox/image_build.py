@@ -94,7 +94,9 @@ def build_image(build: ImageBuild, fill: Callable[[Container], Mapping[str, str]
             return "found"
         if registry.pull(build.tag):  # another node built it: every node runs that very image
             return "pulled"
-        with Container(build.base, workdir=WORKDIR, network=build.network, env=dict(build.env),
+        kept = {key: value for key, value in build.env.items() if key not in build.build_only}
+        with Container(build.base, workdir=WORKDIR, network=build.network, env=kept,
+                       exec_env={key: value for key, value in build.env.items() if key in build.build_only},
                        ca_bundle=build.ca_bundle, kind="build", log_path=build.log_path, limits=build.limits,
                        mounts=dict(build.mounts)) as container:
             found_out = fill(container)

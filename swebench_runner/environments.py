@@ -23,6 +23,7 @@ from patchsmith.swebench_runner.run_records import write_atomically
 from patchsmith.swebench_runner.sources import snapshot
 from patchsmith.swebench_runner.compat_shims import compat_shims
 from patchsmith.swebench_runner.env_spec import LOCAL_INTERNET_SCRIPT, RUN_ONLY_FIELDS, EnvSpec
+from patchsmith.swebench_runner.resolved import CONSTRAINTS_PATH, LABEL_RESOLVED, Pins, constraints, differences
 
 _BUILDER_VERSION = "3"  # bump when the steps below change what ends up in an image
 CCACHE_LINKS = "/usr/lib/ccache"  # Debian's ccache: links named after each compiler
@@ -32,6 +33,8 @@ LABEL_SWEBENCH = "patchsmith.swebench"  # value: the (repo, version) key
 
 # pip of late 2023: newer pips refuse the legacy version strings some old packages carry.
 _PIP = "pip==23.3.2"
+FREEZE_PATH = "/opt/pip-freeze.txt"  # what the build installed; also the image's LABEL_RESOLVED
+PIP_CONSTRAINT = "PIP_CONSTRAINT"  # pip's variable for --constraint; set for a build only
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ def pip_package_lines(spec: EnvSpec) -> list[str]:
         lines.append("[ -x /opt/pip-dated/bin/pip ] || (python3 -m venv /opt/pip-dated && /opt/pip-dated/bin/pip install -q --isolated "
                      "${PIP_CERT:+--cert $PIP_CERT} -U pip)")
         lines.append(f"/opt/pip-dated/bin/pip --python {VENV}/bin/python install --isolated ${{PIP_CERT:+--cert $PIP_CERT}} "
+                     "${PIP_CONSTRAINT:+-c $PIP_CONSTRAINT} "
                      f"--uploaded-prior-to {cutoff_of(spec.date_unpinned)} " + " ".join(shlex.quote(p) for p in unpinned))
     return lines
 
@@ -170,7 +174,7 @@ def build_script(spec: EnvSpec) -> str:
     if spec.local_internet:
         lines.append(f"mkdir -p {shlex.quote(str(Path(LOCAL_INTERNET_SCRIPT).parent))} && "
                      + _write_file(LOCAL_INTERNET_SCRIPT, local_internet_script(spec)))
-    lines.append("python -m pip freeze > /opt/pip-freeze.txt")
+    lines.append(f"python -m pip freeze > {FREEZE_PATH}")
     # Tracked files go back to the commit's state (pre_install may have edited them), so that an
     # instance can move the tree to its own commit by applying only the files that differ. Minimal
     # stat checks keep git from rehashing every file in a new container (new inodes, same files).
@@ -206,9 +210,11 @@ def ensure_env_image(
     recoverers: dict | None = None,
     build: bool = True,
     repo_cache: Path | None = None,
+    pins: Pins | None = None,
 ) -> EnvBuild:
     """Find or build the environment image of spec; a failed build is reported, not raised.
-    `repo_cache` holds the mirrors of the spec's vendored sources."""
+    `repo_cache` holds the mirrors of the spec's vendored sources; `pins`, the cluster's record of
+    what each tag resolved to (swebench_runner.resolved): a build of a recorded tag installs that."""
     from patchsmith import sandbox
     from patchsmith.sandbox import BaseSpec, DiskFull, DockerUnavailable, ensure_base_image
 
@@ -218,6 +224,7 @@ def ensure_env_image(
     version = scm_version(spec, git_dir, commit)
     tag = image_tag(spec, commit, base_spec.tag, version)
     if sandbox.image_exists(tag):
+        share_resolved(tag, pins)
         seconds = records.read().get(tag, {}).get("seconds", 0.0)
         return EnvBuild(spec.key, tag, True, seconds, sandbox.image_size(tag), cached=True, log_path=str(log_path))
     if not build:
@@ -226,16 +233,26 @@ def ensure_env_image(
     started = time.monotonic()
     what = f"the environment of {spec.key}"
 
+    recorded = pins.get(tag) if pins is not None else None
+    env = venv_environment(spec, version)
+    if recorded:  # every pip of the build (the repository's own install too) keeps to the record
+        env[PIP_CONSTRAINT] = CONSTRAINTS_PATH
+
     def fill(container) -> dict[str, str]:
         container.replace_files(snapshot(git_dir, commit, recoverers).archive)
         put_vendored_sources(container, spec, repo_cache)
+        if recorded:
+            container.put_file(CONSTRAINTS_PATH, constraints(recorded))
         sandbox.run_step(container, "build script", build_script(spec), 3600, what)
-        return {LABEL_SWEBENCH: spec.key}
+        freeze = container.get_file(FREEZE_PATH).decode()
+        if pins is not None:
+            freeze = keep_to_record(container, tag, freeze, pins.claim(tag, freeze), what)
+        return {LABEL_SWEBENCH: spec.key, LABEL_RESOLVED: freeze}
 
     try:
         base = ensure_base_image(base_spec, cache_dir=cache_dir / "sandbox", log_path=log_dir / f"base-{spec.suite}.log")
         how = sandbox.build_image(sandbox.ImageBuild(
-            tag, base, what, env=venv_environment(spec, version), log_path=log_path, lock_dir=cache_dir / "sandbox"), fill)
+            tag, base, what, env=env, build_only=(PIP_CONSTRAINT,), log_path=log_path, lock_dir=cache_dir / "sandbox"), fill)
     except (DockerUnavailable, DiskFull):
         raise  # the machine's problem, not this environment's: stop the run with what to do
     except Exception as exc:  # noqa: BLE001 - any other failure is this build's outcome, reported per instance
@@ -243,11 +260,38 @@ def ensure_env_image(
         records.write(outcome)
         return outcome
     if how != "built":  # another process built it while we waited, or another node did (the registry)
+        share_resolved(tag, pins)
         return EnvBuild(spec.key, tag, True, 0.0, sandbox.image_size(tag), cached=True, log_path=str(log_path),
                         pulled=how == "pulled")
     outcome = EnvBuild(spec.key, tag, True, time.monotonic() - started, sandbox.image_size(tag), log_path=str(log_path))
     records.write(outcome)
     return outcome
+
+
+def share_resolved(tag: str, pins: Pins | None) -> None:
+    """An image found (or pulled) here: its freeze becomes the tag's record unless one exists."""
+    from patchsmith import sandbox
+
+    freeze = sandbox.image_labels(tag).get(LABEL_RESOLVED) if pins is not None else None
+    if freeze:
+        pins.claim(tag, freeze)
+
+
+def keep_to_record(container, tag: str, freeze: str, record: str, what: str) -> str:
+    """The build's freeze once it matches the tag's record: a build that drifted (it resolved
+    while another node built the tag first) installs the recorded versions; BuildFailed when it
+    still differs."""
+    from patchsmith import sandbox
+
+    if differences(record, freeze):
+        container.put_file(CONSTRAINTS_PATH, constraints(record))
+        sandbox.run_step(container, "recorded versions", f"python -m pip install -q --no-deps -r {CONSTRAINTS_PATH} && "
+                         f"python -m pip freeze > {FREEZE_PATH}", 1800, what)
+        freeze = container.get_file(FREEZE_PATH).decode()
+    left = differences(record, freeze)
+    if left:
+        raise sandbox.BuildFailed(f"{what} installs other versions than the first build of {tag}: {'; '.join(left[:5])}", "", None)
+    return freeze
 
 
 @dataclass(frozen=True)
@@ -266,6 +310,7 @@ def environment_for(
     cache_dir: Path,
     log_dir: Path,
     build: bool = True,
+    pins: Pins | None = None,
 ) -> Environment:
     """The environment image of spec's (repo, version): its mirror from the repo cache, its commit
     chosen from the dataset's instances of that version, the image found or built."""
@@ -275,7 +320,7 @@ def environment_for(
     git_dir = find_mirror(spec.repo, repo_cache)
     commit = setup_commit([i for i in dataset if (i.repo, i.version) == (spec.repo, spec.version)], git_dir)
     outcome = ensure_env_image(spec, commit, git_dir, cache_dir, log_dir, recoverers_for(spec.repo, cache_dir), build=build,
-                               repo_cache=repo_cache)
+                               repo_cache=repo_cache, pins=pins)
     return Environment(outcome, commit, git_dir)
 
 

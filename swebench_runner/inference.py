@@ -84,6 +84,7 @@ class InferSettings:
     max_total_cost: float | None = _CHOSEN.max_total_cost  # dollars for the whole run; no new instance starts past it
     workers: int = _CHOSEN.workers
     extra_specs: tuple[EnvSpec, ...] = ()  # specs beyond SWE-bench's repositories (tests use a toy one)
+    image_registry: str | None = _CHOSEN.image_registry
 
     def spec(self, repo: str, version: str) -> EnvSpec:
         return spec_for(repo, version, self.extra_specs)

@@ -158,3 +158,42 @@ def current_node_name() -> str:
         if node["NodeID"] == node_id:
             return node.get("NodeName") or node_id
     return node_id
+
+
+class ResolvedVersions:
+    """A Ray actor at the driver's job: the record of what each environment tag resolved to
+    (swebench_runner.resolved), seeded from the driver's earlier runs; the first claim of a tag holds."""
+
+    def __init__(self, known: dict[str, str]):
+        self.known = dict(known)
+
+    def get(self, tag: str) -> str | None:
+        return self.known.get(tag)
+
+    def claim(self, tag: str, freeze: str) -> str:
+        return self.known.setdefault(tag, freeze)
+
+    def records(self) -> dict[str, str]:
+        return dict(self.known)
+
+
+def resolved_versions(ray, known: dict[str, str]):
+    """The run's ResolvedVersions actor (it needs no CPU: it only answers)."""
+    return ray.remote(num_cpus=0, max_restarts=-1)(ResolvedVersions).remote(known)
+
+
+@dataclass(frozen=True)
+class ClusterPins:
+    """resolved.Pins on a node: the driver's ResolvedVersions actor asked through Ray."""
+
+    actor: object
+
+    def get(self, tag: str) -> str | None:
+        import ray
+
+        return ray.get(self.actor.get.remote(tag))
+
+    def claim(self, tag: str, freeze: str) -> str:
+        import ray
+
+        return ray.get(self.actor.claim.remote(tag, freeze))

@@ -24,8 +24,19 @@ from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.evaluation import EvalSettings, RunState
 from patchsmith.swebench_runner.predictions import Prediction
 from patchsmith.swebench_runner.ray_cluster import (
-    RaySettings, connect, current_node_name, docker_nodes, environment_groups, place_groups, task_options,
+    ClusterPins,
+    RaySettings,
+    connect,
+    current_node_name,
+    docker_nodes,
+    environment_groups,
+    place_groups,
+    resolved_versions,
+    task_options,
 )
+from patchsmith.swebench_runner.ray_progress import NodeBoard
+from patchsmith.swebench_runner.ray_queues import NodeQueues
+from patchsmith.swebench_runner.resolved import PinStore
 
 # On a node, the folder of git mirrors when it is not where the driver's is.
 REPO_CACHE_VARIABLE = "PATCHSMITH_REPO_CACHE"
@@ -47,16 +58,28 @@ def _files_under(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+def node_plan(groups: dict, placed: dict, nodes: list, ray_settings: RaySettings) -> tuple[NodeQueues, NodeBoard]:
+    """The run's queues per node (each node handed as many tasks as it runs at once) and its board."""
+    slots = {node.node_id: max(1, int(node.cpus // ray_settings.cpus_per_instance)) for node in nodes}
+    queues = NodeQueues({key: group for key, (group, _) in groups.items()}, placed, slots)
+    return queues, NodeBoard({node.node_id: node.name for node in nodes}, sum(len(group) for group, _ in groups.values()))
+
+
+def pin_store(node_cache: NodeCache) -> PinStore:
+    """The driver's record of resolved versions per environment tag, kept across its runs."""
+    return PinStore(node_cache() / "swebench" / "resolved-versions.json")
+
+
 def evaluate_on_node(instance: Instance, prediction: Prediction, group: list[Instance], settings: EvalSettings,
-                     node_cache: NodeCache) -> dict:
+                     node_cache: NodeCache, pins_actor=None) -> dict:
     """One instance, on the node Ray chose: {status: graded|environment|error, message, node, files}.
-    `group` is the dataset's instances of the same (repo, version): they decide the environment's commit."""
+    `group` is the dataset's instances of the same (repo, version): they decide the environment's
+    commit; pins_actor is the run's ResolvedVersions (what each environment tag resolved to)."""
+    from patchsmith.sandbox import registry
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.evaluation import evaluate_instance
     from patchsmith.swebench_runner.inferred import spec_or_inferred
     from patchsmith.swebench_runner.sources import SourceIncomplete
-
-    from patchsmith.sandbox import registry
 
     registry.configure(settings.image_registry)
     scratch = Path(tempfile.mkdtemp(prefix="patchsmith-ray-eval-"))
@@ -64,7 +87,8 @@ def evaluate_on_node(instance: Instance, prediction: Prediction, group: list[Ins
     result = {"status": "graded", "message": "", "node": current_node_name(), "files": {}, "env_log": {}}
     try:
         spec = spec_or_inferred(local, instance.repo, instance.version, group)
-        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, local.run_dir / "env-logs")
+        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, local.run_dir / "env-logs",
+                                      pins=ClusterPins(pins_actor) if pins_actor is not None else None)
         result["env_build"] = {"built_now": not environment.build.cached, "pulled": environment.build.pulled,
                                "seconds": round(environment.build.seconds, 3)}
         if not environment.build.built:
@@ -133,17 +157,26 @@ def evaluate_on_ray(
     placed = place_groups({key: len(group) for key, (group, _) in groups.items()}, nodes)
     for key, node in placed.items():
         progress(f"environment {key}: {len(groups[key][0])} instance(s), preferably on node {node.name}")
+    store = pin_store(node_cache)
+    pins = resolved_versions(ray, store.read())
+    queues, board = node_plan(groups, placed, nodes, ray_settings)
+    by_id = {node.node_id: node for node in nodes}
     remote = ray.remote(evaluate_on_node)
     pending = {}
-    for key, (group, same_version) in groups.items():
-        for instance in group:
-            ref = remote.options(**task_options(ray_settings, placed[key])).remote(
-                instance, predictions[instance.instance_id], same_version, settings, node_cache)
-            pending[ref] = instance
+
+    def hand_out() -> None:
+        for node_id, key, instance in queues.take():
+            ref = remote.options(**task_options(ray_settings, by_id[node_id])).remote(
+                instance, predictions[instance.instance_id], groups[key][1], settings, node_cache, pins)
+            pending[ref] = instance, node_id
+
+    hand_out()
     done = 0
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
-        instance = pending.pop(ready[0])
+        instance, handed_to = pending.pop(ready[0])
+        queues.release(handed_to)
+        hand_out()
         prediction = predictions[instance.instance_id]
         try:
             result = ray.get(ready[0])
@@ -163,8 +196,11 @@ def evaluate_on_ray(
             verdict = f"error: {result['message'].strip()[:300]}"
         done += 1
         progress(f"[{done}/{len(todo)}] {instance.instance_id} on {result['node']}: {verdict}")
+        board.finished(result["node"], failed=result["status"] != "graded")
+        progress(board.line(queues))
         # After every instance, as the local runner's records would be at its end: a driver
         # killed now loses nothing already graded.
         run_records.record_failures(settings.run_dir, state.env_failures, state.errors, state.graded)
+        store.write(ray.get(pins.records.remote()))
     run_records.record_failures(settings.run_dir, state.env_failures, state.errors, state.graded)
     return run_records.write_summary(settings.run_dir)

@@ -23,13 +23,32 @@ from pathlib import Path
 
 from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.inference import (
-    RETRIED_OUTCOMES, InferSettings, Solver, _fresh_run_folder, already_predicted, append_prediction, cut_torn_line,
+    RETRIED_OUTCOMES,
+    InferSettings,
+    Solver,
+    _fresh_run_folder,
+    already_predicted,
+    append_prediction,
+    cut_torn_line,
     solve_instance,
 )
 from patchsmith.swebench_runner.ray_cluster import (
-    RaySettings, connect, current_node_name, docker_nodes, environment_groups, place_groups, task_options,
+    ClusterPins,
+    RaySettings,
+    connect,
+    current_node_name,
+    docker_nodes,
+    environment_groups,
+    place_groups,
+    resolved_versions,
+    task_options,
 )
-from patchsmith.swebench_runner.ray_eval import REPO_CACHE_VARIABLE, NodeCache
+from patchsmith.swebench_runner.ray_eval import (
+    REPO_CACHE_VARIABLE,
+    NodeCache,
+    node_plan,
+    pin_store,
+)
 
 
 def model_key_variables(named: str | None) -> dict[str, str]:
@@ -38,18 +57,21 @@ def model_key_variables(named: str | None) -> dict[str, str]:
 
 
 def solve_on_node(instance: Instance, group: list[Instance], settings: InferSettings, make_solver: Callable[[], Solver],
-                  node_cache: NodeCache) -> dict:
+                  node_cache: NodeCache, pins_actor=None) -> dict:
     """One instance on the node Ray chose: {outcome, patch, cost, node, files of its run folder}."""
+    from patchsmith.sandbox import registry
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.inferred import spec_or_inferred
 
+    registry.configure(settings.image_registry)
     scratch = Path(tempfile.mkdtemp(prefix="patchsmith-ray-infer-"))
     local = replace(settings, run_dir=scratch, cache_dir=node_cache(),
                     repo_cache=Path(os.environ.get(REPO_CACHE_VARIABLE) or settings.repo_cache))
     result = {"outcome": "env_build_failed", "patch": "", "cost": 0.0, "node": current_node_name(), "files": {}}
     try:
         spec = spec_or_inferred(local, instance.repo, instance.version, group)
-        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, scratch / "env-logs")
+        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, scratch / "env-logs",
+                                      pins=ClusterPins(pins_actor) if pins_actor is not None else None)
         if environment.build.built:
             out_dir = scratch / "run"
             result["patch"], result["cost"], result["outcome"] = solve_instance(
@@ -85,27 +107,35 @@ def infer_on_ray(
         progress(f"{len(instances) - len(todo)} instance(s) already have predictions in this run; skipping them")
     groups = environment_groups(todo, dataset or instances)
     placed = place_groups({key: len(group) for key, (group, _) in groups.items()}, nodes)
-    queue = [(key, instance, same_version) for key, (group, same_version) in groups.items() for instance in group]
-    # As many tasks out at once as the cluster runs at once: the cost cap is checked before each.
-    window = max(1, int(sum(node.cpus for node in nodes) // ray_settings.cpus_per_instance))
+    store = pin_store(node_cache)
+    pins = resolved_versions(ray, store.read())
+    # Each node is handed as many tasks as it runs at once: the cost cap is checked before each.
+    queues, board = node_plan(groups, placed, nodes, ray_settings)
+    by_id = {node.node_id: node for node in nodes}
     remote = ray.remote(solve_on_node)
     pending, spent, outcomes = {}, 0.0, {}
-    while queue or pending:
-        while queue and len(pending) < window:
-            key, instance, same_version = queue.pop(0)
-            if settings.max_total_cost is not None and spent >= settings.max_total_cost:
-                outcomes[instance.instance_id] = "not started: total cost cap reached"
-                continue
-            pending[remote.options(**task_options(ray_settings, placed[key])).remote(instance, same_version, settings, make_solver, node_cache)] = instance
-        if not pending:
-            break
+
+    def hand_out() -> None:
+        while handed := queues.take():  # past the cap each slot is freed again at once: all are marked
+            for node_id, key, instance in handed:
+                if settings.max_total_cost is not None and spent >= settings.max_total_cost:
+                    outcomes[instance.instance_id] = "not started: total cost cap reached"
+                    queues.release(node_id)
+                    continue
+                pending[remote.options(**task_options(ray_settings, by_id[node_id])).remote(
+                    instance, groups[key][1], settings, make_solver, node_cache, pins)] = instance, node_id
+
+    hand_out()
+    while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
-        instance = pending.pop(ready[0])
+        instance, handed_to = pending.pop(ready[0])
+        queues.release(handed_to)
         try:
             result = ray.get(ready[0])
         except Exception as exc:  # noqa: BLE001 - a task that failed for good is this instance's outcome, retried on a rerun
             result = {"outcome": "env_build_failed", "patch": "", "cost": 0.0, "node": "?", "files": {},
                       "error": str(exc).strip().splitlines()[-1][:300]}
+        store.write(ray.get(pins.records.remote()))
         spent += result["cost"]
         outcomes[instance.instance_id] = result["outcome"]
         if result["files"]:
@@ -118,6 +148,9 @@ def infer_on_ray(
                                                           "model_name_or_path": settings.model_name,
                                                           "model_patch": result["patch"]})
         progress(f"{instance.instance_id} on {result['node']}: {result['outcome']}")
+        board.finished(result["node"], failed=result["outcome"] in RETRIED_OUTCOMES)
+        progress(board.line(queues))
+        hand_out()
     summary = {
         "total": len(instances),
         "predicted": len(already_predicted(settings.predictions_path)),

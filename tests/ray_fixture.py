@@ -57,8 +57,8 @@ def test_patch(number: int, sleep: float) -> str:
             f"+def test_{NAMES[number]}():\n+    __import__('time').sleep({sleep})\n+    assert fix.{NAMES[number]}() == {number}\n")
 
 
-def make_dataset(root: Path, wheels: Path, sleep: float = 0) -> tuple[Path, Path]:
-    """(dataset file, repo cache holding fixture+ray)."""
+def make_dataset(root: Path, wheels: Path, sleep: float = 0, table: str = SANDBOX_TABLE) -> tuple[Path, Path]:
+    """(dataset file, repo cache holding fixture+ray); table is the repository's sandbox recipe."""
     work = root / "work"
     work.mkdir(parents=True)
     shutil.copytree(wheels, work / "wheels")
@@ -66,7 +66,7 @@ def make_dataset(root: Path, wheels: Path, sleep: float = 0) -> tuple[Path, Path
     saved = {key: os.environ.get(key) for key in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE")}
     os.environ.update(GIT_AUTHOR_DATE="2024-01-01T00:00:00+00:00", GIT_COMMITTER_DATE="2024-01-01T00:00:00+00:00")
     try:
-        commit = make_git_repo(work, FILES)
+        commit = make_git_repo(work, {**FILES, "pyproject.toml": table})
     finally:
         for key, value in saved.items():
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
@@ -81,6 +81,60 @@ def make_dataset(root: Path, wheels: Path, sleep: float = 0) -> tuple[Path, Path
     dataset = root / "dataset.jsonl"
     dataset.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return dataset, cache
+
+
+def floating_table(index_url: str) -> str:
+    """A recipe whose requirement `floaty` floats: whatever release the index at index_url serves."""
+    from urllib.parse import urlsplit
+
+    return (SANDBOX_TABLE.replace('pytest==8.3.3"]', 'pytest==8.3.3", "pip install floaty"]')
+            .replace('PIP_FIND_LINKS = "/testbed/wheels"',
+                     f'PIP_FIND_LINKS = "/testbed/wheels {index_url}", PIP_TRUSTED_HOST = "{urlsplit(index_url).hostname}"'))
+
+
+def write_wheel(folder: Path, name: str, version: str) -> Path:
+    """A pure-Python wheel of `name` whose module holds VERSION = version."""
+    import base64
+    import hashlib
+    import zipfile
+
+    info = f"{name}-{version}.dist-info"
+    files = {f"{name}/__init__.py": f"VERSION = {version!r}\n",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: ray_fixture\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+                     f"{len(text.encode())}\n" for path, text in files.items()) + f"{info}/RECORD,,\n"
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for member, text in {**files, f"{info}/RECORD": record}.items():
+            wheel.writestr(member, text)
+    return path
+
+
+class FolderServer:
+    """A folder served over HTTP on every address of the machine (pip reads its listing as find-links)."""
+
+    def __init__(self, folder: Path):
+        import functools
+        import http.server
+        import threading
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+        handler = functools.partial(Quiet, directory=str(folder))
+        self.httpd = http.server.ThreadingHTTPServer(("0.0.0.0", 0), handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "FolderServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def patchsmith(*args: str, env: dict | None = None, timeout: float = 900, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -58,6 +58,7 @@ class Dockerd:
     folder: Path
     process: subprocess.Popen | None = None
     bridge: str = ""
+    gateway: str = ""
 
     @property
     def host(self) -> str:
@@ -69,7 +70,8 @@ class Dockerd:
         number = next(_bridges) + os.getpid() % 200 * 10
         self.bridge = f"psray{number}"
         subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
-        subprocess.run(["ip", "addr", "add", f"10.{200 + number // 250 % 50}.{number % 250}.1/24", "dev", self.bridge], check=True)
+        self.gateway = f"10.{200 + number // 250 % 50}.{number % 250}.1"  # the machine, as this engine's containers reach it
+        subprocess.run(["ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge], check=True)
         subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True)
         self.process = subprocess.Popen(
             ["dockerd", "--data-root", str(self.folder / "data"), "--exec-root", str(self.folder / "exec"),
@@ -171,7 +173,9 @@ class LocalCluster:
         self.dockerds: dict[str, Dockerd] = {}
         # Ray's runtime-env agent logs each job's runtime environment (and with it the variables
         # that carry model keys) at INFO; RAY_LOGGER_LEVEL is the level its processes log at.
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_LOGGER_LEVEL": "warning"}
+        # A local ray.init() anywhere on the machine leaves ~/.ray/auth_token, which turns token
+        # authentication on for every later `ray start` that finds it: these nodes say off.
+        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_LOGGER_LEVEL": "warning", "RAY_AUTH_MODE": "disabled"}
 
     def __enter__(self) -> "LocalCluster":
         try:

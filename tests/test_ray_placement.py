@@ -1,4 +1,4 @@
-"""The driver's placement of environments on nodes (no cluster needed)."""
+"""The Ray driver's placement, per-node queues, progress board and records of resolved versions (no cluster needed)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,51 @@ def test_groups_keep_the_dataset_instances_of_their_version():
     assert list(groups) == ["r@1", "r@2"]
     assert [i.instance_id for i in groups["r@1"][0]] == ["i0"]
     assert [i.instance_id for i in groups["r@1"][1]] == ["i0", "i1"]  # the whole version decides the commit
+
+
+def test_each_node_gets_what_it_runs_at_once_and_an_idle_node_takes_from_the_busiest():
+    from patchsmith.swebench_runner.ray_queues import NodeQueues
+
+    a, b = Node("a", 1.0, "node-a"), Node("b", 1.0, "node-b")
+    groups = {"x@1": ["x1", "x2", "x3"], "y@1": ["y1"], "z@1": ["z1", "z2"]}
+    queues = NodeQueues(groups, {"x@1": a, "z@1": a, "y@1": b}, {"a": 1, "b": 1})
+    assert queues.take() == [("a", "x@1", "x1"), ("b", "y@1", "y1")]
+    assert queues.take() == []  # both nodes busy: nothing more is handed out
+    queues.release("b")
+    # b has nothing of its own: it takes from a, the environment a would reach last (z), not x.
+    assert queues.take() == [("b", "z@1", "z1")]
+    queues.release("b")
+    assert queues.take() == [("b", "z@1", "z2")]  # z again: an environment b already runs
+    queues.release("b")
+    assert queues.take() == [("b", "x@1", "x2")]
+    assert (queues.running, queues.waiting("a"), queues.waiting("b")) == ({"a": 1, "b": 1}, 1, 0)
+
+
+def test_the_node_board_counts_per_node_from_the_queues_and_gives_an_eta():
+    from patchsmith.swebench_runner.ray_progress import NodeBoard
+    from patchsmith.swebench_runner.ray_queues import NodeQueues
+
+    now = [100.0]
+    queues = NodeQueues({"x@1": ["x1", "x2", "x3"], "y@1": ["y1"]}, {"x@1": Node("a", 2.0, "na"), "y@1": Node("b", 1.0, "nb")},
+                        {"a": 2, "b": 1})
+    board = NodeBoard({"a": "na", "b": "nb"}, total=4, clock=lambda: now[0])
+    queues.take()
+    assert board.line(queues) == "nodes: na 0 done, 0 failed, 2 running, 1 waiting; nb 0 done, 0 failed, 1 running, 0 waiting; ETA ?"
+    now[0] = 130.0
+    queues.release("a")
+    board.finished("na", failed=False)
+    queues.release("b")
+    board.finished("nc", failed=True)  # b's task ran on nc (a retry after b died)
+    # 2 finished in 30 s, 2 left: 30 s more at that rate.
+    assert board.line(queues) == ("nodes: na 1 done, 0 failed, 1 running, 1 waiting; nb 0 done, 0 failed, 0 running, 0 waiting; "
+                                  "nc 0 done, 1 failed; ETA 30s")
+
+
+def test_a_record_pins_public_releases_only_and_names_what_differs():
+    from patchsmith.swebench_runner.resolved import constraints, differences
+
+    first = "Floaty==1.0\nzope.interface==5.4\n-e git+https://x/y@abc#egg=proj\nproj==0.1.dev3+g0abc.d20240101\nother @ file:///w\n"
+    assert constraints(first) == "floaty==1.0\nzope-interface==5.4\n"  # the repository's own build is not pinned
+    later = "floaty==2.0\nzope_interface==5.4\nproj==0.1.dev3+g0abc.d20261202\nnew==1\n"
+    assert differences(first, later) == ["floaty 2.0 instead of 1.0", "new 1 not in the record"]
+    assert differences(first, first.replace("d20240101", "d20991231")) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from ray_fixture import NAMES, comparable, download_wheels, make_dataset, patchsmith, reports
+from ray_fixture import (
+    NAMES, FolderServer, comparable, download_wheels, floating_table, make_dataset, patchsmith, reports, write_wheel,
+)
 from scripted_model import ScriptedModel
 from ray_nodes import LocalCluster, Registry
 
@@ -49,7 +52,8 @@ def world(tmp_path_factory, wheels, bookworm_base_image, sandbox_cache_dir):
 
 def driver_env() -> dict:
     """The driver's environment: no Docker engine of its own to lean on."""
-    return {**os.environ, "DOCKER_HOST": "unix:///nonexistent/ray20-driver.sock", "RAY_USAGE_STATS_ENABLED": "0"}
+    return {**os.environ, "DOCKER_HOST": "unix:///nonexistent/ray20-driver.sock", "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_AUTH_MODE": "disabled"}  # as the cluster's nodes (tests/ray_nodes.py)
 
 
 def eval_args(dataset: Path, mirrors: Path, out: Path, run_id: str, *extra: str) -> list[str]:
@@ -69,6 +73,10 @@ def test_eval_on_ray_equals_the_local_runner_and_keeps_each_environment_on_one_n
     ray = patchsmith(*eval_args(dataset, mirrors, tmp_path, "ray", "--ray", cluster.address), env=driver_env())
     assert ray.returncode == 0, ray.stdout[-3000:] + ray.stderr[-3000:]
     assert "completed 3, resolved 3" in ray.stdout
+    board = [line for line in ray.stdout.splitlines() if line.startswith("nodes: ")]  # one after each instance
+    assert len(board) == 3 and board[-1].endswith("; ETA 0s"), ray.stdout
+    assert sum(int(count) for count in re.findall(r"(\d+) done", board[-1])) == 3
+    assert board[-1].count("0 failed, 0 running, 0 waiting") == 2  # both nodes, ray20-a and ray20-b
 
     ours, theirs = reports(tmp_path / "ray"), reports(tmp_path / "local")
     assert sorted(ours) == IDS
@@ -168,6 +176,54 @@ def test_with_a_registry_the_second_node_pulls_what_the_first_built(world, tmp_p
     assert images(cluster, "ray20-d", "127.0.0.1") == []  # only the local name stays
 
 
+def test_a_second_node_that_builds_a_tag_installs_the_versions_the_first_resolved(world, wheels, tmp_path: Path):
+    """The recipe's `floaty` floats: the index serves 1.0 while ray20-e builds, then 2.0 too; ray20-f,
+    building the same tag later (another run, the same driver), must still install 1.0."""
+    _, _, _, cluster = world
+    index = tmp_path / "index"
+    index.mkdir()
+    write_wheel(index, "floaty", "1.0")
+    node_mirrors = {name: tmp_path / f"mirrors-{name}" for name in ("ray20-e", "ray20-f")}
+    for name, folder in node_mirrors.items():
+        folder.mkdir()
+        cluster.add_node(name, resource="docker-pins-test", extra_env={"PATCHSMITH_REPO_CACHE": str(folder)})
+    cluster.wait_for_nodes(*node_mirrors)
+    with FolderServer(index) as served:
+        # The machine's address on ray20-e's bridge: ray20-f's containers reach it too (a local address).
+        url = f"http://{cluster.dockerds['ray20-e'].gateway}:{served.port}/"
+        dataset, mirrors = make_dataset(tmp_path / "float", wheels, table=floating_table(url))
+        for folder in node_mirrors.values():
+            subprocess.run(["git", "clone", "-q", "--mirror", str(mirrors / "fixture+ray"), str(folder / "fixture+ray")], check=True)
+        env = {**driver_env(), "PATCHSMITH_CACHE_DIR": str(tmp_path / "driver-cache")}
+        for run_id, instance, node in (("first", "fixture__ray-1", "ray20-e"), ("second", "fixture__ray-2", "ray20-f")):
+            done = patchsmith(*eval_args(dataset, mirrors, tmp_path, run_id, "--instances", instance, "--ray", cluster.address,
+                                         "--ray-resource", node), env=env)
+            assert done.returncode == 0 and "resolved 1" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+            write_wheel(index, "floaty", "2.0")  # from now on the requirement resolves to 2.0
+        first = reports(tmp_path / "first")["fixture__ray-1"]
+        second = reports(tmp_path / "second")["fixture__ray-2"]
+        assert (first["node"], first["environment_built_now"]) == ("ray20-e", True)
+        assert (second["node"], second["environment_built_now"]) == ("ray20-f", True)
+        tag = first["environment_image"]
+        assert second["environment_image"] == tag
+
+        def in_image(node: str, command: str) -> str:
+            done = cluster.dockerds[node].docker("run", "--rm", tag, "sh", "-c", command)
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        # The float is real: the index now resolves floaty to 2.0, from either node's containers.
+        assert "floaty-2.0" in in_image("ray20-f", "pip download -q --no-deps -d /tmp/d floaty && ls /tmp/d")
+        assert in_image("ray20-e", "python -c 'import floaty; print(floaty.VERSION)'") == "1.0"
+        assert in_image("ray20-f", "python -c 'import floaty; print(floaty.VERSION)'") == "1.0"
+    label = json.loads(cluster.dockerds["ray20-f"].docker("inspect", "--format", "{{json .Config.Labels}}", tag).stdout)
+    assert "floaty==1.0" in label["patchsmith.resolved"].splitlines()
+    records = json.loads((tmp_path / "driver-cache" / "swebench" / "resolved-versions.json").read_text())
+    assert "floaty==1.0" in records[tag].splitlines()
+    kept_env = cluster.dockerds["ray20-f"].docker("inspect", "--format", "{{json .Config.Env}}", tag).stdout
+    assert "PIP_CONSTRAINT" not in kept_env  # the build's constraint stays out of the image
+
+
 def fixture_answer(request: dict) -> list[str]:
     """The scripted model's answer for the fixture instance whose function the issue names."""
     prompt = request["messages"][-1]["content"]
@@ -218,6 +274,37 @@ def test_infer_on_ray_writes_the_predictions_of_the_local_runner_and_keeps_the_k
     leaked = [path for folder in (tmp_path / "ray", cluster.root) for path in folder.rglob("*")
               if path.is_file() and not path.is_socket() and secret.encode() in path.read_bytes()]
     assert leaked == []
+
+
+def test_infer_with_a_registry_the_second_node_pulls_what_the_first_built(world, tmp_path: Path):
+    dataset, mirrors, _, cluster = world
+    for name in ("ray20-g", "ray20-h"):  # fresh engines, each chosen by its own name
+        cluster.add_node(name, resource="docker-infer-registry-test")
+    cluster.wait_for_nodes("ray20-g", "ray20-h")
+    with Registry(tmp_path / "registry") as registry, ScriptedModel([fixture_answer] * 400) as server:
+        env = {**driver_env(), "OPENAI_API_KEY": "sk-ray20-registry", "PATCHSMITH_CACHE_DIR": str(tmp_path / "driver-cache")}
+        for instance, node in (("fixture__ray-1", "ray20-g"), ("fixture__ray-2", "ray20-h")):
+            done = patchsmith("swebench", "infer", "--dataset", str(dataset), "--repo-cache", str(mirrors), "--model",
+                              "openai/scripted", "--api-base", server.url, "--samples", "1", "--instances", instance,
+                              "--out", str(tmp_path), "--run-id", node, "--ray", cluster.address, "--ray-resource", node,
+                              "--image-registry", registry.address, env=env)
+            assert done.returncode == 0 and "1 of 1 instances have a patch" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+    env_images = {node: images(cluster, node, "patchsmith-swebench-env") for node in ("ray20-g", "ray20-h")}
+    assert len(env_images["ray20-g"]) == 1 and env_images["ray20-g"] == env_images["ray20-h"]
+    image_ids = {node: cluster.dockerds[node].docker("images", "-q", env_images[node][0]).stdout.strip()
+                 for node in ("ray20-g", "ray20-h")}
+    # The very same image: a build of its own on ray20-h would have another id (its own creation time).
+    assert image_ids["ray20-g"] and image_ids["ray20-g"] == image_ids["ray20-h"]
+
+
+def test_infer_refuses_a_registry_address_that_is_not_host_port(tmp_path: Path):
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text("")
+    done = patchsmith("swebench", "infer", "--dataset", str(dataset), "--repo-cache", str(tmp_path), "--model", "openai/scripted",
+                      "--run-id", "x", "--out", str(tmp_path / "out"), "--image-registry", "registry.example/x",
+                      env={**os.environ, "OPENAI_API_KEY": "sk-test"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "--image-registry wants HOST:PORT, not 'registry.example/x'." in done.stderr
 
 
 def test_a_node_killed_mid_run_is_retried_elsewhere_and_each_instance_is_graded_once(world, tmp_path: Path):

@@ -40,7 +40,8 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 # The settings each action takes flags for (patchsmith/settings.py; swebench_runner/settings.py holds
 # the swebench part); every other setting is still reached with --set or the config file.
 EVAL_FLAGS = ("swebench.workers", "swebench.timeout", "swebench.grader", "swebench.image_registry", "swebench.ray")
-INFER_FLAGS = ("model", "localize", "reproduce", "repair", "swebench.workers", "swebench.max_total_cost", "swebench.ray")
+INFER_FLAGS = ("model", "localize", "reproduce", "repair", "swebench.workers", "swebench.max_total_cost",
+               "swebench.image_registry", "swebench.ray")
 ENVS_FLAGS = ("swebench.workers",)
 
 
@@ -267,7 +268,11 @@ def run_infer(args: argparse.Namespace) -> int:
     settings = InferSettings(
         run_dir=run_dir, repo_cache=args.repo_cache, cache_dir=cache_root(),
         model_name=solve_settings.model.model, max_total_cost=part.max_total_cost, workers=part.workers,
+        image_registry=part.image_registry,
     )
+    from patchsmith.sandbox import registry
+
+    registry.configure(settings.image_registry)  # checked before any work
     solver = instance_solver(solve_settings)  # refuses a cap on an unpriced model before anything starts
     _save_settings(solve_settings, run_dir)
     if ray_settings is not None:
