@@ -89,6 +89,8 @@ def code_version() -> str:
     """The commit of the checkout that produces the rows ("+dirty" with uncommitted changes), so a
     resumed state tells which code produced which row."""
     here = Path(__file__).resolve().parents[1]
+    if (here / ".code_version").is_file():  # a frozen copy of a commit (no git there)
+        return (here / ".code_version").read_text().strip()
     head = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
     return (head or "unknown") + ("+dirty" if dirty else "")
