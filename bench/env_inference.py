@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--remove-images", action="store_true", help="remove the images this bench built once an instance is done")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--modes", default=",".join(MODES), help="the inferences to run, comma-separated (the report covers every row)")
+    parser.add_argument("--repos", default="", help="comma-separated repositories (owner/name) to run now, the others "
+                                                     "later (the sample and its order stay)")
     parser.add_argument("--rerun", default="", help="comma-separated instance ids whose rows are dropped and run again "
                                                      "(their old rows stay in results.jsonl.replaced)")
     parser.add_argument("--shard", default="0/1", help="K/N: run only the sampled instances whose position is K modulo N "
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     install_signal_handlers()
     shard, shards = (int(part) for part in args.shard.split("/"))
     for position, instance in enumerate([] if args.report_only else chosen):
-        if position % shards != shard:
+        if position % shards != shard or (args.repos and instance.repo not in args.repos.split(",")):
             continue
         for mode in modes:
             if (instance.instance_id, mode) in done:
