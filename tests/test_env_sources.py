@@ -1,7 +1,7 @@
 """Inferred environments against the real engine, for causes the "specs off" bench found: test
 requirements in a folder of requirement files or only in a conda environment file, compiled
-build requirements of an old commit on a newer Python, a package the Cython sources cimport, and
-a tree whose history has no tags.
+build requirements of an old commit on a newer Python, a package the Cython sources cimport, a
+requirement whose dependency does not build, and a tree whose history has no tags.
 
 Each fixture repository has one cause and shares bullseye's base image (commits of 2019-2021
 get Python 3.9) with tests/test_env_inference.py.
@@ -97,6 +97,25 @@ def test_cython_sources_cimporting_another_package_get_it_before_the_build(tmp_p
     # scipy from the cimport; Cython's own (libc) and the tree's own (helpers) are no requirements.
     assert dict(recipe.why)["build requirements"] == "Cython, scipy (from setup.py's imports and setup_requires and the Cython sources' cimports)"
     image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    assert_tests_pass(image)
+
+
+def test_a_dependency_that_will_not_build_drops_the_requirement_that_wants_it(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # as xarray's scitools-iris, which wants cartopy, whose build needs GEOS
+        "setup.py": "from setuptools import setup\nsetup(name='chainreq', py_modules=['chainreq'])\n", "chainreq.py": "",
+        # requirement files' URL lines are skipped; the table's requirements are installed as written
+        ".patchsmith.toml": '[sandbox]\nrequirements = ["six", "pytest", "parentpkg @ file:///testbed/vendor/parentpkg"]\n',
+        "vendor/parentpkg/setup.py": ("from setuptools import setup\nsetup(name='parentpkg', version='0.1', "
+                                      "install_requires=['brokenpkg @ file:///testbed/vendor/brokenpkg'])\n"),
+        "vendor/brokenpkg/setup.py": "raise SystemExit('brokenpkg needs a C library this image lacks')\n",
+        "tests/conftest.py": "import six  # the requirement that stays\n",
+        "tests/test_it.py": "def test_it():\n    assert True\n"})
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    notes = "\n".join(image.notes)
+    assert "dropped: parentpkg @ file:///testbed/vendor/parentpkg (a dependency of it failed to build)" in notes, notes
+    assert "dropped: six" not in notes  # pip's last `Collecting` line before the failure was six's
+    assert "--dry-run parentpkg" not in (tmp_path / "build.log").read_text()  # no trial install per requirement
     assert_tests_pass(image)
 
 
