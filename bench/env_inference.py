@@ -165,6 +165,10 @@ def report(rows: list[dict], planned: int, chosen: list | None = None) -> str:
         causes = Counter(re.sub(r"\d+", "N", r["cause"].split(" e.g.")[0]).rstrip(",") for r in mine if not r["agree"])
         for cause, n in causes.most_common(5):
             lines.append(f"          {n} x {cause}")
+    for mode in MODES:
+        made_by = Counter(r.get("code", "unstamped") for r in rows if r["mode"] == mode)
+        if made_by:  # rows made before the stamp came from the code before it
+            lines.append(f"{mode} rows by the commit that made them: " + ", ".join(f"{c} {n}" for c, n in sorted(made_by.items())))
     by_repo: dict[str, list[int]] = {}
     for r in rows:
         cell = by_repo.setdefault(r["repo"], [0, 0, 0, 0])
