@@ -85,6 +85,17 @@ def judge(instance, gold: dict | None, empty: dict | None) -> tuple[bool, str]:
     return True, ""
 
 
+def code_version() -> str:
+    """The commit of the checkout that produces the rows ("+dirty" with uncommitted changes), so a
+    resumed state tells which code produced which row."""
+    here = Path(__file__).resolve().parents[1]
+    if (here / ".code_version").is_file():  # a frozen copy of a commit (no git there)
+        return (here / ".code_version").read_text().strip()
+    head = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
 def run_one(instance, mode: str, dataset: list, args, state: Path) -> dict:
     from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.environments import environment_for
@@ -93,7 +104,7 @@ def run_one(instance, mode: str, dataset: list, args, state: Path) -> dict:
     from patchsmith.swebench_runner.predictions import load_predictions
     from patchsmith.swebench_runner.specs import spec_for
 
-    row = {"instance_id": instance.instance_id, "mode": mode, "repo": instance.repo, "version": instance.version}
+    row = {"instance_id": instance.instance_id, "mode": mode, "repo": instance.repo, "version": instance.version, "code": args.code}
     started = time.monotonic()
     harness = spec_for(instance.repo, instance.version)
     spec = inferred_spec(instance.repo, instance.version, dataset, args.repo_cache, mode=mode, harness=harness)
@@ -154,6 +165,10 @@ def report(rows: list[dict], planned: int, chosen: list | None = None) -> str:
         causes = Counter(re.sub(r"\d+", "N", r["cause"].split(" e.g.")[0]).rstrip(",") for r in mine if not r["agree"])
         for cause, n in causes.most_common(5):
             lines.append(f"          {n} x {cause}")
+    for mode in MODES:
+        made_by = Counter(r.get("code", "unstamped") for r in rows if r["mode"] == mode)
+        if made_by:  # rows made before the stamp came from the code before it
+            lines.append(f"{mode} rows by the commit that made them: " + ", ".join(f"{c} {n}" for c, n in sorted(made_by.items())))
     by_repo: dict[str, list[int]] = {}
     for r in rows:
         cell = by_repo.setdefault(r["repo"], [0, 0, 0, 0])
@@ -175,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=3600, help="seconds; no new instance starts after it")
     parser.add_argument("--remove-images", action="store_true", help="remove the images this bench built once an instance is done")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--modes", default=",".join(MODES), help="the inferences to run, comma-separated (the report covers every row)")
+    parser.add_argument("--repos", default="", help="comma-separated repositories (owner/name) to run now, the others "
+                                                     "later (the sample and its order stay)")
+    parser.add_argument("--rerun", default="", help="comma-separated instance ids whose rows are dropped and run again "
+                                                     "(their old rows stay in results.jsonl.replaced)")
     parser.add_argument("--shard", default="0/1", help="K/N: run only the sampled instances whose position is K modulo N "
                                                       "(N processes share one --state; the report covers every row)")
     args = parser.parse_args(argv)
@@ -187,14 +207,25 @@ def main(argv: list[str] | None = None) -> int:
     args.state.mkdir(parents=True, exist_ok=True)
     results = args.state / "results.jsonl"
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()] if results.exists() else []
+    modes = [m for m in args.modes.split(",") if m]
+    if unknown := [m for m in modes if m not in MODES]:
+        parser.error(f"unknown mode {unknown[0]!r}; the modes are {', '.join(MODES)}")
+    again = {i for i in args.rerun.split(",") if i}
+    if again and not args.report_only:
+        replaced = [r for r in rows if r["instance_id"] in again and r["mode"] in modes]
+        rows = [r for r in rows if r not in replaced]
+        with (args.state / "results.jsonl.replaced").open("a") as handle:
+            handle.writelines(json.dumps(r) + "\n" for r in replaced)
+        results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args.code = code_version()
     done = {(r["instance_id"], r["mode"]) for r in rows}
     started = time.monotonic()
     install_signal_handlers()
     shard, shards = (int(part) for part in args.shard.split("/"))
     for position, instance in enumerate([] if args.report_only else chosen):
-        if position % shards != shard:
+        if position % shards != shard or (args.repos and instance.repo not in args.repos.split(",")):
             continue
-        for mode in MODES:
+        for mode in modes:
             if (instance.instance_id, mode) in done:
                 continue
             if time.monotonic() - started > args.time_limit:

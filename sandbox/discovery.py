@@ -145,18 +145,33 @@ def requirement_files(texts: dict[str, str]) -> list[str]:
 _BUILD_ITSELF = {"setuptools", "distutils", "pkg_resources", "__future__", "wheel"}
 
 
+# What Cython itself ships .pxd files for: cimported, never installed.
+_CYTHON_OWN = {"libc", "libcpp", "cpython", "cython", "posix", "openmp"}
+
+
 def build_requirements(texts: dict[str, str], pyproject: dict, local_names: set[str],
-                       cython_sources: bool = False) -> tuple[list[str], str]:
+                       cython_sources: bool = False, cimported: set[str] = frozenset()) -> tuple[list[str], str]:
     """(what must be installed before the project builds, where that was read): pyproject's
     build-system requires; else the packages setup.py imports (numpy, Cython, ...) and its
     setup_requires, and Cython when the tree has .pyx files (a checkout carries no generated C).
-    Modules of the tree itself (local_names) and the standard library are not."""
+    then what the Cython sources cimport from outside the tree (scipy's BLAS). Modules of the
+    tree itself (local_names: its root's names and its Cython modules, which old Cython cimports
+    by bare name from the same folder) and the standard library are not."""
+    declared = [str(r) for r in pyproject.get("build-system", {}).get("requires", [])]
+    if declared or "setup.py" not in texts:  # declared: the authors named what the build needs
+        return declared, "pyproject.toml build-system" if declared else ""
+    found, source = _setup_py_requirements(texts, pyproject, local_names, cython_sources)
+    outside = sorted(m for m in cimported if m not in _CYTHON_OWN and m not in local_names and canonical(m) != project_name(texts, pyproject))
+    more = [m for m in outside if canonical(m) not in map(requirement_name, found)]
+    if more:
+        found, source = [*found, *more], (source + " and " if source else "") + "the Cython sources' cimports"
+    return found, source
+
+
+def _setup_py_requirements(texts: dict[str, str], pyproject: dict, local_names: set[str], cython_sources: bool) -> tuple[list[str], str]:
     import ast
     import sys
 
-    declared = [str(r) for r in pyproject.get("build-system", {}).get("requires", [])]
-    if declared or "setup.py" not in texts:
-        return declared, "pyproject.toml build-system" if declared else ""
     try:
         tree = ast.parse(texts["setup.py"])
     except SyntaxError:

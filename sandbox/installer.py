@@ -91,14 +91,29 @@ def culprits(output):
 _FAILED_BEFORE_BUILD = re.compile(r"(metadata-generation-failed|did not run successfully)")
 
 
+_GETTING = re.compile(r"^\s*(?:Collecting|Processing) (\S+)(?:[^\n(]*\(from ([A-Za-z0-9][A-Za-z0-9._-]*))?", re.M)
+
+
 def blamed_for_build(output):
-    """The package pip was collecting when a build step (metadata, build requirements) failed:
-    pip then names no requirement, only `Collecting NAME` before the error."""
+    """The package pip was collecting when a build step (metadata, build requirements) failed,
+    then what pulled it in, up to a requirement: pip then names no requirement, only
+    `Collecting NAME (from PARENT)` (or `Processing PATH (from PARENT)`) before the error. A
+    dependency that will not build (cartopy without GEOS) is blamed on the requirement that
+    wants it (scitools-iris), found in one round instead of one trial install per requirement."""
+    return [name for name in build_chain(output) if name]
+
+
+def build_chain(output):
+    """[what failed to build, what wanted it, ...]; "" for a package pip names by a path."""
     failed = _FAILED_BEFORE_BUILD.search(output)
-    if not failed:
+    getting = _GETTING.findall(output[:failed.start()]) if failed else []
+    if not getting:
         return []
-    collecting = re.findall(r"^\s*Collecting ([A-Za-z0-9][A-Za-z0-9._-]*)", output[:failed.start()], re.M)
-    return [requirement_name(collecting[-1])] if collecting else []
+    parents = {requirement_name(child): requirement_name(parent) for child, parent in getting if parent}
+    chain = [requirement_name(getting[-1][0]), requirement_name(getting[-1][1])]
+    while chain[-1] in parents and parents[chain[-1]] not in chain:
+        chain.append(parents[chain[-1]])
+    return chain if chain[-1] else chain[:-1]
 
 
 def no_release_before_cutoff(output, name):
@@ -216,7 +231,10 @@ def resolve(plan, target, requirements):
             if pinned and plan.get("only_binary"):
                 note("fallback", f"{requirement} had no wheel for Python {sys.version_info[0]}.{sys.version_info[1]} before "
                                  f"{plan['cutoff'][:10]}; using the oldest release with a wheel for it, {pinned}")
-            elif pinned:
+                install_fallback(plan, pinned, "")  # found once: the interpreter's fallback below would search again
+                undated.append((requirement, None))
+                continue
+            if pinned:
                 note("fallback", f"{requirement} had no release before {plan['date']}; using the oldest that installs, {pinned}")
                 undated.append((pinned, ""))
                 continue
@@ -249,6 +267,9 @@ def solo_ok(plan, requirement):
 
 
 def reason_of(output, name):
+    chain = build_chain(output)
+    if name in chain[1:]:
+        return f"its dependency {chain[0]} failed to build" if chain[0] else "a dependency of it failed to build"
     if re.search(r"No matching distribution found for " + re.escape(name), output, re.I):
         return "no installable release" + (" before the date" if "uploaded-prior-to" in output else "")
     if "ResolutionImpossible" in output or "conflict" in output.lower():

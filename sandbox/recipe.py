@@ -73,8 +73,9 @@ class DependencyFiles(dict):
     date: str = ""
     date_reason: str = ""
     nearest_tag: str = ""  # the newest version tag reachable from the commit, for version-from-git tools
-    root_names: set[str] = set()  # module names at the tree's root (a setup.py's local imports)
+    root_names: set[str] = set()  # module names at the tree's root (a setup.py's local imports) and of its Cython modules
     cython_sources: bool = False  # the tree has .pyx files: building it needs Cython
+    cimported: set[str] = set()  # top-level modules its Cython sources cimport (their .pxd files are read at build time)
 
 
 def _legacy_file(path: str) -> bool:
@@ -104,6 +105,18 @@ def _cython_source(path: str) -> bool:
     return path.endswith(".pyx") and "test" not in path and not path.startswith(".git/")
 
 
+_CIMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+cimport\b|cimport[ \t]+([A-Za-z_][\w.]*))", re.M)
+
+
+def _cimports(path: str, data: bytes) -> set[str]:
+    """Top-level modules a Cython source (.pyx, .pxd) of the build cimports: Cython reads their
+    .pxd files when it compiles, so they must be installed before the project (scikit-learn
+    0.21 cimports scipy's BLAS, and neither setup.py nor a pyproject names scipy)."""
+    if not (_cython_source(path) or (path.endswith(".pxd") and "test" not in path)):
+        return set()
+    return {(a or b).decode().split(".")[0] for a, b in _CIMPORT.findall(data)}
+
+
 def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> DependencyFiles:
     """The files a recipe is inferred from (dependency and test configuration files, requirement
     files up to two folders deep, CI workflows) at commit, dated by sandbox.dating; with commit
@@ -119,6 +132,9 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> Depe
                 found[rel] = path.read_bytes()
         found.root_names = {p.stem for p in root.iterdir()}
         found.cython_sources = any(_cython_source(p.relative_to(root).as_posix()) for p in root.rglob("*.pyx"))
+        cython_files = [p for p in [*root.rglob("*.pyx"), *root.rglob("*.pxd")] if ".git/" not in p.as_posix()]
+        found.cimported = {name for p in cython_files for name in _cimports(p.relative_to(root).as_posix(), p.read_bytes())}
+        found.root_names = found.root_names | {p.stem for p in cython_files}
     else:
         import git
 
@@ -129,11 +145,15 @@ def read_dependency_files(repo: str | Path, commit: str | None = "HEAD") -> Depe
             tree = open_repo(repo).commit(commit).tree
         except (git.exc.GitError, git.exc.BadName, git.exc.BadObject, ValueError) as exc:
             raise SandboxError(f"Cannot read commit {commit!r} of the repository {repo}.") from exc
+        cython_stems = set()  # old Cython cimports a module of the same folder by its bare name
         for blob in tree.traverse(predicate=lambda item, depth: item.type == "blob"):
             if blob.path.count("/") <= 2 and _wanted(blob.path):
                 found[blob.path] = blob.data_stream.read()
             found.cython_sources = found.cython_sources or _cython_source(blob.path)
-        found.root_names = {item.name.split(".")[0] for item in tree}
+            if blob.path.endswith((".pyx", ".pxd")):
+                found.cimported = found.cimported | _cimports(blob.path, blob.data_stream.read())
+                cython_stems.add(blob.name.split(".")[0])
+        found.root_names = {item.name.split(".")[0] for item in tree} | cython_stems
     found.date, found.date_reason = dependency_date(repo, commit)
     found.nearest_tag = nearest_version_tag(repo, commit)
     return found
@@ -195,7 +215,7 @@ def _dated_recipe(text: dict[str, str], pyproject: dict, files: dict[str, bytes]
         requirements, sources = list(_strings(overrides, "requirements", source)), [source] * len(overrides["requirements"])
     installable = "setup.py" in text or "setup.cfg" in text or "build-system" in pyproject or "project" in pyproject
     build_requires, build_source = build_requirements(text, pyproject, getattr(files, "root_names", set()),
-                                                      getattr(files, "cython_sources", False))
+                                                      getattr(files, "cython_sources", False), getattr(files, "cimported", set()))
     command, command_reason = test_command(text)
     found_in = sorted(set(sources))
     why = (("python", python_reason), ("date", date_reason), ("test command", command_reason),

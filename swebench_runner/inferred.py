@@ -47,7 +47,9 @@ def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, ha
     if harness is not None:
         spec = replace(spec, local_internet=harness.local_internet, vendored_sources=harness.vendored_sources,
                        shorten_path_ids=harness.shorten_path_ids,
-                       system_packages=harness.system_packages if harness.vendored_sources else (),
+                       # The local internet runs with the spec's tools (requests': iproute2 for the
+                       # tarpit's route, openssl for the CA), as a vendored source builds with them.
+                       system_packages=harness.system_packages if harness.vendored_sources or harness.local_internet else (),
                        # With the vendored sources come the spec's lines that point the build's other
                        # downloads (hosts beyond the package registries) at them or at Debian's copies.
                        pre_install=harness.pre_install if harness.vendored_sources else ())

@@ -1,6 +1,7 @@
 """Inferred environments against the real engine, for causes the "specs off" bench found: test
 requirements in a folder of requirement files or only in a conda environment file, compiled
-build requirements of an old commit on a newer Python, and a tree whose history has no tags.
+build requirements of an old commit on a newer Python, a package the Cython sources cimport, a
+requirement whose dependency does not build, and a tree whose history has no tags.
 
 Each fixture repository has one cause and shares bullseye's base image (commits of 2019-2021
 get Python 3.9) with tests/test_env_inference.py.
@@ -76,6 +77,46 @@ def test_old_compiled_project_on_a_newer_python_gets_build_requirements_with_whe
     notes = "\n".join(image.notes)
     # numpy of 2019 (and of Python 3.9's release day) has no wheel for 3.9: the first that has one.
     assert "numpy" in notes and "oldest release with a wheel for it, numpy==1.19.3" in notes, notes
+    assert notes.count("numpy==1.19.3") == 1, notes  # that release is searched for once (each search is many pip calls)
+    assert_tests_pass(image)
+
+
+def test_cython_sources_cimporting_another_package_get_it_before_the_build(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # as scikit-learn 0.21: a .pyx cimports scipy's BLAS, which setup.py never names
+        "setup.py": ("from setuptools import setup\nfrom Cython.Build import cythonize\n"
+                     "setup(name='blasdot13', ext_modules=cythonize(['blasdot/fast.pyx']), packages=['blasdot'])\n"),
+        "blasdot/__init__.py": "",
+        "blasdot/fast.pyx": ("from scipy.linalg.cython_blas cimport ddot\ncimport helpers  # a module of the same folder\n"
+                             "from libc.math cimport sqrt\n\n"
+                             "def norm3(double a, double b, double c):\n"
+                             "    cdef double v[3]\n    cdef int n = 3, one = 1\n    v[0], v[1], v[2] = a, b, c\n"
+                             "    return sqrt(ddot(&n, v, &one, v, &one))\n"),
+        "blasdot/helpers.pxd": "ctypedef double real\n",
+        "tests/test_it.py": "from blasdot.fast import norm3\n\n\ndef test_it():\n    assert norm3(2, 3, 6) == 7\n"})
+    recipe = infer_recipe(read_dependency_files(root, commit))
+    # scipy from the cimport; Cython's own (libc) and the tree's own (helpers) are no requirements.
+    assert dict(recipe.why)["build requirements"] == "Cython, scipy (from setup.py's imports and setup_requires and the Cython sources' cimports)"
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    assert_tests_pass(image)
+
+
+def test_a_dependency_that_will_not_build_drops_the_requirement_that_wants_it(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # as xarray's scitools-iris, which wants cartopy, whose build needs GEOS
+        "setup.py": "from setuptools import setup\nsetup(name='chainreq', py_modules=['chainreq'])\n", "chainreq.py": "",
+        # requirement files' URL lines are skipped; the table's requirements are installed as written
+        ".patchsmith.toml": '[sandbox]\nrequirements = ["six", "pytest", "parentpkg @ file:///testbed/vendor/parentpkg"]\n',
+        "vendor/parentpkg/setup.py": ("from setuptools import setup\nsetup(name='parentpkg', version='0.1', "
+                                      "install_requires=['brokenpkg @ file:///testbed/vendor/brokenpkg'])\n"),
+        "vendor/brokenpkg/setup.py": "raise SystemExit('brokenpkg needs a C library this image lacks')\n",
+        "tests/conftest.py": "import six  # the requirement that stays\n",
+        "tests/test_it.py": "def test_it():\n    assert True\n"})
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    notes = "\n".join(image.notes)
+    assert "dropped: parentpkg @ file:///testbed/vendor/parentpkg (a dependency of it failed to build)" in notes, notes
+    assert "dropped: six" not in notes  # pip's last `Collecting` line before the failure was six's
+    assert "--dry-run parentpkg" not in (tmp_path / "build.log").read_text()  # no trial install per requirement
     assert_tests_pass(image)
 
 

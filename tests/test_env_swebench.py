@@ -132,3 +132,33 @@ def test_unittest_ids_recorded_before_python_3_11_grade_on_an_inferred_3_11(tmp_
     assert reports["gold"]["resolved"], reports["gold"]["tests_status"]
     assert reports["gold"]["tests_status"]["PASS_TO_PASS"]["success"] == ["test_import (tests.test_uni.T)"]
     assert reports["empty"]["tests_status"]["FAIL_TO_PASS"]["failure"] == ["test_fix (tests.test_uni.T)"]
+
+
+def test_an_inferred_spec_keeps_the_local_internet_with_the_packages_it_runs_with(tmp_path: Path):
+    """requests' harness plays httpbin and a tarpit in the test container; its route needs `ip`
+    (iproute2), which the hand-written spec's system packages bring and inference never would."""
+    from patchsmith.paths import cache_root
+    from patchsmith.sandbox import Container
+    from patchsmith.swebench_runner.dataset import instance_from_row
+    from patchsmith.swebench_runner.env_spec import EnvSpec
+    from patchsmith.swebench_runner.environments import environment_for
+    from patchsmith.swebench_runner.inferred import inferred_spec
+
+    work = tmp_path / "uni"
+    commit = dated_repo(work, {**UNITTEST_FILES, "README": "the local internet's fixture\n"}, stamp="2023-06-01T12:00:00+00:00")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "fixture+uni").symlink_to(work)
+    instance = instance_from_row({
+        "repo": "fixture/uni", "instance_id": "fixture__uni-2", "base_commit": commit, "version": "0.2",
+        "patch": UNITTEST_GOLD, "test_patch": UNITTEST_TEST_PATCH, "environment_setup_commit": commit,
+        "FAIL_TO_PASS": json.dumps(["test_fix (tests.test_uni.T)"]), "PASS_TO_PASS": "[]"})
+    harness = EnvSpec("fixture/uni", "0.2", python_wanted="3.11", python="3.11", test_command="python -m unittest -v",
+                      parser="unittest", system_packages=("iproute2",), local_internet=("--tarpit", "10.255.255.1"))
+    spec = inferred_spec("fixture/uni", "0.2", [instance], cache, harness=harness)
+    assert spec.local_internet == harness.local_internet and spec.system_packages == ("iproute2",)
+    environment = environment_for(spec, [instance], cache, cache_root(), tmp_path / "env-logs")
+    assert environment.build.built, environment.build.error[-3000:]
+    with Container(environment.build.image, workdir="/testbed") as box:
+        run = box.exec("ip -V", timeout=60)
+    assert run.ok, run.output

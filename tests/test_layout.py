@@ -87,7 +87,9 @@ def test_lite_environment_tags_are_unchanged():
     from patchsmith.swebench_runner.specs import spec_for
 
     expected = json.loads((ROOT / "tests" / "fixtures" / "lite_env_tags.json").read_text())
-    instances = load_instances(ROOT.parent / "shared" / "data" / "swebench_lite_test.jsonl")
+    # ../shared next to the main checkout, or next to the folder of work trees (/work/wt/NAME).
+    lite = [root / "shared" / "data" / "swebench_lite_test.jsonl" for root in (ROOT.parent, ROOT.parents[1])]
+    instances = load_instances(next((path for path in lite if path.is_file()), lite[0]))
     found = {}
     for repo, version in sorted({(i.repo, i.version) for i in instances}):
         spec = spec_for(repo, version)
