@@ -66,6 +66,7 @@ class EvalSettings:
     extra_specs: tuple[EnvSpec, ...] = ()
     grader: str = _CHOSEN.grader
     image_registry: str | None = _CHOSEN.image_registry
+    settings_json: str = ""  # the run's whole settings tree, written as settings.json when the run starts
 
     def spec(self, repo: str, version: str) -> EnvSpec:
         return spec_for(repo, version, self.extra_specs)
@@ -282,7 +283,7 @@ def evaluate(
     """Evaluate every instance that has a prediction and no reusable report; write and return the
     summary of the whole run (this and earlier invocations). `dataset` (default: instances) decides
     each environment's commit, so that a selection builds the same images as the whole dataset."""
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    run_records.start_run(settings.run_dir, settings.settings_json)
     run_records.record_submissions(settings.run_dir, instances, predictions)
     state = RunState({}, {}, set(), threading.Lock())
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from patchsmith.swebench_runner import run_records
 from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.environments import environment_for, local_internet_capabilities
 from patchsmith.swebench_runner.instances import ensure_instance_image
@@ -85,6 +86,7 @@ class InferSettings:
     workers: int = _CHOSEN.workers
     extra_specs: tuple[EnvSpec, ...] = ()  # specs beyond SWE-bench's repositories (tests use a toy one)
     image_registry: str | None = _CHOSEN.image_registry
+    settings_json: str = ""  # the run's whole settings tree, written as settings.json when the run starts
 
     def spec(self, repo: str, version: str) -> EnvSpec:
         return spec_for(repo, version, self.extra_specs)
@@ -190,7 +192,7 @@ def infer(
     dataset: list[Instance] | None = None,
 ) -> dict:
     """Solve each instance not yet in the predictions file with solver; return a summary."""
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    run_records.start_run(settings.run_dir, settings.settings_json)
     if cut_torn_line(settings.predictions_path):
         progress(f"cut a torn last line off {settings.predictions_path} (a killed run's)")
     state = InferState(done=already_predicted(settings.predictions_path))

@@ -144,7 +144,7 @@ def evaluate_on_ray(
     settings = replace(settings, run_dir=settings.run_dir.resolve(), repo_cache=settings.repo_cache.resolve())
     ray = connect(ray_settings)
     nodes = docker_nodes(ray, ray_settings)
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    run_records.start_run(settings.run_dir, settings.settings_json)
     run_records.record_submissions(settings.run_dir, instances, predictions)
     state = RunState({}, {}, set(), threading.Lock())
     todo = [i for i in instances if i.instance_id in predictions and run_records.reusable_report(

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from patchsmith.swebench_runner import run_records
 from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.inference import (
     RETRIED_OUTCOMES,
@@ -98,7 +99,7 @@ def infer_on_ray(
     settings = replace(settings, run_dir=settings.run_dir.resolve(), repo_cache=settings.repo_cache.resolve())
     ray = connect(ray_settings, env_vars=model_key_variables(key_env))
     nodes = docker_nodes(ray, ray_settings)
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    run_records.start_run(settings.run_dir, settings.settings_json)
     if cut_torn_line(settings.predictions_path):
         progress(f"cut a torn last line off {settings.predictions_path} (a killed run's)")
     done = already_predicted(settings.predictions_path)

@@ -56,6 +56,14 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def start_run(run_dir: Path, settings_json: str) -> None:
+    """The run folder, made once the run really starts (its inputs and its cluster checked), with
+    the settings.json the command chose (the whole settings tree, as text; empty: none)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if settings_json:
+        write_atomically(run_dir / "settings.json", settings_json)
+
+
 def _read(path: Path, default: dict) -> dict:
     try:
         return json.loads(path.read_text())

@@ -65,16 +65,15 @@ def _run_settings(args: argparse.Namespace, folder: Path):
     return resumed(saved, args)
 
 
-def _save_settings(tree, folder: Path) -> None:
-    """settings.json: the whole tree this run uses, read back when the run id is used again."""
+def _settings_json(tree) -> str:
+    """settings.json: the whole tree a run uses, written by the runner when the run starts and read
+    back when the run id is used again."""
     import json
 
     from patchsmith import __version__
     from patchsmith.settings import to_dict
-    from patchsmith.swebench_runner.run_records import write_atomically
 
-    write_atomically(folder / "settings.json", json.dumps(
-        {"patchsmith_version": __version__, "settings": to_dict(tree)}, indent=2) + "\n")
+    return json.dumps({"patchsmith_version": __version__, "settings": to_dict(tree)}, indent=2) + "\n"
 
 
 def _ray(part):
@@ -160,11 +159,11 @@ def run_eval(args: argparse.Namespace) -> int:
     predictions = load_predictions(args.predictions, instances)
     install_signal_handlers()
     settings = EvalSettings(run_dir=run_dir, repo_cache=args.repo_cache, cache_dir=cache_root(),
-                            timeout=part.timeout, workers=part.workers, grader=part.grader, image_registry=part.image_registry)
+                            timeout=part.timeout, workers=part.workers, grader=part.grader, image_registry=part.image_registry,
+                            settings_json=_settings_json(tree))
     from patchsmith.sandbox import registry
 
     registry.configure(settings.image_registry)  # checked before any work
-    _save_settings(tree, run_dir)
     if ray_settings is not None:
         from patchsmith.swebench_runner.ray_eval import evaluate_on_ray
 
@@ -268,13 +267,12 @@ def run_infer(args: argparse.Namespace) -> int:
     settings = InferSettings(
         run_dir=run_dir, repo_cache=args.repo_cache, cache_dir=cache_root(),
         model_name=solve_settings.model.model, max_total_cost=part.max_total_cost, workers=part.workers,
-        image_registry=part.image_registry,
+        image_registry=part.image_registry, settings_json=_settings_json(solve_settings),
     )
     from patchsmith.sandbox import registry
 
     registry.configure(settings.image_registry)  # checked before any work
     solver = instance_solver(solve_settings)  # refuses a cap on an unpriced model before anything starts
-    _save_settings(solve_settings, run_dir)
     if ray_settings is not None:
         from patchsmith.swebench_runner.ray_infer import infer_on_ray
 
