@@ -7,9 +7,8 @@ patch names, so FAIL_TO_PASS and PASS_TO_PASS are pytest node ids as the dataset
 
 With `harness` (a hand-written spec), only the install part is inferred: the Python, packages,
 pins, setup commands and shims. The harness part stays: the test command, log parser and id
-form, and the resources no inference could know (requests' local internet, matplotlib's FreeType
-source, the system packages that build it and the line that takes qhull from Debian instead of
-a download from qhull.org, which no container here can reach). bench/env_inference.py compares these "specs off"
+form, and the resources no inference could know (requests' local internet, matplotlib's FreeType source, the system packages that build it and the line that takes
+qhull from Debian instead of a download from qhull.org, which no container here can reach). bench/env_inference.py compares these "specs off"
 environments with the hand-written ones.
 """
 
@@ -23,11 +22,17 @@ from patchsmith.swebench_runner.errors import SwebenchError
 from patchsmith.swebench_runner.env_spec import SUITE_FOR_PYTHON, EnvSpec
 
 DEFAULT_PYTHON = "3.11"
+# Python 3.8's release: code of an earlier date that builds code objects (vendored copies of
+# cloudpickle do, at import) passes types.CodeType 15 arguments; every Python we run wants 16.
+PYTHON_38_RELEASED = "2019-10-14"
+# pytest before 4.5 (May 2019) leaves passing tests out of the -rA summary; its verbose lines name
+# every test with its status, in any pytest, so a dated pytest's log still grades.
+PYTEST_EVERY_TEST = (("PYTEST_ADDOPTS", "-v"),)
 
 
 @lru_cache(maxsize=256)
 def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, harness: EnvSpec | None) -> EnvSpec:
-    from patchsmith.sandbox import commit_date, infer_recipe, read_dependency_files
+    from patchsmith.sandbox import commit_date, files_containing, infer_recipe, read_dependency_files
 
     files = read_dependency_files(git_dir, commit)
     date = commit_date(git_dir, commit)
@@ -35,11 +40,14 @@ def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, ha
         files.date, files.date_reason = date, f"the version's environment commit {commit[:12]} is of {date}"
     recipe = infer_recipe(files, mode=mode)
     python = recipe.python if recipe.python in SUITE_FOR_PYTHON else DEFAULT_PYTHON
+    parser = harness.parser if harness else "pytest"
     spec = EnvSpec(
         repo, version, python_wanted=harness.python_wanted if harness else python, python=python,
         test_command=harness.test_command if harness else recipe.test_command,
-        parser=harness.parser if harness else "pytest",
+        parser=parser, test_run_env=PYTEST_EVERY_TEST if parser == "pytest" else (),
         install="\n".join(recipe.setup), env=recipe.env,
+        code_type_37_signature=(bool(recipe.date) and recipe.date < PYTHON_38_RELEASED
+                                and bool(files_containing(git_dir, commit, "CodeType("))),
         # Compiled extensions are built again at a base commit whose build inputs differ, through ccache.
         reinstall_per_instance=recipe.compiled, compiler_cache=recipe.compiled,
         environment_source=f"inferred ({mode}; date {recipe.date or 'none'}; {dict(recipe.why).get('python', 'python ' + python)})",
