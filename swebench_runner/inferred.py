@@ -7,19 +7,21 @@ patch names, so FAIL_TO_PASS and PASS_TO_PASS are pytest node ids as the dataset
 
 With `harness` (a hand-written spec), only the install part is inferred: the Python, packages,
 pins, setup commands and shims. The harness part stays: the test command, log parser and id
-form, and the resources no inference could know (requests' local internet, matplotlib's FreeType source, the system packages that build it and the line that takes
+form, and the resources no inference could know (requests' local internet with the servers it
+runs, matplotlib's FreeType source, the system packages that build it and the line that takes
 qhull from Debian instead of a download from qhull.org, which no container here can reach). bench/env_inference.py compares these "specs off"
 environments with the hand-written ones.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from patchsmith.swebench_runner.errors import SwebenchError
-from patchsmith.swebench_runner.env_spec import SUITE_FOR_PYTHON, EnvSpec
+from patchsmith.swebench_runner.env_spec import LOCAL_INTERNET_SERVERS, SUITE_FOR_PYTHON, EnvSpec
 
 DEFAULT_PYTHON = "3.11"
 # Python 3.8's release: code of an earlier date that builds code objects (vendored copies of
@@ -58,10 +60,18 @@ def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, ha
                        # The local internet runs with the spec's tools (requests': iproute2 for the
                        # tarpit's route, openssl for the CA), as a vendored source builds with them.
                        system_packages=harness.system_packages if harness.vendored_sources or harness.local_internet else (),
+                       # and with the spec's pins of the servers it runs (installed after the inferred install).
+                       pip_packages=local_internet_servers(harness),
                        # With the vendored sources come the spec's lines that point the build's other
                        # downloads (hosts beyond the package registries) at them or at Debian's copies.
                        pre_install=harness.pre_install if harness.vendored_sources else ())
     return spec
+
+
+def local_internet_servers(harness: EnvSpec) -> tuple[str, ...]:
+    """The spec's pip packages that its local internet serves with."""
+    return tuple(p for p in harness.pip_packages if harness.local_internet
+                 and re.match(r"[A-Za-z0-9._-]*", p).group(0).lower() in LOCAL_INTERNET_SERVERS)
 
 
 def inferred_spec(repo: str, version: str, dataset: list, repo_cache: Path, mode: str = "dated",

@@ -147,7 +147,7 @@ def test_unittest_ids_recorded_before_python_3_11_grade_on_an_inferred_3_11(tmp_
 
 def test_an_inferred_spec_keeps_the_local_internet_with_the_packages_it_runs_with(tmp_path: Path):
     """requests' harness plays httpbin and a tarpit in the test container; its route needs `ip`
-    (iproute2), which the hand-written spec's system packages bring and inference never would."""
+    (iproute2) and its server gunicorn, which the hand-written spec brings and inference never would."""
     from patchsmith.paths import cache_root
     from patchsmith.sandbox import Container
     from patchsmith.swebench_runner.dataset import instance_from_row
@@ -165,11 +165,13 @@ def test_an_inferred_spec_keeps_the_local_internet_with_the_packages_it_runs_wit
         "patch": UNITTEST_GOLD, "test_patch": UNITTEST_TEST_PATCH, "environment_setup_commit": commit,
         "FAIL_TO_PASS": json.dumps(["test_fix (tests.test_uni.T)"]), "PASS_TO_PASS": "[]"})
     harness = EnvSpec("fixture/uni", "0.2", python_wanted="3.11", python="3.11", test_command="python -m unittest -v",
-                      parser="unittest", system_packages=("iproute2",), local_internet=("--tarpit", "10.255.255.1"))
+                      parser="unittest", system_packages=("iproute2",), local_internet=("--tarpit", "10.255.255.1"),
+                      pip_packages=("six==1.16.0", "gunicorn==23.0.0"))
     spec = inferred_spec("fixture/uni", "0.2", [instance], cache, harness=harness)
     assert spec.local_internet == harness.local_internet and spec.system_packages == ("iproute2",)
+    assert spec.pip_packages == ("gunicorn==23.0.0",)  # of the spec's pins, only its local internet's server
     environment = environment_for(spec, [instance], cache, cache_root(), tmp_path / "env-logs")
     assert environment.build.built, environment.build.error[-3000:]
     with Container(environment.build.image, workdir="/testbed") as box:
-        run = box.exec("ip -V", timeout=60)
-    assert run.ok, run.output
+        run = box.exec("ip -V && python -m gunicorn --version", timeout=60)
+    assert run.ok and "gunicorn" in run.output, run.output
