@@ -57,13 +57,15 @@ def sample(instances: list, count: int, seed: int = SEED) -> list:
 
 
 def staying_resources() -> list[str]:
+    from patchsmith.swebench_runner.inferred import local_internet_servers
     from patchsmith.swebench_runner.specs import spec_for
 
     lines = []
     for repo, version in (("psf/requests", "2.3"), ("matplotlib/matplotlib", "3.5")):
         spec = spec_for(repo, version)
         if spec.local_internet:
-            lines.append(f"{repo}: its local internet (swebench_runner/local_internet.py {' '.join(spec.local_internet)})")
+            lines.append(f"{repo}: its local internet (swebench_runner/local_internet.py {' '.join(spec.local_internet)}), "
+                         f"with {', '.join(local_internet_servers(spec))} and {', '.join(spec.system_packages)}")
         for vendored in spec.vendored_sources:
             lines.append(f"{repo}: {vendored.repo} at {vendored.ref} into {vendored.path}, with {', '.join(spec.system_packages)}")
         for line in spec.pre_install if spec.vendored_sources else ():

@@ -42,13 +42,13 @@ from patchsmith.sandbox.patching import OFFICIAL_METHODS, REPAIR_METHODS, ApplyR
 from patchsmith.sandbox import registry
 from patchsmith.sandbox.pool import ContainerPool
 from patchsmith.sandbox.recipe import DEFAULT_TEST_COMMAND, EnvRecipe, infer_recipe, read_dependency_files
-from patchsmith.sandbox.repo_archives import git_archive, tar_worktree
+from patchsmith.sandbox.repo_archives import files_containing, git_archive, tar_worktree
 from patchsmith.sandbox.settings import SandboxSettings
 from patchsmith.sandbox.testrun import TestRun, run_tests
 
 __all__ = [
     "SUITE_PYTHON", "BaseSpec", "ensure_base_image", "image_exists", "suite_for_python", "host_ca_bundle",
-    "ApplyResult", "Container", "ExecResult", "Limits", "git_archive", "tar_worktree", "install_signal_handlers", "prune",
+    "ApplyResult", "Container", "ExecResult", "Limits", "files_containing", "git_archive", "tar_worktree", "install_signal_handlers", "prune",
     "EnvImage", "base_spec_for", "build_env_image", "BuildFailed", "DiskFull", "DockerUnavailable",
     "RecipeError", "SandboxError", "ContainerPool", "DEFAULT_TEST_COMMAND", "EnvRecipe", "infer_recipe",
     "read_dependency_files", "SandboxSettings", "TestRun", "run_tests", "VENV", "VENV_PATH", "commit_date", "cutoff_of",

@@ -15,7 +15,7 @@ import posixpath
 import re
 
 from patchsmith.sandbox.conda_files import chosen_conda_file, conda_requirements
-from patchsmith.sandbox.installer import canonical, requirement_name
+from patchsmith.sandbox.pip_calls import canonical, requirement_name
 from patchsmith.sandbox.python_choice import _tox_envlist, read_ini, setup_py_literal
 
 TEST_EXTRA_NAMES = ("test", "tests", "testing", "dev")

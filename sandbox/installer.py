@@ -1,7 +1,7 @@
 """The install step of an inferred environment, run inside the build container.
 
-This file is copied into the container and run with the environment's Python, so it uses the
-standard library only (and pip's vendored `packaging`). It reads a JSON plan (see
+This file is copied into the container (with sandbox/pip_calls.py beside it) and run with the
+environment's Python, so it uses the standard library only (and pip's vendored `packaging`). It reads a JSON plan (see
 sandbox/plan.py) and installs the project and its requirements in one pip resolution, limited
 to releases uploaded before the plan's cutoff:
 
@@ -13,6 +13,8 @@ to releases uploaded before the plan's cutoff:
   is dropped and the resolution retried; one with no release before the cutoff gets the oldest
   release that installs on this Python instead, and one of the date that will not install on
   this (newer) Python gets the oldest later release with a wheel for it;
+- a requirement pip held back below its release of the date, because a dependency of that
+  release has none before the date, gets it, the dependency its oldest release that installs;
 - what the build compiles against (numpy, Cython) meets this Python: as of its release, wheels
   only, when it is later than the date. Every such decision is printed as a line
   starting with "PATCHSMITH-NOTE" so the build log (and `--explain`) can show it.
@@ -27,48 +29,18 @@ import re
 import subprocess
 import sys
 
-PIP = [sys.executable, "-m", "pip"]
+try:  # imported as part of patchsmith (discovery reads requirement names the same way)
+    from patchsmith.sandbox import pip_calls
+except ImportError:  # in the build container, where pip_calls.py is written next to this file
+    import pip_calls
+
+PIP, note, run, pip_options, canonical, requirement_name = (
+    pip_calls.PIP, pip_calls.note, pip_calls.run, pip_calls.pip_options, pip_calls.canonical, pip_calls.requirement_name)
+interpreter_cutoff, install_fallback, oldest_installable, oldest_wheel, newer_of_the_date = (
+    pip_calls.interpreter_cutoff, pip_calls.install_fallback, pip_calls.oldest_installable, pip_calls.oldest_wheel,
+    pip_calls.newer_of_the_date)
+
 MAX_ROUNDS = 12  # drops and fallbacks per resolution; a plan this broken is better reported
-
-
-def note(kind, text):
-    print(f"PATCHSMITH-NOTE {kind}: {text}", flush=True)
-
-
-def pip_options(plan, dated=True, cutoff=""):
-    options = ["--isolated", "--disable-pip-version-check", "--no-input"]
-    if os.environ.get("PIP_CERT"):
-        options += ["--cert", os.environ["PIP_CERT"]]  # --isolated ignores the variable itself
-    if dated and (cutoff or plan.get("cutoff")):
-        options += ["--uploaded-prior-to", cutoff or plan["cutoff"]]
-    if dated and plan.get("only_binary"):
-        options += ["--only-binary", ":all:"]
-    return options
-
-
-def interpreter_cutoff(plan):
-    """The release date of this Python, when it is later than the plan's date: old commits meet
-    newer Pythons, and a release of the commit's day may not run (or build) on this one."""
-    released = plan.get("python_released", {}).get("%d.%d" % sys.version_info[:2], "")
-    return f"{released}T00:00:00Z" if released and plan.get("cutoff") and released + "T" > plan["cutoff"] else ""
-
-
-def run(args, env=None):
-    print("+ " + " ".join(args), flush=True)
-    done = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env={**os.environ, **env} if env else None)
-    sys.stdout.write(done.stdout[-20000:])
-    sys.stdout.flush()
-    return done.returncode, done.stdout
-
-
-def canonical(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def requirement_name(text):
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text)
-    return canonical(match.group(1)) if match else ""
 
 
 def culprits(output):
@@ -119,85 +91,6 @@ def build_chain(output):
 def no_release_before_cutoff(output, name):
     found = re.search(r"No matching distribution found for ([^\s;]+)", output)
     return bool(found) and requirement_name(found.group(1)) == name
-
-
-def oldest_installable(plan, requirement):
-    """`name==version` of the oldest release matching requirement that pip installs here, or None."""
-    try:
-        from pip._vendor.packaging.requirements import Requirement
-    except ImportError:
-        return None
-    parsed = Requirement(requirement)
-    code, output = run(PIP + ["index", "versions", *pip_options(plan, dated=False), parsed.name])
-    found = re.search(r"Available versions: (.*)", output)
-    if code != 0 or not found:
-        return None
-    versions = [v.strip() for v in found.group(1).split(",")]
-    matching = [v for v in reversed(versions) if parsed.specifier.contains(v, prereleases=True)]
-    for version in matching[:3]:  # oldest first; old sdists often fail to build, so try a few
-        pinned = f"{parsed.name}{'[' + ','.join(sorted(parsed.extras)) + ']' if parsed.extras else ''}=={version}"
-        code, _ = run(PIP + ["install", *pip_options(plan, dated=False), "--dry-run", "--no-deps", pinned])
-        if code == 0:
-            return pinned
-    return None
-
-
-def _is_final(version):
-    try:
-        from pip._vendor.packaging.version import Version
-        return not Version(version).is_prerelease
-    except Exception:  # noqa: BLE001 - an unparsable version is no candidate
-        return False
-
-
-def index_versions(plan, name, dated):
-    code, output = run(PIP + ["index", "versions", *pip_options(plan, dated=dated), name])
-    found = re.search(r"Available versions: (.*)", output)
-    return [v.strip() for v in found.group(1).split(",")] if code == 0 and found else []
-
-
-def oldest_wheel(plan, requirement):
-    """`name==version` of the oldest release after the date that ships a wheel installing on this
-    Python, or None. A compiled package of the date has no wheel for a newer interpreter and its
-    sdist seldom builds there; the first release with such a wheel is the nearest that works.
-    The releases with such a wheel are a contiguous run (from the first that supports this Python
-    to the last before it was dropped): it is found by galloping from the oldest, then its start
-    by bisection."""
-    try:
-        from pip._vendor.packaging.requirements import Requirement
-    except ImportError:
-        return None
-    parsed = Requirement(requirement)
-    before = set(index_versions(plan, parsed.name, dated=True))
-    later = [v for v in reversed(index_versions(plan, parsed.name, dated=False))
-             if v not in before and _is_final(v) and parsed.specifier.contains(v, prereleases=True)]
-
-    def has_wheel(index):
-        pinned = f"{parsed.name}=={later[index]}"
-        return run(PIP + ["install", *pip_options(plan, dated=False), "--dry-run", "--no-deps", "--only-binary", ":all:", pinned])[0] == 0
-
-    failed, step, hit = -1, 1, None
-    while failed + step < len(later):
-        if has_wheel(failed + step):
-            hit = failed + step
-            break
-        failed, step = failed + step, step * 2
-    if hit is None and failed < len(later) - 1 and has_wheel(len(later) - 1):
-        hit = len(later) - 1
-    if hit is None:
-        return None
-    while hit - failed > 1:  # later[failed] has none, later[hit] has one
-        middle = (failed + hit) // 2
-        failed, hit = (failed, middle) if has_wheel(middle) else (middle, hit)
-    return f"{parsed.name}=={later[hit]}"
-
-
-def install_fallback(plan, pinned, cutoff):
-    """Install a fallback now, so later resolutions keep it (an installed release that satisfies
-    a requirement is not replaced, whatever its upload date)."""
-    code, _ = run(PIP + ["install", *pip_options(plan, dated=bool(cutoff), cutoff=cutoff), pinned])
-    if code != 0:
-        note("dropped", f"{pinned} (the fallback release does not install with the rest)")
 
 
 def resolve(plan, target, requirements):
@@ -259,6 +152,30 @@ def resolve(plan, target, requirements):
         if cutoff is not None:
             install_fallback(plan, pinned, cutoff)
     return requirements
+
+
+def catch_up(plan, requirements):
+    """A requirement pip held back because a dependency of its newer releases has no release
+    before the date gets its release of the date, and that dependency its oldest release that
+    installs, as a requirement would. (atomicwrites' old releases were deleted and one put back
+    in 2022; pip then backtracked pytest of 2019 to 3.5, before pytest needed it.)"""
+    names = {requirement_name(r) for r in requirements}
+    for name, newest in newer_of_the_date(plan, requirements).items():
+        args = PIP + ["install", *pip_options(plan), f"{name}=={newest}",
+                      *(r for r in requirements if requirement_name(r) != canonical(name))]
+        fell_back = False
+        for _ in range(3):  # one missing dependency at a time, as pip reports them
+            code, output = run([*args, "--dry-run"])
+            missing = re.search(r"No matching distribution found for ([^\s;]+)", output)
+            pinned = missing and requirement_name(missing.group(1)) not in names and oldest_installable(plan, missing.group(1))
+            if code == 0 or not pinned:
+                break
+            note("fallback", f"{missing.group(1)}, which {name} {newest} needs, had no release before {plan['date']}; "
+                             f"using the oldest that installs, {pinned}")
+            install_fallback(plan, pinned, "")
+            fell_back = True
+        if code == 0 and fell_back:
+            run(args)
 
 
 def solo_ok(plan, requirement):
@@ -377,7 +294,9 @@ def main(path):
         own = [r for r in project_requirements(plan) if requirement_name(r) not in {requirement_name(x) for x in requirements}]
         requirements = own + list(requirements)
         plan["protected"] = [requirement_name(r) for r in own]
-    resolve(plan, [], requirements)
+    kept = resolve(plan, [], requirements)
+    if plan.get("cutoff"):
+        catch_up(plan, kept)
 
 
 if __name__ == "__main__":

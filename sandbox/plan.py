@@ -42,9 +42,11 @@ def _heredoc(path: str, text: str) -> str:
 
 
 def write_commands(plan: dict) -> tuple[str, ...]:
-    """Shell lines that put the installer and the plan in place."""
-    installer = Path(__file__).with_name("installer.py").read_text()
-    return (_heredoc(INSTALLER_PATH, installer), _heredoc(PLAN_PATH, json.dumps(plan, indent=1, sort_keys=True)))
+    """Shell lines that put the installer (with the pip calls it imports, beside it) and the plan in place."""
+    here = Path(__file__).parent
+    return (_heredoc(INSTALLER_PATH, (here / "installer.py").read_text()),
+            _heredoc(str(Path(INSTALLER_PATH).with_name("pip_calls.py")), (here / "pip_calls.py").read_text()),
+            _heredoc(PLAN_PATH, json.dumps(plan, indent=1, sort_keys=True)))
 
 
 RUN_COMMAND = f"python {INSTALLER_PATH} {PLAN_PATH}"

@@ -60,6 +60,17 @@ def open_repo(path: str | Path):
     return repository
 
 
+def files_containing(repo: str | Path, commit: str, text: str, pathspec: str = "*.py") -> list[str]:
+    """The paths at commit whose content contains text (a fixed string)."""
+    import git
+
+    try:
+        found = open_repo(repo).git.grep("-l", "-F", text, commit, "--", pathspec)
+    except git.exc.GitCommandError:  # exit 1: in no file
+        return []
+    return [line.split(":", 1)[1] for line in found.splitlines() if ":" in line]
+
+
 def tar_worktree(root: Path) -> bytes:
     """A tar of a work tree's files: what git tracks or would track (untracked, not ignored);
     every file when root is not a git repository."""

@@ -12,6 +12,9 @@ SUITE_FOR_PYTHON = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 
 # Where environment images carry swebench_runner/local_internet.py.
 LOCAL_INTERNET_SCRIPT = "/opt/patchsmith/local_internet.py"
+# The servers it runs (with the environment's Python): a spec's pins of them belong to that
+# resource, not to the project, and come with it wherever it goes.
+LOCAL_INTERNET_SERVERS = ("httpbin", "gunicorn")
 
 # EnvSpec fields that change how tests run but not what an image holds: not part of image tags.
 RUN_ONLY_FIELDS = ("test_run_env",)

@@ -7,27 +7,34 @@ patch names, so FAIL_TO_PASS and PASS_TO_PASS are pytest node ids as the dataset
 
 With `harness` (a hand-written spec), only the install part is inferred: the Python, packages,
 pins, setup commands and shims. The harness part stays: the test command, log parser and id
-form, and the resources no inference could know (requests' local internet, matplotlib's FreeType
-source, the system packages that build it and the line that takes qhull from Debian instead of
-a download from qhull.org, which no container here can reach). bench/env_inference.py compares these "specs off"
+form, and the resources no inference could know (requests' local internet with the servers it
+runs, matplotlib's FreeType source, the system packages that build it and the line that takes
+qhull from Debian instead of a download from qhull.org, which no container here can reach). bench/env_inference.py compares these "specs off"
 environments with the hand-written ones.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from patchsmith.swebench_runner.errors import SwebenchError
-from patchsmith.swebench_runner.env_spec import SUITE_FOR_PYTHON, EnvSpec
+from patchsmith.swebench_runner.env_spec import LOCAL_INTERNET_SERVERS, SUITE_FOR_PYTHON, EnvSpec
 
 DEFAULT_PYTHON = "3.11"
+# Python 3.8's release: code of an earlier date that builds code objects (vendored copies of
+# cloudpickle do, at import) passes types.CodeType 15 arguments; every Python we run wants 16.
+PYTHON_38_RELEASED = "2019-10-14"
+# pytest before 4.5 (May 2019) leaves passing tests out of the -rA summary; its verbose lines name
+# every test with its status, in any pytest, so a dated pytest's log still grades.
+PYTEST_EVERY_TEST = (("PYTEST_ADDOPTS", "-v"),)
 
 
 @lru_cache(maxsize=256)
 def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, harness: EnvSpec | None) -> EnvSpec:
-    from patchsmith.sandbox import commit_date, infer_recipe, read_dependency_files
+    from patchsmith.sandbox import commit_date, files_containing, infer_recipe, read_dependency_files
 
     files = read_dependency_files(git_dir, commit)
     date = commit_date(git_dir, commit)
@@ -35,11 +42,14 @@ def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, ha
         files.date, files.date_reason = date, f"the version's environment commit {commit[:12]} is of {date}"
     recipe = infer_recipe(files, mode=mode)
     python = recipe.python if recipe.python in SUITE_FOR_PYTHON else DEFAULT_PYTHON
+    parser = harness.parser if harness else "pytest"
     spec = EnvSpec(
         repo, version, python_wanted=harness.python_wanted if harness else python, python=python,
         test_command=harness.test_command if harness else recipe.test_command,
-        parser=harness.parser if harness else "pytest",
+        parser=parser, test_run_env=PYTEST_EVERY_TEST if parser == "pytest" else (),
         install="\n".join(recipe.setup), env=recipe.env,
+        code_type_37_signature=(bool(recipe.date) and recipe.date < PYTHON_38_RELEASED
+                                and bool(files_containing(git_dir, commit, "CodeType("))),
         # Compiled extensions are built again at a base commit whose build inputs differ, through ccache.
         reinstall_per_instance=recipe.compiled, compiler_cache=recipe.compiled,
         environment_source=f"inferred ({mode}; date {recipe.date or 'none'}; {dict(recipe.why).get('python', 'python ' + python)})",
@@ -50,10 +60,18 @@ def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, ha
                        # The local internet runs with the spec's tools (requests': iproute2 for the
                        # tarpit's route, openssl for the CA), as a vendored source builds with them.
                        system_packages=harness.system_packages if harness.vendored_sources or harness.local_internet else (),
+                       # and with the spec's pins of the servers it runs (installed after the inferred install).
+                       pip_packages=local_internet_servers(harness),
                        # With the vendored sources come the spec's lines that point the build's other
                        # downloads (hosts beyond the package registries) at them or at Debian's copies.
                        pre_install=harness.pre_install if harness.vendored_sources else ())
     return spec
+
+
+def local_internet_servers(harness: EnvSpec) -> tuple[str, ...]:
+    """The spec's pip packages that its local internet serves with."""
+    return tuple(p for p in harness.pip_packages if harness.local_internet
+                 and re.match(r"[A-Za-z0-9._-]*", p).group(0).lower() in LOCAL_INTERNET_SERVERS)
 
 
 def inferred_spec(repo: str, version: str, dataset: list, repo_cache: Path, mode: str = "dated",
