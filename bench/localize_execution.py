@@ -37,6 +37,14 @@ ties by retrieval) and fused (localize --no-model with the runs);
   runs select the same tests, only coverage differs; an untimed run of the failing tests alone warms
   the container first).
 
+Against tuning (fixed before any per-half result was seen; `halves`): the measured instances (rows
+with runs) are split into a development half and a held-out half, stratified by repository: each
+repository's measured instance ids, sorted, are shuffled with one random.Random(SPLIT_SEED = 1919)
+taken over the repositories in sorted order; the first n // 2 of each go to the held-out half, the
+rest (the odd one included) to the development half. Methods are developed on the development half
+only; every signal is reported on both halves and the whole in the same run, and a method is
+adopted only if it also helps on the held-out half.
+
     python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID] [--hours H]
         [--passing 30] [--weights 4,2,1] [--cost-every N] [--run-timeout 900] [--no-build]
         [--state bench/out/localize_execution.jsonl]
@@ -71,6 +79,7 @@ BUILT_AT_START = {("django/django", v) for v in ("3.0", "3.1", "3.2", "4.0", "4.
     ("pallets/flask", "2.3"), ("psf/requests", "2.4"), ("pydata/xarray", "0.12"), ("pylint-dev/pylint", "2.14"),
     ("pylint-dev/pylint", "2.15"), ("pytest-dev/pytest", "5.2"), ("pytest-dev/pytest", "5.4")}
 SEED, PER_REPO = 19, 24
+SPLIT_SEED = 1919  # the development / held-out split (`halves`)
 COMMAND_RUNNERS = ("django", "sympy")  # measured through their own test command, not the pytest plugin
 FUNCTION_KS, FILE_KS = (1, 5, 10), (1, 5)
 
@@ -89,6 +98,20 @@ def choose(dataset: list) -> list:
         pool.sort(key=lambda i: i.instance_id)
         chosen += random.Random(SEED).sample(pool, min(PER_REPO, len(pool)))
     return chosen
+
+
+def halves(measured: list[dict]) -> dict[str, str]:
+    """{instance id: "development" | "held-out"} by the rule in the module docstring."""
+    by_repo: dict[str, list[str]] = defaultdict(list)
+    for row in measured:
+        by_repo[row["repo"]].append(row["instance_id"])
+    shuffle = random.Random(SPLIT_SEED)
+    half = {}
+    for repo in sorted(by_repo):
+        ids = sorted(by_repo[repo])
+        shuffle.shuffle(ids)
+        half.update({i: "held-out" if n < len(ids) // 2 else "development" for n, i in enumerate(ids)})
+    return half
 
 
 def fused_name(weight: float) -> str:
@@ -236,6 +259,18 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     return ranked
 
 
+def table(done: list[dict], ranked: dict[str, dict], signals: list[str], part: str) -> None:
+    """Each signal's mean recall over `done` (function recall over the rows with gold functions)."""
+    with_functions = [r for r in done if ranked[r["instance_id"]]["gold_functions"]]
+    print(f"{part} ({len(done)} instances, {len(with_functions)} with gold functions)")
+    print(f"{'signal':<14} " + " ".join(f"fn@{k:<3}" for k in FUNCTION_KS) + " " + " ".join(f"file@{k:<2}" for k in FILE_KS))
+    for signal in signals:
+        fn = [statistics.mean(ranked[r["instance_id"]][signal][f"function@{k}"] for r in with_functions) if with_functions else float("nan")
+              for k in FUNCTION_KS]
+        fl = [statistics.mean(ranked[r["instance_id"]][signal][f"file@{k}"] for r in done) if done else float("nan") for k in FILE_KS]
+        print(f"{signal:<14} " + " ".join(f"{v:<6.2f}" for v in fn) + " " + " ".join(f"{v:<7.2f}" for v in fl))
+
+
 def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried: int) -> None:
     done = [r for r in rows if r["instance_id"] in ranked]
     with_functions = [r for r in done if ranked[r["instance_id"]]["gold_functions"]]
@@ -249,12 +284,10 @@ def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried:
         if "error" in row:
             print(f"  not measured: {row['instance_id']}: {row['error'][:140]}")
     print("the gold FAIL_TO_PASS tests stand in for a good failing test")
-    print(f"{'signal':<12} " + " ".join(f"fn@{k:<3}" for k in FUNCTION_KS) + " " + " ".join(f"file@{k:<2}" for k in FILE_KS))
-    for signal in signals:
-        fn = [statistics.mean(ranked[r["instance_id"]][signal][f"function@{k}"] for r in with_functions) if with_functions else float("nan")
-              for k in FUNCTION_KS]
-        fl = [statistics.mean(ranked[r["instance_id"]][signal][f"file@{k}"] for r in done) if done else float("nan") for k in FILE_KS]
-        print(f"{signal:<12} " + " ".join(f"{v:<6.2f}" for v in fn) + " " + " ".join(f"{v:<7.2f}" for v in fl))
+    half = halves(done)
+    for part in ("all", "development", "held-out"):
+        rows_of = [r for r in done if part == "all" or half[r["instance_id"]] == part]
+        table(rows_of, ranked, signals, part)
     costs = [r["cost"] for r in done if r.get("cost")]
     if costs:
         print(f"coverage cost (covered / plain wall time of the same tests): median {statistics.median(costs):.2f}x, "
@@ -328,7 +361,8 @@ def main() -> int:
                                  f"{ranked[row['instance_id']][s]['file@1']:.2f}" for s in signals)
             print(f"{row['instance_id']:<30} {' / '.join(signals)} fn@5 file@1: {figures}", flush=True)
     out = args.out or args.state.with_suffix(".ranked.json")
-    out.write_text(json.dumps({r["instance_id"]: {"repo": r["repo"], "cost": r.get("cost"), **ranked[r["instance_id"]]}
+    half = halves([r for r in rows if r["instance_id"] in ranked])
+    out.write_text(json.dumps({r["instance_id"]: {"repo": r["repo"], "half": half[r["instance_id"]], "cost": r.get("cost"), **ranked[r["instance_id"]]}
                                for r in rows if r["instance_id"] in ranked}, indent=1))
     report(rows, ranked, signals, len(chosen))
     return 0
