@@ -37,6 +37,14 @@ ties by retrieval) and fused (localize --no-model with the runs);
   runs select the same tests, only coverage differs; an untimed run of the failing tests alone warms
   the container first).
 
+Against tuning (fixed before any per-half result was seen; `halves`): the measured instances (rows
+with runs) are split into a development half and a held-out half, stratified by repository: each
+repository's measured instance ids, sorted, are shuffled with one random.Random(SPLIT_SEED = 1919)
+taken over the repositories in sorted order; the first n // 2 of each go to the held-out half, the
+rest (the odd one included) to the development half. Methods are developed on the development half
+only; every signal is reported on both halves and the whole in the same run, and a method is
+adopted only if it also helps on the held-out half.
+
     python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID] [--hours H]
         [--passing 30] [--weights 4,2,1] [--cost-every N] [--run-timeout 900] [--no-build]
         [--state bench/out/localize_execution.jsonl]
@@ -71,6 +79,7 @@ BUILT_AT_START = {("django/django", v) for v in ("3.0", "3.1", "3.2", "4.0", "4.
     ("pallets/flask", "2.3"), ("psf/requests", "2.4"), ("pydata/xarray", "0.12"), ("pylint-dev/pylint", "2.14"),
     ("pylint-dev/pylint", "2.15"), ("pytest-dev/pytest", "5.2"), ("pytest-dev/pytest", "5.4")}
 SEED, PER_REPO = 19, 24
+SPLIT_SEED = 1919  # the development / held-out split (`halves`)
 COMMAND_RUNNERS = ("django", "sympy")  # measured through their own test command, not the pytest plugin
 FUNCTION_KS, FILE_KS = (1, 5, 10), (1, 5)
 
@@ -91,8 +100,25 @@ def choose(dataset: list) -> list:
     return chosen
 
 
-def fused_name(weight: float) -> str:
-    return "fused" if weight == LocalizeSettings.execution_weight else f"fused w={weight:g}"
+def halves(measured: list[dict]) -> dict[str, str]:
+    """{instance id: "development" | "held-out"} by the rule in the module docstring."""
+    by_repo: dict[str, list[str]] = defaultdict(list)
+    for row in measured:
+        by_repo[row["repo"]].append(row["instance_id"])
+    shuffle = random.Random(SPLIT_SEED)
+    half = {}
+    for repo in sorted(by_repo):
+        ids = sorted(by_repo[repo])
+        shuffle.shuffle(ids)
+        half.update({i: "held-out" if n < len(ids) // 2 else "development" for n, i in enumerate(ids)})
+    return half
+
+
+def fused_name(weight: float, trace: float) -> str:
+    if weight == LocalizeSettings.execution_weight and trace == LocalizeSettings.traceability_weight:
+        return "fused"
+    return "fused " + " ".join(f"{name}={value:g}" for name, value, default in (
+        ("w", weight, LocalizeSettings.execution_weight), ("t", trace, LocalizeSettings.traceability_weight)) if value != default)
 
 
 def passing_sample(instance, limit: int) -> list[str]:
@@ -123,6 +149,15 @@ def selected_command(test_run: str, runner: str, directives: list[str], tests: l
     if any(label == test for label, test in zip(labels, tests)):
         return " ".join([test_run, *directives])
     return " ".join([test_run, *(shlex.quote(label) for label in dict.fromkeys(labels))])
+
+
+def by_elements(paths, elements) -> list[str]:
+    """`paths` wholly in the order of their best element (how localize ranked files before
+    traceability; now the elements break only the file scores' ties)."""
+    position: dict[str, int] = {}
+    for rank, element in enumerate(elements):
+        position.setdefault(element.path, rank)
+    return sorted(paths, key=lambda p: position.get(p, len(elements)))  # stable: the rest keep their order
 
 
 class NotYet(Exception):
@@ -208,7 +243,10 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     from patchsmith import repo_index
     from patchsmith.llm import DryRunModel
     from patchsmith.localize import localize
+    from patchsmith.localize.files import with_execution
+    from patchsmith.localize.traceability import subject
     from patchsmith.sandbox.coverage import CoveredRun
+    from patchsmith.swebench_runner.specs import patched_files
     from patchsmith.swebench_runner.repos import find_mirror
 
     index = repo_index.build_index(find_mirror(instance.repo, args.repo_cache), commit=instance.base_commit,
@@ -219,10 +257,29 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     plain = localize(index, instance.problem_statement, model, settings)
     key = lambda e: (e.path, e.qualname)  # noqa: E731
     rankings = {"retrieval": ([key(e) for e in plain.elements.elements], list(plain.files.paths))}
+    # The failing tests' files, for traceability: pytest node ids name them (localize reads them
+    # there); the test commands' names do not, so the test patch's files named like test modules.
+    names_files = any("::" in r.name for r in runs if r.failed)
+    test_files = [] if names_files else [p for p in patched_files(instance.test_patch) if subject(p)]
     for weight in args.weights:
-        fused = localize(index, instance.problem_statement, model, replace(settings, execution_weight=weight), runs=runs)
-        rankings["execution"] = ([key(s.element) for s in fused.execution.elements], fused.execution.file_ranking)
-        rankings[fused_name(weight)] = ([key(e) for e in fused.elements.elements], list(fused.files.paths))
+        by_trace = {}
+        for trace in sorted({*args.trace_weights, *([0.0] if args.file_level else [])}):
+            chosen = replace(settings, execution_weight=weight, traceability_weight=trace)
+            fused = by_trace[trace] = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
+            rankings["execution"] = ([key(s.element) for s in fused.execution.elements], fused.execution.file_ranking)
+            rankings["traceability"] = ([], [f.path for f in fused.execution.traced])
+            if trace in args.trace_weights:
+                rankings[fused_name(weight, trace)] = ([key(e) for e in fused.elements.elements], list(fused.files.paths))
+        for trace in args.trace_weights if args.file_level else ():
+            # Traceability at the file level only: the elements as without it, the files by the
+            # file step's fusion (not the elements' order), so the function ranking cannot change.
+            chosen = replace(settings, execution_weight=weight, traceability_weight=trace)
+            files = with_execution(by_trace[trace].files, by_trace[trace].execution, chosen)
+            rankings[fused_name(weight, trace) + " files"] = ([key(e) for e in by_trace[0.0].elements.elements], list(files.paths))
+        if args.file_level:  # the ranking before traceability: files wholly in their best element's order
+            plain_fused = by_trace[0.0]
+            rankings[fused_name(weight, 0.0) + " by elements"] = (
+                [key(e) for e in plain_fused.elements.elements], by_elements(plain_fused.files.paths, plain_fused.elements.elements))
     gold = gold_files(instance.patch)
     functions = set()
     for path, lines in gold_lines(instance.patch).items():
@@ -230,10 +287,23 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     ranked = {"gold_functions": sorted(functions)}
     for signal, (elements, files) in rankings.items():
         ranked[signal] = {f"file@{k}": recall(files, gold, k) for k in FILE_KS}
-        if functions:
+        if functions and signal != "traceability":  # traceability ranks files only
             ranked[signal].update({f"function@{k}": len(set(elements[:k]) & functions) / len(functions) for k in FUNCTION_KS})
         ranked[signal]["top"] = ["::".join(e) for e in elements[:5]]
     return ranked
+
+
+def table(done: list[dict], ranked: dict[str, dict], signals: list[str], part: str) -> None:
+    """Each signal's mean recall over `done` (function recall over the rows with gold functions)."""
+    with_functions = [r for r in done if ranked[r["instance_id"]]["gold_functions"]]
+    print(f"{part} ({len(done)} instances, {len(with_functions)} with gold functions)")
+    print(f"{'signal':<22} " + " ".join(f"fn@{k:<3}" for k in FUNCTION_KS) + " " + " ".join(f"file@{k:<2}" for k in FILE_KS))
+    for signal in signals:
+        fn = [statistics.mean(values) if (values := [ranked[r["instance_id"]][signal][f"function@{k}"] for r in with_functions
+                                                      if f"function@{k}" in ranked[r["instance_id"]][signal]]) else float("nan")
+              for k in FUNCTION_KS]
+        fl = [statistics.mean(ranked[r["instance_id"]][signal][f"file@{k}"] for r in done) if done else float("nan") for k in FILE_KS]
+        print(f"{signal:<22} " + " ".join(f"{v:<6.2f}" for v in fn) + " " + " ".join(f"{v:<7.2f}" for v in fl))
 
 
 def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried: int) -> None:
@@ -249,12 +319,10 @@ def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried:
         if "error" in row:
             print(f"  not measured: {row['instance_id']}: {row['error'][:140]}")
     print("the gold FAIL_TO_PASS tests stand in for a good failing test")
-    print(f"{'signal':<12} " + " ".join(f"fn@{k:<3}" for k in FUNCTION_KS) + " " + " ".join(f"file@{k:<2}" for k in FILE_KS))
-    for signal in signals:
-        fn = [statistics.mean(ranked[r["instance_id"]][signal][f"function@{k}"] for r in with_functions) if with_functions else float("nan")
-              for k in FUNCTION_KS]
-        fl = [statistics.mean(ranked[r["instance_id"]][signal][f"file@{k}"] for r in done) if done else float("nan") for k in FILE_KS]
-        print(f"{signal:<12} " + " ".join(f"{v:<6.2f}" for v in fn) + " " + " ".join(f"{v:<7.2f}" for v in fl))
+    half = halves([r for r in rows if "error" not in r])
+    for part in ("all", "development", "held-out"):
+        rows_of = [r for r in done if part == "all" or half[r["instance_id"]] == part]
+        table(rows_of, ranked, signals, part)
     costs = [r["cost"] for r in done if r.get("cost")]
     if costs:
         print(f"coverage cost (covered / plain wall time of the same tests): median {statistics.median(costs):.2f}x, "
@@ -269,6 +337,13 @@ def main() -> int:
     parser.add_argument("--passing", type=int, default=30, help="PASS_TO_PASS tests run as passing runs")
     parser.add_argument("--weights", default=str(LocalizeSettings.execution_weight),
                         help="execution_weight values to fuse with, comma-separated (the default's row is 'fused')")
+    parser.add_argument("--trace-weights", default=str(LocalizeSettings.traceability_weight),
+                        help="traceability_weight values to fuse with, comma-separated (0: without traceability)")
+    parser.add_argument("--file-level", action="store_true",
+                        help="also each traceability weight at the file level only (elements as without it), and the ranking before "
+                             "traceability (files in their best element's order)")
+    parser.add_argument("--half", choices=("development", "held-out"), default=None,
+                        help="rank only this half's instances (developing a method: the development half)")
     parser.add_argument("--no-build", action="store_true", help="use only environment images that already exist")
     parser.add_argument("--cost-every", type=int, default=1,
                         help="time the tests without coverage too (the cost) for every Nth instance of the set only")
@@ -280,7 +355,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="the ranked rows as JSON (default: beside --state)")
     args = parser.parse_args()
     args.weights = [float(w) for w in args.weights.split(",")]
-    signals = ["retrieval", "execution", *(fused_name(w) for w in args.weights)]
+    args.trace_weights = [float(w) for w in args.trace_weights.split(",")]
+    signals = ["retrieval", "execution", "traceability", *(fused_name(w, t) for w in args.weights for t in args.trace_weights),
+               *(fused_name(w, t) + " files" for w in args.weights for t in args.trace_weights if args.file_level),
+               *(fused_name(w, 0.0) + " by elements" for w in args.weights if args.file_level)]
 
     from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.dataset import load_instances
@@ -321,14 +399,15 @@ def main() -> int:
     rows = [stored[i.instance_id] for i in chosen if i.instance_id in stored]
     by_id = {i.instance_id: i for i in chosen}
     ranked = {}
+    half = halves([r for r in rows if "error" not in r])
     for row in rows:
-        if "error" not in row:
+        if "error" not in row and (args.half is None or half[row["instance_id"]] == args.half):
             ranked[row["instance_id"]] = rank(row, by_id[row["instance_id"]], args, cache)
             figures = " / ".join(f"{ranked[row['instance_id']][s].get('function@5', float('nan')):.2f} "
                                  f"{ranked[row['instance_id']][s]['file@1']:.2f}" for s in signals)
             print(f"{row['instance_id']:<30} {' / '.join(signals)} fn@5 file@1: {figures}", flush=True)
     out = args.out or args.state.with_suffix(".ranked.json")
-    out.write_text(json.dumps({r["instance_id"]: {"repo": r["repo"], "cost": r.get("cost"), **ranked[r["instance_id"]]}
+    out.write_text(json.dumps({r["instance_id"]: {"repo": r["repo"], "half": half[r["instance_id"]], "cost": r.get("cost"), **ranked[r["instance_id"]]}
                                for r in rows if r["instance_id"] in ranked}, indent=1))
     report(rows, ranked, signals, len(chosen))
     return 0

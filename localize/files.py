@@ -39,18 +39,21 @@ def fuse(rankings: list[list[str]], k: int) -> list[tuple[str, float, set[int]]]
 
 
 def fuse_with_execution(
-    rankings: list[list[str]], suspicious: dict[str, float], k: int, weight: float
+    rankings: list[list[str]], suspicious: dict[str, float], k: int, weight: float,
+    also: Sequence[tuple[dict[str, float], float]] = (),
 ) -> list[tuple[str, float, set[int]]]:
     """`fuse`, with the execution signal added by its scores rather than its ranks: each ranking
     gives (k + 1) / (k + rank), 1 for a first place, and the signal adds `weight` times the key's
     suspiciousness (0 to 1). Plain reciprocal ranks flatten the signal (1/61 and 1/65 differ
     little), so what every failing run and no passing test executed would lose to whatever two
-    rankings both place near the top. The signal's source index is len(rankings)."""
+    rankings both place near the top. The signal's source index is len(rankings). `also` holds
+    more scored signals with their weights (traceability), added the same way, indexed after it."""
     scores = {key: (k + 1) * score for key, score, _ in fuse(rankings, k)}
     sources = {key: src for key, _, src in fuse(rankings, k)}
-    for key, suspiciousness in suspicious.items():
-        scores[key] = scores.get(key, 0.0) + weight * suspiciousness
-        sources.setdefault(key, set()).add(len(rankings))
+    for which, (scored, scored_weight) in enumerate([(suspicious, weight), *also], start=len(rankings)):
+        for key, score in scored.items():
+            scores[key] = scores.get(key, 0.0) + scored_weight * score
+            sources.setdefault(key, set()).add(which)
     order = sorted(scores, key=lambda key: -scores[key])  # stable: first-seen order on ties
     return [(key, scores[key], sources[key]) for key in order]
 
@@ -157,20 +160,23 @@ def with_execution(files: FileLocations, execution: ExecutionSignal | None, sett
         fused = fuse(rankings, settings.rrf_k)
     else:
         scores = {f.path: f.score for f in execution.files[: settings.retrieval_files]}
-        fused = fuse_with_execution(rankings, scores, settings.rrf_k, settings.execution_weight)
-    names = ("model", "retrieval", "execution")
+        traced = (execution.traced_scores, settings.traceability_weight)
+        fused = fuse_with_execution(rankings, scores, settings.rrf_k, settings.execution_weight, [traced])
+    names = ("model", "retrieval", "execution", "traceability")
     ranked = tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused)
     return replace(files, files=ranked, execution_files=tuple(executed))
 
 
 def in_element_order(files: FileLocations, elements: Sequence[Element]) -> FileLocations:
-    """The files reordered by their best element in `elements` (the element step's fused ranking),
-    the files it does not reach after them in their own order. With measured runs, many files tie
-    at the top suspiciousness (a failing run passes through several files only it reaches) and the
-    file step can break those ties only by file-level retrieval; the element step breaks them
-    with definition-level evidence, retrieval's and execution's together, which is finer."""
+    """The files in their fused order, ties broken by their best element in `elements` (the element
+    step's fused ranking), then by their own order. With measured runs, many files tie at the top
+    suspiciousness (a failing run passes through several files only it reaches) and file-level
+    retrieval alone breaks those ties; the element step breaks them with definition-level
+    evidence, retrieval's and execution's together, which is finer. Evidence that only speaks of
+    files (traceability) stays in the file score, so it is not outranked by the elements' order."""
     position: dict[str, int] = {}
     for rank, element in enumerate(elements):
         position.setdefault(element.path, rank)
-    order = sorted(range(len(files.files)), key=lambda i: (position.get(files.files[i].path, len(elements)), i))
-    return replace(files, files=tuple(files.files[i] for i in order))
+    ranked = files.files
+    order = sorted(range(len(ranked)), key=lambda i: (-ranked[i].score, position.get(ranked[i].path, len(elements)), i))
+    return replace(files, files=tuple(ranked[i] for i in order))

@@ -106,10 +106,18 @@ class ExecutionSignal:
     runs: tuple[tuple[str, bool], ...]  # (name, failed) of every run measured
     files: tuple[ScoredFile, ...]  # best first
     elements: tuple[ScoredElement, ...]  # best first
+    # Test-to-code traceability (localize.traceability): the failing runs' test files, and the
+    # source files those are named after, best first. Empty when no failing run names its file.
+    test_files: tuple[str, ...] = ()
+    traced: tuple[ScoredFile, ...] = ()
 
     @property
     def file_ranking(self) -> list[str]:
         return [f.path for f in self.files]
+
+    @property
+    def traced_scores(self) -> dict[str, float]:
+        return {f.path: f.score for f in self.traced}
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +128,8 @@ class ExecutionSignal:
             runs=tuple((name, bool(failed)) for name, failed in data["runs"]),
             files=tuple(ScoredFile(**f) for f in data["files"]),
             elements=tuple(ScoredElement(Element(**e["element"]), e["score"]) for e in data["elements"]),
+            test_files=tuple(data.get("test_files", ())),
+            traced=tuple(ScoredFile(**f) for f in data.get("traced", ())),
         )
 
 

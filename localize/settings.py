@@ -38,6 +38,9 @@ class LocalizeSettings:
     # With measured runs, an element or file of suspiciousness 1.0 (every failing run and no passing
     # one executed it) is worth this many first places in the other rankings.
     execution_weight: float = 4.0
+    # With measured runs whose failing tests name their files: a source file those tests are named
+    # after (localize.traceability, score 1.0 at best) is worth this many first places.
+    traceability_weight: float = 1.0
     top_files: int = 5  # files whose skeletons the element step shows
     max_elements: int = 12  # elements kept for the line step
     context_lines: int = 10  # lines of context around each element in the line step

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from patchsmith import repo_index
 from patchsmith.repo_index import RepoIndex
 
+from patchsmith.localize import traceability
 from patchsmith.localize.elements import localize_elements
 from patchsmith.localize.files import in_element_order, localize_files, retrieval_ranking, with_execution
 from patchsmith.localize.lines import localize_lines
@@ -22,6 +24,7 @@ def localize(
     settings: LocalizeSettings | None = None,
     runs: Sequence[Run] = (),
     files: FileLocations | None = None,
+    test_files: Sequence[str] = (),
 ) -> Localization:
     """Where `issue` should be fixed in the indexed repository.
 
@@ -30,9 +33,11 @@ def localize(
     `runs` (measured executions, see sandbox.coverage) add the execution signal to the file and
     element rankings when one of them failed; without a failing run, localization is retrieval and
     the model alone. `files` is an earlier file step's result, fused again instead of asking anew.
+    `test_files` are the failing tests' files, for traceability (localize.traceability); without
+    them, the files the failing runs' pytest node ids name.
     """
     settings = settings or LocalizeSettings()
-    execution = measure(index, issue, runs, settings)
+    execution = measure(index, issue, runs, settings, test_files)
     if files is None:
         files = localize_files(index, issue, model, settings, execution)
     else:
@@ -44,10 +49,18 @@ def localize(
     return Localization(files=files, elements=elements, edits=edits, execution=execution)
 
 
-def measure(index: RepoIndex, issue: str, runs: Sequence[Run], settings: LocalizeSettings) -> ExecutionSignal | None:
-    """The execution signal of `runs`, its ties broken by retrieval's file and definition order."""
+def measure(
+    index: RepoIndex, issue: str, runs: Sequence[Run], settings: LocalizeSettings, test_files: Sequence[str] = ()
+) -> ExecutionSignal | None:
+    """The execution signal of `runs`, its ties broken by retrieval's file and definition order, with
+    the source files the failing tests are named after (traceability)."""
     if not any(run.failed for run in runs):
         return None
     files = retrieval_ranking(index, issue, settings.retrieval_files)
     definitions = [(hit.path, hit.qualname) for hit in repo_index.search_definitions(index, issue, k=settings.retrieval_definitions)]
-    return execution_signal(runs, index, files, definitions)
+    signal = execution_signal(runs, index, files, definitions)
+    if signal is None:
+        return None
+    tests = list(test_files) or traceability.test_files(run.name for run in runs if run.failed)
+    traced = traceability.traced_files(tests, index.files, files)[: settings.retrieval_files]
+    return replace(signal, test_files=tuple(tests), traced=tuple(traced))

@@ -140,6 +140,12 @@ def test_localize_no_model_prints_the_fused_ranking(tmp_path, bookworm_base_imag
     assert "to_hundredths" not in [e["qualname"] for e in before["elements"]["elements"][:5]]
     assert after["files"]["files"][0]["path"] == "ledger/money.py"
     assert "execution" in after["files"]["files"][0]["sources"]
+    # Traceability: the node id names tests/test_invoice.py, named after ledger/invoice.py, which
+    # the fusion counts as a signal (here it points beside the bug: the execution signal outweighs it).
+    assert after["execution"]["test_files"] == ["tests/test_invoice.py"]
+    assert after["execution"]["traced"] == [{"path": "ledger/invoice.py", "score": 1.0}]
+    invoice = next(f for f in after["files"]["files"] if f["path"] == "ledger/invoice.py")
+    assert "traceability" in invoice["sources"]
 
 
 def test_a_chosen_reproduction_script_feeds_the_element_step(tmp_path, bookworm_base_image, monkeypatch):

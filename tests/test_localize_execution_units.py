@@ -5,7 +5,7 @@ without a failing run."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -146,3 +146,6 @@ def test_with_runs_the_files_follow_the_fused_elements():
     elements = [Element("c.py", "f", "function", 1, 2), Element("a.py", "g", "function", 1, 2), Element("c.py", "h", "function", 3, 4)]
     assert in_element_order(files, elements).paths == ("c.py", "a.py", "b.py")
     assert in_element_order(files, []).paths == files.paths
+    # Only ties: a file the file step scores higher (traceability, a file-level signal) stays first.
+    ahead = replace(files, files=(RankedFile("b.py", 6.0, ("retrieval", "traceability")), *files.files[:1], files.files[2]))
+    assert in_element_order(ahead, elements).paths == ("b.py", "c.py", "a.py")
