@@ -40,6 +40,7 @@ from patchsmith.sandbox.image_build import WORKDIR, ImageBuild, build_image, ima
 from patchsmith.sandbox.log_parsers import TestStatus, parse_log, shorten_path_parameters, with_both_unittest_forms
 from patchsmith.sandbox.patching import OFFICIAL_METHODS, REPAIR_METHODS, ApplyResult, PatchMethod, apply_script, read_apply_output
 from patchsmith.sandbox import registry
+from patchsmith.sandbox.pip_calls import requirement_name
 from patchsmith.sandbox.pool import ContainerPool
 from patchsmith.sandbox.recipe import DEFAULT_TEST_COMMAND, EnvRecipe, infer_recipe, read_dependency_files
 from patchsmith.sandbox.repo_archives import files_containing, git_archive, tar_worktree
@@ -50,7 +51,7 @@ __all__ = [
     "SUITE_PYTHON", "BaseSpec", "ensure_base_image", "image_exists", "suite_for_python", "host_ca_bundle",
     "ApplyResult", "Container", "ExecResult", "Limits", "files_containing", "git_archive", "tar_worktree", "install_signal_handlers", "prune",
     "EnvImage", "base_spec_for", "build_env_image", "BuildFailed", "DiskFull", "DockerUnavailable",
-    "RecipeError", "SandboxError", "ContainerPool", "DEFAULT_TEST_COMMAND", "EnvRecipe", "infer_recipe",
+    "RecipeError", "SandboxError", "requirement_name", "ContainerPool", "DEFAULT_TEST_COMMAND", "EnvRecipe", "infer_recipe",
     "read_dependency_files", "SandboxSettings", "TestRun", "run_tests", "VENV", "VENV_PATH", "commit_date", "cutoff_of",
     "WORKDIR", "ImageBuild", "build_image", "image_labels", "image_size", "run_step", "TestStatus", "parse_log",
     "shorten_path_parameters", "with_both_unittest_forms", "OFFICIAL_METHODS", "REPAIR_METHODS", "PatchMethod", "apply_script", "read_apply_output", "registry",

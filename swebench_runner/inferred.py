@@ -15,7 +15,6 @@ environments with the hand-written ones.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -70,8 +69,11 @@ def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, ha
 
 def local_internet_servers(harness: EnvSpec) -> tuple[str, ...]:
     """The spec's pip packages that its local internet serves with."""
-    return tuple(p for p in harness.pip_packages if harness.local_internet
-                 and re.match(r"[A-Za-z0-9._-]*", p).group(0).lower() in LOCAL_INTERNET_SERVERS)
+    from patchsmith.sandbox import requirement_name
+
+    if not harness.local_internet:
+        return ()
+    return tuple(p for p in harness.pip_packages if requirement_name(p) in LOCAL_INTERNET_SERVERS)
 
 
 def inferred_spec(repo: str, version: str, dataset: list, repo_cache: Path, mode: str = "dated",
