@@ -167,7 +167,7 @@ def with_execution(files: FileLocations, execution: ExecutionSignal | None, sett
     return replace(files, files=ranked, execution_files=tuple(executed))
 
 
-def in_element_order(files: FileLocations, elements: Sequence[Element]) -> FileLocations:
+def ties_broken_by_elements(files: FileLocations, elements: Sequence[Element]) -> FileLocations:
     """The files in their fused order, ties broken by their best element in `elements` (the element
     step's fused ranking), then by their own order. With measured runs, many files tie at the top
     suspiciousness (a failing run passes through several files only it reaches) and file-level

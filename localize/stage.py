@@ -10,7 +10,7 @@ from patchsmith.repo_index import RepoIndex
 
 from patchsmith.localize import traceability
 from patchsmith.localize.elements import localize_elements
-from patchsmith.localize.files import in_element_order, localize_files, retrieval_ranking, with_execution
+from patchsmith.localize.files import ties_broken_by_elements, localize_files, retrieval_ranking, with_execution
 from patchsmith.localize.lines import localize_lines
 from patchsmith.localize.results import ExecutionSignal, FileLocations, Localization
 from patchsmith.localize.settings import LocalizeModel, LocalizeSettings
@@ -44,7 +44,7 @@ def localize(
         files = with_execution(files, execution, settings)
     elements = localize_elements(index, issue, files, model, settings, execution)
     if execution is not None:
-        files = in_element_order(files, elements.elements)
+        files = ties_broken_by_elements(files, elements.elements)
     edits = localize_lines(index, issue, elements, files, model, settings)
     return Localization(files=files, elements=elements, edits=edits, execution=execution)
 

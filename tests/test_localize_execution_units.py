@@ -136,7 +136,7 @@ def test_a_ranked_class_takes_the_score_of_its_executed_methods(index):
 
 
 def test_with_runs_the_files_follow_the_fused_elements():
-    from patchsmith.localize.files import in_element_order
+    from patchsmith.localize.files import ties_broken_by_elements
     from patchsmith.localize.results import Element, FileLocations, RankedFile, StepReport
 
     # Three files tied at the top suspiciousness, file-level retrieval put a.py first; the element
@@ -144,8 +144,8 @@ def test_with_runs_the_files_follow_the_fused_elements():
     files = FileLocations(files=tuple(RankedFile(p, 5.0, ("retrieval", "execution")) for p in ("a.py", "b.py", "c.py")),
                           model_files=(), retrieval_files=("a.py", "b.py", "c.py"), dropped=(), report=StepReport("files", 0, 0, ""))
     elements = [Element("c.py", "f", "function", 1, 2), Element("a.py", "g", "function", 1, 2), Element("c.py", "h", "function", 3, 4)]
-    assert in_element_order(files, elements).paths == ("c.py", "a.py", "b.py")
-    assert in_element_order(files, []).paths == files.paths
+    assert ties_broken_by_elements(files, elements).paths == ("c.py", "a.py", "b.py")
+    assert ties_broken_by_elements(files, []).paths == files.paths
     # Only ties: a file the file step scores higher (traceability, a file-level signal) stays first.
     ahead = replace(files, files=(RankedFile("b.py", 6.0, ("retrieval", "traceability")), *files.files[:1], files.files[2]))
-    assert in_element_order(ahead, elements).paths == ("b.py", "c.py", "a.py")
+    assert ties_broken_by_elements(ahead, elements).paths == ("b.py", "c.py", "a.py")
