@@ -306,7 +306,8 @@ def table(done: list[dict], ranked: dict[str, dict], signals: list[str], part: s
         print(f"{signal:<22} " + " ".join(f"{v:<6.2f}" for v in fn) + " " + " ".join(f"{v:<7.2f}" for v in fl))
 
 
-def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried: int) -> None:
+def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried: int, half: dict[str, str]) -> None:
+    """The figures over all measured rows and over each half (`half`: `halves` of the rows)."""
     done = [r for r in rows if r["instance_id"] in ranked]
     with_functions = [r for r in done if ranked[r["instance_id"]]["gold_functions"]]
     repos = sorted({r["repo"] for r in done})
@@ -319,7 +320,6 @@ def report(rows: list[dict], ranked: dict[str, dict], signals: list[str], tried:
         if "error" in row:
             print(f"  not measured: {row['instance_id']}: {row['error'][:140]}")
     print("the gold FAIL_TO_PASS tests stand in for a good failing test")
-    half = halves([r for r in rows if "error" not in r])
     for part in ("all", "development", "held-out"):
         rows_of = [r for r in done if part == "all" or half[r["instance_id"]] == part]
         table(rows_of, ranked, signals, part)
@@ -409,7 +409,7 @@ def main() -> int:
     out = args.out or args.state.with_suffix(".ranked.json")
     out.write_text(json.dumps({r["instance_id"]: {"repo": r["repo"], "half": half[r["instance_id"]], "cost": r.get("cost"), **ranked[r["instance_id"]]}
                                for r in rows if r["instance_id"] in ranked}, indent=1))
-    report(rows, ranked, signals, len(chosen))
+    report(rows, ranked, signals, len(chosen), half)
     return 0
 
 
