@@ -6,52 +6,50 @@ checked against the runs measured here.
 
 Measured (--measure N, --modes): N SWE-bench Lite instances whose environment and instance images
 exist are evaluated with their gold patches by `patchsmith swebench eval`, once per mode, in the
-order given: `local1` and `local2` are the local runner with --workers 1 and 2 (1 node x 1 core,
-1 node x 2 cores); `ray2x1` is `--ray ADDRESS` on a local Ray cluster of a head node (no CPU, no
-Docker) and 2 worker nodes of 1 CPU each, started before the timed runs and stopped after; its
-nodes share this machine's Docker engine, cache root and mirrors (one machine: warm images mean
-warm on both). Each wall time is the whole command, start-up included, and is appended to
-OUT/walls.jsonl, so runs made by several invocations (chunks) on the same instances are reported
-together: the target ratio is the mean `ray2x1` wall over the mean `local2` wall (goal <= 1.15).
+order given: `local1` and `local2` are the local runner with --workers 1 and 2 (1 node x 1 and
+x 2 slots); `ray2x1` is `--ray ADDRESS` on a local Ray cluster of a head node (no CPU, no Docker)
+and 2 worker nodes of 1 CPU each, started before the timed runs; its nodes share this machine's
+cores, Docker engine, cache root and mirrors. Each run's wall (the whole command) and span (its
+first line, printed once the run is set up, to its last instance's line) go to OUT/walls.jsonl,
+so runs of several invocations on the same instances are reported together. The target ratio is
+the mean `ray2x1` wall over the mean `local2` wall (goal <= 1.15).
 
-What drives it (nothing is made up; what is missing is drawn from what was measured):
-- per instance, the seconds of each evaluation step from its report.json (`step_seconds`):
-  instance image, container start, copy-in, patches, tests, grading. Every report.json under
-  --reports and under the measured runs counts; an instance of the workload without one gets
-  the steps of a measured instance of the same repository (else of any), drawn with --seed;
-- per environment, its build seconds from the build records under the cache
-  (swebench/env-builds.json), the median when it was built more than once; an environment
-  never built here gets a build time drawn from those records.
+What drives the simulation (nothing made up; what is missing is drawn from what was measured):
+per instance, the seconds of each step from its report.json (`step_seconds`; every report.json
+under --reports and the latest local1 run; an instance without one gets the steps of a measured
+instance of its repository, else of any, drawn with --seed); per environment, its build seconds
+from the build records under the cache (swebench/env-builds.json; the median; one never built
+here gets one drawn from those).
 
-The model of contention, stated so the check below can refute it:
-- a node runs at most C instances at once, one per core; a step takes the time it was measured
-  to take on this machine with nothing else of ours running (one worker);
-- disk and memory are not separate resources: their contention shows only as far as the
-  measured step times already hold it;
-- an environment is built once per node that needs it, by the first instance there that needs
-  it, on that instance's core; the node's other instances of that environment wait for it
-  (the build lock); an instance image is built by its instance (cold) or found (warm).
+The model of contention (the simulation advances every running step at its rate until the next
+one ends):
+- a node runs at most `slots` instances at once; nodes live on hosts (one host per node, except
+  for the measured ray2x1, whose two nodes are this one machine);
+- core-bound steps (tests, grading, installs, image builds) share their host's cores: with n of
+  them running, each advances at min(1, (C - overhead) / n) of the speed it had with one worker,
+  where C is the host's cores and `overhead` the cores' worth the Docker engine, the driver and
+  Ray take. overhead is the one fitted parameter: calibrated (bisection) on one measured mode's
+  mean span (--calibrate-on, local2) and checked, not refitted, on the others;
+- engine-bound steps (container start, copies, patches) share their host's one Docker engine and
+  disk: with m of them running, each advances at 1/m;
+- each instance also spends the seconds per instance that the local1 run spent outside its
+  recorded steps (its span less its steps' sum, over its instances: measured, not fitted);
+- cold: an environment is built once per node that needs it, by the first instance there, as a
+  core-bound step; the node's other instances of it wait; an instance image is built by its
+  instance.
 
-Placement:
-- affinity: what the driver does, with its own code (ray_cluster.place_groups and
-  ray_queues.NodeQueues): the instances of one environment are a group; groups go to nodes
-  largest first, each to the node with the fewest instances per core so far; a node that runs
-  out of work takes an instance from the node with the most left (of an environment it already
-  runs first), building that environment too;
-- random: each instance goes to a node drawn at random (what placement without affinity gives).
-
-Checked against measurement: every measured mode's mean wall is compared with the simulation of
-the same instances on its nodes x cores, from the latest `local1` run's own step times (steps as
-one worker takes them, the model's premise). The Lite prediction (300 instances) for 8 nodes x 16 cores is printed for warm
-images (environment and instance images present on every node) and cold ones (none present),
-with the environment builds summed over nodes.
+Schedules: local (what the local runner does: one environment at a time, the next once all of
+the current one are done; measured modes local1 and local2); affinity (the Ray driver's own code,
+ray_cluster.place_groups and ray_queues.NodeQueues: environments placed on nodes largest first, a
+node out of work taking from the busiest); random (each instance on a node drawn at random). The
+Lite prediction (300 instances) for 8 nodes x 16 cores is printed for warm images (environment
+and instance images on every node) and cold ones, with the environment builds summed over nodes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import heapq
 import json
 import os
 import random
@@ -65,15 +63,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LITE = ROOT.parent / "shared" / "data" / "swebench_lite_test.jsonl"
-WARM_STEPS = ("start", "copy_in", "patches", "install", "disconnect", "test_patch", "tests", "grade", "prepare")
+CORES = os.cpu_count() or 1  # this machine's, where the step times were measured
+# Steps the Docker engine and its disk serve (container start, copies, patches); the rest
+# (tests, grading, installs, image builds) run on the node's cores.
+ENGINE_STEPS = ("start", "copy_in", "patches", "disconnect", "prepare")
+CORE_STEPS = ("install", "test_patch", "tests", "grade")
 
 
 @dataclass(frozen=True)
 class Task:
     instance_id: str
     env: str  # the (repo, version) key
-    image_seconds: float  # building the instance image (cold)
-    run_seconds: float  # everything after the instance image (warm and cold)
+    image_seconds: float  # building the instance image (cold), on the cores
+    engine_seconds: float  # the engine's steps, one worker running
+    core_seconds: float  # the cores' steps, one worker running
 
 
 def read_reports(folders: list[Path]) -> dict[str, dict]:
@@ -93,9 +96,9 @@ def read_reports(folders: list[Path]) -> dict[str, dict]:
 
 def task_of(instance_id: str, env: str, entry: dict, warm_image_seconds: float) -> Task:
     steps = entry["step_seconds"]
-    run = sum(float(steps.get(name, 0.0)) for name in WARM_STEPS)
     image = float(steps.get("instance_image", 0.0)) if entry.get("instance_image_built") else warm_image_seconds
-    return Task(instance_id, env, image, run)
+    return Task(instance_id, env, image, sum(float(steps.get(name, 0.0)) for name in ENGINE_STEPS),
+                sum(float(steps.get(name, 0.0)) for name in CORE_STEPS))
 
 
 def env_key(row: dict) -> str:
@@ -144,65 +147,128 @@ def workload(rows: list[dict], reports: dict[str, dict], builds: dict[str, float
     return tasks, env_build, real_tasks, real_builds
 
 
-def simulate(tasks: list[Task], env_build: dict[str, float], nodes: int, cores: int, cold: bool,
-             placement: str, rng: random.Random) -> tuple[float, int]:
-    """(wall seconds, environment builds summed over nodes) of running tasks on nodes x cores."""
-    def work(task: Task) -> float:
-        return task.run_seconds + (task.image_seconds if cold else 0.0)
+@dataclass(frozen=True)
+class Machine:
+    """Where the simulated nodes run: nodes x slots (instances at once per node); hosts of
+    host_cores cores each, nodes_per_host nodes to a host (2 on this machine for ray2x1)."""
+    nodes: int
+    slots: int
+    host_cores: int
+    nodes_per_host: int = 1
 
-    if placement == "affinity":  # the driver's own placement and per-node queues
+
+def core_rate(running: int, cores: int, overhead: float) -> float:
+    """How fast each of `running` core-bound steps on a host advances (1: as fast as one worker's
+    measured step): the host's cores less the overhead, shared equally, at most one core each."""
+    return min(1.0, (cores - overhead) / running) if running else 1.0
+
+
+def placement_of(tasks: list[Task], machine: Machine, placement: str, rng: random.Random):
+    """next_task(node) -> Task | None: what a node with a free slot runs next, and whether tasks
+    are left. affinity: the Ray driver's own placement and queues; random: a node drawn per
+    instance, an idle node taking from the busiest; local: the local runner's order (one
+    environment at a time, the next only when all of the current one are done)."""
+    if placement == "affinity":
         from patchsmith.swebench_runner.ray_cluster import Node, place_groups
         from patchsmith.swebench_runner.ray_queues import NodeQueues
 
         groups: dict[str, list[Task]] = defaultdict(list)
         for task in tasks:
             groups[task.env].append(task)
-        cluster = [Node(str(n), float(cores), str(n)) for n in range(nodes)]
+        cluster = [Node(str(n), float(machine.slots), str(n)) for n in range(machine.nodes)]
         plan = NodeQueues(dict(groups), place_groups({env: len(group) for env, group in groups.items()}, cluster),
-                          {node.node_id: cores for node in cluster})
+                          {node.node_id: machine.slots for node in cluster})
 
-        def next_task(node: int) -> Task | None:
+        def next_task(node: int, busy: set[str]) -> Task | None:
             picked = plan.next_for(str(node))
             return picked[1] if picked else None
+        return next_task, lambda: any(plan.queues.values())
+    if placement == "local":
+        first = {}
+        for index, task in enumerate(tasks):
+            first.setdefault(task.env, index)
+        waiting = sorted(tasks, key=lambda task: first[task.env])  # the runner's groups, in the order they first appear
 
-        def work_left() -> bool:
-            return any(plan.queues.values())
-    else:
-        queues: list[list[Task]] = [[] for _ in range(nodes)]
-        for task in tasks:
-            queues[rng.randrange(nodes)].append(task)
+        def next_task(node: int, busy: set[str]) -> Task | None:
+            if waiting and (not busy or waiting[0].env in busy):
+                return waiting.pop(0)
+            return None
+        return next_task, lambda: bool(waiting)
+    queues: list[list[Task]] = [[] for _ in range(machine.nodes)]
+    for task in tasks:
+        queues[rng.randrange(machine.nodes)].append(task)
 
-        def next_task(node: int) -> Task | None:
-            queue = queues[node] or max(queues, key=len)  # an idle node takes from the busiest
-            return queue.pop(0) if queue else None
+    def next_task(node: int, busy: set[str]) -> Task | None:
+        queue = queues[node] or max(queues, key=len)
+        return queue.pop(0) if queue else None
+    return next_task, lambda: any(queues)
 
-        def work_left() -> bool:
-            return any(queues)
-    built: dict[tuple[int, str], float] = {}  # (node, env) -> time its build is done
-    builds = 0
-    free = [(0.0, node, core) for node in range(nodes) for core in range(cores)]
-    heapq.heapify(free)
-    wall = 0.0
+
+def simulate(tasks: list[Task], env_build: dict[str, float], machine: Machine, cold: bool, placement: str,
+             rng: random.Random, overhead: float, unrecorded: float = 0.0) -> tuple[float, int]:
+    """(wall seconds, environment builds summed over nodes) of tasks on machine, under the
+    contention model (module docstring); unrecorded: each instance's seconds outside its recorded
+    steps (the runner's own work), run on the cores."""
+    next_task, work_left = placement_of(tasks, machine, placement, rng)
+    slots = [{"node": n, "phases": [], "env": None} for n in range(machine.nodes) for _ in range(machine.slots)]
+    built: dict[tuple[int, str], bool] = {}  # (node, env) -> done (False: being built)
+    now, builds = 0.0, 0
     while True:
-        now, node, core = heapq.heappop(free)
-        task = next_task(node)
-        if task is None:
-            if not free or not work_left():  # nothing left anywhere
-                break
-            heapq.heappush(free, (now + 1.0, node, core))  # idle a second, then ask again
-            continue
-        start = now
-        if cold:
-            done = built.get((node, task.env))
-            if done is None:
-                builds += 1
-                done = start + env_build[task.env]
-                built[(node, task.env)] = done
-            start = max(start, done)
-        finish = start + work(task)
-        wall = max(wall, finish)
-        heapq.heappush(free, (finish, node, core))
-    return wall, builds
+        for slot in (s for s in slots if not s["phases"]):  # a free slot asks for work
+            busy = {s["env"] for s in slots if s["node"] == slot["node"] and s["phases"]}
+            task = next_task(slot["node"], busy)
+            if task is None:
+                slot["env"] = None
+                continue
+            phases = [["engine", task.engine_seconds], ["cores", task.core_seconds + unrecorded]]
+            if cold:
+                phases.insert(0, ["cores", task.image_seconds])
+                if (slot["node"], task.env) not in built:  # the first instance there builds it; the others wait
+                    builds += 1
+                    built[(slot["node"], task.env)] = False
+                    phases.insert(0, ["build", env_build[task.env], (slot["node"], task.env)])
+                elif not built[(slot["node"], task.env)]:
+                    phases.insert(0, ["wait", 0.0, (slot["node"], task.env)])
+            slot.update(phases=phases, env=task.env)
+        active = [s for s in slots if s["phases"]]
+        if not active:
+            if work_left():
+                raise RuntimeError("tasks are left but no node takes one")
+            return now, builds
+        kinds = defaultdict(int)  # (host, kind of the step running) -> how many
+        for slot in active:
+            kinds[(slot["node"] // machine.nodes_per_host, slot["phases"][0][0])] += 1
+        rates = {}
+        for slot in active:
+            kind, host = slot["phases"][0][0], slot["node"] // machine.nodes_per_host
+            if kind == "wait":  # for the node's build of its environment
+                rates[id(slot)] = 1.0 if built[slot["phases"][0][2]] else 0.0
+            elif kind == "engine":  # one engine per host serves its steps in turn
+                rates[id(slot)] = 1.0 / kinds[(host, "engine")]
+            else:
+                rates[id(slot)] = core_rate(kinds[(host, "cores")] + kinds[(host, "build")], machine.host_cores, overhead)
+        step = min(s["phases"][0][1] / rates[id(s)] for s in active if rates[id(s)] > 0)
+        now += step
+        for slot in active:
+            phase = slot["phases"][0]
+            phase[1] -= step * rates[id(slot)]
+            if phase[1] <= 1e-9 and rates[id(slot)] > 0:
+                if phase[0] == "build":
+                    built[phase[2]] = True
+                slot["phases"].pop(0)
+
+
+def calibrate(tasks: list[Task], env_build: dict[str, float], machine: Machine, placement: str, measured: float,
+              seed: int, unrecorded: float) -> float:
+    """The overhead (cores' worth of the engine, the driver and Ray per host, between none and all
+    but one core) at which the simulation of machine takes the measured seconds (bisection: more
+    overhead, a longer wall)."""
+    low, high = 0.0, machine.host_cores - 1.0
+    for _ in range(40):
+        middle = (low + high) / 2
+        wall, _ = simulate(tasks, env_build, machine, False, placement, random.Random(seed), middle, unrecorded)
+        low, high = (middle, high) if wall < measured else (low, middle)
+    return (low + high) / 2
 
 
 def warm_instances(dataset_path: Path, repo_cache: Path, cache: Path, count: int, rng: random.Random) -> list[str]:
@@ -228,7 +294,9 @@ def warm_instances(dataset_path: Path, repo_cache: Path, cache: Path, count: int
     return sorted(ready[:count])
 
 
-MODES = {"local1": (1, 1), "local2": (1, 2), "ray2x1": (2, 1)}  # mode -> (nodes, cores)
+# mode -> (the machine it measures, the schedule it runs). ray2x1's two nodes share this one host.
+MODES = {"local1": (Machine(1, 1, CORES), "local"), "local2": (Machine(1, 2, CORES), "local"),
+         "ray2x1": (Machine(2, 1, CORES, nodes_per_host=2), "affinity")}
 
 
 @contextlib.contextmanager
@@ -242,51 +310,70 @@ def ray_cluster(repo_cache: Path):
     from patchsmith.paths import cache_root
 
     shared = {"PATCHSMITH_CACHE_DIR": str(cache_root()), "PATCHSMITH_REPO_CACHE": str(repo_cache.resolve())}
-    with LocalCluster(mirror_of=None, base_tarball=None, prefix="ray20b-bench-") as cluster:
-        for name in ("ray20b-a", "ray20b-b"):
+    with LocalCluster(mirror_of=None, base_tarball=None, prefix="ray20c-bench-") as cluster:
+        for name in ("ray20c-a", "ray20c-b"):
             cluster.add_node(name, cpus=1, docker=False, extra_env=shared)
-        cluster.wait_for_nodes("ray20b-a", "ray20b-b")
+        cluster.wait_for_nodes("ray20c-a", "ray20c-b")
         yield cluster.address
 
 
 def measure(ids: list[str], mode: str, dataset: Path, repo_cache: Path, out: Path, ray_address: str | None) -> dict:
-    """One timed `swebench eval` of ids with gold patches in mode; its record."""
+    """One timed `swebench eval` of ids with gold patches in mode; its record: the whole command's
+    wall, and its span, from its first line (printed once the run is set up: an environment found,
+    or placed) to its last instance's line."""
     run_id = f"scale-out-{mode}-{int(time.time())}"
     extra = ["--workers", "2" if mode == "local2" else "1"] if ray_address is None else ["--ray", ray_address]
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "patchsmith.cli", "swebench", "eval", "--dataset", str(dataset), "--repo-cache",
-                    str(repo_cache), "--predictions", "gold", "--run-id", run_id, "--out", str(out), *extra,
-                    "--instances", *ids], check=True, stdout=subprocess.DEVNULL,
-                   env={**os.environ, "RAY_AUTH_MODE": "disabled"})  # as the cluster's nodes (tests/ray_nodes.py)
-    return {"ids": ids, "mode": mode, "wall": round(time.monotonic() - started, 1), "run": str(out / run_id)}
+    started, first, last = time.monotonic(), None, None
+    with subprocess.Popen([sys.executable, "-m", "patchsmith.cli", "swebench", "eval", "--dataset", str(dataset),
+                           "--repo-cache", str(repo_cache), "--predictions", "gold", "--run-id", run_id, "--out", str(out),
+                           *extra, "--instances", *ids], stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "RAY_AUTH_MODE": "disabled"}) as command:  # as tests/ray_nodes.py's nodes
+        for line in command.stdout:
+            first = first or time.monotonic()
+            last = time.monotonic() if line.startswith("[") else last
+    if command.returncode or first is None or last is None:
+        raise SystemExit(f"the {mode} run {run_id} failed (exit {command.returncode})")
+    return {"ids": ids, "mode": mode, "wall": round(time.monotonic() - started, 1), "span": round(last - first, 1),
+            "run": str(out / run_id)}
 
 
-def report_measured(records: list[dict], rows: list[dict], builds: dict[str, float], seed: int) -> Path | None:
-    """Print the measured walls, the target ratio and each mode's check against the simulation;
-    returns the run folder whose step times the checks used (the latest local1 run)."""
-    walls: dict[str, list[float]] = defaultdict(list)
+def report_measured(records: list[dict], rows: list[dict], builds: dict[str, float], seed: int, calibrate_on: str
+                    ) -> tuple[Path, float, float] | None:
+    """Print the measured walls, the target ratio and the contention model: its overhead
+    calibrated on one mode's mean span, checked on the others'; returns the run folder whose
+    step times the model used (the latest local1 run), the overhead and the unrecorded seconds."""
+    by_mode: dict[str, list[dict]] = defaultdict(list)
     for record in records:
-        walls[record["mode"]].append(record["wall"])
-    print("  measured, in order: " + ", ".join(f"{r['mode']} {r['wall']:.1f} s" for r in records))
-    mean = {mode: statistics.mean(values) for mode, values in walls.items()}
-    if "ray2x1" in mean and "local2" in mean:
-        ratio = mean["ray2x1"] / mean["local2"]
-        print(f"  target: --ray on 2 nodes x 1 CPU / local --workers 2 = {mean['ray2x1']:.1f} s / {mean['local2']:.1f} s "
-              f"= {ratio:.3f} (means of {len(walls['ray2x1'])} and {len(walls['local2'])} run(s); goal <= 1.15)")
-    singles = [r for r in records if r["mode"] == "local1"]
-    if not singles:
-        print("  no local1 run: the simulation's checks need one worker's step times")
+        by_mode[record["mode"]].append(record)
+    print("  measured, in order (wall; span from the first line to the last instance's): "
+          + ", ".join(f"{r['mode']} {r['wall']:.1f} s; {r['span']:.1f} s" for r in records))
+    wall = {mode: statistics.mean(r["wall"] for r in runs) for mode, runs in by_mode.items()}
+    span = {mode: statistics.mean(r["span"] for r in runs) for mode, runs in by_mode.items()}
+    if "ray2x1" in wall and "local2" in wall:
+        print(f"  target: --ray on 2 nodes x 1 CPU / local --workers 2 = {wall['ray2x1']:.1f} s / {wall['local2']:.1f} s "
+              f"= {wall['ray2x1'] / wall['local2']:.3f} (mean walls of {len(by_mode['ray2x1'])} and "
+              f"{len(by_mode['local2'])} run(s); goal <= 1.15)")
+    if "local1" not in by_mode or calibrate_on not in by_mode:
+        print(f"  no local1 or {calibrate_on} run: the contention model needs one worker's step times and a run to calibrate on")
         return None
-    run = Path(singles[-1]["run"])
+    run = Path(by_mode["local1"][-1]["run"])
     measured = read_reports([run])
     chosen = [row for row in rows if row["instance_id"] in measured]
     tasks, env_build, _, _ = workload(chosen, measured, builds, random.Random(seed))
-    for mode in (m for m in MODES if m in mean):
-        nodes, cores = MODES[mode]
-        predicted, _ = simulate(tasks, env_build, nodes, cores, cold=False, placement="affinity", rng=random.Random(seed))
-        print(f"  {nodes} node(s) x {cores} core(s) ({mode}): measured {mean[mode]:7.1f} s, predicted {predicted:7.1f} s "
-              f"(predicted/measured {predicted / mean[mode]:.2f}; the measured wall includes the command's start-up)")
-    return run
+    # What one worker spends per instance outside the recorded steps, measured, not fitted.
+    unrecorded = max(0.0, (by_mode["local1"][-1]["span"] - sum(t.engine_seconds + t.core_seconds for t in tasks)) / len(tasks))
+    machine, placement = MODES[calibrate_on]
+    overhead = calibrate(tasks, env_build, machine, placement, span[calibrate_on], seed, unrecorded)
+    print(f"  contention model: steps from the latest local1 run ({len(tasks)} instance(s)), {unrecorded:.2f} s per instance "
+          f"outside its recorded steps (measured there); overhead {overhead:.2f} core(s) per host, calibrated on "
+          f"{calibrate_on}'s mean span")
+    for mode in (m for m in MODES if m in span):
+        machine, placement = MODES[mode]
+        predicted, _ = simulate(tasks, env_build, machine, False, placement, random.Random(seed), overhead, unrecorded)
+        role = "calibrated on" if mode == calibrate_on else "its own steps" if mode == "local1" else "checked"
+        print(f"  {machine.nodes} node(s) x {machine.slots} slot(s) on one {machine.host_cores}-core host ({mode}, {role}): "
+              f"measured span {span[mode]:7.1f} s, predicted {predicted:7.1f} s (predicted/measured {predicted / span[mode]:.2f})")
+    return run, overhead, unrecorded
 
 
 def main() -> int:
@@ -301,13 +388,17 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--nodes", type=int, default=8)
     parser.add_argument("--cores", type=int, default=16)
+    parser.add_argument("--calibrate-on", choices=("local2", "ray2x1"), default="local2",
+                        help="the measured mode whose span fixes the contention model's overhead")
+    parser.add_argument("--overhead", type=float, default=None,
+                        help="the model's overhead (cores per host) when nothing is measured to calibrate it on")
     args = parser.parse_args()
     from patchsmith.paths import cache_root
 
     rng = random.Random(args.seed)
     rows = [json.loads(line) for line in args.dataset.read_text().splitlines() if line.strip()]
     builds = build_seconds(cache_root() / "swebench" / "env-builds.json")
-    folders = list(args.reports)
+    folders, overhead, unrecorded = list(args.reports), args.overhead, 0.0
     if args.measure:
         ids = warm_instances(args.dataset, args.repo_cache, cache_root(), args.measure, random.Random(args.seed))
         print(f"measured: {len(ids)} warm Lite instance(s): {' '.join(ids)}")
@@ -319,10 +410,15 @@ def main() -> int:
                 record = measure(ids, mode, args.dataset, args.repo_cache, args.out, address if mode == "ray2x1" else None)
                 with log.open("a") as handle:
                     handle.write(json.dumps(record) + "\n")
-        records = [r for r in map(json.loads, log.read_text().splitlines()) if r["ids"] == ids]
-        run_1 = report_measured(records, rows, builds, args.seed)
-        if run_1 is not None:
-            folders.append(run_1)
+        records = [r for r in map(json.loads, log.read_text().splitlines()) if r["ids"] == ids and "span" in r]
+        calibrated = report_measured(records, rows, builds, args.seed, args.calibrate_on)
+        if calibrated is not None:
+            folders.append(calibrated[0])
+            overhead = calibrated[1] if args.overhead is None else args.overhead
+            unrecorded = calibrated[2]
+    if overhead is None:
+        print("\nno overhead measured or given (--overhead): the prediction takes none (no contention beyond the cores)")
+        overhead = 0.0
     reports = read_reports(folders)
     if not reports:
         print("\nno report.json under --reports or the local1 run: no Lite prediction")
@@ -331,10 +427,14 @@ def main() -> int:
     print(f"\nLite workload: {len(tasks)} instances over {len(env_build)} environments; steps from {real_tasks} "
           f"instance(s) with their own report.json (the rest drawn per repository from {len(reports)} report(s)); "
           f"builds from {real_builds} environment(s) built here (the rest drawn from {len(builds)})")
+    print(f"contention model: overhead {overhead:.2f} core(s) per node, {unrecorded:.2f} s per instance outside its "
+          f"steps; each node its own host of its cores")
     for nodes, cores in ((args.nodes, args.cores), (1, 2), (2, 1)):
+        machine = Machine(nodes, cores, cores)
         for placement in ("affinity", "random"):
-            warm, _ = simulate(tasks, env_build, nodes, cores, cold=False, placement=placement, rng=random.Random(args.seed))
-            cold, cold_builds = simulate(tasks, env_build, nodes, cores, cold=True, placement=placement, rng=random.Random(args.seed))
+            warm, _ = simulate(tasks, env_build, machine, False, placement, random.Random(args.seed), overhead, unrecorded)
+            cold, cold_builds = simulate(tasks, env_build, machine, True, placement, random.Random(args.seed), overhead,
+                                         unrecorded)
             print(f"  predicted {nodes:2d} x {cores:2d} {placement:8s}: warm {warm / 60:6.1f} min, cold {cold / 60:6.1f} min, "
                   f"environment builds {cold_builds} ({cold_builds / len(env_build):.2f} x {len(env_build)} distinct)")
     print("goals for 8 x 16: warm <= 10 min, cold <= 60 min, builds <= 1.2 x distinct environments")

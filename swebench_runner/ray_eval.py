@@ -11,11 +11,9 @@ its node died is still written once: only the driver writes, once per finished t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,72 +21,28 @@ from patchsmith.swebench_runner import run_records
 from patchsmith.swebench_runner.dataset import Instance
 from patchsmith.swebench_runner.evaluation import EvalSettings, RunState
 from patchsmith.swebench_runner.predictions import Prediction
-from patchsmith.swebench_runner.ray_cluster import (
-    ClusterPins,
-    RaySettings,
-    connect,
-    current_node_name,
-    docker_nodes,
-    environment_groups,
-    place_groups,
-    resolved_versions,
-    task_options,
-)
-from patchsmith.swebench_runner.ray_progress import NodeBoard
-from patchsmith.swebench_runner.ray_queues import NodeQueues
-from patchsmith.swebench_runner.resolved import PinStore
-
-# On a node, the folder of git mirrors when it is not where the driver's is.
-REPO_CACHE_VARIABLE = "PATCHSMITH_REPO_CACHE"
-
-
-# The node's cache root, worked out on the node (patchsmith.paths.cache_root, handed in by the
-# command: this package does not import the package that imports it).
-NodeCache = Callable[[], Path]
-
-
-def node_settings(settings: EvalSettings, scratch: Path, node_cache: NodeCache) -> EvalSettings:
-    """The driver's settings as they hold on this node: its scratch run folder, its cache root and
-    its mirrors."""
-    repo_cache = Path(os.environ.get(REPO_CACHE_VARIABLE) or settings.repo_cache)
-    return replace(settings, run_dir=scratch / settings.run_dir.name, repo_cache=repo_cache, cache_dir=node_cache(), workers=1)
+from patchsmith.swebench_runner.ray_cluster import RaySettings, connect, current_node_name, docker_nodes
+from patchsmith.swebench_runner.ray_driver import NodeCache, RayJob, drive, node_environment, node_settings
+from patchsmith.swebench_runner.ray_progress import BoardDisplay
 
 
 def _files_under(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
-def node_plan(groups: dict, placed: dict, nodes: list, ray_settings: RaySettings) -> tuple[NodeQueues, NodeBoard]:
-    """The run's queues per node (each node handed as many tasks as it runs at once) and its board."""
-    slots = {node.node_id: max(1, int(node.cpus // ray_settings.cpus_per_instance)) for node in nodes}
-    queues = NodeQueues({key: group for key, (group, _) in groups.items()}, placed, slots)
-    return queues, NodeBoard({node.node_id: node.name for node in nodes}, sum(len(group) for group, _ in groups.values()))
-
-
-def pin_store(node_cache: NodeCache) -> PinStore:
-    """The driver's record of resolved versions per environment tag, kept across its runs."""
-    return PinStore(node_cache() / "swebench" / "resolved-versions.json")
-
-
-def evaluate_on_node(instance: Instance, prediction: Prediction, group: list[Instance], settings: EvalSettings,
-                     node_cache: NodeCache, pins_actor=None) -> dict:
+def evaluate_on_node(instance: Instance, group: list[Instance], pins_actor, prediction: Prediction,
+                     settings: EvalSettings, node_cache: NodeCache) -> dict:
     """One instance, on the node Ray chose: {status: graded|environment|error, message, node, files}.
     `group` is the dataset's instances of the same (repo, version): they decide the environment's
     commit; pins_actor is the run's ResolvedVersions (what each environment tag resolved to)."""
-    from patchsmith.sandbox import registry
-    from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.evaluation import evaluate_instance
-    from patchsmith.swebench_runner.inferred import spec_or_inferred
     from patchsmith.swebench_runner.sources import SourceIncomplete
 
-    registry.configure(settings.image_registry)
     scratch = Path(tempfile.mkdtemp(prefix="patchsmith-ray-eval-"))
-    local = node_settings(settings, scratch, node_cache)
+    local = node_settings(settings, scratch / settings.run_dir.name, node_cache)
     result = {"status": "graded", "message": "", "node": current_node_name(), "files": {}, "env_log": {}}
     try:
-        spec = spec_or_inferred(local, instance.repo, instance.version, group)
-        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, local.run_dir / "env-logs",
-                                      pins=ClusterPins(pins_actor) if pins_actor is not None else None)
+        spec, environment = node_environment(local, instance, group, local.run_dir / "env-logs", pins_actor)
         result["env_build"] = {"built_now": not environment.build.cached, "pulled": environment.build.pulled,
                                "seconds": round(environment.build.seconds, 3)}
         if not environment.build.built:
@@ -136,10 +90,12 @@ def evaluate_on_ray(
     settings: EvalSettings,
     ray_settings: RaySettings,
     node_cache: NodeCache,
-    progress: Callable[[str], None] = print,
+    display: BoardDisplay | None = None,
     dataset: list[Instance] | None = None,
 ) -> dict:
-    """As evaluation.evaluate, with each instance a Ray task; returns the run's summary."""
+    """As evaluation.evaluate, with each instance a Ray task; returns the run's summary. Progress
+    goes to display (by default a live table when stdout is a terminal, else printed lines)."""
+    display = display or BoardDisplay()
     # Paths travel to the nodes: absolute ones mean the same there.
     settings = replace(settings, run_dir=settings.run_dir.resolve(), repo_cache=settings.repo_cache.resolve())
     ray = connect(ray_settings)
@@ -152,37 +108,10 @@ def evaluate_on_ray(
         run_records.patch_digest(predictions[i.instance_id].model_patch)) is None]
     skipped = sum(1 for i in instances if i.instance_id in predictions) - len(todo)
     if skipped:
-        progress(f"{skipped} instance(s) already graded in this run; skipping them")
-    groups = environment_groups(todo, dataset or instances)
-    placed = place_groups({key: len(group) for key, (group, _) in groups.items()}, nodes)
-    for key, node in placed.items():
-        progress(f"environment {key}: {len(groups[key][0])} instance(s), preferably on node {node.name}")
-    store = pin_store(node_cache)
-    pins = resolved_versions(ray, store.read())
-    queues, board = node_plan(groups, placed, nodes, ray_settings)
-    by_id = {node.node_id: node for node in nodes}
-    remote = ray.remote(evaluate_on_node)
-    pending = {}
+        display.message(f"{skipped} instance(s) already graded in this run; skipping them")
 
-    def hand_out() -> None:
-        for node_id, key, instance in queues.take():
-            ref = remote.options(**task_options(ray_settings, by_id[node_id])).remote(
-                instance, predictions[instance.instance_id], groups[key][1], settings, node_cache, pins)
-            pending[ref] = instance, node_id
-
-    hand_out()
-    done = 0
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        instance, handed_to = pending.pop(ready[0])
-        queues.release(handed_to)
-        hand_out()
+    def record(instance: Instance, result: dict) -> tuple[str, bool]:
         prediction = predictions[instance.instance_id]
-        try:
-            result = ray.get(ready[0])
-        except Exception as exc:  # noqa: BLE001 - a task that failed for good (retries spent) is this instance's error
-            result = {"status": "error", "message": f"the Ray task failed: {str(exc).strip().splitlines()[-1][:300]}",
-                      "node": "?", "files": {}, "env_log": {}}
         write_result(settings.run_dir, prediction, result)
         if result["status"] == "graded":
             state.graded.add(instance.instance_id)
@@ -194,13 +123,16 @@ def evaluate_on_ray(
         else:
             state.errors[instance.instance_id] = result["message"]
             verdict = f"error: {result['message'].strip()[:300]}"
-        done += 1
-        progress(f"[{done}/{len(todo)}] {instance.instance_id} on {result['node']}: {verdict}")
-        board.finished(result["node"], failed=result["status"] != "graded")
-        progress(board.line(queues))
         # After every instance, as the local runner's records would be at its end: a driver
         # killed now loses nothing already graded.
         run_records.record_failures(settings.run_dir, state.env_failures, state.errors, state.graded)
-        store.write(ray.get(pins.records.remote()))
+        return verdict, result["status"] != "graded"
+
+    def lost(why: str) -> dict:
+        return {"status": "error", "message": f"the Ray task failed: {why}", "node": "?", "files": {}, "env_log": {}}
+
+    job = RayJob(task=evaluate_on_node, arguments=lambda i: (predictions[i.instance_id], settings, node_cache),
+                 record=record, lost=lost)
+    drive(ray, nodes, todo, dataset or instances, job, ray_settings, node_cache, display)
     run_records.record_failures(settings.run_dir, state.env_failures, state.errors, state.graded)
     return run_records.write_summary(settings.run_dir)

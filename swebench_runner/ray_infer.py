@@ -33,23 +33,9 @@ from patchsmith.swebench_runner.inference import (
     cut_torn_line,
     solve_instance,
 )
-from patchsmith.swebench_runner.ray_cluster import (
-    ClusterPins,
-    RaySettings,
-    connect,
-    current_node_name,
-    docker_nodes,
-    environment_groups,
-    place_groups,
-    resolved_versions,
-    task_options,
-)
-from patchsmith.swebench_runner.ray_eval import (
-    REPO_CACHE_VARIABLE,
-    NodeCache,
-    node_plan,
-    pin_store,
-)
+from patchsmith.swebench_runner.ray_cluster import RaySettings, connect, current_node_name, docker_nodes
+from patchsmith.swebench_runner.ray_driver import NodeCache, RayJob, drive, node_environment, node_settings
+from patchsmith.swebench_runner.ray_progress import BoardDisplay
 
 
 def model_key_variables(named: str | None) -> dict[str, str]:
@@ -57,22 +43,14 @@ def model_key_variables(named: str | None) -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name == named or name.endswith("_API_KEY")}
 
 
-def solve_on_node(instance: Instance, group: list[Instance], settings: InferSettings, make_solver: Callable[[], Solver],
-                  node_cache: NodeCache, pins_actor=None) -> dict:
+def solve_on_node(instance: Instance, group: list[Instance], pins_actor, settings: InferSettings,
+                  make_solver: Callable[[], Solver], node_cache: NodeCache) -> dict:
     """One instance on the node Ray chose: {outcome, patch, cost, node, files of its run folder}."""
-    from patchsmith.sandbox import registry
-    from patchsmith.swebench_runner.environments import environment_for
-    from patchsmith.swebench_runner.inferred import spec_or_inferred
-
-    registry.configure(settings.image_registry)
     scratch = Path(tempfile.mkdtemp(prefix="patchsmith-ray-infer-"))
-    local = replace(settings, run_dir=scratch, cache_dir=node_cache(),
-                    repo_cache=Path(os.environ.get(REPO_CACHE_VARIABLE) or settings.repo_cache))
+    local = node_settings(settings, scratch, node_cache)
     result = {"outcome": "env_build_failed", "patch": "", "cost": 0.0, "node": current_node_name(), "files": {}}
     try:
-        spec = spec_or_inferred(local, instance.repo, instance.version, group)
-        environment = environment_for(spec, group, local.repo_cache, local.cache_dir, scratch / "env-logs",
-                                      pins=ClusterPins(pins_actor) if pins_actor is not None else None)
+        spec, environment = node_environment(local, instance, group, scratch / "env-logs", pins_actor)
         if environment.build.built:
             out_dir = scratch / "run"
             result["patch"], result["cost"], result["outcome"] = solve_instance(
@@ -90,54 +68,35 @@ def infer_on_ray(
     ray_settings: RaySettings,
     key_env: str | None,
     node_cache: NodeCache,
-    progress: Callable[[str], None] = print,
+    display: BoardDisplay | None = None,
     dataset: list[Instance] | None = None,
 ) -> dict:
     """As inference.infer, with each instance a Ray task that solves it with make_solver()'s solver
     (a picklable factory: the solver itself holds a model gateway); key_env names the variable
-    that holds the model's key; returns the summary."""
+    that holds the model's key; returns the summary. Progress goes to display (by default a live
+    table when stdout is a terminal, else printed lines)."""
+    display = display or BoardDisplay()
     settings = replace(settings, run_dir=settings.run_dir.resolve(), repo_cache=settings.repo_cache.resolve())
     ray = connect(ray_settings, env_vars=model_key_variables(key_env))
     nodes = docker_nodes(ray, ray_settings)
     run_records.start_run(settings.run_dir, settings.settings_json)
     if cut_torn_line(settings.predictions_path):
-        progress(f"cut a torn last line off {settings.predictions_path} (a killed run's)")
+        display.message(f"cut a torn last line off {settings.predictions_path} (a killed run's)")
     done = already_predicted(settings.predictions_path)
     todo = [i for i in instances if i.instance_id not in done]
     if len(todo) < len(instances):
-        progress(f"{len(instances) - len(todo)} instance(s) already have predictions in this run; skipping them")
-    groups = environment_groups(todo, dataset or instances)
-    placed = place_groups({key: len(group) for key, (group, _) in groups.items()}, nodes)
-    store = pin_store(node_cache)
-    pins = resolved_versions(ray, store.read())
-    # Each node is handed as many tasks as it runs at once: the cost cap is checked before each.
-    queues, board = node_plan(groups, placed, nodes, ray_settings)
-    by_id = {node.node_id: node for node in nodes}
-    remote = ray.remote(solve_on_node)
-    pending, spent, outcomes = {}, 0.0, {}
+        display.message(f"{len(instances) - len(todo)} instance(s) already have predictions in this run; skipping them")
+    spent, outcomes = [0.0], {}
 
-    def hand_out() -> None:
-        while handed := queues.take():  # past the cap each slot is freed again at once: all are marked
-            for node_id, key, instance in handed:
-                if settings.max_total_cost is not None and spent >= settings.max_total_cost:
-                    outcomes[instance.instance_id] = "not started: total cost cap reached"
-                    queues.release(node_id)
-                    continue
-                pending[remote.options(**task_options(ray_settings, by_id[node_id])).remote(
-                    instance, groups[key][1], settings, make_solver, node_cache, pins)] = instance, node_id
+    def start(instance: Instance) -> bool:
+        # Each node is handed only as many tasks as it runs at once, so the cap is checked before each.
+        if settings.max_total_cost is not None and spent[0] >= settings.max_total_cost:
+            outcomes[instance.instance_id] = "not started: total cost cap reached"
+            return False
+        return True
 
-    hand_out()
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        instance, handed_to = pending.pop(ready[0])
-        queues.release(handed_to)
-        try:
-            result = ray.get(ready[0])
-        except Exception as exc:  # noqa: BLE001 - a task that failed for good is this instance's outcome, retried on a rerun
-            result = {"outcome": "env_build_failed", "patch": "", "cost": 0.0, "node": "?", "files": {},
-                      "error": str(exc).strip().splitlines()[-1][:300]}
-        store.write(ray.get(pins.records.remote()))
-        spent += result["cost"]
+    def record(instance: Instance, result: dict) -> tuple[str, bool]:
+        spent[0] += result["cost"]
         outcomes[instance.instance_id] = result["outcome"]
         if result["files"]:
             out_dir = _fresh_run_folder(settings.run_dir / "runs" / instance.instance_id)
@@ -148,16 +107,20 @@ def infer_on_ray(
             append_prediction(settings.predictions_path, {"instance_id": instance.instance_id,
                                                           "model_name_or_path": settings.model_name,
                                                           "model_patch": result["patch"]})
-        progress(f"{instance.instance_id} on {result['node']}: {result['outcome']}")
-        board.finished(result["node"], failed=result["outcome"] in RETRIED_OUTCOMES)
-        progress(board.line(queues))
-        hand_out()
+        return result["outcome"], result["outcome"] in RETRIED_OUTCOMES
+
+    def lost(why: str) -> dict:  # retried on a rerun, as an environment that failed
+        return {"outcome": "env_build_failed", "patch": "", "cost": 0.0, "node": "?", "files": {}, "error": why}
+
+    job = RayJob(task=solve_on_node, arguments=lambda i: (settings, make_solver, node_cache), record=record, lost=lost,
+                 start=start)
+    drive(ray, nodes, todo, dataset or instances, job, ray_settings, node_cache, display)
     summary = {
         "total": len(instances),
         "predicted": len(already_predicted(settings.predictions_path)),
         "with_patch": sorted(i for i, o in outcomes.items() if o == "patch"),
         "outcomes": outcomes,
-        "cost_usd": round(spent, 6),
+        "cost_usd": round(spent[0], 6),
         "predictions": str(settings.predictions_path),
     }
     (settings.run_dir / "infer-summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

@@ -71,3 +71,71 @@ def test_a_record_pins_public_releases_only_and_names_what_differs():
     later = "floaty==2.0\nzope_interface==5.4\nproj==0.1.dev3+g0abc.d20261202\nnew==1\n"
     assert differences(first, later) == ["floaty 2.0 instead of 1.0", "new 1 not in the record"]
     assert differences(first, first.replace("d20240101", "d20991231")) == []
+
+
+def _board_run(stream=None) -> None:
+    """What the driver shows for a run of 3 instances on two nodes, one of which fails."""
+    from patchsmith.swebench_runner.ray_progress import BoardDisplay, NodeBoard
+    from patchsmith.swebench_runner.ray_queues import NodeQueues
+
+    queues = NodeQueues({"x@1": ["x1", "x2"], "y@1": ["y1"]}, {"x@1": Node("a", 1.0, "node-a"), "y@1": Node("b", 1.0, "node-b")},
+                        {"a": 1, "b": 1})
+    board, display = NodeBoard({"a": "node-a", "b": "node-b"}, total=3), BoardDisplay(stream)
+    display.message("environment x@1: 2 instance(s), preferably on node node-a")
+    with display.showing(board, queues):
+        queues.take()
+        for done, (node_id, name, failed) in enumerate([("a", "node-a", False), ("b", "node-b", True), ("a", "node-a", False)], 1):
+            queues.release(node_id)
+            queues.take()
+            board.finished(name, failed=failed)
+            display.finished(f"[{done}/3] i{done} on {name}: {'error: x' if failed else 'resolved'}")
+
+
+def test_in_a_pipe_the_board_is_a_plain_line_after_each_instance():
+    import io
+
+    out = io.StringIO()  # not a terminal
+    _board_run(out)
+    lines = out.getvalue().splitlines()
+    assert "\x1b" not in out.getvalue()
+    assert lines[0] == "environment x@1: 2 instance(s), preferably on node node-a"
+    assert lines[1::2] == ["[1/3] i1 on node-a: resolved", "[2/3] i2 on node-b: error: x", "[3/3] i3 on node-a: resolved"]
+    assert lines[-1].startswith("nodes: node-a 2 done, 0 failed, 0 running, 0 waiting; node-b 0 done, 1 failed, 0 running, 0 waiting; ETA ")
+
+
+def test_on_a_terminal_the_board_is_one_live_table_with_a_row_per_node():
+    """The display code run under a pseudo-terminal: rich's Live table, redrawn in place."""
+    import os
+    import pty
+    import re
+    import subprocess
+    import sys
+
+    controller, terminal = pty.openpty()
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from test_ray_placement import _board_run; _board_run()"
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"}
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        env.pop(name, None)
+    child = subprocess.Popen([sys.executable, "-c", code, os.path.dirname(__file__)], stdin=terminal, stdout=terminal,
+                             stderr=terminal, env=env)
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert child.wait(timeout=60) == 0, b"".join(chunks).decode(errors="replace")
+    os.close(controller)
+    shown = b"".join(chunks).decode(errors="replace")
+    assert "\x1b[" in shown  # cursor codes: the table is redrawn, not printed again
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+    assert "nodes: " not in plain  # no plain board line on a terminal
+    assert "[2/3] i2 on node-b: error: x" in plain
+    # The last drawing's rows: node, done, failed, running, waiting.
+    assert re.findall(r"node-a\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)", plain)[-1] == ("2", "0", "0", "0")
+    assert re.findall(r"node-b\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)", plain)[-1] == ("0", "1", "0", "0")
+    assert "3 of 3 finished; ETA 0s" in plain

@@ -73,6 +73,7 @@ def test_eval_on_ray_equals_the_local_runner_and_keeps_each_environment_on_one_n
     ray = patchsmith(*eval_args(dataset, mirrors, tmp_path, "ray", "--ray", cluster.address), env=driver_env())
     assert ray.returncode == 0, ray.stdout[-3000:] + ray.stderr[-3000:]
     assert "completed 3, resolved 3" in ray.stdout
+    assert "\x1b" not in ray.stdout + ray.stderr  # piped: plain lines, no live table's cursor codes
     board = [line for line in ray.stdout.splitlines() if line.startswith("nodes: ")]  # one after each instance
     assert len(board) == 3 and board[-1].endswith("; ETA 0s"), ray.stdout
     assert sum(int(count) for count in re.findall(r"(\d+) done", board[-1])) == 3

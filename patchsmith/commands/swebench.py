@@ -167,8 +167,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if ray_settings is not None:
         from patchsmith.swebench_runner.ray_eval import evaluate_on_ray
 
-        summary = evaluate_on_ray(instances, predictions, settings, ray_settings, node_cache=cache_root,
-                                  progress=lambda line: print(line, flush=True), dataset=everything)
+        summary = evaluate_on_ray(instances, predictions, settings, ray_settings, node_cache=cache_root, dataset=everything)
     else:
         summary = evaluate(instances, predictions, settings, progress=lambda line: print(line, flush=True), dataset=everything)
     ours = summary["patchsmith"]
@@ -277,8 +276,7 @@ def run_infer(args: argparse.Namespace) -> int:
         from patchsmith.swebench_runner.ray_infer import infer_on_ray
 
         summary = infer_on_ray(instances, settings, functools.partial(instance_solver, solve_settings), ray_settings,
-                               key_env=solve_settings.model.api_key_env, node_cache=cache_root,
-                               progress=lambda line: print(line, flush=True), dataset=everything)
+                               key_env=solve_settings.model.api_key_env, node_cache=cache_root, dataset=everything)
     else:
         summary = infer(instances, settings, solver, dataset=everything)
     print(f"{len(summary['with_patch'])} of {summary['total']} instances have a patch; cost ${summary['cost_usd']:.4f}; "
