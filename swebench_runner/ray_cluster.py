@@ -178,8 +178,16 @@ class ResolvedVersions:
 
 
 def resolved_versions(ray, known: dict[str, str]):
-    """The run's ResolvedVersions actor (it needs no CPU: it only answers)."""
-    return ray.remote(num_cpus=0, max_restarts=-1)(ResolvedVersions).remote(known)
+    """The run's ResolvedVersions actor (it needs no CPU: it only answers).
+
+    It lives on the driver's own node: on a Docker node that dies mid-run it would come back with
+    only the seed, forgetting the claims made so far, and the driver's call for its records would
+    fail while it restarts (ActorUnavailableError). Calls made while it restarts anyway are retried."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, scheduling_strategy=here)(
+        ResolvedVersions).remote(known)
 
 
 @dataclass(frozen=True)
