@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES), help="the inferences to run, comma-separated (the report covers every row)")
     parser.add_argument("--repos", default="", help="comma-separated repositories (owner/name) to run now, the others "
                                                      "later (the sample and its order stay)")
+    parser.add_argument("--instances", default="", help="comma-separated instance ids of the sample to run now, the others "
+                                                         "later (the sample and its order stay)")
     parser.add_argument("--rerun", default="", help="comma-separated instance ids whose rows are dropped and run again "
                                                      "(their old rows stay in results.jsonl.replaced)")
     parser.add_argument("--shard", default="0/1", help="K/N: run only the sampled instances whose position is K modulo N "
@@ -225,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     install_signal_handlers()
     shard, shards = (int(part) for part in args.shard.split("/"))
     for position, instance in enumerate([] if args.report_only else chosen):
-        if position % shards != shard or (args.repos and instance.repo not in args.repos.split(",")):
+        if (position % shards != shard or (args.repos and instance.repo not in args.repos.split(","))
+                or (args.instances and instance.instance_id not in args.instances.split(","))):
             continue
         for mode in modes:
             if (instance.instance_id, mode) in done:

@@ -63,8 +63,26 @@ def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, ha
                        pip_packages=local_internet_servers(harness),
                        # With the vendored sources come the spec's lines that point the build's other
                        # downloads (hosts beyond the package registries) at them or at Debian's copies.
-                       pre_install=harness.pre_install if harness.vendored_sources else ())
+                       pre_install=harness.pre_install if harness.vendored_sources else (),
+                       # and the variables its install line sets for them (matplotlib's MPLSETUPCFG
+                       # names the file those lines write; a base commit before 3.4 reads setup.cfg
+                       # without it, and downloads qhull).
+                       env=(*spec.env, *(install_variables(harness.install) if harness.vendored_sources else ())))
     return spec
+
+
+def install_variables(install: str) -> tuple[tuple[str, str], ...]:
+    """The NAME=value words that open a spec's install line: variables its install runs with."""
+    import re
+    import shlex
+
+    found = []
+    for word in shlex.split(install.splitlines()[0]) if install.strip() else ():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word):
+            break
+        name, value = word.split("=", 1)
+        found.append((name, value))
+    return tuple(found)
 
 
 def local_internet_servers(harness: EnvSpec) -> tuple[str, ...]:

@@ -175,3 +175,34 @@ def test_an_inferred_spec_keeps_the_local_internet_with_the_packages_it_runs_wit
     with Container(environment.build.image, workdir="/testbed") as box:
         run = box.exec("ip -V && python -m gunicorn --version", timeout=60)
     assert run.ok and "gunicorn" in run.output, run.output
+
+
+def test_an_inferred_spec_keeps_the_variables_a_vendored_source_install_line_sets(tmp_path: Path):
+    """matplotlib's spec writes mplsetup.cfg (qhull from Debian) and names it with MPLSETUPCFG in its
+    install line; without the variable a base commit before 3.4 reads setup.cfg and downloads qhull."""
+    from patchsmith.swebench_runner.dataset import instance_from_row
+    from patchsmith.swebench_runner.env_spec import EnvSpec, VendoredSource
+    from patchsmith.swebench_runner.inferred import inferred_spec
+
+    work = tmp_path / "uni"
+    commit = dated_repo(work, {**UNITTEST_FILES, "README": "the vendored source's fixture\n"}, stamp="2023-06-01T12:00:00+00:00")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "fixture+uni").symlink_to(work)
+    instance = instance_from_row({
+        "repo": "fixture/uni", "instance_id": "fixture__uni-3", "base_commit": commit, "version": "0.3",
+        "patch": UNITTEST_GOLD, "test_patch": UNITTEST_TEST_PATCH, "environment_setup_commit": commit,
+        "FAIL_TO_PASS": json.dumps(["test_fix (tests.test_uni.T)"]), "PASS_TO_PASS": "[]"})
+    harness = EnvSpec("fixture/uni", "0.3", python_wanted="3.11", python="3.11", test_command="python -m unittest -v",
+                      parser="unittest", vendored_sources=(VendoredSource("vendor/lib", "LIB-1", "build/lib-1"),),
+                      pre_install=("printf '[libs]\\n' > local.cfg",),
+                      install="LIBCFG=local.cfg OTHER='a b' python -m pip install -e .")
+    spec = inferred_spec("fixture/uni", "0.3", [instance], cache, harness=harness)
+    assert spec.pre_install == harness.pre_install
+    assert ("LIBCFG", "local.cfg") in spec.env and ("OTHER", "a b") in spec.env
+    assert "LIBCFG" not in spec.install  # the install itself is inferred
+    plain = inferred_spec("fixture/uni", "0.3", [instance], cache,
+                          harness=EnvSpec("fixture/uni", "0.3", python_wanted="3.11", python="3.11",
+                                          test_command="python -m unittest -v", parser="unittest",
+                                          install="LIBCFG=local.cfg python -m pip install -e ."))
+    assert "LIBCFG" not in dict(plain.env)  # no vendored source, nothing of its install line
