@@ -87,6 +87,7 @@ def drive(ray, nodes: list[Node], todo: list[Instance], dataset: list[Instance],
             for node_id, key, instance in handed:
                 if not job.start(instance):
                     queues.release(node_id)
+                    board.not_started()
                     continue
                 ref = remote.options(**task_options(ray_settings, by_id[node_id])).remote(
                     instance, groups[key][1], pins, *job.arguments(instance))
@@ -106,9 +107,10 @@ def drive(ray, nodes: list[Node], todo: list[Instance], dataset: list[Instance],
             verdict, failed = job.record(instance, result)
             done += 1
             board.finished(result["node"], failed=failed)
-            display.finished(f"[{done}/{len(todo)}] {instance.instance_id} on {result['node']}: {verdict}")
             store.write(ray.get(pins.records.remote()))
             hand_out()  # after the record: the job may decide from it (the cost spent so far)
+            # After the hand-out, so the board shows what runs now and leaves out what will not start.
+            display.finished(f"[{done}/{len(todo)}] {instance.instance_id} on {result['node']}: {verdict}")
 
 
 def node_settings(settings, run_dir: Path, node_cache: NodeCache):

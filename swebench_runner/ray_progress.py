@@ -41,6 +41,11 @@ class NodeBoard:
         tally = self.failed if failed else self.done
         tally[ran_on] = tally.get(ran_on, 0) + 1
 
+    def not_started(self) -> None:
+        """An instance the run will not hand out after all (infer's total cost cap was reached): it
+        leaves the total, so the ETA and the count of what is left do not wait for it."""
+        self.total -= 1
+
     def eta_seconds(self) -> float | None:
         """Seconds until the last instance is done at the rate the cluster has finished them so far."""
         finished = sum(self.done.values()) + sum(self.failed.values())

@@ -61,6 +61,8 @@ def test_the_node_board_counts_per_node_from_the_queues_and_gives_an_eta():
     # 2 finished in 30 s, 2 left: 30 s more at that rate.
     assert board.line(queues) == ("nodes: na 1 done, 0 failed, 1 running, 1 waiting; nb 0 done, 0 failed, 0 running, 0 waiting; "
                                   "nc 0 done, 1 failed; ETA 30s")
+    board.not_started()  # one of the two left will not be handed out (infer's total cost cap)
+    assert board.line(queues).endswith("ETA 15s") and "2 of 3 finished" in str(board.table(queues).caption)
 
 
 def test_a_record_pins_public_releases_only_and_names_what_differs():

@@ -308,6 +308,27 @@ def test_infer_refuses_a_registry_address_that_is_not_host_port(tmp_path: Path):
     assert "--image-registry wants HOST:PORT, not 'registry.example/x'." in done.stderr
 
 
+def test_infer_on_ray_keeps_the_total_cost_cap_at_the_driver(world, tmp_path: Path):
+    """Two nodes start one instance each; once the first is back the run has spent past the cap, so
+    the third never starts, gets no prediction line (a rerun tries it), and leaves the board's total."""
+    dataset, mirrors, _, cluster = world
+    with ScriptedModel([fixture_answer] * 400) as server:
+        done = patchsmith("swebench", "infer", "--dataset", str(dataset), "--repo-cache", str(mirrors),
+                          "--model", "openai/scripted", "--api-base", server.url, "--price", "1000,1000",
+                          "--max-total-cost", "0.001", "--samples", "1", "--instances", *IDS, "--out", str(tmp_path),
+                          "--run-id", "capped", "--ray", cluster.address,
+                          env={**driver_env(), "OPENAI_API_KEY": "sk-ray20-cap", "PATCHSMITH_CACHE_DIR": str(tmp_path / "driver-cache")})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((tmp_path / "capped" / "infer" / "infer-summary.json").read_text())
+    outcomes = summary["outcomes"]
+    assert sorted(outcomes.values()).count("not started: total cost cap reached") == 1, outcomes
+    assert summary["cost_usd"] >= 0.001
+    predicted = (tmp_path / "capped" / "infer" / "predictions.jsonl").read_text().splitlines()
+    assert len(predicted) == 2
+    board_lines = [line for line in done.stdout.splitlines() if line.startswith("nodes: ")]
+    assert board_lines[-1].endswith("ETA 0s"), board_lines  # nothing left once the third left the total
+
+
 def test_a_node_killed_mid_run_is_retried_elsewhere_and_each_instance_is_graded_once(world, tmp_path: Path):
     _, mirrors, slow, cluster = world
     args = [sys.executable, "-m", "patchsmith.cli", *eval_args(slow, mirrors, tmp_path, "kill", "--ray", cluster.address)]
