@@ -16,7 +16,9 @@ to releases uploaded before the plan's cutoff:
 - a requirement pip held back below its release of the date, because a dependency of that
   release has none before the date, gets it, the dependency its oldest release that installs;
 - what the build compiles against (numpy, Cython) meets this Python: as of its release, wheels
-  only, when it is later than the date. Every such decision is printed as a line
+  only, when it is later than the date;
+- a requirement beyond the project's own that installs but will not import (its C library is
+  missing) is uninstalled again. Every such decision is printed as a line
   starting with "PATCHSMITH-NOTE" so the build log (and `--explain`) can show it.
 
 pip runs with --isolated: a host's pip configuration (local find-links carry no upload dates)
@@ -220,6 +222,53 @@ def project_requirements(plan):
     return chosen
 
 
+# Prints MODULES {name: [top-level modules]} for the installed distributions named in argv.
+_MODULES_OF = (
+    "import importlib.metadata as m, json, re, sys\n"
+    "wanted = set(sys.argv[1:])\n"
+    "found = {}\n"
+    "for d in m.distributions():\n"
+    "    name = re.sub(r'[-_.]+', '-', d.metadata['Name'] or '').lower()\n"
+    "    if name not in wanted:\n"
+    "        continue\n"
+    "    top = (d.read_text('top_level.txt') or '').split()\n"
+    "    if not top:\n"
+    "        for f in d.files or []:\n"
+    "            if len(f.parts) == 1 and f.parts[0].endswith('.py'):\n"
+    "                top.append(f.parts[0][:-3])\n"
+    "            elif len(f.parts) == 2 and f.parts[1] == '__init__.py':\n"
+    "                top.append(f.parts[0])\n"
+    "    found[name] = sorted(set(top))\n"
+    "print('MODULES ' + json.dumps(found))\n")
+# Top-level names a distribution may ship by mistake, whose import says nothing of the package.
+_NOT_ITS_API = {"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks", "scripts"}
+
+
+def drop_unimportable(plan, requirements):
+    """Uninstall each requirement beyond the project's own that installed but will not import.
+    conda brings a package's C library, pip does not (cfgrib without ecCodes raises RuntimeError),
+    and a project's optional imports catch ImportError only: one such package fails every test,
+    while without it the tests that want it skip. The project's own requirements stay: if they do
+    not import, that is the environment's failure to report, not to hide."""
+    protected = set(plan.get("protected", []))
+    names = sorted({requirement_name(r) for r in requirements} - protected - {"pip", "setuptools", "wheel"})
+    code, output = run([sys.executable, "-c", _MODULES_OF, *names])
+    found = re.search(r"^MODULES (.*)$", output, re.M)
+    for name, modules in (json.loads(found.group(1)) if code == 0 and found else {}).items():
+        modules = [m for m in modules if m.isidentifier() and m not in _NOT_ITS_API]
+        if not modules:
+            continue
+        try:  # from / so that nothing in the work tree stands in for the package
+            tried = subprocess.run([sys.executable, "-c", "import " + ", ".join(modules)], cwd="/",
+                                   capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            continue  # slow, not broken
+        if tried.returncode != 0:
+            last = ([line for line in tried.stderr.splitlines() if line.strip()] or ["no message"])[-1]
+            run(PIP + ["uninstall", "-y", name])
+            note("dropped", f"{name} (installed, but `import {', '.join(modules)}` fails: {last[:200]})")
+
+
 def setuptools_version():
     code, output = run([sys.executable, "-c", "import setuptools; print('SETUPTOOLS', setuptools.__version__)"])
     found = re.search(r"SETUPTOOLS (\d+)", output)
@@ -297,6 +346,7 @@ def main(path):
     kept = resolve(plan, [], requirements)
     if plan.get("cutoff"):
         catch_up(plan, kept)
+    drop_unimportable(plan, kept)
 
 
 if __name__ == "__main__":

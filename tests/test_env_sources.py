@@ -120,6 +120,24 @@ def test_a_dependency_that_will_not_build_drops_the_requirement_that_wants_it(tm
     assert_tests_pass(image)
 
 
+def test_a_requirement_that_installs_but_will_not_import_is_uninstalled_and_noted(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # as xarray's CI list gives cfgrib, whose eccodes finds no ecCodes library
+        "setup.py": "from setuptools import setup\nsetup(name='optimp', py_modules=['optimp'])\n",
+        # the project's optional import, which catches ImportError only, as xarray's backends do
+        "optimp.py": "try:\n    import gribby\nexcept ImportError:\n    gribby = None\n",
+        ".patchsmith.toml": '[sandbox]\nrequirements = ["six", "pytest", "gribby @ file:///testbed/vendor/gribby"]\n',
+        "vendor/gribby/setup.py": "from setuptools import setup\nsetup(name='gribby', version='0.1', py_modules=['gribby'])\n",
+        "vendor/gribby/gribby.py": "raise RuntimeError('Cannot find the ecCodes library')\n",
+        "tests/test_it.py": "import optimp\nimport six\n\n\ndef test_it():\n    assert optimp.gribby is None\n"})
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    notes = "\n".join(image.notes)
+    assert ("dropped: gribby (installed, but `import gribby` fails: RuntimeError: Cannot find the ecCodes library)"
+            in notes), notes
+    assert "dropped: six" not in notes and "dropped: pytest" not in notes  # they import
+    assert_tests_pass(image)
+
+
 def test_history_without_tags_gets_the_nearest_version_tag(tmp_path: Path, sandbox_cache_dir: Path):
     root = tmp_path / "repo"
     commit = dated_repo(root, {
