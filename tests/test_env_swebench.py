@@ -145,25 +145,32 @@ def test_unittest_ids_recorded_before_python_3_11_grade_on_an_inferred_3_11(tmp_
     assert reports["empty"]["tests_status"]["FAIL_TO_PASS"]["failure"] == ["test_fix (tests.test_uni.T)"]
 
 
+def uni_instance(tmp_path: Path, number: int, readme: str):
+    """(instance fixture__uni-N of version 0.N, repo cache) on a unittest fixture committed in 2023."""
+    from patchsmith.swebench_runner.dataset import instance_from_row
+
+    work = tmp_path / "uni"
+    commit = dated_repo(work, {**UNITTEST_FILES, "README": readme}, stamp="2023-06-01T12:00:00+00:00")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "fixture+uni").symlink_to(work)
+    instance = instance_from_row({
+        "repo": "fixture/uni", "instance_id": f"fixture__uni-{number}", "base_commit": commit, "version": f"0.{number}",
+        "patch": UNITTEST_GOLD, "test_patch": UNITTEST_TEST_PATCH, "environment_setup_commit": commit,
+        "FAIL_TO_PASS": json.dumps(["test_fix (tests.test_uni.T)"]), "PASS_TO_PASS": "[]"})
+    return instance, cache
+
+
 def test_an_inferred_spec_keeps_the_local_internet_with_the_packages_it_runs_with(tmp_path: Path):
     """requests' harness plays httpbin and a tarpit in the test container; its route needs `ip`
     (iproute2) and its server gunicorn, which the hand-written spec brings and inference never would."""
     from patchsmith.paths import cache_root
     from patchsmith.sandbox import Container
-    from patchsmith.swebench_runner.dataset import instance_from_row
     from patchsmith.swebench_runner.env_spec import EnvSpec
     from patchsmith.swebench_runner.environments import environment_for
     from patchsmith.swebench_runner.inferred import inferred_spec
 
-    work = tmp_path / "uni"
-    commit = dated_repo(work, {**UNITTEST_FILES, "README": "the local internet's fixture\n"}, stamp="2023-06-01T12:00:00+00:00")
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "fixture+uni").symlink_to(work)
-    instance = instance_from_row({
-        "repo": "fixture/uni", "instance_id": "fixture__uni-2", "base_commit": commit, "version": "0.2",
-        "patch": UNITTEST_GOLD, "test_patch": UNITTEST_TEST_PATCH, "environment_setup_commit": commit,
-        "FAIL_TO_PASS": json.dumps(["test_fix (tests.test_uni.T)"]), "PASS_TO_PASS": "[]"})
+    instance, cache = uni_instance(tmp_path, 2, "the local internet's fixture\n")
     harness = EnvSpec("fixture/uni", "0.2", python_wanted="3.11", python="3.11", test_command="python -m unittest -v",
                       parser="unittest", system_packages=("iproute2",), local_internet=("--tarpit", "10.255.255.1"),
                       pip_packages=("six==1.16.0", "gunicorn==23.0.0"))
@@ -180,19 +187,10 @@ def test_an_inferred_spec_keeps_the_local_internet_with_the_packages_it_runs_wit
 def test_an_inferred_spec_keeps_the_variables_a_vendored_source_install_line_sets(tmp_path: Path):
     """matplotlib's spec writes mplsetup.cfg (qhull from Debian) and names it with MPLSETUPCFG in its
     install line; without the variable a base commit before 3.4 reads setup.cfg and downloads qhull."""
-    from patchsmith.swebench_runner.dataset import instance_from_row
     from patchsmith.swebench_runner.env_spec import EnvSpec, VendoredSource
     from patchsmith.swebench_runner.inferred import inferred_spec
 
-    work = tmp_path / "uni"
-    commit = dated_repo(work, {**UNITTEST_FILES, "README": "the vendored source's fixture\n"}, stamp="2023-06-01T12:00:00+00:00")
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "fixture+uni").symlink_to(work)
-    instance = instance_from_row({
-        "repo": "fixture/uni", "instance_id": "fixture__uni-3", "base_commit": commit, "version": "0.3",
-        "patch": UNITTEST_GOLD, "test_patch": UNITTEST_TEST_PATCH, "environment_setup_commit": commit,
-        "FAIL_TO_PASS": json.dumps(["test_fix (tests.test_uni.T)"]), "PASS_TO_PASS": "[]"})
+    instance, cache = uni_instance(tmp_path, 3, "the vendored source's fixture\n")
     harness = EnvSpec("fixture/uni", "0.3", python_wanted="3.11", python="3.11", test_command="python -m unittest -v",
                       parser="unittest", vendored_sources=(VendoredSource("vendor/lib", "LIB-1", "build/lib-1"),),
                       pre_install=("printf '[libs]\\n' > local.cfg",),
