@@ -309,13 +309,14 @@ def test_infer_refuses_a_registry_address_that_is_not_host_port(tmp_path: Path):
 
 
 def test_infer_on_ray_keeps_the_total_cost_cap_at_the_driver(world, tmp_path: Path):
-    """Two nodes start one instance each; once the first is back the run has spent past the cap, so
-    the third never starts, gets no prediction line (a rerun tries it), and leaves the board's total."""
+    """Two nodes start one instance each; once the first is back the run has spent past the cap (no
+    cached answer from the tests before may make a call free), so the third never starts, gets no
+    prediction line (a rerun tries it), and leaves the board's total."""
     dataset, mirrors, _, cluster = world
     with ScriptedModel([fixture_answer] * 400) as server:
         done = patchsmith("swebench", "infer", "--dataset", str(dataset), "--repo-cache", str(mirrors),
                           "--model", "openai/scripted", "--api-base", server.url, "--price", "1000,1000",
-                          "--max-total-cost", "0.001", "--samples", "1", "--instances", *IDS, "--out", str(tmp_path),
+                          "--max-total-cost", "0.001", "--samples", "1", "--no-cache", "--instances", *IDS, "--out", str(tmp_path),
                           "--run-id", "capped", "--ray", cluster.address,
                           env={**driver_env(), "OPENAI_API_KEY": "sk-ray20-cap", "PATCHSMITH_CACHE_DIR": str(tmp_path / "driver-cache")})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
