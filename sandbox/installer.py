@@ -18,7 +18,9 @@ to releases uploaded before the plan's cutoff:
 - what the build compiles against (numpy, Cython) meets this Python: as of its release, wheels
   only, when it is later than the date;
 - a requirement beyond the project's own that installs but will not import (its C library is
-  missing) is uninstalled again. Every such decision is printed as a line
+  missing) is uninstalled again;
+- a pytest of the date that cannot run a trivial test on this (newer) Python, or has no `pytest`
+  command yet, moves with its plugins to their releases as of this Python. Every such decision is printed as a line
   starting with "PATCHSMITH-NOTE" so the build log (and `--explain`) can show it.
 
 pip runs with --isolated: a host's pip configuration (local find-links carry no upload dates)
@@ -30,6 +32,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 try:  # imported as part of patchsmith (discovery reads requirement names the same way)
     from patchsmith.sandbox import pip_calls
@@ -269,6 +272,43 @@ def drop_unimportable(plan, requirements):
             note("dropped", f"{name} (installed, but `import {', '.join(modules)}` fails: {last[:200]})")
 
 
+_PLUGINS = ("import importlib.metadata as m\n"
+            "for d in m.distributions():\n"
+            "    if any(e.group == 'pytest11' for e in d.entry_points):\n"
+            "        print('PLUGIN', d.metadata['Name'])\n")
+
+
+def pytest_runs():
+    """Whether this environment's pytest runs a trivial test, and has the `pytest` command that
+    test commands call (pytest before 3.0 has only `py.test`)."""
+    folder = tempfile.mkdtemp(prefix="patchsmith-pytest-")
+    with open(os.path.join(folder, "test_patchsmith_smoke.py"), "w") as handle:
+        handle.write("def test_smoke():\n    assert True\n")
+    code, output = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", folder])
+    return code == 0 and "1 passed" in output and os.path.exists(os.path.join(os.path.dirname(sys.executable), "pytest"))
+
+
+def pytest_that_runs(plan):
+    """A commit's pinned pytest (requests 2.7's 2.3.4) may not run on the newer Python we have; its
+    developers ran a pytest that worked on theirs. Then pytest and its plugins (a plugin of the
+    date breaks a newer pytest at start-up: pytest-cov 1.6's funcarg hook) move to their releases
+    as of this Python."""
+    if run([sys.executable, "-c", "import pytest"])[0] != 0 or pytest_runs():
+        return
+    cutoff = interpreter_cutoff(plan)
+    if not cutoff:
+        note("runner", "pytest does not run a trivial test in this environment")
+        return
+    _, output = run([sys.executable, "-c", _PLUGINS])
+    plugins = re.findall(r"^PLUGIN (\S+)$", output, re.M)
+    python = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+    note("fallback", f"pytest of {plan['date']} does not run on {python}; pytest"
+                     + (f" and its plugins ({', '.join(plugins)})" if plugins else "") + f" as of that Python ({cutoff[:10]})")
+    run(PIP + ["install", *pip_options(plan, cutoff=cutoff), "--upgrade", "pytest", *plugins])
+    if not pytest_runs():
+        note("runner", f"pytest as of {python} does not run a trivial test either")
+
+
 def setuptools_version():
     code, output = run([sys.executable, "-c", "import setuptools; print('SETUPTOOLS', setuptools.__version__)"])
     found = re.search(r"SETUPTOOLS (\d+)", output)
@@ -347,6 +387,7 @@ def main(path):
     if plan.get("cutoff"):
         catch_up(plan, kept)
     drop_unimportable(plan, kept)
+    pytest_that_runs(plan)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,21 @@ def test_a_requirement_that_installs_but_will_not_import_is_uninstalled_and_note
     assert_tests_pass(image)
 
 
+def test_a_pinned_pytest_that_cannot_run_on_the_python_moves_with_its_plugins(tmp_path: Path, sandbox_cache_dir: Path):
+    root = tmp_path / "repo"
+    commit = dated_repo(root, {  # as requests 2.7's requirements.txt, on the oldest Python we have (3.9)
+        "setup.py": "from setuptools import setup\nsetup(name='oldpins', py_modules=['oldpins'])\n", "oldpins.py": "",
+        "requirements.txt": "py==1.4.12\npytest==2.3.4\npytest-cov==1.6\n",
+        "tests/test_it.py": "def test_it():\n    assert True\n"}, stamp="2015-08-26T12:00:00+00:00")
+    image = build(root, commit, sandbox_cache_dir, tmp_path / "build.log")
+    assert image.recipe.python == "3.9"
+    notes = "\n".join(image.notes)
+    assert "pytest of 2015-08-26 does not run on Python 3.9; pytest and its plugins (pytest-cov) as of that Python" in notes, notes
+    assert "does not run a trivial test either" not in notes, notes
+    run = run_in(image, "pytest -rA tests")  # the command a harness calls, which pytest 2.3 did not install
+    assert run.ok and "1 passed" in run.output, run.output[-2000:]
+
+
 def test_history_without_tags_gets_the_nearest_version_tag(tmp_path: Path, sandbox_cache_dir: Path):
     root = tmp_path / "repo"
     commit = dated_repo(root, {
