@@ -27,6 +27,7 @@ pip runs with --isolated: a host's pip configuration (local find-links carry no 
 must not leak into a dated resolution.
 """
 
+import importlib.metadata
 import json
 import os
 import re
@@ -225,24 +226,22 @@ def project_requirements(plan):
     return chosen
 
 
-# Prints MODULES {name: [top-level modules]} for the installed distributions named in argv.
-_MODULES_OF = (
-    "import importlib.metadata as m, json, re, sys\n"
-    "wanted = set(sys.argv[1:])\n"
-    "found = {}\n"
-    "for d in m.distributions():\n"
-    "    name = re.sub(r'[-_.]+', '-', d.metadata['Name'] or '').lower()\n"
-    "    if name not in wanted:\n"
-    "        continue\n"
-    "    top = (d.read_text('top_level.txt') or '').split()\n"
-    "    if not top:\n"
-    "        for f in d.files or []:\n"
-    "            if len(f.parts) == 1 and f.parts[0].endswith('.py'):\n"
-    "                top.append(f.parts[0][:-3])\n"
-    "            elif len(f.parts) == 2 and f.parts[1] == '__init__.py':\n"
-    "                top.append(f.parts[0])\n"
-    "    found[name] = sorted(set(top))\n"
-    "print('MODULES ' + json.dumps(found))\n")
+def top_level_modules(names):
+    """{name: its top-level modules} of the installed distributions named (canonical names). This
+    file runs with the environment's Python, so its metadata is the environment's."""
+    found = {}
+    for dist in importlib.metadata.distributions():
+        name = canonical(dist.metadata["Name"] or "")
+        if name not in names:
+            continue
+        top = (dist.read_text("top_level.txt") or "").split()
+        if not top:  # wheels of newer build tools leave top_level.txt out; their files say it
+            top = [f.parts[0][:-3] if len(f.parts) == 1 else f.parts[0] for f in dist.files or []
+                   if (len(f.parts) == 1 and f.parts[0].endswith(".py")) or (len(f.parts) == 2 and f.parts[1] == "__init__.py")]
+        found[name] = sorted(set(top))
+    return found
+
+
 # Top-level names a distribution may ship by mistake, whose import says nothing of the package.
 _NOT_ITS_API = {"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks", "scripts"}
 
@@ -255,9 +254,7 @@ def drop_unimportable(plan, requirements):
     not import, that is the environment's failure to report, not to hide."""
     protected = set(plan.get("protected", []))
     names = sorted({requirement_name(r) for r in requirements} - protected - {"pip", "setuptools", "wheel"})
-    code, output = run([sys.executable, "-c", _MODULES_OF, *names])
-    found = re.search(r"^MODULES (.*)$", output, re.M)
-    for name, modules in (json.loads(found.group(1)) if code == 0 and found else {}).items():
+    for name, modules in top_level_modules(set(names)).items():
         modules = [m for m in modules if m.isidentifier() and m not in _NOT_ITS_API]
         if not modules:
             continue
@@ -270,12 +267,6 @@ def drop_unimportable(plan, requirements):
             last = ([line for line in tried.stderr.splitlines() if line.strip()] or ["no message"])[-1]
             run(PIP + ["uninstall", "-y", name])
             note("dropped", f"{name} (installed, but `import {', '.join(modules)}` fails: {last[:200]})")
-
-
-_PLUGINS = ("import importlib.metadata as m\n"
-            "for d in m.distributions():\n"
-            "    if any(e.group == 'pytest11' for e in d.entry_points):\n"
-            "        print('PLUGIN', d.metadata['Name'])\n")
 
 
 def pytest_runs():
@@ -299,8 +290,8 @@ def pytest_that_runs(plan):
     if not cutoff:
         note("runner", "pytest does not run a trivial test in this environment")
         return
-    _, output = run([sys.executable, "-c", _PLUGINS])
-    plugins = re.findall(r"^PLUGIN (\S+)$", output, re.M)
+    plugins = [dist.metadata["Name"] for dist in importlib.metadata.distributions()
+               if any(entry.group == "pytest11" for entry in dist.entry_points)]
     python = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
     note("fallback", f"pytest of {plan['date']} does not run on {python}; pytest"
                      + (f" and its plugins ({', '.join(plugins)})" if plugins else "") + f" as of that Python ({cutoff[:10]})")

@@ -15,6 +15,8 @@ environments with the hand-written ones.
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -73,9 +75,6 @@ def _inferred(repo: str, version: str, commit: str, git_dir: Path, mode: str, ha
 
 def install_variables(install: str) -> tuple[tuple[str, str], ...]:
     """The NAME=value words that open a spec's install line: variables its install runs with."""
-    import re
-    import shlex
-
     found = []
     for word in shlex.split(install.splitlines()[0]) if install.strip() else ():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word):
