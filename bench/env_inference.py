@@ -161,8 +161,13 @@ def report(rows: list[dict], planned: int, chosen: list | None = None) -> str:
         mine = [r for r in rows if r["mode"] == mode]
         agree = sum(r["agree"] for r in mine)
         share = f"{agree / len(mine):.2f}" if mine else "n/a"
-        builds = [r["build_seconds"] for r in mine if r.get("built_now")]
-        median = f"{statistics.median(builds):.0f} s over {len(builds)} build(s)" if builds else "no build in this run"
+        # one figure per environment image; an image built by an earlier run carries the build time
+        # recorded then, so a resumed or cached run still reports what a build costs
+        built = {r["image"]: r for r in mine if r.get("build_seconds") and not r["cause"].startswith("build failed")}
+        builds = [r["build_seconds"] for r in built.values()]
+        now = sum(bool(r.get("built_now")) for r in built.values())
+        median = (f"{statistics.median(builds):.0f} s over {len(builds)} image(s), {now} built in this run, "
+                  "the others' times recorded at their build") if builds else "no image built"
         lines.append(f"{mode:7s} agree {agree}/{len(mine)} = {share}; median environment build {median}")
         causes = Counter(re.sub(r"\d+", "N", r["cause"].split(" e.g.")[0]).rstrip(",") for r in mine if not r["agree"])
         for cause, n in causes.most_common(5):
