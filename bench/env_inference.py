@@ -165,7 +165,8 @@ def report(rows: list[dict], planned: int, chosen: list | None = None) -> str:
         # recorded then, so a resumed or cached run still reports what a build costs
         built = {r["image"]: r for r in mine if r.get("build_seconds") and not r["cause"].startswith("build failed")}
         builds = [r["build_seconds"] for r in built.values()]
-        now = sum(bool(r.get("built_now")) for r in built.values())
+        # by image, not by the row kept: the first instance of a version builds it, the later ones find it
+        now = len({r["image"] for r in mine if r.get("built_now") and r["image"] in built})
         median = (f"{statistics.median(builds):.0f} s over {len(builds)} image(s), {now} built in this run, "
                   "the others' times recorded at their build") if builds else "no image built"
         lines.append(f"{mode:7s} agree {agree}/{len(mine)} = {share}; median environment build {median}")
