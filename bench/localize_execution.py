@@ -233,6 +233,8 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path, with_cost: bool
         statuses = {t: covered.runs[t].status for t in failing if t in covered.runs}
         row["error"] = f"no FAIL_TO_PASS test failed under coverage at base: {statuses}"[:300] + "; " + covered.log[-300:]
         return row
+    # The log's end keeps the failing tests' tracebacks, for signals read from them.
+    row["log_tail"] = covered.log[-30000:]
     row["runs"] = [{"name": r.name, "failed": r.failed,
                     "lines": {path: list(lines) for path, lines in r.lines.items() if not is_non_source(path)}} for r in runs]
     return row
