@@ -268,8 +268,11 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
         for trace in sorted({*args.trace_weights, *([0.0] if args.file_level else [])}):
             chosen = replace(settings, execution_weight=weight, traceability_weight=trace)
             fused = by_trace[trace] = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
-            rankings["execution"] = ([key(s.element) for s in fused.execution.elements], fused.execution.file_ranking)
-            rankings["traceability"] = ([], [f.path for f in fused.execution.traced])
+            # No signal when the failing runs executed no function body of the repository's source
+            # (django-14382's test runs the code in a subprocess): fused is then retrieval alone.
+            signal = fused.execution
+            rankings["execution"] = ([key(s.element) for s in signal.elements], signal.file_ranking) if signal else ([], [])
+            rankings["traceability"] = ([], [f.path for f in signal.traced] if signal else [])
             if trace in args.trace_weights:
                 rankings[fused_name(weight, trace)] = ([key(e) for e in fused.elements.elements], list(fused.files.paths))
         for trace in args.trace_weights if args.file_level else ():
