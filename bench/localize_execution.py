@@ -114,11 +114,13 @@ def halves(measured: list[dict]) -> dict[str, str]:
     return half
 
 
-def fused_name(weight: float, trace: float) -> str:
-    if weight == LocalizeSettings.execution_weight and trace == LocalizeSettings.traceability_weight:
-        return "fused"
-    return "fused " + " ".join(f"{name}={value:g}" for name, value, default in (
-        ("w", weight, LocalizeSettings.execution_weight), ("t", trace, LocalizeSettings.traceability_weight)) if value != default)
+def fused_name(weight: float, trace: float, output: float) -> str:
+    """"fused" for the settings' defaults, else the weights that differ: w execution, t traceability,
+    o failure output."""
+    differ = [f"{name}={value:g}" for name, value, default in (
+        ("w", weight, LocalizeSettings.execution_weight), ("t", trace, LocalizeSettings.traceability_weight),
+        ("o", output, LocalizeSettings.failure_output_weight)) if value != default]
+    return " ".join(["fused", *differ])
 
 
 def passing_sample(instance, limit: int) -> list[str]:
@@ -149,15 +151,6 @@ def selected_command(test_run: str, runner: str, directives: list[str], tests: l
     if any(label == test for label, test in zip(labels, tests)):
         return " ".join([test_run, *directives])
     return " ".join([test_run, *(shlex.quote(label) for label in dict.fromkeys(labels))])
-
-
-def by_elements(paths, elements) -> list[str]:
-    """`paths` wholly in the order of their best element (how localize ranked files before
-    traceability; now the elements break only the file scores' ties)."""
-    position: dict[str, int] = {}
-    for rank, element in enumerate(elements):
-        position.setdefault(element.path, rank)
-    return sorted(paths, key=lambda p: position.get(p, len(elements)))  # stable: the rest keep their order
 
 
 class NotYet(Exception):
@@ -245,7 +238,6 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     from patchsmith import repo_index
     from patchsmith.llm import DryRunModel
     from patchsmith.localize import localize
-    from patchsmith.localize.files import with_execution
     from patchsmith.localize.traceability import subject
     from patchsmith.sandbox.coverage import CoveredRun
     from patchsmith.swebench_runner.specs import patched_files
@@ -253,7 +245,9 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
 
     index = repo_index.build_index(find_mirror(instance.repo, args.repo_cache), commit=instance.base_commit,
                                    cache_dir=cache / "index")
-    runs = [CoveredRun(r["name"], r["failed"], {p: tuple(lines) for p, lines in r["lines"].items()}) for r in row["runs"]]
+    # The failing tests ran in one process: each failing run's output is that process's (its tail).
+    runs = [CoveredRun(r["name"], r["failed"], {p: tuple(lines) for p, lines in r["lines"].items()},
+                       output=row.get("log_tail", "") if r["failed"] else "") for r in row["runs"]]
     model = DryRunModel("openai/no-model", context_window=128_000)
     settings = LocalizeSettings(max_elements=30)
     plain = localize(index, instance.problem_statement, model, settings)
@@ -264,27 +258,17 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     names_files = any("::" in r.name for r in runs if r.failed)
     test_files = [] if names_files else [p for p in patched_files(instance.test_patch) if subject(p)]
     for weight in args.weights:
-        by_trace = {}
-        for trace in sorted({*args.trace_weights, *([0.0] if args.file_level else [])}):
-            chosen = replace(settings, execution_weight=weight, traceability_weight=trace)
-            fused = by_trace[trace] = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
-            # No signal when the failing runs executed no function body of the repository's source
-            # (django-14382's test runs the code in a subprocess): fused is then retrieval alone.
-            signal = fused.execution
-            rankings["execution"] = ([key(s.element) for s in signal.elements], signal.file_ranking) if signal else ([], [])
-            rankings["traceability"] = ([], [f.path for f in signal.traced] if signal else [])
-            if trace in args.trace_weights:
-                rankings[fused_name(weight, trace)] = ([key(e) for e in fused.elements.elements], list(fused.files.paths))
-        for trace in args.trace_weights if args.file_level else ():
-            # Traceability at the file level only: the elements as without it, the files by the
-            # file step's fusion (not the elements' order), so the function ranking cannot change.
-            chosen = replace(settings, execution_weight=weight, traceability_weight=trace)
-            files = with_execution(by_trace[trace].files, by_trace[trace].execution, chosen)
-            rankings[fused_name(weight, trace) + " files"] = ([key(e) for e in by_trace[0.0].elements.elements], list(files.paths))
-        if args.file_level:  # the ranking before traceability: files wholly in their best element's order
-            plain_fused = by_trace[0.0]
-            rankings[fused_name(weight, 0.0) + " by elements"] = (
-                [key(e) for e in plain_fused.elements.elements], by_elements(plain_fused.files.paths, plain_fused.elements.elements))
+        for trace in args.trace_weights:
+            for output in args.output_weights:
+                chosen = replace(settings, execution_weight=weight, traceability_weight=trace, failure_output_weight=output)
+                fused = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
+                rankings[fused_name(weight, trace, output)] = ([key(e) for e in fused.elements.elements], list(fused.files.paths))
+    # None when the failing runs neither executed nor named a source file (django-14382's test runs
+    # the code in a subprocess): fused is then retrieval alone.
+    signal = fused.execution
+    rankings["execution"] = ([key(s.element) for s in signal.elements], signal.file_ranking) if signal else ([], [])
+    rankings["traceability"] = ([], [f.path for f in signal.traced] if signal else [])
+    rankings["failure output"] = ([], [f.path for f in signal.named] if signal else [])
     gold = gold_files(instance.patch)
     functions = set()
     for path, lines in gold_lines(instance.patch).items():
@@ -292,7 +276,7 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     ranked = {"gold_functions": sorted(functions)}
     for signal, (elements, files) in rankings.items():
         ranked[signal] = {f"file@{k}": recall(files, gold, k) for k in FILE_KS}
-        if functions and signal != "traceability":  # traceability ranks files only
+        if functions and signal not in ("traceability", "failure output"):  # these rank files only
             ranked[signal].update({f"function@{k}": len(set(elements[:k]) & functions) / len(functions) for k in FUNCTION_KS})
         ranked[signal]["top"] = ["::".join(e) for e in elements[:5]]
     return ranked
@@ -344,9 +328,8 @@ def main() -> int:
                         help="execution_weight values to fuse with, comma-separated (the default's row is 'fused')")
     parser.add_argument("--trace-weights", default=str(LocalizeSettings.traceability_weight),
                         help="traceability_weight values to fuse with, comma-separated (0: without traceability)")
-    parser.add_argument("--file-level", action="store_true",
-                        help="also each traceability weight at the file level only (elements as without it), and the ranking before "
-                             "traceability (files in their best element's order)")
+    parser.add_argument("--output-weights", default=str(LocalizeSettings.failure_output_weight),
+                        help="failure_output_weight values to fuse with, comma-separated (0: without the failure output)")
     parser.add_argument("--half", choices=("development", "held-out"), default=None,
                         help="rank only this half's instances (developing a method: the development half)")
     parser.add_argument("--no-build", action="store_true", help="use only environment images that already exist")
@@ -361,9 +344,9 @@ def main() -> int:
     args = parser.parse_args()
     args.weights = [float(w) for w in args.weights.split(",")]
     args.trace_weights = [float(w) for w in args.trace_weights.split(",")]
-    signals = ["retrieval", "execution", "traceability", *(fused_name(w, t) for w in args.weights for t in args.trace_weights),
-               *(fused_name(w, t) + " files" for w in args.weights for t in args.trace_weights if args.file_level),
-               *(fused_name(w, 0.0) + " by elements" for w in args.weights if args.file_level)]
+    args.output_weights = [float(w) for w in args.output_weights.split(",")]
+    signals = ["retrieval", "execution", "traceability", "failure output",
+               *(fused_name(w, t, o) for w in args.weights for t in args.trace_weights for o in args.output_weights)]
 
     from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.dataset import load_instances

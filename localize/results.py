@@ -110,6 +110,8 @@ class ExecutionSignal:
     # source files those are named after, best first. Empty when no failing run names its file.
     test_files: tuple[str, ...] = ()
     traced: tuple[ScoredFile, ...] = ()
+    # The source files the failing runs' output names (localize.failure_output), best first.
+    named: tuple[ScoredFile, ...] = ()
 
     @property
     def file_ranking(self) -> list[str]:
@@ -118,6 +120,10 @@ class ExecutionSignal:
     @property
     def traced_scores(self) -> dict[str, float]:
         return {f.path: f.score for f in self.traced}
+
+    @property
+    def named_scores(self) -> dict[str, float]:
+        return {f.path: f.score for f in self.named}
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,6 +136,7 @@ class ExecutionSignal:
             elements=tuple(ScoredElement(Element(**e["element"]), e["score"]) for e in data["elements"]),
             test_files=tuple(data.get("test_files", ())),
             traced=tuple(ScoredFile(**f) for f in data.get("traced", ())),
+            named=tuple(ScoredFile(**f) for f in data.get("named", ())),
         )
 
 

@@ -31,6 +31,7 @@ class Run(Protocol):
     name: str
     failed: bool
     lines: dict[str, tuple[int, ...]]
+    output: str  # what a failing run printed (localize.failure_output)
 
 
 def body_lines(index: RepoIndex, path: str) -> set[int]:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from patchsmith import repo_index
 from patchsmith.repo_index import RepoIndex
 
-from patchsmith.localize import traceability
+from patchsmith.localize import failure_output, traceability
 from patchsmith.localize.elements import localize_elements
 from patchsmith.localize.files import ties_broken_by_elements, localize_files, retrieval_ranking, with_execution
 from patchsmith.localize.lines import localize_lines
@@ -53,14 +53,20 @@ def measure(
     index: RepoIndex, issue: str, runs: Sequence[Run], settings: LocalizeSettings, test_files: Sequence[str] = ()
 ) -> ExecutionSignal | None:
     """The execution signal of `runs`, its ties broken by retrieval's file and definition order, with
-    the source files the failing tests are named after (traceability)."""
+    the source files the failing tests are named after (traceability) and those the failing runs'
+    output names (failure_output). None without a failing run, or when the failing runs neither
+    executed nor named any source file (a test that runs the code in a subprocess, say)."""
     if not any(run.failed for run in runs):
         return None
     files = retrieval_ranking(index, issue, settings.retrieval_files)
     definitions = [(hit.path, hit.qualname) for hit in repo_index.search_definitions(index, issue, k=settings.retrieval_definitions)]
+    # Failing tests of one process share its output: each distinct output is read once.
+    output = "\n".join(dict.fromkeys(run.output for run in runs if run.failed and run.output))
+    named = failure_output.named_files(output, index.files)[: settings.retrieval_files]
     signal = execution_signal(runs, index, files, definitions)
-    if signal is None:
+    if signal is None and not named:
         return None
+    signal = signal or ExecutionSignal(runs=tuple((run.name, run.failed) for run in runs), files=(), elements=())
     tests = list(test_files) or traceability.test_files(run.name for run in runs if run.failed)
     traced = traceability.traced_files(tests, index.files, files)[: settings.retrieval_files]
-    return replace(signal, test_files=tuple(tests), traced=tuple(traced))
+    return replace(signal, test_files=tuple(tests), traced=tuple(traced), named=tuple(named))

@@ -43,11 +43,13 @@ def measured_runs(box, failing, script, regression, passing_runs: int) -> tuple:
                                     run_last=failing.tests)
         named = set(failing.tests)
         passed = [r for r in covered.runs.values() if r.status == "passed" and r.name not in named]
-        return tuple(covered.runs[t] for t in failing.tests if covered.runs[t].failed) + tuple(sample(passed, passing_runs))
+        failed = [replace(covered.runs[t], output=covered.log) for t in failing.tests if covered.runs[t].failed]
+        return tuple(failed) + tuple(sample(passed, passing_runs))
     runs: list = []
     result = run_script(box, script.script, timeout=script.timeout, python=covered_python("reproduction script"))
     if result.verdict == REPRODUCED:
-        runs.append(CoveredRun("reproduction script", True, read_lines(box).get("reproduction script", {}), result.verdict))
+        runs.append(CoveredRun("reproduction script", True, read_lines(box).get("reproduction script", {}), result.verdict,
+                               output=result.output))
     if regression is not None and regression.tests:
         runs += passing_tests(box, regression, sample(list(regression.tests), passing_runs))
     return tuple(runs)

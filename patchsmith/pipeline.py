@@ -246,7 +246,7 @@ class PipelineRun:
                                      runs=self.runs, files=self.localization.files)
         self.run.save_stage("localize", self.localization)
         top = self.localization.execution.elements[:3]
-        self.say("localize", "executed by the failing run: " + ", ".join(f"{e.element.qualname} {e.score:.2f}" for e in top))
+        self.say("localize", "executed by the failing run: " + (", ".join(f"{e.element.qualname} {e.score:.2f}" for e in top) or "no source function"))
 
     def repair(self) -> None:
         from patchsmith.repair import Candidate, generate_candidates

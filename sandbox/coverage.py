@@ -127,6 +127,9 @@ class CoveredRun:
     failed: bool  # the run shows the bug (a failing test, a script that reproduced it)
     lines: dict[str, tuple[int, ...]] = field(default_factory=dict)  # repository path -> sorted lines
     status: str = ""  # "passed" | "failed" | "skipped" | "missing" for tests; the caller's word otherwise
+    # What a failing run printed (its tracebacks and warnings, for localize.failure_output); tests
+    # run in one process share that process's output. Empty for passing runs.
+    output: str = ""
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,30 @@ def test_named_failing_tests_run_last_so_work_done_once_goes_to_a_passing_test(l
     assert fill not in failing_last.runs[failing].lines["ledger/rates_once.py"]
 
 
+def test_a_failing_test_keeps_its_output_which_names_the_file_it_raised_in(ledger_box, sandbox_cache_dir):
+    from patchsmith.localize.failure_output import named_files
+    from patchsmith.measure import measured_runs
+    from patchsmith.reproduce import FailingTests
+    from patchsmith.sandbox.coverage import bring_coverage
+
+    ledger_box.put_file("/testbed/ledger/parse_once.py", "def parse(text):\n    return int(text)\n")
+    ledger_box.put_file("/testbed/tests/test_parse_once.py", "from ledger.parse_once import parse\n\n\n"
+                        "def test_words():\n    assert parse('ten') == 10\n\n\ndef test_digits():\n    assert parse('10') == 10\n")
+    failing = "tests/test_parse_once.py::test_words"
+    try:
+        bring_coverage(ledger_box, sandbox_cache_dir)
+        runs = measured_runs(ledger_box, FailingTests((failing,), ()), None, None, 30)
+    finally:
+        ledger_box.exec("rm -f /testbed/ledger/parse_once.py /testbed/tests/test_parse_once.py")
+
+    failed, passed = [r for r in runs if r.failed], [r for r in runs if not r.failed]
+    assert [r.name for r in failed] == [failing] and [r.name for r in passed] == ["tests/test_parse_once.py::test_digits"]
+    assert "ValueError" in failed[0].output and passed[0].output == ""
+    # pytest's report of the real run names the frame that raised; the test file is not a candidate.
+    named = named_files(failed[0].output, {"ledger/parse_once.py", "ledger/money.py", "tests/test_parse_once.py"})
+    assert [f.path for f in named] == ["ledger/parse_once.py"]
+
+
 def test_a_script_run_under_coverage_has_one_context(ledger_box, sandbox_cache_dir):
     from patchsmith.reproduce import run_script
     from patchsmith.sandbox.coverage import bring_coverage, covered_python, read_lines

@@ -5,10 +5,11 @@ without a failing run."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pytest
 
+from patchsmith.sandbox.coverage import CoveredRun as Run
 from tests.conftest import make_git_repo
 
 SOURCE = '''\
@@ -34,11 +35,6 @@ class Box:
 '''
 
 
-@dataclass(frozen=True)
-class Run:
-    name: str
-    failed: bool
-    lines: dict = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")

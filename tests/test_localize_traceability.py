@@ -4,18 +4,13 @@ file is named after, and how that breaks the execution signal's ties in localize
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 import pytest
 
+from patchsmith.sandbox.coverage import CoveredRun as Run
 from tests.conftest import make_git_repo
 
 
-@dataclass(frozen=True)
-class Run:
-    name: str
-    failed: bool
-    lines: dict = field(default_factory=dict)
 
 
 @pytest.mark.parametrize("test, source, score", [

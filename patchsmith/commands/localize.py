@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         print("executed by the failing tests (Ochiai):")
         for scored in result.execution.elements[:10]:
             print(f"  {scored.score:.3f}  {scored.element.path}::{scored.element.qualname}")
+        if result.execution.named:
+            print("named in the failing tests' output: " + ", ".join(f.path for f in result.execution.named[:5]))
     prompt, completion = model.ledger.tokens()
     print(f"cost: {model.cost_text}; tokens: {prompt} prompt, {completion} completion; run folder: {pipeline.run.path}")
     return 0
