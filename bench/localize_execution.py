@@ -30,7 +30,10 @@ signal of the report comes from one run of the same ranking code:
   bench/localize_retrieval.py) among the ranked elements;
 - file recall@1/5 of the gold patch's files;
 each for retrieval only (localize --no-model without runs), execution only (the Ochiai ranking,
-ties by retrieval) and fused (localize --no-model with the runs);
+ties by retrieval), the two file-only signals (traceability; failure output, the source files the
+failing runs' output names, read from the last 30,000 characters of the test command's output that
+each row keeps) and fused (localize --no-model with the runs; rows "fused w=.. t=.. o=.." for
+other execution, traceability and failure-output weights);
 - the cost of coverage (for every instance, or with --cost-every N for every Nth of the set, which
   spares the others two of their three test runs): the same tests' wall time under coverage over
   without it (median; both
@@ -46,7 +49,8 @@ only; every signal is reported on both halves and the whole in the same run, and
 adopted only if it also helps on the held-out half.
 
     python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID] [--hours H]
-        [--passing 30] [--weights 4,2,1] [--cost-every N] [--run-timeout 900] [--no-build]
+        [--passing 30] [--weights 4,2,1] [--trace-weights 1,0] [--output-weights 1,0] [--half development]
+        [--cost-every N] [--run-timeout 900] [--no-build]
         [--state bench/out/localize_execution.jsonl]
 """
 

@@ -46,15 +46,13 @@ def mentioned_paths(output: str, root: str = "/testbed") -> list[str]:
 
 
 def named_files(output: str, sources: Collection[str], root: str = "/testbed") -> list[ScoredFile]:
-    """The repository's source files the output names, each scored by the share of the output's
-    mentions of source files that are its own (1.0 for a file named alone), best first; ties keep
-    the order of first mention."""
+    """The repository's source files the output names, most mentioned first (ties in order of first
+    mention). Each scores 1 / the number of files named: one file named alone is strong evidence,
+    while a long traceback through a framework's request handling or a connection pool spreads the
+    same evidence over every frame it passes, so none of them outweighs the other signals."""
     mentions = [p for p in mentioned_paths(output, root) if p in sources and not is_non_source(p)]
     counts: dict[str, int] = {}
     for path in mentions:
         counts[path] = counts.get(path, 0) + 1
-    if not counts:
-        return []
-    top = max(counts.values())
     order = sorted(counts, key=lambda p: -counts[p])  # stable: first mention wins ties
-    return [ScoredFile(path, round(counts[path] / top, 6)) for path in order]
+    return [ScoredFile(path, round(1 / len(counts), 6)) for path in order]

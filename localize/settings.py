@@ -42,7 +42,7 @@ class LocalizeSettings:
     # after (localize.traceability, score 1.0 at best) is worth this many first places.
     traceability_weight: float = 1.0
     # A source file the failing runs' output names (localize.failure_output: a traceback frame, a
-    # warning's origin; score 1.0 for the most named) is worth this many first places.
+    # warning's origin; score 1.0 when it is the only file named) is worth this many first places.
     failure_output_weight: float = 1.0
     top_files: int = 5  # files whose skeletons the element step shows
     max_elements: int = 12  # elements kept for the line step

@@ -51,12 +51,13 @@ def test_mentions_are_taken_from_tracebacks_reports_and_warnings_under_the_root_
     assert mentioned_paths("no paths here, only setup.py and a.py: 3") == []
 
 
-def test_only_indexed_source_files_count_and_the_most_named_scores_highest():
+def test_only_indexed_source_files_count_and_the_evidence_is_shared_among_them():
     from patchsmith.localize.failure_output import named_files
 
     sources = {"pkg/render.py", "pkg/compat.py", "tests/test_render.py"}
     named = named_files(PYTEST_OUTPUT + TRACEBACK, sources)
-    assert [(f.path, f.score) for f in named] == [("pkg/render.py", 1.0), ("pkg/compat.py", 0.5)]
+    assert [(f.path, f.score) for f in named] == [("pkg/render.py", 0.5), ("pkg/compat.py", 0.5)]  # most named first
+    assert [(f.path, f.score) for f in named_files(TRACEBACK, sources)] == [("pkg/render.py", 1.0)]
     assert named_files("AssertionError: 1 != 2", sources) == []
 
 
