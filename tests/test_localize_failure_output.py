@@ -87,15 +87,16 @@ def test_the_file_a_traceback_names_breaks_the_execution_tie(index):
     # and the run's name says nothing of its file: only the output points at render.py.
     lines = {"pkg/parser.py": (2, 3), "pkg/render.py": (2, 3)}
     runs = [Run("a failing script", True, lines, output=TRACEBACK)]
-    named = localize(index, ISSUE, model, runs=runs)
-    without = localize(index, ISSUE, model, replace(LocalizeSettings(), failure_output_weight=0.0), runs=runs)
-    assert without.files.paths[0] == "pkg/parser.py"
+    fused = replace(LocalizeSettings(), failure_output_weight=1.0)
+    named = localize(index, ISSUE, model, fused, runs=runs)
+    by_default = localize(index, ISSUE, model, runs=runs)  # recorded, not fused (the README says why)
+    assert by_default.files.paths[0] == "pkg/parser.py" and by_default.execution.named == named.execution.named
     assert named.files.paths[0] == "pkg/render.py"
     assert "failure output" in named.files.files[0].sources
     assert [f.path for f in named.execution.named] == ["pkg/render.py"]
     # Passing runs' output is not read: the same text on a passing run changes nothing.
     quiet = [Run("a failing script", True, lines), Run("a passing test", False, {}, output=TRACEBACK)]
-    assert localize(index, ISSUE, model, runs=quiet).files.paths[0] == "pkg/parser.py"
+    assert localize(index, ISSUE, model, fused, runs=quiet).files.paths[0] == "pkg/parser.py"
     # localize.json records the signal and reads back the same.
     data = json.loads(json.dumps(named.to_json()))
     assert data["execution"]["named"] == [{"path": "pkg/render.py", "score": 1.0}]
@@ -104,11 +105,12 @@ def test_the_file_a_traceback_names_breaks_the_execution_tie(index):
 
 def test_a_failing_run_that_executed_no_source_still_gives_its_output(index):
     from patchsmith.llm import DryRunModel
-    from patchsmith.localize import localize
+    from patchsmith.localize import LocalizeSettings, localize
 
     model = DryRunModel("openai/none", context_window=32_000)
+    fused = replace(LocalizeSettings(), failure_output_weight=1.0)
     # The test ran the code in a subprocess: coverage saw nothing, the traceback names render.py.
-    found = localize(index, ISSUE, model, runs=[Run("t", True, {}, output=TRACEBACK)])
+    found = localize(index, ISSUE, model, fused, runs=[Run("t", True, {}, output=TRACEBACK)])
     assert found.execution is not None and found.execution.elements == ()
     assert found.files.paths[0] == "pkg/render.py"
     assert localize(index, ISSUE, model, runs=[Run("t", True, {})]).execution is None
