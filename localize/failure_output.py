@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Collection
 
 from patchsmith.repo_index.paths import is_non_source
@@ -50,9 +51,6 @@ def named_files(output: str, sources: Collection[str], root: str = "/testbed") -
     mention). Each scores 1 / the number of files named: one file named alone is strong evidence,
     while a long traceback through a framework's request handling or a connection pool spreads the
     same evidence over every frame it passes, so none of them outweighs the other signals."""
-    mentions = [p for p in mentioned_paths(output, root) if p in sources and not is_non_source(p)]
-    counts: dict[str, int] = {}
-    for path in mentions:
-        counts[path] = counts.get(path, 0) + 1
-    order = sorted(counts, key=lambda p: -counts[p])  # stable: first mention wins ties
-    return [ScoredFile(path, round(1 / len(counts), 6)) for path in order]
+    counts = Counter(p for p in mentioned_paths(output, root) if p in sources and not is_non_source(p))
+    # most_common keeps the order of first mention among equal counts.
+    return [ScoredFile(path, round(1 / len(counts), 6)) for path, _ in counts.most_common()]

@@ -53,6 +53,15 @@ def make_git_repo(root: Path, files: dict[str, str] | None = None, *, branch: st
     return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
 
 
+def indexed_repo(tmp_path_factory, name: str, files: dict[str, str]):
+    """A repo_index index of a new git repository holding `files` (for localize's tests without an engine)."""
+    from patchsmith import repo_index
+
+    root = tmp_path_factory.mktemp(name)
+    make_git_repo(root, files)
+    return repo_index.build_index(str(root))
+
+
 @pytest.fixture
 def server():
     """A scripted OpenAI-compatible model server (tests/scripted_model.py), stopped afterwards."""

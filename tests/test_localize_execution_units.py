@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from patchsmith.sandbox.coverage import CoveredRun as Run
-from tests.conftest import make_git_repo
+from tests.conftest import indexed_repo
 
 SOURCE = '''\
 import functools
@@ -35,16 +35,10 @@ class Box:
 '''
 
 
-
-
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from patchsmith import repo_index
-
-    root = tmp_path_factory.mktemp("spectrum")
-    make_git_repo(root, {"pkg/core.py": SOURCE, "pkg/other.py": "def unrelated():\n    return 1\n",
-                         "tests/test_core.py": "def test_a():\n    assert True\n"})
-    return repo_index.build_index(str(root))
+    return indexed_repo(tmp_path_factory, "spectrum", {"pkg/core.py": SOURCE, "pkg/other.py": "def unrelated():\n    return 1\n",
+                                                       "tests/test_core.py": "def test_a():\n    assert True\n"})
 
 
 def test_ochiai_per_line_and_max_per_element(index):

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from patchsmith.sandbox.coverage import CoveredRun as Run
-from tests.conftest import make_git_repo
+from tests.conftest import indexed_repo
 
 # What a failing pytest run prints, cut down: a warning at collection, the failure's frames (the
 # test, an installed package, then the repository's code), and the short summary.
@@ -71,11 +71,7 @@ ISSUE = "parse of the words goes wrong: parse splits the text"
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from patchsmith import repo_index
-
-    root = tmp_path_factory.mktemp("failure-output")
-    make_git_repo(root, SOURCES)
-    return repo_index.build_index(str(root))
+    return indexed_repo(tmp_path_factory, "failure-output", SOURCES)
 
 
 def test_the_file_a_traceback_names_breaks_the_execution_tie(index):

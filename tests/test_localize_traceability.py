@@ -8,9 +8,7 @@ import json
 import pytest
 
 from patchsmith.sandbox.coverage import CoveredRun as Run
-from tests.conftest import make_git_repo
-
-
+from tests.conftest import indexed_repo
 
 
 @pytest.mark.parametrize("test, source, score", [
@@ -49,11 +47,7 @@ ISSUE = "parse of the words goes wrong: parse splits the text"
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from patchsmith import repo_index
-
-    root = tmp_path_factory.mktemp("traceability")
-    make_git_repo(root, SOURCES)
-    return repo_index.build_index(str(root))
+    return indexed_repo(tmp_path_factory, "traceability", SOURCES)
 
 
 def both_files_tied(name: str) -> list[Run]:
