@@ -16,6 +16,13 @@ pytestmark = pytest.mark.docker
 LEDGER = Path(__file__).resolve().parent / "fixtures" / "ledger"
 FAILING = "tests/test_invoice.py::test_total_when_tax_is_half_way"
 BUGGY = ("ledger/money.py", "to_hundredths")
+# A test that raises inside the library (a ValueError in ledger/parse_once.py), beside one that passes.
+PARSE_FILES = {
+    "ledger/parse_once.py": "def parse(text):\n    return int(text)\n",
+    "tests/test_parse_once.py": "from ledger.parse_once import parse\n\n\n"
+                                "def test_words():\n    assert parse('ten') == 10\n\n\ndef test_digits():\n    assert parse('10') == 10\n",
+}
+PARSE_FAILING = "tests/test_parse_once.py::test_words"
 
 
 def ledger_files() -> dict[str, str]:
@@ -98,10 +105,9 @@ def test_a_failing_test_keeps_its_output_which_names_the_file_it_raised_in(ledge
     from patchsmith.reproduce import FailingTests
     from patchsmith.sandbox.coverage import bring_coverage
 
-    ledger_box.put_file("/testbed/ledger/parse_once.py", "def parse(text):\n    return int(text)\n")
-    ledger_box.put_file("/testbed/tests/test_parse_once.py", "from ledger.parse_once import parse\n\n\n"
-                        "def test_words():\n    assert parse('ten') == 10\n\n\ndef test_digits():\n    assert parse('10') == 10\n")
-    failing = "tests/test_parse_once.py::test_words"
+    for path, text in PARSE_FILES.items():
+        ledger_box.put_file(f"/testbed/{path}", text)
+    failing = PARSE_FAILING
     try:
         bring_coverage(ledger_box, sandbox_cache_dir)
         runs = measured_runs(ledger_box, FailingTests((failing,), ()), None, None, 30)

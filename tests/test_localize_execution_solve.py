@@ -17,7 +17,7 @@ from tests.conftest import make_git_repo
 from tests.scripted_model import ScriptedModel
 from tests.shopcart_model import fresh_model_cache  # noqa: F401 - an autouse fixture
 from tests.test_solve import scripted_settings
-from tests.test_localize_execution import FAILING, LEDGER, ledger_files
+from tests.test_localize_execution import FAILING, LEDGER, PARSE_FAILING, PARSE_FILES, ledger_files
 
 pytestmark = pytest.mark.docker
 
@@ -173,3 +173,16 @@ def test_a_chosen_reproduction_script_feeds_the_element_step(tmp_path, bookworm_
     assert localization["execution"]["elements"][0]["element"]["qualname"] == "bulk_unit_price"
     assert len(element_prompts) == 2 and "<executed>" in element_prompts[1]["messages"][-1]["content"]
     assert "<executed>" not in element_prompts[0]["messages"][-1]["content"]
+
+
+def test_localize_prints_the_source_files_the_failing_tests_output_names(tmp_path, bookworm_base_image):
+    repo = tmp_path / "ledger"
+    make_git_repo(repo, {**ledger_files(), **PARSE_FILES})
+    result = subprocess.run([sys.executable, "-m", "patchsmith.cli", "localize", "--repo", str(repo), "--issue",
+                             str(repo / "ISSUE.md"), "--no-model", "--failing-test", PARSE_FAILING, "--out", str(tmp_path / "run")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # pytest's report names the frame that raised; the test's own file is not a candidate.
+    assert "named in the failing tests' output: ledger/parse_once.py\n" in result.stdout
+    saved = json.loads((tmp_path / "run" / "localize.json").read_text())
+    assert saved["execution"]["named"] == [{"path": "ledger/parse_once.py", "score": 1.0}]
