@@ -32,8 +32,9 @@ signal of the report comes from one run of the same ranking code:
 each for retrieval only (localize --no-model without runs), execution only (the Ochiai ranking,
 ties by retrieval), the two file-only signals (traceability; failure output, the source files the
 failing runs' output names, read from the last 30,000 characters of the test command's output that
-each row keeps) and fused (localize --no-model with the runs; rows "fused w=.. t=.. o=.." for
-other execution, traceability and failure-output weights);
+each row keeps), test names (the executed definitions the failing tests are named after,
+localize.traceability.named_after) and fused (localize --no-model with the runs; rows
+"fused w=.. t=.. o=.. n=.." for other execution, traceability, failure-output and test-name weights);
 - the cost of coverage (for every instance, or with --cost-every N for every Nth of the set, which
   spares the others two of their three test runs): the same tests' wall time under coverage over
   without it (median; both
@@ -48,8 +49,9 @@ rest (the odd one included) to the development half. Methods are developed on th
 only; every signal is reported on both halves and the whole in the same run, and a method is
 adopted only if it also helps on the held-out half.
 
-    python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID] [--hours H]
-        [--passing 30] [--weights 4,2,1] [--trace-weights 1,0] [--output-weights 1,0] [--half development]
+    python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID | --beyond-set] [--hours H]
+        [--passing 30] [--weights 4,2,1] [--trace-weights 1,0] [--output-weights 1,0] [--name-weights 1,0]
+        [--half development]
         [--cost-every N] [--run-timeout 900] [--no-build]
         [--state bench/out/localize_execution.jsonl]
 """
@@ -104,6 +106,15 @@ def choose(dataset: list) -> list:
     return chosen
 
 
+def beyond_the_set(dataset: list) -> list:
+    """Every instance of the set's repository versions that the set did not draw (so their images
+    exist): data no method was developed on, for checking a method the halves already saw."""
+    chosen = choose(dataset)
+    drawn, versions = {i.instance_id for i in chosen}, {(i.repo, i.version) for i in chosen}
+    return sorted((i for i in dataset if i.instance_id not in drawn and (i.repo, i.version) in versions),
+                  key=lambda i: i.instance_id)
+
+
 def halves(measured: list[dict]) -> dict[str, str]:
     """{instance id: "development" | "held-out"} by the rule in the module docstring."""
     by_repo: dict[str, list[str]] = defaultdict(list)
@@ -118,12 +129,13 @@ def halves(measured: list[dict]) -> dict[str, str]:
     return half
 
 
-def fused_name(weight: float, trace: float, output: float) -> str:
+def fused_name(weight: float, trace: float, output: float, names: float) -> str:
     """"fused" for the settings' defaults, else the weights that differ: w execution, t traceability,
-    o failure output."""
+    o failure output, n test names."""
     differ = [f"{name}={value:g}" for name, value, default in (
         ("w", weight, LocalizeSettings.execution_weight), ("t", trace, LocalizeSettings.traceability_weight),
-        ("o", output, LocalizeSettings.failure_output_weight)) if value != default]
+        ("o", output, LocalizeSettings.failure_output_weight), ("n", names, LocalizeSettings.test_name_weight))
+        if value != default]
     return " ".join(["fused", *differ])
 
 
@@ -264,15 +276,21 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     for weight in args.weights:
         for trace in args.trace_weights:
             for output in args.output_weights:
-                chosen = replace(settings, execution_weight=weight, traceability_weight=trace, failure_output_weight=output)
-                fused = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
-                rankings[fused_name(weight, trace, output)] = ([key(e) for e in fused.elements.elements], list(fused.files.paths))
+                for names in args.name_weights:
+                    chosen = replace(settings, execution_weight=weight, traceability_weight=trace,
+                                     failure_output_weight=output, test_name_weight=names)
+                    fused = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
+                    rankings[fused_name(weight, trace, output, names)] = (
+                        [key(e) for e in fused.elements.elements], list(fused.files.paths))
     # None when the failing runs neither executed nor named a source file (django-14382's test runs
     # the code in a subprocess): fused is then retrieval alone.
     signal = fused.execution
     rankings["execution"] = ([key(s.element) for s in signal.elements], signal.file_ranking) if signal else ([], [])
     rankings["traceability"] = ([], [f.path for f in signal.traced] if signal else [])
     rankings["failure output"] = ([], [f.path for f in signal.named] if signal else [])
+    named_after = signal.named_after_scores if signal else {}
+    rankings["test names"] = ([key(s.element) for s in signal.named_after] if signal else [],
+                              sorted(named_after, key=lambda path: -named_after[path]))
     gold = gold_files(instance.patch)
     functions = set()
     for path, lines in gold_lines(instance.patch).items():
@@ -327,6 +345,8 @@ def main() -> int:
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--repo-cache", type=Path, required=True)
     parser.add_argument("--instances", default="", help="comma-separated instance ids instead of the set")
+    parser.add_argument("--beyond-set", action="store_true",
+                        help="the instances of the set's versions that the set did not draw, instead of the set")
     parser.add_argument("--passing", type=int, default=30, help="PASS_TO_PASS tests run as passing runs")
     parser.add_argument("--weights", default=str(LocalizeSettings.execution_weight),
                         help="execution_weight values to fuse with, comma-separated (the default's row is 'fused')")
@@ -334,6 +354,8 @@ def main() -> int:
                         help="traceability_weight values to fuse with, comma-separated (0: without traceability)")
     parser.add_argument("--output-weights", default=str(LocalizeSettings.failure_output_weight),
                         help="failure_output_weight values to fuse with, comma-separated (0: without the failure output)")
+    parser.add_argument("--name-weights", default=str(LocalizeSettings.test_name_weight),
+                        help="test_name_weight values to fuse with, comma-separated (0: without the test names)")
     parser.add_argument("--half", choices=("development", "held-out"), default=None,
                         help="rank only this half's instances (developing a method: the development half)")
     parser.add_argument("--no-build", action="store_true", help="use only environment images that already exist")
@@ -349,8 +371,10 @@ def main() -> int:
     args.weights = [float(w) for w in args.weights.split(",")]
     args.trace_weights = [float(w) for w in args.trace_weights.split(",")]
     args.output_weights = [float(w) for w in args.output_weights.split(",")]
-    signals = ["retrieval", "execution", "traceability", "failure output",
-               *(fused_name(w, t, o) for w in args.weights for t in args.trace_weights for o in args.output_weights)]
+    args.name_weights = [float(w) for w in args.name_weights.split(",")]
+    signals = ["retrieval", "execution", "traceability", "failure output", "test names",
+               *(fused_name(w, t, o, n) for w in args.weights for t in args.trace_weights for o in args.output_weights
+                 for n in args.name_weights)]
 
     from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.dataset import load_instances
@@ -359,7 +383,9 @@ def main() -> int:
     log_dir = args.state.parent / "logs"
     dataset = load_instances(args.dataset)
     wanted = set(args.instances.split(",")) if args.instances else None
-    chosen = [i for i in dataset if i.instance_id in wanted] if wanted else choose(dataset)
+    chosen = beyond_the_set(dataset) if args.beyond_set else choose(dataset)
+    if wanted:
+        chosen = [i for i in dataset if i.instance_id in wanted]
     # An instance's place in the set decides whether its cost is timed, however the run is split.
     position = {i.instance_id: n for n, i in enumerate(chosen)} | {i.instance_id: n for n, i in enumerate(choose(dataset))}
     args.state.parent.mkdir(parents=True, exist_ok=True)

@@ -162,8 +162,9 @@ def with_execution(files: FileLocations, execution: ExecutionSignal | None, sett
         scores = {f.path: f.score for f in execution.files[: settings.retrieval_files]}
         traced = (execution.traced_scores, settings.traceability_weight)
         named = (execution.named_scores, settings.failure_output_weight)
-        fused = fuse_with_execution(rankings, scores, settings.rrf_k, settings.execution_weight, [traced, named])
-    names = ("model", "retrieval", "execution", "traceability", "failure output")
+        named_after = (execution.named_after_scores, settings.test_name_weight)
+        fused = fuse_with_execution(rankings, scores, settings.rrf_k, settings.execution_weight, [traced, named, named_after])
+    names = ("model", "retrieval", "execution", "traceability", "failure output", "test names")
     ranked = tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused)
     return replace(files, files=ranked, execution_files=tuple(executed))
 

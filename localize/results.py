@@ -112,6 +112,8 @@ class ExecutionSignal:
     traced: tuple[ScoredFile, ...] = ()
     # The source files the failing runs' output names (localize.failure_output), best first.
     named: tuple[ScoredFile, ...] = ()
+    # The executed definitions the failing tests are named after (localize.traceability.named_after).
+    named_after: tuple[ScoredElement, ...] = ()
 
     @property
     def file_ranking(self) -> list[str]:
@@ -125,6 +127,14 @@ class ExecutionSignal:
     def named_scores(self) -> dict[str, float]:
         return {f.path: f.score for f in self.named}
 
+    @property
+    def named_after_scores(self) -> dict[str, float]:
+        """Per file, the points of its definitions the failing tests are named after."""
+        scores: dict[str, float] = {}
+        for scored in self.named_after:
+            scores[scored.element.path] = scores.get(scored.element.path, 0.0) + scored.score
+        return scores
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -137,6 +147,7 @@ class ExecutionSignal:
             test_files=tuple(data.get("test_files", ())),
             traced=tuple(ScoredFile(**f) for f in data.get("traced", ())),
             named=tuple(ScoredFile(**f) for f in data.get("named", ())),
+            named_after=tuple(ScoredElement(Element(**e["element"]), e["score"]) for e in data.get("named_after", ())),
         )
 
 

@@ -46,6 +46,9 @@ class LocalizeSettings:
     # Off: at 1.0 it helped the development half of bench/localize_execution.py and hurt the held-out
     # half (README), so it is recorded in localize.json but not fused unless asked for.
     failure_output_weight: float = 0.0
+    # An executed definition the failing tests are named after (localize.traceability.named_after,
+    # 1.0 when one test names it alone), and its file, are worth this many first places.
+    test_name_weight: float = 1.0
     top_files: int = 5  # files whose skeletons the element step shows
     max_elements: int = 12  # elements kept for the line step
     context_lines: int = 10  # lines of context around each element in the line step

@@ -69,4 +69,5 @@ def measure(
     signal = signal or ExecutionSignal(runs=tuple((run.name, run.failed) for run in runs), files=(), elements=())
     tests = list(test_files) or traceability.test_files(run.name for run in runs if run.failed)
     traced = traceability.traced_files(tests, index.files, files)[: settings.retrieval_files]
-    return replace(signal, test_files=tuple(tests), traced=tuple(traced), named=tuple(named))
+    named_after = traceability.named_after((run.name for run in runs if run.failed), signal.elements)
+    return replace(signal, test_files=tuple(tests), traced=tuple(traced), named=tuple(named), named_after=tuple(named_after))

@@ -8,8 +8,12 @@ and Demeyer, 2009), stated over paths so that it holds for any repository's layo
 whose module name ends with the test's subject scores by how many of the test's folder names its own
 path shares (tests/utils_tests/test_http.py: django/utils/http.py before django/middleware/http.py).
 
+One level down, a test function or class is named after the unit it tests (test_uniq tests
+uniq, ReadOnlyPasswordHashTest tests ReadOnlyPasswordHashWidget): named_after finds, among the
+definitions the failing runs executed, those whose names the failing tests' names hold.
+
 It is evidence of what a test is about, not of where it fails: it is fused with the execution
-signal, never used alone, and only when a failing run names its test file.
+signal, never used alone; the file rule only when a failing run names its test file.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from patchsmith.repo_index.paths import SOURCE_ROOTS, TEST_FOLDERS, is_non_source
+from patchsmith.repo_index.query import identifier_words
 
-from patchsmith.localize.results import ScoredFile
+from patchsmith.localize.results import Element, ScoredElement, ScoredFile
 
 _TEST_AFFIX = re.compile(r"^tests?_|_tests?$")
 
@@ -97,3 +102,61 @@ def traced_files(tests: Sequence[str], sources: Iterable[str], retrieval: Sequen
     rank = {path: n for n, path in enumerate(retrieval)}
     order = sorted(scores, key=lambda p: (-scores[p], rank.get(p, len(rank)), p))
     return [ScoredFile(path, round(scores[path], 6)) for path in order]
+
+
+_TEST_WORDS = {"test", "tests"}
+MIN_NAME_CHARS = 3  # a shared run of words shorter than this ("a", "by") names nothing
+
+
+def test_subject_words(run_name: str) -> list[str]:
+    """The words of what a failing test says it tests: its function's name and its class's, without
+    the test markers, or the sentence that names it (a docstring's first line, as Django's runner
+    reports it). tests/x.py::TestXFail::test_run_with_skip[a] -> x fail run with skip;
+    "test_label (auth_tests.test_forms.ReadOnlyPasswordHashTest)" -> label read only password hash."""
+    name = re.sub(r"\[.*\]$", "", run_name.strip())
+    if "::" in name:
+        parts = name.split("::")[1:]  # the file is traceability's (traced_files)
+    elif (label := re.fullmatch(r"(\w+) \(([\w.]+)\)", name)) is not None:
+        function, dotted = label.groups()
+        owners = [p for p in dotted.split(".") if p != function]  # Django 5 repeats the function
+        parts = [function, owners[-1]] if owners else [function]
+    else:
+        parts = [name]
+    return [w for part in parts for w in identifier_words(part) if w not in _TEST_WORDS]
+
+
+def _shared_run(subject: list[str], name: list[str]) -> tuple[int, float]:
+    """The longest run of words that `name` and `subject` share in the same order: its characters,
+    and the share of `name`'s characters it covers (how much of the name the test's name holds)."""
+    best = 0
+    for i in range(len(subject)):
+        for j in range(len(name)):
+            n = 0
+            while i + n < len(subject) and j + n < len(name) and subject[i + n] == name[j + n]:
+                n += 1
+            best = max(best, sum(len(w) for w in name[j:j + n]))
+    return best, best / max(1, sum(len(w) for w in name))
+
+
+def named_after(run_names: Iterable[str], executed: Sequence[ScoredElement]) -> list[ScoredElement]:
+    """The executed definitions the failing tests are named after, best first: the naming convention
+    one level down from traced_files, where test_to_unstacked_dataset tests to_unstacked_dataset and
+    ReadOnlyPasswordHashTest tests ReadOnlyPasswordHashWidget. For each test, the definitions whose
+    qualified name shares the longest run of words with the test's subject (test_subject_words) are
+    the ones it names. Each gets the share of its name that run covers (to_unstacked_dataset all of
+    it, _add_parser_option for test_unknown_option only "option"), divided among them, so a name
+    that many definitions share weighs little. A definition's score is averaged over the failing tests."""
+    tests = list(run_names)
+    points: dict[Element, float] = {}
+    for test in tests:
+        subject = test_subject_words(test)
+        shared = {s.element: max(_shared_run(subject, identifier_words(part)) for part in s.element.qualname.split("."))
+                  for s in executed}
+        longest = max((length for length, _ in shared.values()), default=0)
+        if longest < MIN_NAME_CHARS:
+            continue
+        chosen = {element: covered for element, (length, covered) in shared.items() if length == longest}
+        for element, covered in chosen.items():
+            points[element] = points.get(element, 0.0) + covered / len(chosen) / len(tests)
+    # Executed order (suspiciousness, then retrieval) breaks ties.
+    return sorted((ScoredElement(e, round(p, 6)) for e, p in points.items()), key=lambda s: -s.score)

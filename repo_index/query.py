@@ -51,9 +51,14 @@ class QueryParts:
     test_names: tuple[str, ...]
 
 
+def identifier_words(text: str) -> list[str]:
+    """The lower-cased words of an identifier or a sentence: ReadOnlyHash_v2 -> read, only, hash, v, 2."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
 def split_identifier(identifier: str) -> list[str]:
     """The lower-cased words of an identifier; [] when it is a single word already."""
-    words = [w.lower() for w in _WORD.findall(identifier)]
+    words = identifier_words(identifier)
     return words if len(words) > 1 else []
 
 

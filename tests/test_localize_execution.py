@@ -20,9 +20,9 @@ BUGGY = ("ledger/money.py", "to_hundredths")
 PARSE_FILES = {
     "ledger/parse_once.py": "def parse(text):\n    return int(text)\n",
     "tests/test_parse_once.py": "from ledger.parse_once import parse\n\n\n"
-                                "def test_words():\n    assert parse('ten') == 10\n\n\ndef test_digits():\n    assert parse('10') == 10\n",
+                                "def test_parse_words():\n    assert parse('ten') == 10\n\n\ndef test_digits():\n    assert parse('10') == 10\n",
 }
-PARSE_FAILING = "tests/test_parse_once.py::test_words"
+PARSE_FAILING = "tests/test_parse_once.py::test_parse_words"
 
 
 def ledger_files() -> dict[str, str]:

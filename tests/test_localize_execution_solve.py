@@ -175,7 +175,7 @@ def test_a_chosen_reproduction_script_feeds_the_element_step(tmp_path, bookworm_
     assert "<executed>" not in element_prompts[0]["messages"][-1]["content"]
 
 
-def test_localize_prints_the_source_files_the_failing_tests_output_names(tmp_path, bookworm_base_image):
+def test_localize_prints_the_source_files_the_failing_tests_output_names_and_the_definitions_they_are_named_after(tmp_path, bookworm_base_image):
     repo = tmp_path / "ledger"
     make_git_repo(repo, {**ledger_files(), **PARSE_FILES})
     result = subprocess.run([sys.executable, "-m", "patchsmith.cli", "localize", "--repo", str(repo), "--issue",
@@ -184,5 +184,7 @@ def test_localize_prints_the_source_files_the_failing_tests_output_names(tmp_pat
     assert result.returncode == 0, result.stderr
     # pytest's report names the frame that raised; the test's own file is not a candidate.
     assert "named in the failing tests' output: ledger/parse_once.py\n" in result.stdout
+    # test_parse_words is named after parse, which it executed.
+    assert "the failing tests are named after: ledger/parse_once.py::parse\n" in result.stdout
     saved = json.loads((tmp_path / "run" / "localize.json").read_text())
     assert saved["execution"]["named"] == [{"path": "ledger/parse_once.py", "score": 1.0}]

@@ -63,7 +63,7 @@ def test_traceability_breaks_the_execution_tie_towards_the_file_the_test_is_name
     from patchsmith.localize import LocalizeSettings, localize
 
     model = DryRunModel("openai/none", context_window=32_000)
-    settings = LocalizeSettings()
+    settings = LocalizeSettings(test_name_weight=0.0)  # the test's name names render too (below)
     runs = both_files_tied("tests/test_render.py::test_render")
     traced = localize(index, ISSUE, model, settings, runs=runs)
     without = localize(index, ISSUE, model, replace(settings, traceability_weight=0.0), runs=runs)
@@ -88,10 +88,73 @@ def test_named_test_files_stand_in_for_names_without_paths_and_none_change_nothi
 
     model = DryRunModel("openai/none", context_window=32_000)
     runs = both_files_tied("test_render (tests.test_render.T)")  # a unittest-style name
-    unnamed = localize(index, ISSUE, model, runs=runs)
+    settings = LocalizeSettings(test_name_weight=0.0)  # the test's name names render too (below)
+    unnamed = localize(index, ISSUE, model, settings, runs=runs)
     assert unnamed.execution.traced == () and unnamed.files.paths[0] == "pkg/parser.py"
-    assert unnamed == localize(index, ISSUE, model, replace(LocalizeSettings(), traceability_weight=0.0), runs=runs)
-    named = localize(index, ISSUE, model, runs=runs, test_files=["tests/test_render.py"])
+    assert unnamed == localize(index, ISSUE, model, replace(settings, traceability_weight=0.0), runs=runs)
+    named = localize(index, ISSUE, model, settings, runs=runs, test_files=["tests/test_render.py"])
     assert named.files.paths[0] == "pkg/render.py"
     # Without a failing run there is no traceability either: localize is as before.
     assert localize(index, ISSUE, model, test_files=["tests/test_render.py"]).execution is None
+
+
+@pytest.mark.parametrize("name, subject", [
+    ("tests/x.py::TestXFail::test_run_with_skip[a-b]", ["x", "fail", "run", "with", "skip"]),
+    ("test_label (auth_tests.test_forms.ReadOnlyPasswordHashTest)", ["label", "read", "only", "password", "hash"]),
+    ("test_nested (migrations.test_writer.WriterTests.test_nested)", ["nested", "writer"]),  # Django 5's label
+    ("test__TR56", ["tr", "56"]),
+    ("Management forms render the div template.", ["management", "forms", "render", "the", "div", "template"]),
+])
+def test_a_failing_tests_name_gives_the_words_of_what_it_tests(name, subject):
+    from patchsmith.localize.traceability import test_subject_words
+
+    assert test_subject_words(name) == subject
+
+
+def executed(*qualnames: str):
+    from patchsmith.localize.results import Element, ScoredElement
+
+    return [ScoredElement(Element(f"pkg/{q.split('.')[0].lower()}.py", q, "method", 1, 2), 1.0) for q in qualnames]
+
+
+def test_the_executed_definition_a_test_is_named_after_takes_the_point():
+    from patchsmith.localize.traceability import named_after
+
+    runs = executed("Dataset.to_stacked_array", "DataArray.to_unstacked_dataset", "Variable.copy")
+    found = named_after(["tests/t.py::TestDataArray::test_to_unstacked_dataset_different_dimension"], runs)
+    # "to unstacked dataset" is the longest run of words shared; the whole name is covered.
+    assert [(s.element.qualname, s.score) for s in found] == [("DataArray.to_unstacked_dataset", 1.0)]
+    # A class-named test names the classes that share its words; a partial name covers less.
+    found = named_after(["test_label (auth_tests.test_forms.ReadOnlyPasswordHashTest)"],
+                        executed("ReadOnlyPasswordHashWidget.get_context", "BoundField.label_tag"))
+    assert [s.element.qualname for s in found] == ["ReadOnlyPasswordHashWidget.get_context"]
+    assert found[0].score == round(len("readonlypasswordhash") / len("readonlypasswordhashwidget"), 6)
+
+
+def test_a_name_many_definitions_share_spreads_and_a_short_one_names_nothing():
+    from patchsmith.localize.traceability import named_after
+
+    found = named_after(["tests/t.py::test_parse"], executed("A.parse", "B.parse", "C.other"))
+    assert [s.score for s in found] == [0.5, 0.5]
+    # Two failing tests: each gives one point; a test that names nothing gives none.
+    found = named_after(["tests/t.py::test_parse", "tests/t.py::test_zz"], executed("A.parse", "C.other"))
+    assert [(s.element.qualname, s.score) for s in found] == [("A.parse", 0.5)]
+    assert named_after(["tests/t.py::test_by"], executed("A.by")) == []  # under MIN_NAME_CHARS
+
+
+def test_the_test_names_break_the_execution_tie_towards_the_definition_they_name(index):
+    from dataclasses import replace
+
+    from patchsmith.llm import DryRunModel
+    from patchsmith.localize import LocalizeSettings, localize
+
+    model = DryRunModel("openai/none", context_window=32_000)
+    runs = both_files_tied("test_render_joins (app.tests.T)")  # names no test file: no traceability
+    named = localize(index, ISSUE, model, runs=runs)
+    without = localize(index, ISSUE, model, replace(LocalizeSettings(), test_name_weight=0.0), runs=runs)
+    assert without.files.paths[0] == "pkg/parser.py" and without.elements.elements[0].qualname == "parse"
+    assert named.files.paths[0] == "pkg/render.py" and named.elements.elements[0].qualname == "render"
+    assert "test names" in named.files.files[0].sources
+    data = json.loads(json.dumps(named.to_json()))
+    assert data["execution"]["named_after"][0]["element"]["qualname"] == "render"
+    assert type(named).from_json(data) == named

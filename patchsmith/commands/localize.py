@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {scored.score:.3f}  {scored.element.path}::{scored.element.qualname}")
         if result.execution.named:
             print("named in the failing tests' output: " + ", ".join(f.path for f in result.execution.named[:5]))
+        if result.execution.named_after:
+            print("the failing tests are named after: "
+                  + ", ".join(f"{s.element.path}::{s.element.qualname}" for s in result.execution.named_after[:5]))
     prompt, completion = model.ledger.tokens()
     print(f"cost: {model.cost_text}; tokens: {prompt} prompt, {completion} completion; run folder: {pipeline.run.path}")
     return 0
