@@ -130,10 +130,18 @@ def test_localize_no_model_prints_the_fused_ranking(tmp_path, bookworm_base_imag
     command = [sys.executable, "-m", "patchsmith.cli", "localize", "--repo", str(repo), "--issue", str(repo / "ISSUE.md"),
                "--no-model", "--json"]
     plain = subprocess.run(command, capture_output=True, text=True)
-    executed = subprocess.run([*command, "--failing-test", FAILING], capture_output=True, text=True)
-    assert plain.returncode == 0 and executed.returncode == 0, executed.stderr
+    # The test's name (test_total_when_...) names Invoice.total, the caller, not the buggy helper:
+    # without the test-name signal the fused ranking is retrieval and execution alone.
+    executed = subprocess.run([*command, "--failing-test", FAILING, "--set", "localize.test_name_weight=0"],
+                              capture_output=True, text=True)
+    named = subprocess.run([*command, "--failing-test", FAILING], capture_output=True, text=True)
+    assert plain.returncode == 0 and executed.returncode == 0 and named.returncode == 0, named.stderr
 
     before, after = json.loads(plain.stdout), json.loads(executed.stdout)
+    with_names = json.loads(named.stdout)
+    # With it (the default), the definition the test is named after leads and the helper follows.
+    assert with_names["execution"]["named_after"][0]["element"]["qualname"] == "Invoice.total"
+    assert [e["qualname"] for e in with_names["elements"]["elements"][:2]] == ["Invoice.total", "to_hundredths"]
     assert "execution" not in before
     assert after["execution"]["elements"][0]["element"]["qualname"] == "to_hundredths"
     assert after["elements"]["elements"][0]["qualname"] == "to_hundredths"
