@@ -59,6 +59,7 @@ adopted only if it also helps on the held-out half.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import shlex
@@ -273,15 +274,12 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     # there); the test commands' names do not, so the test patch's files named like test modules.
     names_files = any("::" in r.name for r in runs if r.failed)
     test_files = [] if names_files else [p for p in patched_files(instance.test_patch) if subject(p)]
-    for weight in args.weights:
-        for trace in args.trace_weights:
-            for output in args.output_weights:
-                for names in args.name_weights:
-                    chosen = replace(settings, execution_weight=weight, traceability_weight=trace,
-                                     failure_output_weight=output, test_name_weight=names)
-                    fused = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
-                    rankings[fused_name(weight, trace, output, names)] = (
-                        [key(e) for e in fused.elements.elements], list(fused.files.paths))
+    for weight, trace, output, names in args.weight_grid:
+        chosen = replace(settings, execution_weight=weight, traceability_weight=trace,
+                         failure_output_weight=output, test_name_weight=names)
+        fused = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
+        rankings[fused_name(weight, trace, output, names)] = ([key(e) for e in fused.elements.elements],
+                                                              list(fused.files.paths))
     # None when the failing runs neither executed nor named a source file (django-14382's test runs
     # the code in a subprocess): fused is then retrieval alone.
     signal = fused.execution
@@ -368,13 +366,11 @@ def main() -> int:
                         help="one line per measured instance; a rerun measures only what is missing")
     parser.add_argument("--out", type=Path, default=None, help="the ranked rows as JSON (default: beside --state)")
     args = parser.parse_args()
-    args.weights = [float(w) for w in args.weights.split(",")]
-    args.trace_weights = [float(w) for w in args.trace_weights.split(",")]
-    args.output_weights = [float(w) for w in args.output_weights.split(",")]
-    args.name_weights = [float(w) for w in args.name_weights.split(",")]
+    # Every combination of the four signals' weights is one fused ranking.
+    args.weight_grid = list(itertools.product(*([float(w) for w in weights.split(",")] for weights in (
+        args.weights, args.trace_weights, args.output_weights, args.name_weights))))
     signals = ["retrieval", "execution", "traceability", "failure output", "test names",
-               *(fused_name(w, t, o, n) for w in args.weights for t in args.trace_weights for o in args.output_weights
-                 for n in args.name_weights)]
+               *(fused_name(*weights) for weights in args.weight_grid)]
 
     from patchsmith.paths import cache_root
     from patchsmith.swebench_runner.dataset import load_instances

@@ -90,13 +90,16 @@ class ElementLocations:
 @dataclass(frozen=True)
 class ScoredFile:
     path: str
-    score: float  # Ochiai of the file's most suspicious line
+    # In files: Ochiai of the file's most suspicious line; in traced and named, that signal's own score.
+    score: float
 
 
 @dataclass(frozen=True)
 class ScoredElement:
     element: Element
-    score: float  # Ochiai of the most suspicious line inside the element's span
+    # In elements: Ochiai of the most suspicious line inside the element's span; in named_after, the
+    # test-name points (localize.traceability.named_after).
+    score: float
 
 
 @dataclass(frozen=True)

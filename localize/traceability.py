@@ -147,16 +147,17 @@ def named_after(run_names: Iterable[str], executed: Sequence[ScoredElement]) -> 
     it, _add_parser_option for test_unknown_option only "option"), divided among them, so a name
     that many definitions share weighs little. A definition's score is averaged over the failing tests."""
     tests = list(run_names)
+    # Each definition's name parts as words, split once for all the tests.
+    name_words = {s.element: [identifier_words(part) for part in s.element.qualname.split(".")] for s in executed}
     points: dict[Element, float] = {}
     for test in tests:
         subject = test_subject_words(test)
-        shared = {s.element: max(_shared_run(subject, identifier_words(part)) for part in s.element.qualname.split("."))
-                  for s in executed}
+        shared = {element: max(_shared_run(subject, words) for words in parts) for element, parts in name_words.items()}
         longest = max((length for length, _ in shared.values()), default=0)
         if longest < MIN_NAME_CHARS:
             continue
         chosen = {element: covered for element, (length, covered) in shared.items() if length == longest}
         for element, covered in chosen.items():
             points[element] = points.get(element, 0.0) + covered / len(chosen) / len(tests)
-    # Executed order (suspiciousness, then retrieval) breaks ties.
+    # Ties keep the order of first naming: executed order (suspiciousness, then retrieval) within a test.
     return sorted((ScoredElement(e, round(p, 6)) for e, p in points.items()), key=lambda s: -s.score)

@@ -45,6 +45,7 @@ DRY_RUN_TOKENIZER = "openai/gpt-4o"  # counts prompt tokens when a dry run names
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from localize.elements import element_key
     from patchsmith.commands.solve import MODEL_HINT
     from patchsmith.llm import DryRunModel
     from patchsmith.pipeline import SolveRequest, start_run
@@ -77,12 +78,12 @@ def run(args: argparse.Namespace) -> int:
     if result.execution is not None:
         print("executed by the failing tests (Ochiai):")
         for scored in result.execution.elements[:10]:
-            print(f"  {scored.score:.3f}  {scored.element.path}::{scored.element.qualname}")
+            print(f"  {scored.score:.3f}  {element_key(scored.element)}")
         if result.execution.named:
             print("named in the failing tests' output: " + ", ".join(f.path for f in result.execution.named[:5]))
         if result.execution.named_after:
             print("the failing tests are named after: "
-                  + ", ".join(f"{s.element.path}::{s.element.qualname}" for s in result.execution.named_after[:5]))
+                  + ", ".join(element_key(s.element) for s in result.execution.named_after[:5]))
     prompt, completion = model.ledger.tokens()
     print(f"cost: {model.cost_text}; tokens: {prompt} prompt, {completion} completion; run folder: {pipeline.run.path}")
     return 0
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
 def print_result(result) -> None:  # noqa: ANN001 - localize.Localization, imported lazily
     from rich.console import Console
     from rich.table import Table
+
+    from localize.elements import element_key
 
     console = Console()
     files = Table(title="files", show_edge=False)
@@ -101,7 +104,7 @@ def print_result(result) -> None:  # noqa: ANN001 - localize.Localization, impor
     console.print(files)
     if result.files.dropped:
         console.print(f"paths the model invented (dropped): {', '.join(result.files.dropped)}")
-    console.print("elements: " + (", ".join(f"{e.path}::{e.qualname}" for e in result.elements.elements) or "none"))
+    console.print("elements: " + (", ".join(element_key(e) for e in result.elements.elements) or "none"))
     console.print(f"edit locations ({len(result.edits.samples)} sample sets, union shown):")
     for location in result.edits.union:
         name = f"  {location.element}" if location.element else ""
