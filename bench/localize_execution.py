@@ -34,7 +34,8 @@ ties by retrieval), the two file-only signals (traceability; failure output, the
 failing runs' output names, read from the last 30,000 characters of the test command's output that
 each row keeps), test names (the executed definitions the failing tests are named after,
 localize.traceability.named_after) and fused (localize --no-model with the runs; rows
-"fused w=.. t=.. o=.. n=.." for other execution, traceability, failure-output and test-name weights);
+"fused w=.. t=.. o=.. n=.. k=.." for other execution, traceability, failure-output and test-name
+weights, and other rank-fusion constants);
 - the cost of coverage (for every instance, or with --cost-every N for every Nth of the set, which
   spares the others two of their three test runs): the same tests' wall time under coverage over
   without it (median; both
@@ -51,7 +52,7 @@ adopted only if it also helps on the held-out half.
 
     python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID | --beyond-set] [--hours H]
         [--passing 30] [--weights 4,2,1] [--trace-weights 1,0] [--output-weights 1,0] [--name-weights 1,0]
-        [--half development]
+        [--rrf-ks 3,60] [--half development]
         [--cost-every N] [--run-timeout 900] [--no-build]
         [--state bench/out/localize_execution.jsonl]
 """
@@ -130,13 +131,13 @@ def halves(measured: list[dict]) -> dict[str, str]:
     return half
 
 
-def fused_name(weight: float, trace: float, output: float, names: float) -> str:
-    """"fused" for the settings' defaults, else the weights that differ: w execution, t traceability,
-    o failure output, n test names."""
+def fused_name(weight: float, trace: float, output: float, names: float, rrf_k: float) -> str:
+    """"fused" for the settings' defaults, else the values that differ: w execution, t traceability,
+    o failure output, n test names (their weights), k the rank fusion's constant."""
     differ = [f"{name}={value:g}" for name, value, default in (
         ("w", weight, LocalizeSettings.execution_weight), ("t", trace, LocalizeSettings.traceability_weight),
-        ("o", output, LocalizeSettings.failure_output_weight), ("n", names, LocalizeSettings.test_name_weight))
-        if value != default]
+        ("o", output, LocalizeSettings.failure_output_weight), ("n", names, LocalizeSettings.test_name_weight),
+        ("k", rrf_k, LocalizeSettings.rrf_k)) if value != default]
     return " ".join(["fused", *differ])
 
 
@@ -274,11 +275,11 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     # there); the test commands' names do not, so the test patch's files named like test modules.
     names_files = any("::" in r.name for r in runs if r.failed)
     test_files = [] if names_files else [p for p in patched_files(instance.test_patch) if subject(p)]
-    for weight, trace, output, names in args.weight_grid:
+    for weight, trace, output, names, rrf_k in args.weight_grid:
         chosen = replace(settings, execution_weight=weight, traceability_weight=trace,
-                         failure_output_weight=output, test_name_weight=names)
+                         failure_output_weight=output, test_name_weight=names, rrf_k=int(rrf_k))
         fused = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
-        rankings[fused_name(weight, trace, output, names)] = ([key(e) for e in fused.elements.elements],
+        rankings[fused_name(weight, trace, output, names, rrf_k)] = ([key(e) for e in fused.elements.elements],
                                                               list(fused.files.paths))
     # None when the failing runs neither executed nor named a source file (django-14382's test runs
     # the code in a subprocess): fused is then retrieval alone.
@@ -354,6 +355,8 @@ def main() -> int:
                         help="failure_output_weight values to fuse with, comma-separated (0: without the failure output)")
     parser.add_argument("--name-weights", default=str(LocalizeSettings.test_name_weight),
                         help="test_name_weight values to fuse with, comma-separated (0: without the test names)")
+    parser.add_argument("--rrf-ks", default=str(LocalizeSettings.rrf_k),
+                        help="rrf_k values to fuse with, comma-separated (60: the usual constant, before session 13)")
     parser.add_argument("--half", choices=("development", "held-out"), default=None,
                         help="rank only this half's instances (developing a method: the development half)")
     parser.add_argument("--no-build", action="store_true", help="use only environment images that already exist")
@@ -366,9 +369,9 @@ def main() -> int:
                         help="one line per measured instance; a rerun measures only what is missing")
     parser.add_argument("--out", type=Path, default=None, help="the ranked rows as JSON (default: beside --state)")
     args = parser.parse_args()
-    # Every combination of the four signals' weights is one fused ranking.
+    # Every combination of the four signals' weights and the fusion's constant is one fused ranking.
     args.weight_grid = list(itertools.product(*([float(w) for w in weights.split(",")] for weights in (
-        args.weights, args.trace_weights, args.output_weights, args.name_weights))))
+        args.weights, args.trace_weights, args.output_weights, args.name_weights, args.rrf_ks))))
     signals = ["retrieval", "execution", "traceability", "failure output", "test names",
                *(fused_name(*weights) for weights in args.weight_grid)]
 

@@ -139,9 +139,11 @@ def test_localize_no_model_prints_the_fused_ranking(tmp_path, bookworm_base_imag
 
     before, after = json.loads(plain.stdout), json.loads(executed.stdout)
     with_names = json.loads(named.stdout)
-    # With it (the default), the definition the test is named after leads and the helper follows.
+    # With it (the default), the definition the test is named after follows the executed helper, and
+    # its file, which the signal sums the test's points into, leads the files: the fixture's limit.
     assert with_names["execution"]["named_after"][0]["element"]["qualname"] == "Invoice.total"
-    assert [e["qualname"] for e in with_names["elements"]["elements"][:2]] == ["Invoice.total", "to_hundredths"]
+    assert [e["qualname"] for e in with_names["elements"]["elements"][:2]] == ["to_hundredths", "Invoice.total"]
+    assert [f["path"] for f in with_names["files"]["files"][:2]] == ["ledger/invoice.py", "ledger/money.py"]
     assert "execution" not in before
     assert after["execution"]["elements"][0]["element"]["qualname"] == "to_hundredths"
     assert after["elements"]["elements"][0]["qualname"] == "to_hundredths"
