@@ -45,7 +45,7 @@ DRY_RUN_TOKENIZER = "openai/gpt-4o"  # counts prompt tokens when a dry run names
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from localize.elements import element_key
+    from patchsmith.localize.elements import element_key
     from patchsmith.commands.solve import MODEL_HINT
     from patchsmith.llm import DryRunModel
     from patchsmith.pipeline import SolveRequest, start_run
@@ -93,7 +93,7 @@ def print_result(result) -> None:  # noqa: ANN001 - localize.Localization, impor
     from rich.console import Console
     from rich.table import Table
 
-    from localize.elements import element_key
+    from patchsmith.localize.elements import element_key
 
     console = Console()
     files = Table(title="files", show_edge=False)
