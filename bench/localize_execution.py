@@ -108,11 +108,10 @@ def choose(dataset: list) -> list:
     return chosen
 
 
-def beyond_the_set(dataset: list) -> list:
+def beyond_the_set(dataset: list, the_set: list) -> list:
     """Every instance of the set's repository versions that the set did not draw (so their images
     exist): data no method was developed on, for checking a method the halves already saw."""
-    chosen = choose(dataset)
-    drawn, versions = {i.instance_id for i in chosen}, {(i.repo, i.version) for i in chosen}
+    drawn, versions = {i.instance_id for i in the_set}, {(i.repo, i.version) for i in the_set}
     return sorted((i for i in dataset if i.instance_id not in drawn and (i.repo, i.version) in versions),
                   key=lambda i: i.instance_id)
 
@@ -382,11 +381,15 @@ def main() -> int:
     log_dir = args.state.parent / "logs"
     dataset = load_instances(args.dataset)
     wanted = set(args.instances.split(",")) if args.instances else None
-    chosen = beyond_the_set(dataset) if args.beyond_set else choose(dataset)
+    the_set = choose(dataset)
     if wanted:
         chosen = [i for i in dataset if i.instance_id in wanted]
+    elif args.beyond_set:
+        chosen = beyond_the_set(dataset, the_set)
+    else:
+        chosen = the_set
     # An instance's place in the set decides whether its cost is timed, however the run is split.
-    position = {i.instance_id: n for n, i in enumerate(chosen)} | {i.instance_id: n for n, i in enumerate(choose(dataset))}
+    position = {i.instance_id: n for n, i in enumerate(chosen)} | {i.instance_id: n for n, i in enumerate(the_set)}
     args.state.parent.mkdir(parents=True, exist_ok=True)
     stored = {}
     if args.state.exists():

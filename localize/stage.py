@@ -67,7 +67,8 @@ def measure(
     if signal is None and not named:
         return None
     signal = signal or ExecutionSignal(runs=tuple((run.name, run.failed) for run in runs), files=(), elements=())
-    tests = list(test_files) or traceability.test_files(run.name for run in runs if run.failed)
+    failing = [run.name for run in runs if run.failed]
+    tests = list(test_files) or traceability.test_files(failing)
     traced = traceability.traced_files(tests, index.files, files)[: settings.retrieval_files]
-    named_after = traceability.named_after((run.name for run in runs if run.failed), signal.elements)
+    named_after = traceability.named_after(failing, signal.elements)
     return replace(signal, test_files=tuple(tests), traced=tuple(traced), named=tuple(named), named_after=tuple(named_after))

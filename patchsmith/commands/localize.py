@@ -45,9 +45,9 @@ DRY_RUN_TOKENIZER = "openai/gpt-4o"  # counts prompt tokens when a dry run names
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from patchsmith.localize.elements import element_key
     from patchsmith.commands.solve import MODEL_HINT
     from patchsmith.llm import DryRunModel
+    from patchsmith.localize.elements import element_key
     from patchsmith.pipeline import SolveRequest, start_run
     from patchsmith.preflight import check_run_folder
     from patchsmith.settings import load
