@@ -59,6 +59,8 @@ def pytest_configure(config):
     _cov = coverage.Coverage(data_file=os.environ["PATCHSMITH_COV_DATA"], config_file=False,
                              source=[os.environ["PATCHSMITH_COV_SOURCE"]])
     _cov.start()
+    import patchsmith_cov_quiet
+    patchsmith_cov_quiet.quiet_pytest()
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -96,6 +98,80 @@ def pytest_unconfigure(config):
         _cov.save()
     with open(os.environ["PATCHSMITH_COV_OUTCOMES"], "w") as handle:
         json.dump(_outcomes, handle)
+'''
+
+# Imported wherever coverage measures tests (the pytest plugin, the sitecustomize of
+# sandbox.coverage_command): coverage pauses while a test framework describes a failure. The message
+# of a failed assertion calls the compared values' __repr__ and __str__, which therefore run in
+# failing runs only, whatever the fault, and would outrank it; a test that calls repr() itself is
+# still measured. unittest's and pytest's own describing functions are wrapped; pytest's report of a
+# failure (its traceback shows the frames' arguments) too.
+_QUIET = '''
+import functools
+import os
+import pprint
+import sys
+import threading
+import types
+import unittest.case
+import unittest.util
+
+# Describing functions call one another (pformat inside a message): the outermost pauses.
+_nesting = threading.local()
+
+
+def _tracer():
+    """This thread's coverage tracer: the C tracer, or the Python one whose bound method is the
+    trace function. None under a core that does not trace through sys.settrace (sys.monitoring):
+    then nothing is paused."""
+    trace = sys.gettrace()
+    tracer = getattr(trace, "__self__", trace)
+    return tracer if hasattr(tracer, "stop") and hasattr(tracer, "start") else None
+
+
+# This thread's tracer only, stopped and started again: it keeps its stack and so the test's dynamic
+# context. Coverage's own Collector.pause and resume would start every thread's tracer on this one.
+def _quietly(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        depth = getattr(_nesting, "depth", 0)
+        tracer = _tracer() if depth == 0 else None
+        if tracer is not None:
+            tracer.stop()
+        _nesting.depth = depth + 1
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _nesting.depth = depth
+            if tracer is not None:
+                tracer.start()
+    wrapper.patchsmith_quiet = True
+    return wrapper
+
+
+def _wrap(owner, names):
+    root = os.environ.get("PATCHSMITH_COV_SOURCE", "")
+    for name in names:
+        function = getattr(owner, name, None)
+        code = getattr(function, "__code__", None)
+        # Not when the framework is the repository measured (pytest's own): its describing is the code under test.
+        if code is None or getattr(function, "patchsmith_quiet", False) or (root and code.co_filename.startswith(root)):
+            continue
+        setattr(owner, name, _quietly(function))
+
+
+_wrap(unittest.util, ["safe_repr", "_common_shorten_repr"])
+_wrap(unittest.case, ["safe_repr", "_common_shorten_repr"])
+# assertSequenceEqual's and assertDictEqual's diffs pretty-print both values.
+unittest.case.pprint = types.SimpleNamespace(pformat=_quietly(pprint.pformat))
+
+
+def quiet_pytest():
+    rewrite, nodes = sys.modules.get("_pytest.assertion.rewrite"), sys.modules.get("_pytest.nodes")
+    if rewrite is not None:
+        _wrap(rewrite, ["_saferepr", "_format_assertmsg", "_call_reprcompare"])
+    if nodes is not None:
+        _wrap(nodes.Node, ["_repr_failure_py"])
 '''
 
 # Reads the data file in the container: {context: {path relative to the root: [lines]}}.
@@ -170,7 +246,8 @@ def _wheel_tar(wheel: Path) -> bytes:
     """The wheel's files under COVERAGE_DIR, with our command-line entry, plugin and reader beside them."""
     buf = io.BytesIO()
     with zipfile.ZipFile(wheel) as archive, tarfile.open(fileobj=buf, mode="w") as tar:
-        extra = {"__main__.py": _MAIN, "patchsmith_cov_plugin.py": _PLUGIN, "patchsmith_cov_read.py": _READ}
+        extra = {"__main__.py": _MAIN, "patchsmith_cov_plugin.py": _PLUGIN, "patchsmith_cov_read.py": _READ,
+                 "patchsmith_cov_quiet.py": _QUIET}
         members = [(name, archive.read(name)) for name in archive.namelist() if not name.endswith("/")]
         members += [(name, text.encode()) for name, text in extra.items()]
         for name, data in members:

@@ -28,7 +28,8 @@ from patchsmith.sandbox.log_parsers import TestStatus, parse_log
 
 START_DIR = "/tmp/patchsmith-coverage-start"  # holds only the sitecustomize, on PYTHONPATH when measuring
 RC_FILE = f"{START_DIR}/coveragerc"
-_SITECUSTOMIZE = "import coverage\ncoverage.process_startup()\n"
+# patchsmith_cov_quiet (sandbox.coverage) leaves out what unittest runs to describe a failure.
+_SITECUSTOMIZE = "import coverage\ncoverage.process_startup()\nimport patchsmith_cov_quiet\n"
 _PLUGIN = '''
 import os
 from coverage import CoveragePlugin
@@ -149,7 +150,7 @@ def run_command_covered(
         box.put_file(f"{START_DIR}/sitecustomize.py", _SITECUSTOMIZE)
         box.put_file(f"{START_DIR}/patchsmith_test_contexts.py", _PLUGIN)
         box.put_file(RC_FILE, _rc(root))
-        env = {"COVERAGE_PROCESS_START": RC_FILE}
+        env = {"COVERAGE_PROCESS_START": RC_FILE, "PATCHSMITH_COV_SOURCE": root}
         # Our folders go first; whatever PYTHONPATH the image sets stays after them.
         command = f'export PYTHONPATH={START_DIR}:{COVERAGE_DIR}${{PYTHONPATH:+:$PYTHONPATH}}; {command}'
     result = box.exec(command, timeout=timeout, env=env)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_localize_execution import LEDGER, ledger_box, ledger_repo  # noqa: F401 - fixtures
+from tests.test_localize_execution import LEDGER, POINT_FILES, ledger_box, ledger_repo  # noqa: F401 - fixtures
 
 RUNNER = '''import os, subprocess, sys, unittest
 
@@ -87,6 +87,41 @@ def test_each_test_of_a_foreign_runner_gets_its_own_lines_and_outcome(ledger_box
     assert {t: r.status for t, r in plain.runs.items()} == {HALF_WAY: "failed", WITHOUT_TAX: "passed"}
     assert all(not r.lines for r in plain.runs.values())
     assert "No module named 'coverage'" in plain.log
+
+
+POINT_UNITS = '''import unittest
+
+from ledger.point_once import Point
+
+
+class Points(unittest.TestCase):
+    def test_equal(self):
+        self.assertEqual([Point(1)], [Point(2)])
+
+    def test_repr(self):
+        self.assertEqual(repr(Point(1)), "Point(1)")
+'''
+
+
+@pytest.mark.docker
+def test_what_unittest_runs_to_describe_a_failure_is_not_measured(ledger_box, sandbox_cache_dir):  # noqa: F811
+    from patchsmith.sandbox.coverage import bring_coverage
+    from patchsmith.sandbox.coverage_command import run_command_covered
+
+    ledger_box.put_files({"runner/runtests.py": RUNNER, "tests/test_point_units.py": POINT_UNITS,
+                          "ledger/point_once.py": POINT_FILES["ledger/point_once.py"]})
+    bring_coverage(ledger_box, sandbox_cache_dir)
+    equal, itself = "test_equal (tests.test_point_units.Points)", "test_repr (tests.test_point_units.Points)"
+    try:
+        covered = run_command_covered(ledger_box, "python runner/runtests.py tests.test_point_units", "unittest", [equal, itself])
+    finally:
+        ledger_box.exec("rm -f /testbed/ledger/point_once.py /testbed/tests/test_point_units.py")
+
+    # The failure's message called __repr__ (line 9) in the child process; only the comparison
+    # (line 6) is the test's. The test that calls repr() keeps line 9.
+    assert covered.runs[equal].failed and covered.runs[itself].status == "passed"
+    assert 6 in covered.runs[equal].lines["ledger/point_once.py"] and 9 not in covered.runs[equal].lines["ledger/point_once.py"]
+    assert 9 in covered.runs[itself].lines["ledger/point_once.py"]
 
 
 def test_test_ids_join_the_contexts_named_after_test_functions():

@@ -122,6 +122,41 @@ def test_a_failing_test_keeps_its_output_which_names_the_file_it_raised_in(ledge
     assert [f.path for f in named] == ["ledger/parse_once.py"]
 
 
+# A value whose __repr__ a failed assertion's message calls; line 9 is the body of __repr__.
+POINT_FILES = {
+    "ledger/point_once.py": "class Point:\n    def __init__(self, x):\n        self.x = x\n\n"
+                            "    def __eq__(self, other):\n        return self.x == other.x\n\n"
+                            "    def __repr__(self):\n        return 'Point(%r)' % self.x\n",
+    "tests/test_point_once.py": "import unittest\nfrom ledger.point_once import Point\n\n\n"
+                                "def test_plain_assert():\n    assert Point(1) == Point(2)\n\n\n"
+                                "class PointTests(unittest.TestCase):\n    def test_assert_equal(self):\n"
+                                "        self.assertEqual([Point(1)], [Point(2)])\n\n\n"
+                                "def test_repr_itself():\n    assert repr(Point(1)) == 'Point(1)'\n",
+}
+
+
+def test_what_describes_a_failure_is_not_measured(ledger_box, sandbox_cache_dir):
+    from patchsmith.sandbox.coverage import bring_coverage, run_tests_covered
+
+    for path, text in POINT_FILES.items():
+        ledger_box.put_file(f"/testbed/{path}", text)
+    tests = ["tests/test_point_once.py::test_plain_assert", "tests/test_point_once.py::PointTests::test_assert_equal",
+             "tests/test_point_once.py::test_repr_itself"]
+    try:
+        bring_coverage(ledger_box, sandbox_cache_dir)
+        covered = run_tests_covered(ledger_box, tests)
+    finally:
+        ledger_box.exec("rm -f /testbed/ledger/point_once.py /testbed/tests/test_point_once.py")
+
+    plain, unittest_style, itself = (covered.runs[test] for test in tests)
+    assert plain.failed and unittest_style.failed and itself.status == "passed"
+    # Both failures compared (line 6) and their messages called __repr__ (line 9); only the
+    # comparison is the tests' execution. A test that calls repr() itself keeps line 9.
+    for failed in (plain, unittest_style):
+        assert 6 in failed.lines["ledger/point_once.py"] and 9 not in failed.lines["ledger/point_once.py"]
+    assert 9 in itself.lines["ledger/point_once.py"]
+
+
 def test_a_script_run_under_coverage_has_one_context(ledger_box, sandbox_cache_dir):
     from patchsmith.reproduce import run_script
     from patchsmith.sandbox.coverage import bring_coverage, covered_python, read_lines

@@ -139,3 +139,30 @@ def test_with_runs_the_files_follow_the_fused_elements():
     # Only ties: a file the file step scores higher (traceability, a file-level signal) stays first.
     ahead = replace(files, files=(RankedFile("b.py", 6.0, ("retrieval", "traceability")), *files.files[:1], files.files[2]))
     assert ties_broken_by_elements(ahead, elements).paths == ("b.py", "c.py", "a.py")
+
+
+def test_the_describing_code_of_the_repository_measured_is_not_paused(tmp_path, monkeypatch):
+    """pytest's own tests: pytest's describing functions are the code under test, so they stay measured."""
+    import types
+    import unittest.case
+    import unittest.util
+
+    from patchsmith.sandbox.coverage import _QUIET
+
+    # The module wraps unittest's functions where it is imported; put them back afterwards.
+    for owner in (unittest.util, unittest.case):
+        for name in ("safe_repr", "_common_shorten_repr"):
+            monkeypatch.setattr(owner, name, getattr(owner, name))
+    monkeypatch.setattr(unittest.case, "pprint", unittest.case.pprint)
+    (tmp_path / "framework.py").write_text("def _saferepr(value):\n    return repr(value)\n")
+    own = {}
+    exec(compile((tmp_path / "framework.py").read_text(), str(tmp_path / "framework.py"), "exec"), own)
+    monkeypatch.setenv("PATCHSMITH_COV_SOURCE", str(tmp_path))
+    quiet: dict = {}
+    exec(compile(_QUIET, "patchsmith_cov_quiet.py", "exec"), quiet)
+
+    assert getattr(unittest.util.safe_repr, "patchsmith_quiet", False)  # the standard library's: paused
+    inside = types.SimpleNamespace(_saferepr=own["_saferepr"])
+    quiet["_wrap"](inside, ["_saferepr"])
+    assert inside._saferepr is own["_saferepr"]  # under the measured root: left as it is
+    assert unittest.util.safe_repr([1]) == "[1]"
