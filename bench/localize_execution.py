@@ -62,12 +62,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import shlex
 import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -140,8 +142,40 @@ def fused_name(weight: float, trace: float, output: float, names: float, rrf_k: 
     return " ".join(["fused", *differ])
 
 
-def passing_sample(instance, limit: int) -> list[str]:
+def nearest(tests: list[str], failing: Sequence[str], limit: int) -> list[str]:
+    """At most `limit` of `tests`, those whose place (file, then class) shares most with a failing
+    test's, in their own order; among equals, a fixed-seed sample. The idea: a passing test beside
+    the failing one runs the code they share, so the spectrum would clear that and leave the fault.
+    Measured in session 14, it did worse than a random sample: such a test often runs the faulty
+    code too, on an input that does not trip it, and clears the fault as well."""
+    if len(tests) <= limit:
+        return list(tests)
+    places = [place_of(test) for test in failing]
+    shared = [max((len(os.path.commonprefix([place_of(test), place])) for place in places), default=0) for test in tests]
+    shuffled = random.Random(0).sample(range(len(tests)), len(tests))
+    chosen = set(sorted(shuffled, key=lambda position: -shared[position])[:limit])
+    return [test for position, test in enumerate(tests) if position in chosen]
+
+
+def place_of(test_id: str) -> tuple[str, ...]:
+    """Where a test is, outermost first: a pytest node id's file path parts and classes, a unittest
+    id's module parts and class; () for a bare name (sympy's), which says nothing of its place."""
+    from patchsmith.sandbox.coverage_command import context_name
+
+    if "::" in test_id:
+        path, *owners = test_id.split("[", 1)[0].split("::")[:-1]
+        return (*path.removesuffix(".py").split("/"), *owners)
+    dotted = context_name(test_id)
+    return tuple(dotted.split(".")[:-1]) if dotted != test_id else ()
+
+
+def passing_sample(instance, limit: int, choice: str) -> list[str]:
+    """The PASS_TO_PASS tests run as passing runs: at random with a fixed seed, as the pipeline
+    samples them (patchsmith.measure.sample), or those nearest the failing tests (session 14's
+    experiment, not adopted: README)."""
     tests = list(instance.pass_to_pass)
+    if choice == "nearest":
+        return sorted(nearest(tests, instance.fail_to_pass, limit))
     return sorted(random.Random(0).sample(tests, min(limit, len(tests))))
 
 
@@ -195,8 +229,9 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path, with_cost: bool
         row["error"] = "environment does not build: " + (env.error.strip().splitlines() or ["?"])[-1][:300]
         return row
     row["env_image"] = image
+    row["passing_choice"] = args.passing_choice
     failing = list(instance.fail_to_pass)
-    passing = passing_sample(instance, args.passing)
+    passing = passing_sample(instance, args.passing, args.passing_choice)
     workspace = InstanceWorkspace(instance, spec, image, environment.commit, args.repo_cache, cache)
     with workspace.start(log_dir) as box:
         applied = box.apply_diff(instance.test_patch)
@@ -346,6 +381,8 @@ def main() -> int:
     parser.add_argument("--beyond-set", action="store_true",
                         help="the instances of the set's versions that the set did not draw, instead of the set")
     parser.add_argument("--passing", type=int, default=30, help="PASS_TO_PASS tests run as passing runs")
+    parser.add_argument("--passing-choice", choices=("random", "nearest"), default="random",
+                        help="which PASS_TO_PASS tests: at random (fixed seed), or nearest the failing tests")
     parser.add_argument("--weights", default=str(LocalizeSettings.execution_weight),
                         help="execution_weight values to fuse with, comma-separated (the default's row is 'fused')")
     parser.add_argument("--trace-weights", default=str(LocalizeSettings.traceability_weight),
@@ -396,6 +433,10 @@ def main() -> int:
         for line in args.state.read_text().splitlines():
             row = json.loads(line)
             stored[row["instance_id"]] = row
+    # Rows measured before session 14 have no choice recorded: theirs was random.
+    other = sorted({row.get("passing_choice", "random") for row in stored.values() if "runs" in row} - {args.passing_choice})
+    if other:
+        parser.exit(2, f"{args.state} holds passing runs chosen {other[0]}; use --passing-choice {other[0]} or another --state.\n")
     deadline = time.monotonic() + args.hours * 3600 if args.hours is not None else None
     for instance in chosen:
         if instance.instance_id in stored:
