@@ -4,7 +4,7 @@ Ochiai per line, ef / sqrt(F * (ef + ep)), where F is the number of failing runs
 executed the line and ep passing runs executed it. An element (function, method) scores
 the maximum over the lines inside its span in the index; a file the maximum over its lines. Only
 lines in function bodies count (see body_lines).
-Ties are broken by retrieval's order. Test and documentation files are never candidates.
+Ties are broken by retrieval's order, then by path and name. Test and documentation files are never candidates.
 
 The signal's limit: code that no failing run executes scores nothing, so a fix that adds a
 missing branch (an `elif` nobody reaches) is found only through the code around it, and a wrong
@@ -77,9 +77,10 @@ def line_scores(runs: Sequence[Run], index: RepoIndex) -> dict[str, dict[int, fl
 
 
 def _order(scored: dict, retrieval: Sequence) -> list:
-    """Highest score first; ties go to the one retrieval ranks better, then to first-seen order."""
+    """Highest score first; ties go to the one retrieval ranks better, then by path and name: not by
+    the order coverage happened to list the files in, which differs from one measurement to the next."""
     rank = {key: position for position, key in enumerate(retrieval)}
-    return sorted(scored, key=lambda key: (-scored[key], rank.get(key, len(rank))))
+    return sorted(scored, key=lambda key: (-scored[key], rank.get(key, len(rank)), key))
 
 
 def rank_files(lines: dict[str, dict[int, float]], index: RepoIndex, retrieval: Sequence[str]) -> list[ScoredFile]:

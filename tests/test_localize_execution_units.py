@@ -82,6 +82,10 @@ def test_ties_go_to_retrieval_and_no_failing_run_means_no_signal(index):
     second = execution_signal(runs, index, ["pkg/core.py", "pkg/other.py"], [("pkg/core.py", "helper")])
     assert [f.path for f in second.files] == ["pkg/core.py", "pkg/other.py"]
     assert second.elements[0].element.qualname == "helper"
+    # Retrieval silent: by path, whatever order coverage listed the files in.
+    listed = [Run("fail", True, dict(reversed(list(runs[0].lines.items()))))]
+    assert [f.path for f in execution_signal(listed, index, [], []).files] == ["pkg/core.py", "pkg/other.py"]
+    assert [f.path for f in execution_signal(runs, index, [], []).files] == ["pkg/core.py", "pkg/other.py"]
     assert execution_signal([Run("pass", False, {"pkg/core.py": (6,)})], index, [], []) is None
 
 
