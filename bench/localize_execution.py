@@ -151,7 +151,8 @@ def nearest(tests: list[str], failing: Sequence[str], limit: int) -> list[str]:
     if len(tests) <= limit:
         return list(tests)
     places = [place_of(test) for test in failing]
-    shared = [max((len(os.path.commonprefix([place_of(test), place])) for place in places), default=0) for test in tests]
+    shared = [max((len(os.path.commonprefix([own, place])) for place in places), default=0)
+              for own in map(place_of, tests)]
     shuffled = random.Random(0).sample(range(len(tests)), len(tests))
     chosen = set(sorted(shuffled, key=lambda position: -shared[position])[:limit])
     return [test for position, test in enumerate(tests) if position in chosen]
@@ -170,9 +171,8 @@ def place_of(test_id: str) -> tuple[str, ...]:
 
 
 def passing_sample(instance, limit: int, choice: str) -> list[str]:
-    """The PASS_TO_PASS tests run as passing runs: at random with a fixed seed, as the pipeline
-    samples them (patchsmith.measure.sample), or those nearest the failing tests (session 14's
-    experiment, not adopted: README)."""
+    """The PASS_TO_PASS tests run as passing runs: a fixed-seed random sample, or those nearest the
+    failing tests (session 14's experiment, not adopted: README)."""
     tests = list(instance.pass_to_pass)
     if choice == "nearest":
         return sorted(nearest(tests, instance.fail_to_pass, limit))

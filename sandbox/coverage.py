@@ -160,8 +160,9 @@ def _wrap(owner, names):
         setattr(owner, name, _quietly(function))
 
 
-_wrap(unittest.util, ["safe_repr", "_common_shorten_repr"])
-_wrap(unittest.case, ["safe_repr", "_common_shorten_repr"])
+# unittest.case holds its own references to unittest.util's functions: both are wrapped.
+for _owner in (unittest.util, unittest.case):
+    _wrap(_owner, ["safe_repr", "_common_shorten_repr"])
 # assertSequenceEqual's and assertDictEqual's diffs pretty-print both values.
 unittest.case.pprint = types.SimpleNamespace(pformat=_quietly(pprint.pformat))
 
