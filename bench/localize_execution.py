@@ -33,10 +33,9 @@ each for retrieval only (localize --no-model without runs), execution only (the 
 ties by retrieval), the two file-only signals (traceability; failure output, the source files the
 failing runs' output names, read from the last 30,000 characters of the test command's output that
 each row keeps), test names (the executed definitions the failing tests are named after,
-localize.traceability.named_after), test bodies (the source definitions the failing tests' bodies
-use, localize.test_bodies, read in the test patch's files as it leaves them) and fused (localize
---no-model with the runs; rows "fused w=.. t=.. o=.. n=.. b=.. k=.." for other execution,
-traceability, failure-output, test-name and test-body weights, and other rank-fusion constants);
+localize.traceability.named_after) and fused (localize --no-model with the runs; rows
+"fused w=.. t=.. o=.. n=.. k=.." for other execution, traceability, failure-output and test-name
+weights, and other rank-fusion constants);
 - the cost of coverage (for every instance, or with --cost-every N for every Nth of the set, which
   spares the others two of their three test runs): the same tests' wall time under coverage over
   without it (median; both
@@ -53,7 +52,7 @@ adopted only if it also helps on the held-out half.
 
     python bench/localize_execution.py --repo-cache /work/mirrors [--instances ID,ID | --beyond-set] [--hours H]
         [--passing 30] [--weights 4,2,1] [--trace-weights 1,0] [--output-weights 1,0] [--name-weights 1,0]
-        [--body-weights 0,1] [--rrf-ks 3,60] [--half development]
+        [--rrf-ks 3,60] [--half development]
         [--cost-every N] [--run-timeout 900] [--no-build]
         [--state bench/out/localize_execution.jsonl]
 """
@@ -67,9 +66,7 @@ import os
 import random
 import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -135,15 +132,13 @@ def halves(measured: list[dict]) -> dict[str, str]:
     return half
 
 
-def fused_name(weight: float, whole: float, by_rank: float, trace: float, output: float, names: float, bodies: float, rrf_k: float) -> str:
-    """"fused" for the settings' defaults, else the values that differ: w execution, r execution by
-    mid-rank (1) or score (0), t traceability, o failure output, n test names, b test bodies (their
-    weights), k the rank fusion's constant."""
+def fused_name(weight: float, trace: float, output: float, names: float, rrf_k: float) -> str:
+    """"fused" for the settings' defaults, else the values that differ: w execution, t traceability,
+    o failure output, n test names (their weights), k the rank fusion's constant."""
     differ = [f"{name}={value:g}" for name, value, default in (
-        ("w", weight, LocalizeSettings.execution_weight), ("f", whole, LocalizeSettings.file_spectrum_weight), ("r", by_rank, float(LocalizeSettings.execution_by_rank)),
-        ("t", trace, LocalizeSettings.traceability_weight),
+        ("w", weight, LocalizeSettings.execution_weight), ("t", trace, LocalizeSettings.traceability_weight),
         ("o", output, LocalizeSettings.failure_output_weight), ("n", names, LocalizeSettings.test_name_weight),
-        ("b", bodies, LocalizeSettings.test_body_weight), ("k", rrf_k, LocalizeSettings.rrf_k)) if value != default]
+        ("k", rrf_k, LocalizeSettings.rrf_k)) if value != default]
     return " ".join(["fused", *differ])
 
 
@@ -290,24 +285,6 @@ def measure(instance, dataset, args, cache: Path, log_dir: Path, with_cost: bool
     return row
 
 
-def patched_test_sources(index, test_patch: str) -> dict[str, str]:
-    """{path: text} of the test patch's Python test files as the patch leaves them: the failing
-    tests' bodies (the index is of the base commit, which the test patch has not touched)."""
-    from patchsmith import repo_index
-    from patchsmith.repo_index.paths import is_test_path
-    from patchsmith.swebench_runner.specs import patched_files
-
-    paths = [p for p in patched_files(test_patch) if p.endswith(".py") and is_test_path(p)]
-    with tempfile.TemporaryDirectory() as tree:
-        for path in paths:
-            if path in index.files:
-                (Path(tree) / path).parent.mkdir(parents=True, exist_ok=True)
-                (Path(tree) / path).write_text(repo_index.read_text(index, path))
-        subprocess.run(["git", "apply", "--include=*.py", "-"], cwd=tree, input=test_patch, text=True,
-                       check=True, capture_output=True)
-        return {path: (Path(tree) / path).read_text() for path in paths if (Path(tree) / path).is_file()}
-
-
 def rank(row: dict, instance, args, cache: Path) -> dict:
     """Each signal's recall for a measured row, with the current ranking code."""
     from patchsmith import repo_index
@@ -332,15 +309,12 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     # there); the test commands' names do not, so the test patch's files named like test modules.
     names_files = any("::" in r.name for r in runs if r.failed)
     test_files = [] if names_files else [p for p in patched_files(instance.test_patch) if subject(p)]
-    test_sources = patched_test_sources(index, instance.test_patch)
-    for weight, whole, by_rank, trace, output, names, bodies, rrf_k in args.weight_grid:
-        chosen = replace(settings, execution_weight=weight, file_spectrum_weight=whole, execution_by_rank=bool(by_rank),
-                         traceability_weight=trace, failure_output_weight=output,
-                         test_name_weight=names, test_body_weight=bodies, rrf_k=int(rrf_k))
-        fused = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files,
-                         test_sources=test_sources)
-        rankings[fused_name(weight, whole, by_rank, trace, output, names, bodies, rrf_k)] = ([key(e) for e in fused.elements.elements],
-                                                                      list(fused.files.paths))
+    for weight, trace, output, names, rrf_k in args.weight_grid:
+        chosen = replace(settings, execution_weight=weight, traceability_weight=trace,
+                         failure_output_weight=output, test_name_weight=names, rrf_k=int(rrf_k))
+        fused = localize(index, instance.problem_statement, model, chosen, runs=runs, test_files=test_files)
+        rankings[fused_name(weight, trace, output, names, rrf_k)] = ([key(e) for e in fused.elements.elements],
+                                                              list(fused.files.paths))
     # None when the failing runs neither executed nor named a source file (django-14382's test runs
     # the code in a subprocess): fused is then retrieval alone.
     signal = fused.execution
@@ -350,9 +324,6 @@ def rank(row: dict, instance, args, cache: Path) -> dict:
     named_after = signal.named_after_scores if signal else {}
     rankings["test names"] = ([key(s.element) for s in signal.named_after] if signal else [],
                               sorted(named_after, key=lambda path: -named_after[path]))
-    used = signal.used_scores if signal else {}
-    rankings["test bodies"] = ([key(s.element) for s in signal.used] if signal else [],
-                               sorted(used, key=lambda path: -used[path]))
     gold = gold_files(instance.patch)
     functions = set()
     for path, lines in gold_lines(instance.patch).items():
@@ -420,12 +391,6 @@ def main() -> int:
                         help="failure_output_weight values to fuse with, comma-separated (0: without the failure output)")
     parser.add_argument("--name-weights", default=str(LocalizeSettings.test_name_weight),
                         help="test_name_weight values to fuse with, comma-separated (0: without the test names)")
-    parser.add_argument("--file-weights", default="0",
-                        help="file_spectrum_weight values to fuse with, comma-separated")
-    parser.add_argument("--by-rank", default="0",
-                        help="execution_by_rank values to fuse with, comma-separated 0 and 1 (1: by mid-rank)")
-    parser.add_argument("--body-weights", default=str(LocalizeSettings.test_body_weight),
-                        help="test_body_weight values to fuse with, comma-separated (0: without the test bodies)")
     parser.add_argument("--rrf-ks", default=str(LocalizeSettings.rrf_k),
                         help="rrf_k values to fuse with, comma-separated (60: the usual constant, before session 13)")
     parser.add_argument("--half", choices=("development", "held-out"), default=None,
@@ -440,10 +405,10 @@ def main() -> int:
                         help="one line per measured instance; a rerun measures only what is missing")
     parser.add_argument("--out", type=Path, default=None, help="the ranked rows as JSON (default: beside --state)")
     args = parser.parse_args()
-    # Every combination of the five signals' weights and the fusion's constant is one fused ranking.
+    # Every combination of the four signals' weights and the fusion's constant is one fused ranking.
     args.weight_grid = list(itertools.product(*([float(w) for w in weights.split(",")] for weights in (
-        args.weights, args.file_weights, args.by_rank, args.trace_weights, args.output_weights, args.name_weights, args.body_weights, args.rrf_ks))))
-    signals = ["retrieval", "execution", "traceability", "failure output", "test names", "test bodies",
+        args.weights, args.trace_weights, args.output_weights, args.name_weights, args.rrf_ks))))
+    signals = ["retrieval", "execution", "traceability", "failure output", "test names",
                *(fused_name(*weights) for weights in args.weight_grid)]
 
     from patchsmith.paths import cache_root

@@ -87,15 +87,13 @@ def fuse_elements(answered: list[Element], execution: ExecutionSignal | None, se
     if execution is None:
         return answered
     executed = execution.elements[: settings.retrieval_files]
-    by_key = {element_key(e): e for e in [*(s.element for s in [*executed, *execution.named_after, *execution.used]), *answered]}
+    by_key = {element_key(e): e for e in [*(s.element for s in [*executed, *execution.named_after]), *answered]}
     scores = {element_key(s.element): s.score for s in executed}
     classes = class_scores(answered, execution)
     scores.update({key: score for key, (score, _) in classes.items()})
     named_after = ({element_key(s.element): s.score for s in execution.named_after}, settings.test_name_weight)
-    used = ({element_key(s.element): s.score for s in execution.used}, settings.test_body_weight)
     fused = [key for key, _, _ in fuse_with_execution([[element_key(e) for e in answered]], scores, settings.rrf_k,
-                                                      settings.execution_weight, [named_after, used],
-                                                      by_rank=settings.execution_by_rank)]
+                                                      settings.execution_weight, [named_after])]
     for key, (_, method) in classes.items():
         if method in fused and fused.index(key) < fused.index(method):
             fused.remove(key)

@@ -38,37 +38,19 @@ def fuse(rankings: list[list[str]], k: int) -> list[tuple[str, float, set[int]]]
     return [(p, scores[p], sources[p]) for p in order]
 
 
-def mid_ranks(scores: dict[str, float], k: int) -> dict[str, float]:
-    """Each key's reciprocal rank (k + 1) / (k + r) by its score, where keys of equal score share
-    their mid-rank r (the mean of the places they fill): what a score says once the keys it cannot
-    tell apart are counted. 25 files tied at the top are worth less each than one file alone there."""
-    ordered = sorted(scores.values(), reverse=True)
-    first: dict[float, int] = {}
-    for place, score in enumerate(ordered, start=1):
-        first.setdefault(score, place)
-    count = {score: ordered.count(score) for score in first}
-    return {key: (k + 1) / (k + first[score] + (count[score] - 1) / 2) for key, score in scores.items()}
-
-
 def fuse_with_execution(
     rankings: list[list[str]], suspicious: dict[str, float], k: int, weight: float,
-    also: Sequence[tuple[dict[str, float], float]] = (), by_rank: bool = False,
+    also: Sequence[tuple[dict[str, float], float]] = (),
 ) -> list[tuple[str, float, set[int]]]:
     """`fuse`, with the execution signal added by its scores rather than its ranks: each ranking
     gives (k + 1) / (k + rank), 1 for a first place, and the signal adds `weight` times the key's
     suspiciousness (0 to 1). Plain reciprocal ranks flatten the signal (1/61 and 1/65 differ
     little), so what every failing run and no passing test executed would lose to whatever two
     rankings both place near the top. The signal's source index is len(rankings). `also` holds
-    more scored signals with their weights (traceability), added the same way, indexed after it; one
-    weighted 0 is not fused at all (it would only append its keys at the end). `by_rank`: the
-    execution signal adds its mid-ranks (`mid_ranks`) instead of its scores."""
-    if by_rank:
-        suspicious = mid_ranks(suspicious, k)
+    more scored signals with their weights (traceability), added the same way, indexed after it."""
     scores = {key: (k + 1) * score for key, score, _ in fuse(rankings, k)}
     sources = {key: src for key, _, src in fuse(rankings, k)}
     for which, (scored, scored_weight) in enumerate([(suspicious, weight), *also], start=len(rankings)):
-        if not scored_weight:
-            continue
         for key, score in scored.items():
             scores[key] = scores.get(key, 0.0) + scored_weight * score
             sources.setdefault(key, set()).add(which)
@@ -181,12 +163,8 @@ def with_execution(files: FileLocations, execution: ExecutionSignal | None, sett
         traced = (execution.traced_scores, settings.traceability_weight)
         named = (execution.named_scores, settings.failure_output_weight)
         named_after = (execution.named_after_scores, settings.test_name_weight)
-        used = (execution.used_scores, settings.test_body_weight)
-        whole = ({f.path: f.score for f in execution.file_spectrum}, settings.file_spectrum_weight)
-        fused = fuse_with_execution(rankings, scores, settings.rrf_k, settings.execution_weight,
-                                    [traced, named, named_after, used, whole], by_rank=settings.execution_by_rank)
-    names = ("model", "retrieval", "execution", "traceability", "failure output", "test names", "test bodies",
-             "file spectrum")
+        fused = fuse_with_execution(rankings, scores, settings.rrf_k, settings.execution_weight, [traced, named, named_after])
+    names = ("model", "retrieval", "execution", "traceability", "failure output", "test names")
     ranked = tuple(RankedFile(p, round(s, 6), tuple(names[i] for i in sorted(src))) for p, s, src in fused)
     return replace(files, files=ranked, execution_files=tuple(executed))
 

@@ -5,7 +5,6 @@ Lines are 1-based and inclusive, as in repo_index.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -118,10 +117,6 @@ class ExecutionSignal:
     named: tuple[ScoredFile, ...] = ()
     # The executed definitions the failing tests are named after (localize.traceability.named_after).
     named_after: tuple[ScoredElement, ...] = ()
-    # The source definitions the failing tests' bodies use (localize.test_bodies).
-    used: tuple[ScoredElement, ...] = ()
-    # Ochiai per file, not per line (spectrum.file_spectrum).
-    file_spectrum: tuple[ScoredFile, ...] = ()
 
     @property
     def file_ranking(self) -> list[str]:
@@ -138,12 +133,10 @@ class ExecutionSignal:
     @property
     def named_after_scores(self) -> dict[str, float]:
         """Per file, the points of its definitions the failing tests are named after."""
-        return per_file(self.named_after)
-
-    @property
-    def used_scores(self) -> dict[str, float]:
-        """Per file, the points of its definitions the failing tests' bodies use."""
-        return per_file(self.used)
+        scores: dict[str, float] = {}
+        for scored in self.named_after:
+            scores[scored.element.path] = scores.get(scored.element.path, 0.0) + scored.score
+        return scores
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,17 +151,7 @@ class ExecutionSignal:
             traced=tuple(ScoredFile(**f) for f in data.get("traced", ())),
             named=tuple(ScoredFile(**f) for f in data.get("named", ())),
             named_after=tuple(ScoredElement(Element(**e["element"]), e["score"]) for e in data.get("named_after", ())),
-            used=tuple(ScoredElement(Element(**e["element"]), e["score"]) for e in data.get("used", ())),
-            file_spectrum=tuple(ScoredFile(**f) for f in data.get("file_spectrum", ())),
         )
-
-
-def per_file(scored: Sequence[ScoredElement]) -> dict[str, float]:
-    """{file: the sum of its elements' scores}."""
-    scores: dict[str, float] = {}
-    for element in scored:
-        scores[element.element.path] = scores.get(element.element.path, 0.0) + element.score
-    return scores
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,6 @@ class LocalizeSettings:
     # With measured runs, an element or file of suspiciousness 1.0 (every failing run and no passing
     # one executed it) is worth this many first places in the other rankings.
     execution_weight: float = 4.0
-    # The execution signal enters the fusion by its mid-rank (files.mid_ranks) instead of its score.
-    execution_by_rank: bool = False
-    # A file's Ochiai as a whole (spectrum.file_spectrum) is worth this many first places.
-    file_spectrum_weight: float = 0.0
     # With measured runs whose failing tests name their files: a source file those tests are named
     # after (localize.traceability, score 1.0 at best) is worth this many first places.
     traceability_weight: float = 1.0
@@ -57,10 +53,6 @@ class LocalizeSettings:
     # An executed definition the failing tests are named after (localize.traceability.named_after,
     # 1.0 when one test names it alone), and its file, are worth this many first places.
     test_name_weight: float = 1.0
-    # A source definition the failing tests' bodies use (localize.test_bodies: each failing test
-    # hands out one point among the definitions its names match), and its file, are worth this
-    # many first places.
-    test_body_weight: float = 0.0
     top_files: int = 5  # files whose skeletons the element step shows
     max_elements: int = 12  # elements kept for the line step
     context_lines: int = 10  # lines of context around each element in the line step

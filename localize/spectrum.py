@@ -76,19 +76,6 @@ def line_scores(runs: Sequence[Run], index: RepoIndex) -> dict[str, dict[int, fl
     return dict(scores)
 
 
-def file_spectrum(runs: Sequence[Run], index: RepoIndex, retrieval: Sequence[str]) -> list[ScoredFile]:
-    """Ochiai per file, a run counting as executing a file when it executed any line of it: a file
-    every passing run enters scores low however rare one of its lines is."""
-    failing = sum(r.failed for r in runs)
-    hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for run in runs:
-        for path, lines in run.lines.items():
-            if lines and path in index.files and not is_non_source(path):
-                hits[path][0 if run.failed else 1] += 1
-    scores = {p: ef / math.sqrt(failing * (ef + ep)) for p, (ef, ep) in hits.items() if ef}
-    return [ScoredFile(p, round(scores[p], 6)) for p in _order(scores, retrieval)]
-
-
 def _order(scored: dict, retrieval: Sequence) -> list:
     """Highest score first; ties go to the one retrieval ranks better, then by path and name: not by
     the order coverage happened to list the files in, which differs from one measurement to the next."""
@@ -135,5 +122,4 @@ def execution_signal(
         runs=tuple((r.name, r.failed) for r in runs),
         files=tuple(rank_files(lines, index, retrieval_files)),
         elements=tuple(rank_elements(lines, index, retrieval_elements)),
-        file_spectrum=tuple(file_spectrum(runs, index, retrieval_files)),
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from patchsmith import repo_index
 from patchsmith.repo_index import RepoIndex
 
-from patchsmith.localize import failure_output, test_bodies, traceability
+from patchsmith.localize import failure_output, traceability
 from patchsmith.localize.elements import localize_elements
 from patchsmith.localize.files import ties_broken_by_elements, localize_files, retrieval_ranking, with_execution
 from patchsmith.localize.lines import localize_lines
@@ -25,7 +25,6 @@ def localize(
     runs: Sequence[Run] = (),
     files: FileLocations | None = None,
     test_files: Sequence[str] = (),
-    test_sources: Mapping[str, str] | None = None,
 ) -> Localization:
     """Where `issue` should be fixed in the indexed repository.
 
@@ -35,12 +34,10 @@ def localize(
     element rankings when one of them failed; without a failing run, localization is retrieval and
     the model alone. `files` is an earlier file step's result, fused again instead of asking anew.
     `test_files` are the failing tests' files, for traceability (localize.traceability); without
-    them, the files the failing runs' pytest node ids name. `test_sources` ({path: text}) are the
-    test files to read the failing tests' bodies in (localize.test_bodies); without them, those of
-    the failing tests' files that the index holds.
+    them, the files the failing runs' pytest node ids name.
     """
     settings = settings or LocalizeSettings()
-    execution = measure(index, issue, runs, settings, test_files, test_sources)
+    execution = measure(index, issue, runs, settings, test_files)
     if files is None:
         files = localize_files(index, issue, model, settings, execution)
     else:
@@ -53,12 +50,11 @@ def localize(
 
 
 def measure(
-    index: RepoIndex, issue: str, runs: Sequence[Run], settings: LocalizeSettings, test_files: Sequence[str] = (),
-    test_sources: Mapping[str, str] | None = None,
+    index: RepoIndex, issue: str, runs: Sequence[Run], settings: LocalizeSettings, test_files: Sequence[str] = ()
 ) -> ExecutionSignal | None:
     """The execution signal of `runs`, its ties broken by retrieval's file and definition order, with
-    the source files the failing tests are named after (traceability), those the failing runs'
-    output names (failure_output) and the definitions the failing tests' bodies use (test_bodies). None without a failing run, or when the failing runs neither
+    the source files the failing tests are named after (traceability) and those the failing runs'
+    output names (failure_output). None without a failing run, or when the failing runs neither
     executed nor named any source file (a test that runs the code in a subprocess, say)."""
     if not any(run.failed for run in runs):
         return None
@@ -75,8 +71,4 @@ def measure(
     tests = list(test_files) or traceability.test_files(failing)
     traced = traceability.traced_files(tests, index.files, files)[: settings.retrieval_files]
     named_after = traceability.named_after(failing, signal.elements)
-    if test_sources is None:
-        test_sources = test_bodies.sources_in_index(index, tests, failing)
-    used = test_bodies.used_definitions(failing, test_sources, index)[: settings.retrieval_definitions]
-    return replace(signal, test_files=tuple(tests), traced=tuple(traced), named=tuple(named), named_after=tuple(named_after),
-                   used=tuple(used))
+    return replace(signal, test_files=tuple(tests), traced=tuple(traced), named=tuple(named), named_after=tuple(named_after))
